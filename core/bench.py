@@ -1,0 +1,135 @@
+"""`make bench`: step time and peak memory per method on one batch, next to the analytic model.
+
+Methods: inference (forward only, no grad), full FT (AdamW), LoRA (peft), GaLore (galore-torch),
+LISA (γ middle layers + embeddings + head). Same model, same batch, same fused AdamW as the Trainer's
+default. Peak memory = bytes live before the step (weights + optimizer state) + the step's measured peak.
+Writes ``data/results/bench/<profile>.json`` (with manifest) and prints a table.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+
+from core.callbacks import LisaCallback
+from core.config import RunConfig
+from core.finetune import apply_lora
+from core.memory import MB, ArchSpec, measure_peak, predict_memory, tensor_bytes
+from core.models import load_model
+from core.run import RESULTS, atomic_write_json, manifest, seed_everything
+
+PROFILES = {
+    "cpu": dict(model="smollm2-135m", batch=4, seq=64, gamma=2, lora_r=8, galore_rank=8, steps=3),
+    "tiny": dict(model="tiny-llama", batch=8, seq=64, gamma=2, lora_r=8, galore_rank=8, steps=3),
+    "paper": dict(model="meta-llama/Llama-2-7b-hf", batch=1, seq=1024, gamma=2, lora_r=128, galore_rank=128,
+                  steps=5),
+}
+METHODS = ("inference", "full", "lora", "galore", "lisa")
+
+
+def galore_optimizer(model, rank: int):
+    """GaLoreAdamW on the 2-D weights inside the layers, plain AdamW on the rest (GaLore §4 setup)."""
+    from galore_torch import GaLoreAdamW
+    low_rank = [p for n, p in model.named_parameters() if p.dim() == 2 and ".layers." in f".{n}"]
+    ids = {id(p) for p in low_rank}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    return GaLoreAdamW([{"params": rest}, {"params": low_rank, "rank": rank, "update_proj_gap": 200,
+                                           "scale": 0.25, "proj_type": "std"}], lr=1e-5)
+
+
+def prepare(method: str, model, p: dict):
+    """(model, optimizer) for a method; LISA reuses the callback's own freezing code."""
+    if method == "lora":
+        cfg = RunConfig(method="lora")
+        cfg.lora.r, cfg.lora.alpha = p["lora_r"], 2 * p["lora_r"]
+        model = apply_lora(model, cfg)
+    if method == "galore":
+        return model, galore_optimizer(model, p["galore_rank"])
+    opt = None if method == "inference" else torch.optim.AdamW(
+        [q for q in model.parameters() if q.requires_grad], lr=1e-5, fused=not torch.cuda.is_available() or None)
+    if method == "lisa":
+        cb = LisaCallback(gamma=p["gamma"], interval=1)
+        cb.optimizer = opt
+        cb.setup(model)
+        cb.switch(0)
+    return model, opt
+
+
+def step_fn(model, batch, opt):
+    if opt is None:
+        def infer():
+            with torch.no_grad():
+                model(**batch)
+        return infer
+
+    def train_step():
+        model(**batch).loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+    return train_step
+
+
+def bench_method(method: str, p: dict, device: str) -> dict:
+    seed_everything(0)
+    model, _ = load_model(p["model"])
+    model.config.use_cache = False
+    model, opt = prepare(method, model, p)
+    model.to(device)
+    ids = torch.randint(0, model.config.vocab_size, (p["batch"], p["seq"]), device=device)
+    batch = {"input_ids": ids, "labels": ids}
+    fn = step_fn(model, batch, opt)
+    fn()  # warm-up; creates the optimizer state
+    times = []
+    for _ in range(p["steps"]):
+        t0 = time.perf_counter()
+        fn()
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+    state = [t for s in (opt.state.values() if opt else []) for t in s.values() if torch.is_tensor(t) and t.dim()]
+    before = tensor_bytes(list(model.parameters()) + state)
+    peak = measure_peak(fn, device)["peak_bytes"]
+    n_train = sum(q.numel() for q in model.parameters() if q.requires_grad) if opt else 0
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    pred = predict_memory(ArchSpec.from_config(base.config), method, p["batch"], p["seq"], p["gamma"], p["lora_r"],
+                          galore_rank=p["galore_rank"] if method == "galore" else 0)
+    return {"method": method, "step_s_median": statistics.median(times), "step_s_all": times,
+            "peak_mb": (before + peak) / MB, "before_step_mb": before / MB, "step_peak_mb": peak / MB,
+            "predicted_peak_mb": pred["total"] / MB, "predicted": {k: v / MB for k, v in pred.items()
+                                                                   if k != "trainable_params"},
+            "trainable_params": n_train}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    parser.add_argument("--methods", nargs="*", default=list(METHODS))
+    args = parser.parse_args(argv)
+    p = PROFILES[args.profile]
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    rows = []
+    for method in args.methods:
+        rows.append(bench_method(method, p, device))
+        r = rows[-1]
+        print(f"{method:10s} step {r['step_s_median']:7.3f} s   peak {r['peak_mb']:9.1f} MB   "
+              f"analytic {r['predicted_peak_mb']:9.1f} MB   trainable {r['trainable_params']:>11,d}", flush=True)
+    ref = {r["method"]: r for r in rows}
+    if "inference" in ref:
+        for r in rows:
+            r["time_vs_inference"] = r["step_s_median"] / ref["inference"]["step_s_median"]
+            r["memory_vs_inference"] = r["peak_mb"] / ref["inference"]["peak_mb"]
+    if "full" in ref:
+        for r in rows:
+            r["time_vs_full"] = r["step_s_median"] / ref["full"]["step_s_median"]
+            r["memory_vs_full"] = r["peak_mb"] / ref["full"]["peak_mb"]
+    out = RESULTS / "bench" / f"{args.profile}-{device}.json"
+    atomic_write_json(out, {"rows": rows, "setting": p, "device": device,
+                            "manifest": manifest({"bench_profile": args.profile, **p}, 0)})
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,206 @@
+"""`transformers.Trainer` callbacks: block switching (LISA; MISA/IST reuse it), metrics, weight norms.
+
+One switching mechanism serves every sampler: every `interval` optimizer steps the callback asks its
+sampler for the active blocks, turns ``requires_grad`` on for them and off for the rest, and drops the
+gradients and AdamW state of blocks that went inactive (so memory stays flat across switches; the
+reference LISA callback keeps that state forever, LMFlow #768/#778). The optimizer must already hold
+every block's parameters: freezing before the Trainer builds it was LMFlow bug #726.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+from transformers import TrainerCallback
+
+from core.layers import find_blocks
+from core.norms import block_norms, snapshot
+from core.run import append_jsonl, atomic_write_json
+from core.sampling import UniformLayerSampler
+
+
+def base_optimizer(optimizer):
+    """The torch optimizer inside accelerate's AcceleratedOptimizer wrapper."""
+    return getattr(optimizer, "optimizer", optimizer)
+
+
+def optimizer_params(optimizer) -> set[int]:
+    return {id(p) for group in base_optimizer(optimizer).param_groups for p in group["params"]}
+
+
+def set_trainable(params, on: bool, optimizer) -> None:
+    """Toggle a block; an inactive block keeps neither gradient nor optimizer state."""
+    state = base_optimizer(optimizer).state if optimizer is not None else {}
+    for p in params:
+        p.requires_grad_(on)
+        if not on:
+            p.grad = None
+            state.pop(p, None)
+
+
+def optimizer_state_bytes(optimizer) -> int:
+    """Bytes held by the optimizer's per-parameter state tensors."""
+    return sum(t.numel() * t.element_size() for s in base_optimizer(optimizer).state.values()
+               for t in s.values() if torch.is_tensor(t))
+
+
+class BlockSwitchCallback(TrainerCallback):
+    """Shared switching machinery; subclasses define `setup(model)` (fills `self.blocks`) and `choose()`.
+
+    Switches at optimizer steps 0, K, 2K, ... (`on_step_begin` fires once per optimizer step, so gradient
+    accumulation is respected). The sampler state and active set are saved in every checkpoint and
+    restored on resume, so an interrupted run continues the same sequence.
+    """
+
+    state_file = "block_switch.json"
+
+    def __init__(self, interval: int):
+        if interval <= 0:
+            raise ValueError(f"switch interval K must be a positive number of optimizer steps, got {interval}")
+        self.interval = interval
+        self.blocks: dict[str, list[torch.nn.Parameter]] = {}
+        self.active: list[str] = []
+        self.switched_at = -1
+        self.history: list[dict] = []
+        self.optimizer = None
+
+    def setup(self, model) -> None:
+        raise NotImplementedError
+
+    def choose(self) -> list[str]:
+        raise NotImplementedError
+
+    def sampler_state(self) -> dict:
+        return {}
+
+    def load_sampler_state(self, state: dict) -> None:
+        pass
+
+    def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
+        if optimizer is None:
+            raise RuntimeError(f"{type(self).__name__} needs the optimizer to exist before it freezes layers; "
+                               "add it to a transformers.Trainer (which builds the optimizer before training)")
+        self.optimizer = optimizer
+        self.setup(model)
+        known = optimizer_params(optimizer)
+        missing = [n for n, ps in self.blocks.items() if any(id(p) not in known for p in ps)]
+        if missing:
+            raise RuntimeError(f"blocks {missing[:3]} are not in the optimizer: were they frozen before the "
+                               "Trainer built it? Leave them trainable; the callback freezes them itself")
+        if state.global_step > 0:
+            self._restore(Path(args.output_dir) / f"checkpoint-{state.global_step}")
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        if state.global_step % self.interval == 0 and state.global_step != self.switched_at:
+            self.switch(state.global_step)
+
+    def switch(self, step: int) -> None:
+        self.apply(self.choose())
+        self.switched_at = step
+        self.history.append({"step": step, "active": list(self.active)})
+
+    def apply(self, names: list[str]) -> None:
+        unknown = set(names) - set(self.blocks)
+        if unknown:
+            raise KeyError(f"unknown blocks {sorted(unknown)}")
+        for name, params in self.blocks.items():
+            set_trainable(params, name in names, self.optimizer)
+        self.active = list(names)
+
+    def on_save(self, args, state, control, **kwargs):
+        payload = {"active": self.active, "switched_at": self.switched_at, "history": self.history,
+                   "sampler": self.sampler_state()}
+        atomic_write_json(Path(args.output_dir) / f"checkpoint-{state.global_step}" / self.state_file, payload)
+
+    def _restore(self, checkpoint: Path) -> None:
+        path = checkpoint / self.state_file
+        if not path.exists():
+            raise FileNotFoundError(f"resuming from {checkpoint} but it has no {self.state_file}; the checkpoint "
+                                    f"was written without {type(self).__name__}, so its layer sequence is unknown")
+        saved = json.loads(path.read_text())
+        self.load_sampler_state(saved["sampler"])
+        self.history, self.switched_at = saved["history"], saved["switched_at"]
+        self.apply(saved["active"])
+
+
+class LisaCallback(BlockSwitchCallback):
+    """LISA (Pan et al. 2024, Alg. 1): embeddings + head always trained, γ middle layers every K steps.
+
+    ``trainer.add_callback(LisaCallback(gamma=2, interval=20))`` is all a user adds.
+    """
+
+    def __init__(self, gamma: int = 2, interval: int = 20, seed: int = 0, train_embeddings: bool = True,
+                 train_head: bool = True):
+        super().__init__(interval)
+        if gamma < 0:
+            raise ValueError(f"gamma must be >= 0, got {gamma}")
+        self.gamma, self.seed = gamma, seed
+        self.train_embeddings, self.train_head = train_embeddings, train_head
+        self.sampler: UniformLayerSampler | None = None
+
+    def setup(self, model) -> None:
+        parts = find_blocks(model)
+        self.sampler = UniformLayerSampler(parts.n_layers, self.gamma, self.seed)
+        self.blocks = {f"layer{i}": list(m.parameters()) for i, (_, m) in enumerate(parts.layers)}
+        keep = {id(p) for on, mods in ((self.train_embeddings, parts.embeddings), (self.train_head, parts.head))
+                if on for _, m in mods for p in m.parameters()}
+        fixed = [p for _, m in parts.embeddings + parts.head for p in m.parameters() if id(p) not in keep]
+        set_trainable(fixed, False, self.optimizer)
+
+    def choose(self) -> list[str]:
+        return [f"layer{i}" for i in self.sampler.sample()]
+
+    def sampler_state(self) -> dict:
+        return self.sampler.state_dict()
+
+    def load_sampler_state(self, state: dict) -> None:
+        self.sampler.load_state_dict(state)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN/inf loss."""
+
+
+class MetricsCallback(TrainerCallback):
+    """Append every log (loss, lr, grad norm, step time) to metrics.jsonl; stop clearly on a NaN loss."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._t0 = None
+        self.step_times: list[float] = []
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._t0 = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self._t0 is not None:
+            self.step_times.append(time.perf_counter() - self._t0)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        row = {"step": state.global_step, **{k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}}
+        if self.step_times and "loss" in row:
+            row["step_time"] = self.step_times[-1]
+        append_jsonl(self.path, row)
+        bad = {k: row[k] for k in ("loss", "eval_loss", "grad_norm") if k in row and not math.isfinite(row[k])}
+        if bad:
+            raise NonFiniteLossError(
+                f"non-finite {bad} at step {state.global_step}; lower the learning rate (lr) or raise max_grad_norm "
+                f"clipping. Metrics so far are in {self.path}; the last checkpoint in {args.output_dir} is kept")
+
+
+class WeightNormCallback(TrainerCallback):
+    """LISA §3.1 / Fig. 2: per-block weight norms recorded during training (every `every` steps)."""
+
+    def __init__(self, path: Path, every: int = 1):
+        self.path, self.every = Path(path), every
+        self.init = None
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.init = snapshot(model)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step % self.every == 0:
+            append_jsonl(self.path, {"step": state.global_step, **block_norms(model, self.init)})

@@ -1,0 +1,124 @@
+"""One fine-tuning run from a `RunConfig`: full FT, LoRA (peft), GaLore (galore-torch) or LISA.
+
+All methods go through one `transformers.Trainer`; a method only changes what is trainable (LoRA), the
+optimizer (GaLore) or adds a callback (LISA). Writes ``metrics.jsonl``, ``result.json`` and
+``manifest.json`` into the run directory and resumes from its last checkpoint when interrupted.
+"""
+from __future__ import annotations
+
+import resource
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+
+from core.callbacks import LisaCallback, MetricsCallback, WeightNormCallback
+from core.config import RunConfig
+from core.data import load_task
+from core.models import load_model
+from core.prompts import choice_accuracy, tokenize_dataset
+from core.run import (atomic_write_json, manifest, read_jsonl, run_status, seed_everything, truncate_jsonl,
+                      write_new_json)
+
+GALORE_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "c_attn", "c_fc"]
+
+
+def apply_lora(model, cfg: RunConfig):
+    """Wrap with peft LoRA; `targets` is "all-linear" or a comma-separated list of module names."""
+    from peft import LoraConfig, get_peft_model
+    targets = cfg.lora.targets if cfg.lora.targets == "all-linear" else cfg.lora.targets.split(",")
+    lcfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
+                      target_modules=targets, task_type="CAUSAL_LM")
+    return get_peft_model(model, lcfg)
+
+
+def training_args(cfg: RunConfig, out: Path) -> TrainingArguments:
+    extra = {}
+    if cfg.method == "galore":
+        extra = dict(optim="galore_adamw", optim_target_modules=GALORE_TARGETS,
+                     optim_args=f"rank={cfg.galore.rank},update_proj_gap={cfg.galore.update_proj_gap},"
+                                f"scale={cfg.galore.scale}")
+    save = cfg.save_every or cfg.max_steps
+    return TrainingArguments(
+        output_dir=str(out / "checkpoints"), max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.lr, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_steps,
+        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, logging_steps=1, logging_nan_inf_filter=False,
+        save_strategy="steps", save_steps=save, save_total_limit=2,
+        eval_strategy="steps" if cfg.eval_every else "no", eval_steps=cfg.eval_every or None,
+        seed=cfg.seed, data_seed=cfg.seed, report_to=[], dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(), remove_unused_columns=False, **extra)
+
+
+def build_trainer(cfg: RunConfig, out: Path):
+    """Model + data + method -> (Trainer, tokenizer, model)."""
+    model, tok = load_model(cfg.model, "causal", dtype=cfg.dtype, seed=cfg.seed)
+    model.config.use_cache = False
+    if cfg.method == "lora":
+        model = apply_lora(model, cfg)
+    train = tokenize_dataset(load_task(cfg.task, "train", cfg.train_examples), tok, cfg.max_length)
+    evals = tokenize_dataset(load_task(cfg.task, "validation", cfg.eval_examples), tok, cfg.max_length)
+    callbacks = [MetricsCallback(out / "metrics.jsonl")]
+    if cfg.method == "lisa":
+        callbacks.append(LisaCallback(cfg.lisa.gamma, cfg.lisa.interval, cfg.seed, cfg.lisa.train_embeddings,
+                                      cfg.lisa.train_head))
+    if cfg.log_weight_norms:
+        callbacks.append(WeightNormCallback(out / "weight_norms.jsonl"))
+    collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
+    trainer = Trainer(model=model, args=training_args(cfg, out), train_dataset=train, eval_dataset=evals,
+                      data_collator=collator, callbacks=callbacks)
+    return trainer, tok, model
+
+
+def last_checkpoint(out: Path) -> Path | None:
+    ckpts = sorted((out / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    return ckpts[-1] if ckpts else None
+
+
+def evaluate(trainer, tok, model, cfg: RunConfig) -> dict:
+    """Validation loss, and verbalizer accuracy on the test split for tasks with choices."""
+    out = {"eval_loss": trainer.evaluate()["eval_loss"]}
+    test = load_task(cfg.task, "test", cfg.eval_examples)
+    if "choices" in test.column_names:
+        acc = choice_accuracy(model, tok, test, cfg.max_length)
+        out.update(test_accuracy=acc["accuracy"], test_n=acc["n"], test_correct=acc["correct"])
+    return out
+
+
+def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
+    """Run (or resume, or skip) one run; returns its result dict."""
+    out = Path(out)
+    status = run_status(out, cfg)
+    if status == "done":
+        return {"status": "done", "skipped": True}
+    seed_everything(cfg.seed)
+    if status == "new":
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "metrics.jsonl").unlink(missing_ok=True)
+        write_new_json(out / "manifest.json", manifest(cfg.to_dict(), cfg.seed, profile=profile))
+    trainer, tok, model = build_trainer(cfg, out)
+    resume = last_checkpoint(out)
+    if resume is not None:
+        truncate_jsonl(out / "metrics.jsonl", int(resume.name.split("-")[1]))
+    start = time.perf_counter()
+    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    wall = time.perf_counter() - start
+    result = summarize(cfg, out, trainer, wall)
+    result.update(evaluate(trainer, tok, model, cfg))
+    atomic_write_json(out / "result.json", result)
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    return result
+
+
+def summarize(cfg: RunConfig, out: Path, trainer, wall: float) -> dict:
+    rows = [r for r in read_jsonl(out / "metrics.jsonl") if "loss" in r]
+    times = [r["step_time"] for r in rows if "step_time" in r][1:]  # the first step includes warm-up
+    lisa = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, LisaCallback)]
+    n_train = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    return {"status": "done", "steps": trainer.state.global_step, "wall_s": wall,
+            "final_train_loss": sum(r["loss"] for r in rows[-5:]) / max(len(rows[-5:]), 1),
+            "mean_step_s": sum(times) / len(times) if times else None, "trainable_params_end": n_train,
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "lisa_history": lisa[0].history if lisa else None}

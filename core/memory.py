@@ -1,0 +1,199 @@
+"""Peak memory: measured (CPU profiler events or CUDA peak) and an analytic model with the same keys.
+
+Measured: :func:`measure_peak` runs `fn` once and returns the peak of live bytes allocated *during* it
+(CPU: torch.profiler memory events summed in time order, deterministic; GPU: CUDA peak stats).
+
+Analytic: :func:`predict_memory` itemizes weights, gradients, optimizer state and activations for a
+Llama-architecture decoder (GPT-2 is mapped onto it with i = 4h and no GQA). The activation
+coefficients are the tensors autograd saves in transformers 5.x's Llama with SDPA attention, per token
+and per layer, counted with ``saved_tensors_hooks`` (``saved_activation_bytes``; re-derived in
+``tests/test_memory.py``):
+
+| layer state | floats saved per token |
+| --- | --- |
+| trainable (full FT, LISA-active) | 8h + 4i + 2·d_kv + n_heads |
+| frozen, gradient flows through (LISA-inactive) | 4h + 3i + 2·d_kv + n_heads |
+| LoRA on all 7 linear modules, rank r | 6h + 4i + 2·d_kv + n_heads + 7r |
+plus outside the layers 3h (final norm, when trainable) + V (log-softmax output) + 4 (ids, labels, mask)
+per token, and cos/sin tables of 2·s·d_head.
+"""
+from __future__ import annotations
+
+import gc
+from dataclasses import asdict, dataclass
+
+import torch
+
+MB = 1024 ** 2
+
+
+def measure_peak(fn, device: str = "cpu") -> dict:
+    """Run `fn()` and return ``{"peak_bytes": ..., "end_bytes": ...}`` relative to the memory live before it."""
+    gc.collect()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        fn()
+        torch.cuda.synchronize()
+        return {"peak_bytes": torch.cuda.max_memory_allocated() - before,
+                "end_bytes": torch.cuda.memory_allocated() - before}
+    from torch.profiler import ProfilerActivity, profile
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
+                    key=lambda e: e.start_ns())
+    live = peak = 0
+    for event in events:
+        live += event.nbytes()
+        peak = max(peak, live)
+    return {"peak_bytes": peak, "end_bytes": live}
+
+
+def saved_activation_bytes(model, batch: dict) -> int:
+    """Exact bytes of the tensors autograd saves in one forward (parameters excluded, storages once)."""
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in params:
+            seen[storage.data_ptr()] = max(seen.get(storage.data_ptr(), 0), storage.nbytes())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(**batch)
+    return sum(seen.values())
+
+
+def tensor_bytes(tensors) -> int:
+    """Bytes of distinct tensor storages (tied weights once)."""
+    seen = {}
+    for t in tensors:
+        if t is not None:
+            seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+    return sum(seen.values())
+
+
+@dataclass
+class ArchSpec:
+    """The numbers the analytic model needs from a model config."""
+    name: str
+    vocab: int
+    hidden: int
+    intermediate: int
+    layers: int
+    heads: int
+    kv_heads: int
+    tied: bool
+    n_modules: int = 7  # linear modules per layer (q,k,v,o,gate,up,down)
+
+    @property
+    def head_dim(self) -> int:
+        return self.hidden // self.heads
+
+    @classmethod
+    def from_config(cls, config, name: str = "") -> "ArchSpec":
+        c = config
+        if c.model_type == "gpt2":
+            return cls(name or "gpt2", c.vocab_size, c.n_embd, 4 * c.n_embd, c.n_layer, c.n_head, c.n_head,
+                       bool(c.tie_word_embeddings), 4)
+        return cls(name or c.model_type, c.vocab_size, c.hidden_size, c.intermediate_size, c.num_hidden_layers,
+                   c.num_attention_heads, getattr(c, "num_key_value_heads", None) or c.num_attention_heads,
+                   bool(getattr(c, "tie_word_embeddings", False)))
+
+
+# Public architecture numbers of the paper's models (configs only; LISA Table 1 / Fig. 3).
+PAPER_MODELS = {
+    "gpt2-small": ArchSpec("GPT2-Small", 50257, 768, 3072, 12, 12, 12, True, 4),
+    "tinyllama-1.1b": ArchSpec("TinyLlama-1.1B", 32000, 2048, 5632, 22, 32, 4, False),
+    "phi-2": ArchSpec("Phi-2", 51200, 2560, 10240, 32, 32, 32, False, 4),
+    "mistral-7b": ArchSpec("Mistral-7B", 32000, 4096, 14336, 32, 32, 8, False),
+    "llama-2-7b": ArchSpec("LLaMA-2-7B", 32000, 4096, 11008, 32, 32, 32, False),
+    "llama-2-70b": ArchSpec("LLaMA-2-70B", 32000, 8192, 28672, 80, 64, 8, False),
+}
+
+
+def param_counts(spec: ArchSpec) -> dict:
+    """Parameters of embeddings, one layer, head and final norm."""
+    h, i, kvd = spec.hidden, spec.intermediate, spec.kv_heads * spec.head_dim
+    attn = 2 * h * h + 2 * h * kvd
+    mlp = 3 * h * i if spec.n_modules == 7 else 2 * h * i
+    return {"embed": spec.vocab * h, "layer": attn + mlp + 2 * h, "head": 0 if spec.tied else spec.vocab * h,
+            "norm": h, "lora_per_layer_per_rank": (4 * h + 2 * (h + kvd) + 3 * (h + i)) if spec.n_modules == 7
+            else (4 * h + 2 * h + 2 * (h + i))}
+
+
+def layer_matrices(spec: ArchSpec) -> list[tuple[int, int]]:
+    """(out, in) shapes of the 2-D weights of one layer."""
+    h, i, kvd = spec.hidden, spec.intermediate, spec.kv_heads * spec.head_dim
+    if spec.n_modules == 7:
+        return [(h, h), (kvd, h), (kvd, h), (h, h), (i, h), (i, h), (h, i)]
+    return [(3 * h, h), (h, h), (i, h), (h, i)]
+
+
+def galore_state_floats(spec: ArchSpec, rank: int) -> int:
+    """GaLore (Zhao et al. 2024, Alg. 2) state per layer: Adam moments of the r×min(m,n) projected
+    gradient plus the projector (r×max(m,n))."""
+    return sum(2 * rank * min(m, n) + rank * max(m, n) for m, n in layer_matrices(spec))
+
+
+def activation_floats(spec: ArchSpec, tokens: int, seq: int, trainable_layers: int, frozen_layers: int,
+                      lora_rank: int = 0) -> float:
+    """Floats saved for backward (table in the module docstring)."""
+    h, i, kvd, nh = spec.hidden, spec.intermediate, spec.kv_heads * spec.head_dim, spec.heads
+    full = 8 * h + 4 * i + 2 * kvd + nh
+    frozen = 4 * h + 3 * i + 2 * kvd + nh
+    lora = 6 * h + 4 * i + 2 * kvd + nh + 7 * lora_rank
+    per_token = (spec.layers * lora if lora_rank else trainable_layers * full + frozen_layers * frozen)
+    outside = (0 if lora_rank else 3 * h) + spec.vocab + 4
+    return tokens * (per_token + outside) + 2 * seq * spec.head_dim
+
+
+def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int = 2, lora_r: int = 8,
+                   weight_bytes: int = 4, grad_bytes: int = 4, state_bytes: int = 4, act_bytes: int = 4,
+                   master_weights: bool = False, galore_rank: int = 0) -> dict:
+    """Itemized peak-memory model of one AdamW training step (bytes); `total` is the predicted peak.
+
+    method: ``full`` | ``galore`` (treated as full here: GaLore's projected state is smaller, see
+    bench) | ``lisa`` (embeddings + head + γ layers trainable) | ``lora`` | ``inference``.
+    With ``galore_rank`` the layers' 2-D weights keep GaLore's projected state instead of full moments.
+    `master_weights` adds an fp32 copy of trainable weights (mixed precision).
+    """
+    pc = param_counts(spec)
+    n_total = pc["embed"] + pc["head"] + pc["norm"] + spec.layers * pc["layer"]
+    eh = pc["embed"] + pc["head"] + pc["norm"]
+    trainable = {"full": n_total, "galore": n_total, "lisa": eh + gamma * pc["layer"],
+                 "lora": spec.layers * lora_r * pc["lora_per_layer_per_rank"], "inference": 0}[method]
+    tokens = batch * seq
+    if method == "inference":  # no saved tensors; transient: logits + one layer's working set
+        acts = tokens * (spec.vocab + 2 * spec.hidden + 2 * spec.intermediate)
+    elif method == "lora":
+        acts = activation_floats(spec, tokens, seq, 0, 0, lora_r)
+    else:
+        active = spec.layers if method in ("full", "galore") else gamma
+        acts = activation_floats(spec, tokens, seq, active, spec.layers - active)
+    out = {
+        "weights": (n_total + (trainable if method == "lora" else 0)) * weight_bytes,
+        "grads": trainable * grad_bytes,
+        "optimizer": 2 * trainable * state_bytes + (trainable * 4 if master_weights else 0),
+        "tied_grad_temporary": pc["embed"] * grad_bytes if spec.tied and method not in ("lora", "inference") else 0,
+        "activations": acts * act_bytes,
+        "loss_temporaries": 0 if method == "inference" else 2 * tokens * spec.vocab * act_bytes,
+        "trainable_params": trainable,
+        "embed_bytes": pc["embed"] * weight_bytes, "blocks_bytes": spec.layers * pc["layer"] * weight_bytes,
+        "head_bytes": pc["head"] * weight_bytes,
+    }
+    # Peak of a step: at the start of backward all activations and the loss temporaries are live; later,
+    # activations are freed as gradients appear, so the gradients alone bound the second phase.
+    # A tied embedding/head receives two gradient contributions; summing them needs one more V×h buffer.
+    if galore_rank and method in ("full", "galore"):
+        low_rank = spec.layers * sum(m * n for m, n in layer_matrices(spec))
+        out["optimizer"] = (2 * (trainable - low_rank) + spec.layers * galore_state_floats(spec, galore_rank)) * state_bytes
+    transient = max(out["activations"] + out["loss_temporaries"], out["grads"] + out["tied_grad_temporary"])
+    out["total"] = out["weights"] + out["optimizer"] + transient
+    return out
+
+
+def spec_dict(spec: ArchSpec) -> dict:
+    return asdict(spec)

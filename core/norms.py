@@ -1,0 +1,65 @@
+"""Per-block weight and update norms: the quantity behind LISA's weight-norm skew (§3.1, Fig. 2).
+
+Two readings are recorded, because the paper's text ("mean weight norm of each layer") does not say
+which weights a LoRA run is measured on:
+- ``weight/<block>``: L2 norm of the block's *trainable* parameters (full FT: all weights; LoRA: A and B);
+- ``update/<block>``: L2 norm of the change of the block's effective weights since training began
+  (full FT: θ_t − θ_0; LoRA: the merged ΔW = s·B·A of every adapter in the block).
+Blocks: ``embed``, ``layer<i>``, ``head`` (``head`` is absent when tied to the embedding).
+"""
+from __future__ import annotations
+
+import torch
+
+from core.layers import find_blocks
+
+
+def block_names(model) -> list[tuple[str, str]]:
+    """(qualified module prefix, block label) pairs, longest prefix first."""
+    parts = find_blocks(model)
+    pairs = [(name, "embed") for name, _ in parts.embeddings]
+    pairs += [(name, f"layer{i}") for i, (name, _) in enumerate(parts.layers)]
+    pairs += [(name, "head") for name, _ in parts.head]
+    return sorted(pairs, key=lambda x: -len(x[0]))
+
+
+def block_of(name: str, pairs) -> str | None:
+    for prefix, label in pairs:
+        if name == prefix or name.startswith(prefix + "."):
+            return label
+    return None
+
+
+def _lora_modules(model):
+    return [(n, m) for n, m in model.named_modules() if hasattr(m, "lora_A") and hasattr(m, "get_delta_weight")
+            and len(getattr(m, "lora_A", {})) + len(getattr(m, "lora_embedding_A", {})) > 0]
+
+
+def snapshot(model) -> dict[str, torch.Tensor]:
+    """Initial values of the trainable weights (not needed for LoRA, whose ΔW starts at zero)."""
+    if _lora_modules(model):
+        return {}
+    return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+
+@torch.no_grad()
+def block_norms(model, init: dict[str, torch.Tensor]) -> dict[str, float]:
+    """``{"weight/<block>": ‖θ‖, "update/<block>": ‖Δθ‖}`` for every block with trainable weights."""
+    pairs = block_names(model)
+    weight_sq: dict[str, float] = {}
+    update_sq: dict[str, float] = {}
+    for name, p in model.named_parameters():
+        label = block_of(name, pairs)
+        if label is None or not (p.requires_grad or name in init or "lora_" in name):
+            continue
+        weight_sq[label] = weight_sq.get(label, 0.0) + float(p.float().pow(2).sum())
+        if name in init:
+            update_sq[label] = update_sq.get(label, 0.0) + float((p - init[name]).float().pow(2).sum())
+    for name, module in _lora_modules(model):
+        label = block_of(name, pairs)
+        for adapter in module.active_adapters:
+            delta = module.get_delta_weight(adapter)
+            update_sq[label] = update_sq.get(label, 0.0) + float(delta.float().pow(2).sum())
+    out = {f"weight/{k}": v ** 0.5 for k, v in weight_sq.items()}
+    out.update({f"update/{k}": v ** 0.5 for k, v in update_sq.items()})
+    return out

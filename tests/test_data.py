@@ -1,0 +1,75 @@
+import json
+import shutil
+
+import pytest
+
+import core.data as data
+from core.data import DataError, load_task, split_records, verify
+from core.models import byte_tokenizer
+from core.prompts import encode_example
+
+TASKS = ["sentiment", "entailment", "boolq", "math", "instruct"]
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_prepared_splits_match_checksums_and_sizes(task):
+    sums = json.loads((data.PREPARED / "CHECKSUMS.json").read_text())
+    assert sums["source"]["file"] == "bigbench-1.0.0.tar.gz" and len(sums["source"]["sha256"]) == 64
+    for split, size in zip(("train", "validation", "test"), data.SIZES[task]):
+        ds = load_task(task, split)
+        assert len(ds) == size == sums["files"][f"{task}/{split}.jsonl"]["rows"]
+        assert {"prompt", "response"} <= set(ds.column_names)
+
+
+@pytest.mark.parametrize("task", ["sentiment", "entailment", "boolq", "math"])
+def test_classification_records_have_valid_labels(task):
+    ds = load_task(task, "validation")
+    for ex in ds:
+        assert ex["choices"][ex["label"]] == ex["response"]
+
+
+def test_splits_are_disjoint():
+    for task in TASKS:
+        prompts = {s: {(r["prompt"], r["response"]) for r in load_task(task, s)} for s in ("train", "validation", "test")}
+        assert not prompts["train"] & prompts["test"] or task == "math"  # arithmetic repeats a few sums
+        assert len(prompts["test"] & prompts["validation"]) <= 2
+
+
+def test_tampered_file_is_detected(tmp_path, monkeypatch):
+    shutil.copytree(data.PREPARED, tmp_path / "prepared")
+    monkeypatch.setattr(data, "PREPARED", tmp_path / "prepared")
+    path = tmp_path / "prepared" / "boolq" / "test.jsonl"
+    path.write_text(path.read_text().replace("Yes", "No", 1))
+    with pytest.raises(DataError, match="does not match its sha256.*make data"):
+        verify("boolq", "test")
+    (tmp_path / "prepared" / "math" / "train.jsonl").unlink()
+    with pytest.raises(DataError, match="missing; run `make data`"):
+        verify("math", "train")
+
+
+def test_unknown_task_names_the_offline_ones():
+    with pytest.raises(DataError, match="offline tasks: sentiment"):
+        load_task("sst3")
+
+
+def test_hub_dataset_without_network_is_a_clear_error():
+    with pytest.raises(DataError, match="cannot load hub dataset 'glue/sst2'"):
+        load_task("glue/sst2")
+
+
+def test_split_is_deterministic_and_test_independent_of_train_size():
+    recs = [{"prompt": str(i), "response": "x"} for i in range(100)]
+    a = split_records(list(recs), (50, 10, 20))
+    b = split_records(list(recs), (30, 10, 20))
+    assert a["test"] == b["test"] and a["validation"] == b["validation"]
+    assert a["train"][:30] == b["train"]
+
+
+def test_prompt_tokens_are_masked_and_response_learned():
+    tok = byte_tokenizer()
+    enc = encode_example(tok, "What is 2 plus 2?", "4", max_length=64)
+    learned = [t for t, l in zip(enc["input_ids"], enc["labels"]) if l != -100]
+    assert tok.decode(learned) == "4<|im_end|>"
+    assert len(enc["input_ids"]) == len(enc["labels"]) == len(enc["attention_mask"])
+    short = encode_example(tok, "x" * 200, "answer", max_length=32)
+    assert len(short["input_ids"]) == 32 and tok.decode([t for t, l in zip(short["input_ids"], short["labels"]) if l != -100]) == "answer<|im_end|>"
