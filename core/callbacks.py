@@ -19,7 +19,7 @@ from transformers import TrainerCallback
 from core.layers import find_blocks
 from core.norms import block_norms, snapshot
 from core.run import append_jsonl, atomic_write_json
-from core.sampling import UniformLayerSampler
+from core.sampling import ModuleImportanceSampler, UniformLayerSampler
 
 
 def base_optimizer(optimizer):
@@ -93,8 +93,11 @@ class BlockSwitchCallback(TrainerCallback):
         if state.global_step > 0:
             self._restore(Path(args.output_dir) / f"checkpoint-{state.global_step}")
 
+    def should_switch(self, step: int) -> bool:
+        return step % self.interval == 0
+
     def on_step_begin(self, args, state, control, **kwargs):
-        if state.global_step % self.interval == 0 and state.global_step != self.switched_at:
+        if state.global_step != self.switched_at and self.should_switch(state.global_step):
             self.switch(state.global_step)
 
     def switch(self, step: int) -> None:
@@ -152,6 +155,60 @@ class LisaCallback(BlockSwitchCallback):
 
     def choose(self) -> list[str]:
         return [f"layer{i}" for i in self.sampler.sample()]
+
+    def sampler_state(self) -> dict:
+        return self.sampler.state_dict()
+
+    def load_sampler_state(self, state: dict) -> None:
+        self.sampler.load_state_dict(state)
+
+
+class MisaCallback(BlockSwitchCallback):
+    """MISA (Liu et al. 2025): every weight matrix inside the layers is a block; blocks are sampled by
+    `ModuleImportanceSampler` under the budget δ (a fraction of *all* parameters) every T steps, and every
+    step while some block was never used (reference warm-up). Norm weights are never trained; embeddings
+    and head optionally always trained. Gradient norms of active blocks are read after clipping, before
+    the optimizer step, as in the reference.
+    """
+
+    def __init__(self, budget: float = 0.03, eta: float = 1.0, interval: int = 50, beta: float = 0.8,
+                 clip: float = 5.0, sample_last: int = 2, seed: int = 0, train_embeddings: bool = False,
+                 train_head: bool = False):
+        super().__init__(interval)
+        self.kw = dict(budget=budget, eta=eta, beta=beta, clip=clip, seed=seed, period=interval,
+                       sample_last=sample_last)
+        self.train_embeddings, self.train_head = train_embeddings, train_head
+        self.sampler: ModuleImportanceSampler | None = None
+
+    def setup(self, model) -> None:
+        parts = find_blocks(model)
+        self.blocks = {f"{lname}.{name}": [mod.weight] for lname, layer in parts.layers
+                       for name, mod in layer.named_modules() if getattr(mod, "weight", None) is not None
+                       and mod.weight.dim() == 2}
+        total = sum(p.numel() for p in model.parameters())
+        self.sampler = ModuleImportanceSampler([ps[0].numel() for ps in self.blocks.values()], total=total, **self.kw)
+        in_blocks = {id(p) for ps in self.blocks.values() for p in ps}
+        keep = {id(p) for on, mods in ((self.train_embeddings, parts.embeddings), (self.train_head, parts.head))
+                if on for _, m in mods for p in m.parameters()}
+        set_trainable([p for p in model.parameters() if id(p) not in in_blocks and id(p) not in keep], False,
+                      self.optimizer)
+
+    def should_switch(self, step: int) -> bool:
+        return step % self.interval == 0 or -1 in self.sampler.last_used
+
+    def choose(self) -> list[str]:
+        names = list(self.blocks)
+        return [names[b] for b in self.sampler.sample()]
+
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):
+        names = list(self.blocks)
+        norms = {}
+        for b, name in enumerate(names):
+            grad = self.blocks[name][0].grad
+            if name in self.active and grad is not None:
+                norm = float(grad.float().norm())
+                norms[b] = norm if math.isfinite(norm) else 1.0
+        self.sampler.update(norms)
 
     def sampler_state(self) -> dict:
         return self.sampler.state_dict()

@@ -48,6 +48,21 @@ class LisaSettings:
 
 
 @dataclass
+class MisaSettings:
+    """MISA (Liu et al. 2025) defaults from the reference fine-tuning scripts (REFERENCE_ALGORITHMS.md §3):
+    budget δ = 3 % of all parameters, η = 1, re-selection every T = 50 steps, EMA β = 0.8, clip 5,
+    `sample_last` = 2, embeddings and head frozen."""
+    budget: float = 0.03
+    eta: float = 1.0
+    interval: int = 50
+    beta: float = 0.8
+    clip: float = 5.0
+    sample_last: int = 2
+    train_embeddings: bool = False
+    train_head: bool = False
+
+
+@dataclass
 class GaloreSettings:
     """GaLore (Zhao et al. 2024) via galore-torch, applied to the 2-D weights of the blocks."""
     rank: int = 8
@@ -80,9 +95,11 @@ class RunConfig:
     max_grad_norm: float = 1.0
     dtype: str = "float32"
     log_weight_norms: bool = False
+    lm_eval_limit: int = 0
     lora: LoraSettings = field(default_factory=LoraSettings)
     lisa: LisaSettings = field(default_factory=LisaSettings)
     galore: GaloreSettings = field(default_factory=GaloreSettings)
+    misa: MisaSettings = field(default_factory=MisaSettings)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -93,7 +110,7 @@ class RunConfig:
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
-METHODS = ("full", "lora", "galore", "lisa")
+METHODS = ("full", "lora", "galore", "lisa", "misa")
 TASKS_CAUSAL = ("instruct", "math", "sentiment", "entailment", "boolq")
 EXPERIMENT_KEYS = ("paper", "experiment", "base", "profiles", "runs", "seeds", "description", "artifact")
 
@@ -161,6 +178,9 @@ def validate(cfg: RunConfig) -> None:
         raise ConfigError(f"lisa.interval (K) must be > 0, got {cfg.lisa.interval}")
     if cfg.lisa.gamma < 0:
         raise ConfigError(f"lisa.gamma must be >= 0, got {cfg.lisa.gamma}")
+    if not 0 < cfg.misa.budget <= 1 or cfg.misa.interval <= 0:
+        raise ConfigError(f"misa.budget must be in (0, 1] and misa.interval > 0, got {cfg.misa.budget}, "
+                          f"{cfg.misa.interval}")
 
 
 def parse_overrides(pairs: list[str]) -> dict:

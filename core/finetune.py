@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-from core.callbacks import LisaCallback, MetricsCallback, WeightNormCallback
+from core.callbacks import BlockSwitchCallback, LisaCallback, MetricsCallback, MisaCallback, WeightNormCallback
 from core.config import RunConfig
 from core.data import load_task
 from core.models import load_model
@@ -64,6 +64,10 @@ def build_trainer(cfg: RunConfig, out: Path):
     if cfg.method == "lisa":
         callbacks.append(LisaCallback(cfg.lisa.gamma, cfg.lisa.interval, cfg.seed, cfg.lisa.train_embeddings,
                                       cfg.lisa.train_head))
+    if cfg.method == "misa":
+        m = cfg.misa
+        callbacks.append(MisaCallback(m.budget, m.eta, m.interval, m.beta, m.clip, m.sample_last, cfg.seed,
+                                      m.train_embeddings, m.train_head))
     if cfg.log_weight_norms:
         callbacks.append(WeightNormCallback(out / "weight_norms.jsonl"))
     collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
@@ -84,6 +88,9 @@ def evaluate(trainer, tok, model, cfg: RunConfig) -> dict:
     if "choices" in test.column_names:
         acc = choice_accuracy(model, tok, test, cfg.max_length)
         out.update(test_accuracy=acc["accuracy"], test_n=acc["n"], test_correct=acc["correct"])
+    if cfg.lm_eval_limit:
+        from core.evaluate import lm_eval_local
+        out["lm_eval"] = lm_eval_local(model, tok, limit=cfg.lm_eval_limit)
     return out
 
 
@@ -115,10 +122,11 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
 def summarize(cfg: RunConfig, out: Path, trainer, wall: float) -> dict:
     rows = [r for r in read_jsonl(out / "metrics.jsonl") if "loss" in r]
     times = [r["step_time"] for r in rows if "step_time" in r][1:]  # the first step includes warm-up
-    lisa = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, LisaCallback)]
+    switch = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, BlockSwitchCallback)]
     n_train = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     return {"status": "done", "steps": trainer.state.global_step, "wall_s": wall,
             "final_train_loss": sum(r["loss"] for r in rows[-5:]) / max(len(rows[-5:]), 1),
             "mean_step_s": sum(times) / len(times) if times else None, "trainable_params_end": n_train,
             "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "lisa_history": lisa[0].history if lisa else None}
+            "lisa_history": switch[0].history if switch and isinstance(switch[0], LisaCallback) else None,
+            "switch_history": switch[0].history if switch else None}

@@ -66,6 +66,7 @@ def find_blocks(model: nn.Module) -> ModelBlocks:
             continue
         if not any(True for _ in module.parameters(recurse=False)):
             continue
+        name = name.removesuffix(".base_layer")  # peft wraps adapted modules; the wrapper owns the adapter
         if isinstance(module, nn.Embedding):
             embeddings.append((name, module))
         elif any(module is h for h in head_modules) or name.endswith(("lm_head", "classifier", "score")):

@@ -152,12 +152,14 @@ def activation_floats(spec: ArchSpec, tokens: int, seq: int, trainable_layers: i
 
 def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int = 2, lora_r: int = 8,
                    weight_bytes: int = 4, grad_bytes: int = 4, state_bytes: int = 4, act_bytes: int = 4,
-                   master_weights: bool = False, galore_rank: int = 0) -> dict:
+                   master_weights: bool = False, galore_rank: int = 0, attention_scores: bool = False) -> dict:
     """Itemized peak-memory model of one AdamW training step (bytes); `total` is the predicted peak.
 
     method: ``full`` | ``galore`` (treated as full here: GaLore's projected state is smaller, see
     bench) | ``lisa`` (embeddings + head + γ layers trainable) | ``lora`` | ``inference``.
     With ``galore_rank`` the layers' 2-D weights keep GaLore's projected state instead of full moments.
+    ``attention_scores`` adds the b·heads·s² attention probabilities that eager attention (LISA §4.1 ran
+    without flash-attention) and CUDA's fp32 SDPA fallback save per layer; CPU SDPA does not save them.
     `master_weights` adds an fp32 copy of trainable weights (mixed precision).
     """
     pc = param_counts(spec)
@@ -173,6 +175,8 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
     else:
         active = spec.layers if method in ("full", "galore") else gamma
         acts = activation_floats(spec, tokens, seq, active, spec.layers - active)
+    if attention_scores and method != "inference":
+        acts += spec.layers * batch * spec.heads * seq * seq
     out = {
         "weights": (n_total + (trainable if method == "lora" else 0)) * weight_bytes,
         "grads": trainable * grad_bytes,

@@ -24,7 +24,7 @@ import torch
 from core.config import RunConfig
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "data" / "results"
+RESULTS = Path(os.environ.get("SFT_RESULTS", REPO / "data" / "results"))  # tests point this elsewhere
 PACKAGES = ("torch", "transformers", "datasets", "accelerate", "peft", "numpy", "galore-torch", "badam", "lm_eval")
 
 

@@ -54,3 +54,96 @@ class UniformLayerSampler:
                              f"this sampler has n_layers={self.n_layers}, gamma={self.gamma}")
         self.seed, self.draws = state["seed"], state["draws"]
         _set_rng_state(self.generator, state["rng_state"])
+
+
+def importance_probs(scores, eta: float, clip: float = 5.0) -> torch.Tensor:
+    """MISA block probabilities p_b ∝ exp(min(clip, η·G_b²)) (pkumelon/MISA `update_trainable_params`).
+
+    `scores` are the importance estimates G_b (EMA of unsquared block gradient norms); the clip bounds the
+    largest weight ratio at e^clip.
+    """
+    g = torch.as_tensor(scores, dtype=torch.float64)
+    logits = torch.clamp(eta * g.pow(2), max=clip)
+    w = torch.exp(logits - logits.max())
+    return w / w.sum()
+
+
+class ModuleImportanceSampler:
+    """MISA (Liu et al. 2025): sample weight-matrix blocks under a trainable-parameter budget δ.
+
+    Follows the reference code (REFERENCE_ALGORITHMS.md §3): `update(norms)` accumulates each active block's
+    gradient norm / T; at each re-selection the EMA G_b ← ((1-β)·Ḡ_b + β·G_b) / (1-β^c_b) is updated for
+    blocks active in the period (the bias-corrected value is stored back, as the reference does); then blocks
+    are packed without replacement until the budget is reached: never-used (and the `sample_last` least
+    recently used) blocks first in index order, then draws ∝ `importance_probs` from the remaining pool,
+    skipping blocks that do not fit. No 1/p reweighting is applied anywhere (as in the reference).
+    """
+
+    def __init__(self, sizes, budget: float = 0.03, eta: float = 1.0, beta: float = 0.8, clip: float = 5.0,
+                 seed: int = 0, total: int | None = None, period: int = 50, sample_last: int = 2):
+        self.sizes = [int(s) for s in sizes]
+        self.total = int(total or sum(self.sizes))
+        if not 0 < budget <= 1:
+            raise ValueError(f"budget δ is a fraction of all parameters in (0, 1], got {budget}")
+        if min(self.sizes) / self.total > budget:
+            raise ValueError(f"budget δ={budget} is smaller than the smallest block ({min(self.sizes) / self.total:.4f})")
+        self.budget, self.eta, self.beta, self.clip = budget, eta, beta, clip
+        self.period, self.sample_last, self.seed = period, sample_last, seed
+        n = len(self.sizes)
+        self.G, self.G_cur, self.counts = [0.0] * n, [0.0] * n, [1] * n
+        self.last_used = [-1] * n
+        self.selections = 0
+        self.generator = _generator(seed)
+
+    def update(self, grad_norms: dict[int, float]) -> None:
+        """Record ‖g_b‖₂ of the active blocks after an optimizer step (accumulates the period mean)."""
+        for b, norm in grad_norms.items():
+            self.G_cur[b] += float(norm) / self.period
+
+    def _fold_period(self) -> None:
+        for b in range(len(self.sizes)):
+            if self.G_cur[b] != 0:
+                self.G[b] = ((1 - self.beta) * self.G_cur[b] + self.beta * self.G[b]) / (1 - self.beta ** self.counts[b])
+                self.counts[b] += 1
+                self.G_cur[b] = 0.0
+
+    def probs(self) -> torch.Tensor:
+        return importance_probs(self.G, self.eta, self.clip)
+
+    def sample(self) -> list[int]:
+        """Fold the period's norms into G, then pack blocks under the budget; returns sorted indices."""
+        self._fold_period()
+        order = sorted(range(len(self.sizes)), key=lambda b: (self.last_used[b], b))
+        pool, chosen, used = set(order), [], 0.0
+        for i, b in enumerate(order):
+            if self.last_used[b] == -1 or i < self.sample_last:
+                pool.discard(b)
+                if used + self.sizes[b] / self.total <= self.budget:
+                    chosen.append(b)
+                    used += self.sizes[b] / self.total
+        weights = self.probs()
+        while pool:
+            cand = sorted(pool)
+            w = weights[cand]
+            b = cand[int(torch.multinomial(w / w.sum(), 1, generator=self.generator))]
+            pool.discard(b)
+            if used + self.sizes[b] / self.total <= self.budget:
+                chosen.append(b)
+                used += self.sizes[b] / self.total
+        self.selections += 1
+        for b in chosen:
+            self.last_used[b] = self.selections
+        return sorted(chosen)
+
+    def state_dict(self) -> dict:
+        return {"G": list(self.G), "G_cur": list(self.G_cur), "counts": list(self.counts),
+                "last_used": list(self.last_used), "selections": self.selections,
+                "rng_state": _rng_state(self.generator)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if len(state["G"]) != len(self.sizes):
+            raise ValueError(f"state has {len(state['G'])} blocks, sampler has {len(self.sizes)}")
+        self.G, self.G_cur = list(state["G"]), list(state["G_cur"])
+        self.counts, self.last_used = list(state["counts"]), list(state["last_used"])
+        self.selections = state["selections"]
+        _set_rng_state(self.generator, state["rng_state"])

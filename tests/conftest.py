@@ -20,3 +20,38 @@ def tiny_cfg():
         base.update(over)
         return build(RunConfig, base)
     return make
+
+
+def run_interrupted_and_resumed(cfg, root):
+    """Train `cfg` once uninterrupted and once killed at its first checkpoint then resumed.
+
+    Returns (uninterrupted result, resumed result, losses of each) for bit-exact resume checks.
+    """
+    from transformers import TrainerCallback
+
+    import core.finetune as ft
+    from core.run import read_jsonl
+
+    class Interrupt(TrainerCallback):
+        def on_save(self, args, state, control, **kw):
+            raise KeyboardInterrupt
+
+    def losses(d):
+        return [r["loss"] for r in read_jsonl(d / "metrics.jsonl") if "loss" in r]
+
+    full = ft.train(cfg, root / "full")
+    orig = ft.build_trainer
+
+    def interrupted(c, out):
+        trainer, tok, model = orig(c, out)
+        trainer.add_callback(Interrupt())
+        return trainer, tok, model
+    ft.build_trainer = interrupted
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ft.train(cfg, root / "cut")
+    finally:
+        ft.build_trainer = orig
+    assert ft.last_checkpoint(root / "cut") is not None and not (root / "cut" / "result.json").exists()
+    resumed = ft.train(cfg, root / "cut")
+    return full, resumed, losses(root / "full"), losses(root / "cut")

@@ -7,6 +7,7 @@ import pytest
 
 from core.callbacks import NonFiniteLossError
 from core.finetune import train
+from conftest import run_interrupted_and_resumed
 from core.run import RunExistsError, read_jsonl
 
 GOLDEN = Path(__file__).parent / "golden" / "losses.json"
@@ -48,24 +49,8 @@ def test_finished_run_is_skipped_and_conflicting_config_refused(tmp_path, tiny_c
 
 
 def test_resume_full_ft_identical_losses(tmp_path, tiny_cfg):
-    cfg = tiny_cfg(method="full", max_steps=6, save_every=3)
-    train(cfg, tmp_path / "a")
-    ref = losses(tmp_path / "a")
-    import core.finetune as ft
-    from transformers import TrainerCallback
-
-    class Stop(TrainerCallback):
-        def on_save(self, args, state, control, **kw):
-            raise KeyboardInterrupt
-    orig = ft.build_trainer
-    ft.build_trainer = lambda c, o: (lambda t: (t[0].add_callback(Stop()) or t[0], t[1], t[2]))(orig(c, o))
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            train(cfg, tmp_path / "b")
-    finally:
-        ft.build_trainer = orig
-    train(cfg, tmp_path / "b")
-    assert losses(tmp_path / "b") == ref
+    _, _, ref, got = run_interrupted_and_resumed(tiny_cfg(method="full", max_steps=6, save_every=3), tmp_path)
+    assert got == ref and len(ref) == 6
 
 
 def test_nan_loss_stops_with_clear_error(tmp_path, tiny_cfg):

@@ -1,0 +1,105 @@
+"""Execute a paper's notebooks with papermill into versioned figures and a provenance manifest.
+
+    python -m core.figures lisa [--profile cpu] [--only lisa_loss_curves] [--force]
+
+For every ``notebooks/src/<paper>_<artifact>.py`` (jupytext percent script with a ``parameters`` cell):
+jupytext -> ipynb, papermill executes it to ``notebooks/executed/<paper>/<artifact>-vNNN.ipynb``; the figure
+lands at ``figures/<paper>/<artifact>/vNNN.png``. ``figures/<paper>/MANIFEST.json`` records, per version:
+notebook, parameters, input result files with sha256, git sha and date. A new version is made only when
+the notebook source or its inputs changed (``--force`` always makes one); old versions are kept.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from core.run import REPO, RESULTS, atomic_write_json, git_sha
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def notebooks_for(paper: str, src_dir: Path) -> list[Path]:
+    return sorted(src_dir.glob(f"{paper}_*.py"))
+
+
+def load_manifest(path: Path) -> dict:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def next_version(entry: dict) -> str:
+    return f"v{len(entry.get('versions', {})) + 1:03d}"
+
+
+def up_to_date(entry: dict, src_sha: str, profile: str, results_root: Path) -> bool:
+    """True when the latest version used this notebook source and its inputs are unchanged."""
+    latest = entry.get("versions", {}).get(entry.get("latest", ""), {})
+    if latest.get("notebook_sha256") != src_sha or latest.get("parameters", {}).get("profile") != profile:
+        return False
+    return all(Path(i["path"]).exists() and _sha(Path(i["path"])) == i["sha256"] for i in latest.get("inputs", []))
+
+
+def execute(src: Path, paper: str, profile: str, out_root: Path, results_root: Path, force: bool = False) -> dict | None:
+    """Run one notebook; returns its manifest record, or None when up to date."""
+    import jupytext
+    import papermill
+    artifact = src.stem[len(paper) + 1:]
+    manifest_path = out_root / "figures" / paper / "MANIFEST.json"
+    manifest = load_manifest(manifest_path)
+    entry = manifest.setdefault(artifact, {"versions": {}})
+    src_sha = _sha(src)
+    if not force and up_to_date(entry, src_sha, profile, results_root):
+        print(f"{artifact}: up to date ({entry['latest']})")
+        return None
+    version = next_version(entry)
+    figure = out_root / "figures" / paper / artifact / f"{version}.png"
+    executed = out_root / "notebooks" / "executed" / paper / f"{artifact}-{version}.ipynb"
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    raw = executed.with_suffix(".src.ipynb")
+    nb = jupytext.read(src)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    jupytext.write(nb, raw)
+    params = {"profile": profile, "results_root": str(results_root), "figure_path": str(figure)}
+    try:
+        papermill.execute_notebook(str(raw), str(executed), parameters=params, kernel_name="python3",
+                                   cwd=str(REPO), progress_bar=False, language="python")
+    finally:
+        raw.unlink(missing_ok=True)
+    sidecar = json.loads(figure.with_suffix(".inputs.json").read_text())
+    record = {"figure": str(figure.relative_to(out_root)), "notebook": str(src.relative_to(REPO)),
+              "executed_notebook": str(executed.relative_to(out_root)), "notebook_sha256": src_sha,
+              "parameters": {"profile": profile}, "inputs": sidecar["inputs"], "table": sidecar["table"],
+              "git_sha": git_sha(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    entry["versions"][version] = record
+    entry["latest"] = version
+    atomic_write_json(manifest_path, manifest)
+    print(f"{artifact}: wrote {record['figure']}")
+    return record
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("paper")
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--only", nargs="*")
+    parser.add_argument("--force", action="store_true")
+    parser.add_argument("--src", default=str(REPO / "notebooks" / "src"))
+    parser.add_argument("--out", default=str(REPO))
+    parser.add_argument("--results", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    sources = [s for s in notebooks_for(args.paper, Path(args.src)) if not args.only or s.stem in args.only]
+    if not sources:
+        print(f"no notebooks for '{args.paper}' in {args.src}", file=sys.stderr)
+        return 2
+    for src in sources:
+        execute(src, args.paper, args.profile, Path(args.out), Path(args.results), args.force)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

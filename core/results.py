@@ -1,0 +1,73 @@
+"""Read finished runs for notebooks, remembering every file read so figures can cite their inputs."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+from core.data import sha256_file  # noqa: E402
+from core.run import RESULTS, atomic_write_json, read_jsonl  # noqa: E402
+
+INPUTS: set[Path] = set()
+
+
+@dataclass
+class Run:
+    """One finished run: its config, result, per-step metrics and (optional) weight norms."""
+    name: str
+    seed: int
+    config: dict
+    result: dict
+    metrics: list[dict]
+    path: Path
+    weight_norms: list[dict] = field(default_factory=list)
+
+    @property
+    def losses(self) -> list[float]:
+        return [r["loss"] for r in self.metrics if "loss" in r]
+
+    @property
+    def step_times(self) -> list[float]:
+        return [r["step_time"] for r in self.metrics if "step_time" in r]
+
+
+def _read(path: Path):
+    INPUTS.add(Path(path).resolve())
+    return json.loads(Path(path).read_text()) if path.suffix == ".json" else read_jsonl(path)
+
+
+def load_runs(paper: str, experiment: str, profile: str = "cpu", root: Path | str = RESULTS) -> list[Run]:
+    """All finished runs of an experiment (unfinished ones are skipped), sorted by name and seed."""
+    base = Path(root) / paper / experiment / profile
+    runs = []
+    for d in sorted(base.glob("*-s*")):
+        if not (d / "result.json").exists():
+            continue
+        manifest = _read(d / "manifest.json")
+        norms = _read(d / "weight_norms.jsonl") if (d / "weight_norms.jsonl").exists() else []
+        cfg = manifest["config"]
+        runs.append(Run(cfg["name"], cfg["seed"], cfg, _read(d / "result.json"), _read(d / "metrics.jsonl"), d, norms))
+    if not runs:
+        raise FileNotFoundError(f"no finished runs under {base}; run `make {paper}-runs PROFILE={profile}` first")
+    return sorted(runs, key=lambda r: (r.name, r.seed))
+
+
+def load_json(path: Path | str):
+    """Any other result file (e.g. a bench JSON), recorded as an input."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; `make bench` writes it")
+    return _read(path)
+
+
+def save_figure(fig, figure_path: str, table: dict | None = None) -> None:
+    """Write the PNG, the numbers it shows, and the list of result files it came from (with sha256)."""
+    path = Path(figure_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    inputs = [{"path": str(p), "sha256": sha256_file(p)} for p in sorted(INPUTS)]
+    atomic_write_json(path.with_suffix(".inputs.json"), {"inputs": inputs, "table": table or {}})
