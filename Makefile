@@ -1,7 +1,7 @@
 # sampling-ft: every user-facing target bootstraps .venv itself (python3 -m venv + pip, torch first).
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
-PIP := $(VENV)/bin/pip install -q --disable-pip-version-check
+PIP = $(VENV)/bin/pip install -q --disable-pip-version-check
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
