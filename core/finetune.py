@@ -49,7 +49,7 @@ def training_args(cfg: RunConfig, out: Path) -> TrainingArguments:
         save_strategy="steps", save_steps=save, save_total_limit=2,
         eval_strategy="steps" if cfg.eval_every else "no", eval_steps=cfg.eval_every or None,
         seed=cfg.seed, data_seed=cfg.seed, report_to=[], dataloader_num_workers=0,
-        use_cpu=not torch.cuda.is_available(), remove_unused_columns=False, **extra)
+        use_cpu=not torch.cuda.is_available(), remove_unused_columns=False, prediction_loss_only=True, **extra)
 
 
 def build_trainer(cfg: RunConfig, out: Path):
@@ -107,8 +107,10 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
         write_new_json(out / "manifest.json", manifest(cfg.to_dict(), cfg.seed, profile=profile))
     trainer, tok, model = build_trainer(cfg, out)
     resume = last_checkpoint(out)
-    if resume is not None:
-        truncate_jsonl(out / "metrics.jsonl", int(resume.name.split("-")[1]))
+    done_steps = int(resume.name.split("-")[1]) if resume is not None else 0
+    for log in ("metrics.jsonl", "weight_norms.jsonl"):  # rows after the checkpoint are logged again
+        if (out / log).exists():
+            truncate_jsonl(out / log, done_steps)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wall = time.perf_counter() - start
