@@ -129,6 +129,7 @@ def summarize(cfg: RunConfig, out: Path, trainer, wall: float) -> dict:
     return {"status": "done", "steps": trainer.state.global_step, "wall_s": wall,
             "final_train_loss": sum(r["loss"] for r in rows[-5:]) / max(len(rows[-5:]), 1),
             "mean_step_s": sum(times) / len(times) if times else None, "trainable_params_end": n_train,
-            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            # ru_maxrss is the peak of the whole process: with several runs in one process it is cumulative
+            "process_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "lisa_history": switch[0].history if switch and isinstance(switch[0], LisaCallback) else None,
             "switch_history": switch[0].history if switch else None}
