@@ -66,6 +66,7 @@ class BlockSwitchCallback(TrainerCallback):
         self.switched_at = -1
         self.history: list[dict] = []
         self.optimizer = None
+        self.sampler = None
 
     def setup(self, model) -> None:
         raise NotImplementedError
@@ -74,10 +75,17 @@ class BlockSwitchCallback(TrainerCallback):
         raise NotImplementedError
 
     def sampler_state(self) -> dict:
-        return {}
+        return self.sampler.state_dict() if self.sampler is not None else {}
 
     def load_sampler_state(self, state: dict) -> None:
-        pass
+        if self.sampler is not None:
+            self.sampler.load_state_dict(state)
+
+    def always_trained(self, parts) -> set[int]:
+        """ids of the embedding / head parameters that stay trainable whatever is sampled
+        (subclasses set `train_embeddings` / `train_head`)."""
+        return {id(p) for on, mods in ((self.train_embeddings, parts.embeddings), (self.train_head, parts.head))
+                if on for _, m in mods for p in m.parameters()}
 
     def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
         if optimizer is None:
@@ -142,25 +150,17 @@ class LisaCallback(BlockSwitchCallback):
             raise ValueError(f"gamma must be >= 0, got {gamma}")
         self.gamma, self.seed = gamma, seed
         self.train_embeddings, self.train_head = train_embeddings, train_head
-        self.sampler: UniformLayerSampler | None = None
 
     def setup(self, model) -> None:
         parts = find_blocks(model)
         self.sampler = UniformLayerSampler(parts.n_layers, self.gamma, self.seed)
         self.blocks = {f"layer{i}": list(m.parameters()) for i, (_, m) in enumerate(parts.layers)}
-        keep = {id(p) for on, mods in ((self.train_embeddings, parts.embeddings), (self.train_head, parts.head))
-                if on for _, m in mods for p in m.parameters()}
+        keep = self.always_trained(parts)
         fixed = [p for _, m in parts.embeddings + parts.head for p in m.parameters() if id(p) not in keep]
         set_trainable(fixed, False, self.optimizer)
 
     def choose(self) -> list[str]:
         return [f"layer{i}" for i in self.sampler.sample()]
-
-    def sampler_state(self) -> dict:
-        return self.sampler.state_dict()
-
-    def load_sampler_state(self, state: dict) -> None:
-        self.sampler.load_state_dict(state)
 
 
 class MisaCallback(BlockSwitchCallback):
@@ -178,7 +178,6 @@ class MisaCallback(BlockSwitchCallback):
         self.kw = dict(budget=budget, eta=eta, beta=beta, clip=clip, seed=seed, period=interval,
                        sample_last=sample_last)
         self.train_embeddings, self.train_head = train_embeddings, train_head
-        self.sampler: ModuleImportanceSampler | None = None
 
     def setup(self, model) -> None:
         parts = find_blocks(model)
@@ -188,8 +187,7 @@ class MisaCallback(BlockSwitchCallback):
         total = sum(p.numel() for p in model.parameters())
         self.sampler = ModuleImportanceSampler([ps[0].numel() for ps in self.blocks.values()], total=total, **self.kw)
         in_blocks = {id(p) for ps in self.blocks.values() for p in ps}
-        keep = {id(p) for on, mods in ((self.train_embeddings, parts.embeddings), (self.train_head, parts.head))
-                if on for _, m in mods for p in m.parameters()}
+        keep = self.always_trained(parts)
         set_trainable([p for p in model.parameters() if id(p) not in in_blocks and id(p) not in keep], False,
                       self.optimizer)
 
@@ -209,12 +207,6 @@ class MisaCallback(BlockSwitchCallback):
                 norm = float(grad.float().norm())
                 norms[b] = norm if math.isfinite(norm) else 1.0
         self.sampler.update(norms)
-
-    def sampler_state(self) -> dict:
-        return self.sampler.state_dict()
-
-    def load_sampler_state(self, state: dict) -> None:
-        self.sampler.load_state_dict(state)
 
 
 class NonFiniteLossError(FloatingPointError):
