@@ -7,6 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= cpu
+# training runs in parallel, each with cpu_count/JOBS torch threads (see core/experiment.py)
+JOBS ?= 2
 export HF_HOME := $(CURDIR)/data/models/hf_home
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
@@ -46,7 +48,7 @@ bench: $(STAMP) models  ## step time + peak memory per method on one batch -> da
 	$(PY) -m core.bench --profile $(PROFILE) $(if $(FORCE),--force,)
 
 lisa-runs: $(STAMP) models  ## LISA paper: all training runs of PROFILE (finished runs are skipped)
-	$(PY) -m core.experiment papers/lisa/configs --profile $(PROFILE)
+	$(PY) -m core.experiment papers/lisa/configs --profile $(PROFILE) --jobs $(JOBS)
 	$(PY) -m papers.lisa.optimizer_state --profile $(PROFILE)
 
 lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing results -> figures/lisa/
