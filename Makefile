@@ -7,8 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= cpu
-# training runs in parallel, each with cpu_count/JOBS torch threads (see core/experiment.py)
-JOBS ?= 2
+# training runs in parallel, each with cpu_count/JOBS torch threads; no gain on 2 cores (core/experiment.py)
+JOBS ?= 1
 export HF_HOME := $(CURDIR)/data/models/hf_home
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1

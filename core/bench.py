@@ -1,8 +1,9 @@
 """`make bench`: step time and peak memory per method on one batch, next to the analytic model.
 
 Methods: inference (forward only, no grad), full FT (AdamW), LoRA (peft), GaLore (galore-torch),
-LISA (γ middle layers + embeddings + head). Same model, same batch, same fused AdamW as the Trainer's
-default. Peak memory = bytes live before the step (weights + optimizer state) + the step's measured peak.
+LISA (γ middle layers + embeddings + head); MISA (modules under budget δ) and BAdam (one layer, `badam`
+package) are measured by the MISA memory study through `bench_method`. Same model, same batch, same
+fused AdamW as the Trainer's default. Peak memory = bytes live before the step (weights + optimizer state) + the step's measured peak.
 Writes ``data/results/bench/<profile>.json`` (with manifest) and prints a table.
 """
 from __future__ import annotations
@@ -13,9 +14,10 @@ import time
 
 import torch
 
-from core.callbacks import LisaCallback
+from core.callbacks import LisaCallback, MisaCallback
 from core.config import RunConfig
-from core.finetune import apply_lora
+from core.finetune import apply_lora, badam_optimizer
+from core.layers import find_blocks
 from core.memory import MB, ArchSpec, measure_peak, predict_memory, tensor_bytes
 from core.models import load_model
 from core.run import RESULTS, atomic_write_json, manifest, seed_everything
@@ -50,12 +52,23 @@ def prepare(method: str, model, p: dict):
         return model, galore_optimizer(model, p["galore_rank"])
     opt = None if method == "inference" else torch.optim.AdamW(
         [q for q in model.parameters() if q.requires_grad], lr=1e-5, fused=not torch.cuda.is_available() or None)
-    if method == "lisa":
-        cb = LisaCallback(gamma=p["gamma"], interval=1)
+    if method == "badam":
+        return model, badam_optimizer(model, RunConfig(method="badam", lr=1e-5))
+    if method in ("lisa", "misa"):
+        cb = (LisaCallback(gamma=p["gamma"], interval=1) if method == "lisa" else
+              MisaCallback(budget=p.get("budget", 0.03), interval=1))
         cb.optimizer = opt
         cb.setup(model)
         cb.switch(0)
     return model, opt
+
+
+def active_layout(model) -> dict:
+    """Trainable parameters inside the layers and the lowest layer holding one (for the MISA/BAdam model)."""
+    layers = find_blocks(model).layers
+    active = [i for i, (_, m) in enumerate(layers) if any(q.requires_grad for q in m.parameters())]
+    return {"block_params": sum(q.numel() for _, m in layers for q in m.parameters() if q.requires_grad),
+            "lowest_layer": min(active) if active else 0}
 
 
 def step_fn(model, batch, opt):
@@ -98,19 +111,22 @@ def bench_method(method: str, p: dict, device: str) -> dict:
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
-    state = [t for s in (opt.state.values() if opt else []) for t in s.values() if torch.is_tensor(t) and t.dim()]
-    before = tensor_bytes(list(model.parameters()) + state)
+    inner = getattr(opt, "base_optimizer", opt)  # BAdam wraps AdamW and holds fp32 copies of the active block
+    state = [t for s in (inner.state.values() if opt else []) for t in s.values() if torch.is_tensor(t) and t.dim()]
+    held = [q for g in (inner.param_groups if opt else []) for q in g["params"]]
+    before = tensor_bytes(list(model.parameters()) + held + state)
     peak = measure_peak(fn, device)["peak_bytes"]
     n_train = sum(q.numel() for q in model.parameters() if q.requires_grad) if opt else 0
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    layout = active_layout(model) if method in ("misa", "badam") else {}
     pred = predict_memory(ArchSpec.from_config(base.config), method, p["batch"], p["seq"], p["gamma"], p["lora_r"],
                           galore_rank=p["galore_rank"] if method == "galore" else 0,
-                          attention_scores=device.startswith("cuda"))  # fp32 SDPA on CUDA saves them (gpu bench)
+                          attention_scores=device.startswith("cuda"), **layout)  # fp32 SDPA on CUDA saves them
     return {"method": method, "step_s_median": statistics.median(times), "step_s_all": times,
             "peak_mb": (before + peak) / MB, "before_step_mb": before / MB, "step_peak_mb": peak / MB,
             "predicted_peak_mb": pred["total"] / MB, "predicted": {k: v / MB for k, v in pred.items()
                                                                    if k != "trainable_params"},
-            "trainable_params": n_train}
+            "trainable_params": n_train, **layout}
 
 
 def main(argv=None) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
-from core.layers import find_blocks
+from core.layers import find_blocks, module_blocks
 from core.norms import block_norms, snapshot
 from core.run import append_jsonl, atomic_write_json
 from core.sampling import ModuleImportanceSampler, UniformLayerSampler
@@ -181,9 +181,7 @@ class MisaCallback(BlockSwitchCallback):
 
     def setup(self, model) -> None:
         parts = find_blocks(model)
-        self.blocks = {f"{lname}.{name}": [mod.weight] for lname, layer in parts.layers
-                       for name, mod in layer.named_modules() if getattr(mod, "weight", None) is not None
-                       and mod.weight.dim() == 2}
+        self.blocks = {name: [weight] for name, weight in module_blocks(model).items()}
         total = sum(p.numel() for p in model.parameters())
         self.sampler = ModuleImportanceSampler([ps[0].numel() for ps in self.blocks.values()], total=total, **self.kw)
         in_blocks = {id(p) for ps in self.blocks.values() for p in ps}
@@ -253,3 +251,42 @@ class WeightNormCallback(TrainerCallback):
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if state.global_step % self.every == 0:
             append_jsonl(self.path, {"step": state.global_step, **block_norms(model, self.init)})
+
+
+class FullGradNormCallback(TrainerCallback):
+    """Convergence probe (MISA Thm. 2 bounds min_k E‖∇f(θ_k)‖² by O(1/√K)): every `every` optimizer steps, the
+    loss and the squared norm of the gradient w.r.t. *all* parameters on a fixed batch, computed with
+    `torch.autograd.grad` so no `.grad`, optimizer state or `requires_grad` flag of the run is touched.
+    Rows go to ``probes.jsonl``; step 0 (before training) is probed too."""
+
+    def __init__(self, path: Path, batch: dict, every: int):
+        if every <= 0:
+            raise ValueError(f"probe interval must be > 0, got {every}")
+        self.path, self.batch, self.every = Path(path), batch, every
+
+    def probe(self, model, step: int) -> None:
+        params = list(model.parameters())
+        flags = [p.requires_grad for p in params]
+        was_training = model.training
+        model.eval()
+        try:
+            for p in params:
+                p.requires_grad_(True)
+            batch = {k: v.to(params[0].device) for k, v in self.batch.items()}
+            with torch.enable_grad():
+                loss = model(**batch).loss
+                grads = torch.autograd.grad(loss, params, allow_unused=True)
+            sq = float(sum(g.double().pow(2).sum() for g in grads if g is not None))
+        finally:
+            for p, flag in zip(params, flags):
+                p.requires_grad_(flag)
+            model.train(was_training)
+        append_jsonl(self.path, {"step": step, "probe_loss": loss.item(), "full_grad_sq": sq})
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if state.global_step == 0:
+            self.probe(model, 0)
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        if state.global_step % self.every == 0:
+            self.probe(model, state.global_step)

@@ -63,6 +63,16 @@ class MisaSettings:
 
 
 @dataclass
+class BadamSettings:
+    """BAdam (Luo et al. 2024) through the `badam` package's BlockOptimizer: one layer trainable at a time,
+    switched every `interval` steps in `switch_mode` order; embeddings/head frozen (MISA's BAdam baseline)."""
+    interval: int = 50
+    switch_mode: str = "random"
+    include_embedding: bool = False
+    include_lm_head: bool = False
+
+
+@dataclass
 class GaloreSettings:
     """GaLore (Zhao et al. 2024) via galore-torch, applied to the 2-D weights of the blocks."""
     rank: int = 8
@@ -96,10 +106,13 @@ class RunConfig:
     dtype: str = "float32"
     log_weight_norms: bool = False
     lm_eval_limit: int = 0
+    probe_every: int = 0        # full-gradient norm on a fixed validation batch every N steps (0: off)
+    probe_examples: int = 8
     lora: LoraSettings = field(default_factory=LoraSettings)
     lisa: LisaSettings = field(default_factory=LisaSettings)
     galore: GaloreSettings = field(default_factory=GaloreSettings)
     misa: MisaSettings = field(default_factory=MisaSettings)
+    badam: BadamSettings = field(default_factory=BadamSettings)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -110,7 +123,7 @@ class RunConfig:
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
-METHODS = ("full", "lora", "galore", "lisa", "misa")
+METHODS = ("full", "lora", "galore", "lisa", "misa", "badam")
 TASKS_CAUSAL = ("instruct", "math", "sentiment", "entailment", "boolq")
 EXPERIMENT_KEYS = ("paper", "experiment", "base", "profiles", "runs", "seeds", "description", "artifact")
 
@@ -181,6 +194,12 @@ def validate(cfg: RunConfig) -> None:
     if not 0 < cfg.misa.budget <= 1 or cfg.misa.interval <= 0:
         raise ConfigError(f"misa.budget must be in (0, 1] and misa.interval > 0, got {cfg.misa.budget}, "
                           f"{cfg.misa.interval}")
+    if cfg.badam.interval <= 0 or cfg.badam.switch_mode not in ("random", "ascending", "descending", "fixed"):
+        raise ConfigError(f"badam.interval must be > 0 and badam.switch_mode one of random/ascending/descending/"
+                          f"fixed, got {cfg.badam.interval}, {cfg.badam.switch_mode!r}")
+    if cfg.probe_every < 0 or cfg.probe_examples <= 0:
+        raise ConfigError(f"probe_every must be >= 0 and probe_examples > 0, got {cfg.probe_every}, "
+                          f"{cfg.probe_examples}")
 
 
 def parse_overrides(pairs: list[str]) -> dict:

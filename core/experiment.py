@@ -3,10 +3,10 @@
     python -m core.experiment papers/lisa/configs [--profile cpu] [--only loss_curves] [--jobs 2] [key=value ...]
 
 With ``--jobs N > 1`` runs go to N worker processes (a fresh process per run), each with
-``cpu_count // N`` torch threads and its output in ``<run dir>/train.log``. On 2 CPU cores two 1-thread
-runs side by side train 1.4x faster in total than one 2-thread run after the other (LISA LOG.md).
-Thread count changes float reduction order, so results are bit-reproducible for a fixed ``--jobs`` on a
-fixed machine; the manifest records ``torch_threads``.
+``cpu_count // N`` torch threads and its output in ``<run dir>/train.log``: for machines with many cores.
+On the 2-core reference machine it does not pay: two 1-thread SmolLM2 LISA runs side by side took 3.8 s per
+step each (1.9 s per step of throughput) vs 1.73 s for one 2-thread run (papers/lisa/LOG.md), so the
+Makefile default is ``JOBS=1``. The manifest records ``torch_threads``.
 """
 from __future__ import annotations
 

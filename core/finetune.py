@@ -1,7 +1,7 @@
-"""One fine-tuning run from a `RunConfig`: full FT, LoRA (peft), GaLore (galore-torch) or LISA.
+"""One fine-tuning run from a `RunConfig`: full FT, LoRA (peft), GaLore (galore-torch), LISA, MISA, BAdam.
 
 All methods go through one `transformers.Trainer`; a method only changes what is trainable (LoRA), the
-optimizer (GaLore) or adds a callback (LISA). Writes ``metrics.jsonl``, ``result.json`` and
+optimizer (GaLore; BAdam's BlockOptimizer from the `badam` package) or adds a callback (LISA, MISA). Writes ``metrics.jsonl``, ``result.json`` and
 ``manifest.json`` into the run directory and resumes from its last checkpoint when interrupted.
 """
 from __future__ import annotations
@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-from core.callbacks import BlockSwitchCallback, LisaCallback, MetricsCallback, MisaCallback, WeightNormCallback
+from core.callbacks import (BlockSwitchCallback, FullGradNormCallback, LisaCallback, MetricsCallback, MisaCallback,
+                            WeightNormCallback)
 from core.config import RunConfig
 from core.data import load_task
 from core.models import load_model
@@ -52,6 +53,16 @@ def training_args(cfg: RunConfig, out: Path) -> TrainingArguments:
         use_cpu=not torch.cuda.is_available(), remove_unused_columns=False, prediction_loss_only=True, **extra)
 
 
+def badam_optimizer(model, cfg: RunConfig):
+    """BAdam's BlockOptimizer around AdamW (BAdam README usage); it freezes all but one block itself."""
+    from badam import BlockOptimizer
+    base = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    b = cfg.badam
+    return BlockOptimizer(base_optimizer=base, named_parameters_list=list(model.named_parameters()),
+                          switch_block_every=b.interval, switch_mode=b.switch_mode, verbose=0,
+                          include_embedding=b.include_embedding, include_lm_head=b.include_lm_head)
+
+
 def build_trainer(cfg: RunConfig, out: Path):
     """Model + data + method -> (Trainer, tokenizer, model)."""
     model, tok = load_model(cfg.model, "causal", dtype=cfg.dtype, seed=cfg.seed)
@@ -71,8 +82,12 @@ def build_trainer(cfg: RunConfig, out: Path):
     if cfg.log_weight_norms:
         callbacks.append(WeightNormCallback(out / "weight_norms.jsonl"))
     collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
+    if cfg.probe_every:
+        probe = collator([evals[i] for i in range(min(cfg.probe_examples, len(evals)))])
+        callbacks.append(FullGradNormCallback(out / "probes.jsonl", probe, cfg.probe_every))
+    optimizers = (badam_optimizer(model, cfg), None) if cfg.method == "badam" else (None, None)
     trainer = Trainer(model=model, args=training_args(cfg, out), train_dataset=train, eval_dataset=evals,
-                      data_collator=collator, callbacks=callbacks)
+                      data_collator=collator, callbacks=callbacks, optimizers=optimizers)
     return trainer, tok, model
 
 
@@ -108,7 +123,7 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
     trainer, tok, model = build_trainer(cfg, out)
     resume = last_checkpoint(out)
     done_steps = int(resume.name.split("-")[1]) if resume is not None else 0
-    for log in ("metrics.jsonl", "weight_norms.jsonl"):  # rows after the checkpoint are logged again
+    for log in ("metrics.jsonl", "weight_norms.jsonl", "probes.jsonl"):  # rows after the checkpoint are logged again
         if (out / log).exists():
             truncate_jsonl(out / log, done_steps)
     start = time.perf_counter()

@@ -111,6 +111,7 @@ PAPER_MODELS = {
     "mistral-7b": ArchSpec("Mistral-7B", 32000, 4096, 14336, 32, 32, 8, False),
     "llama-2-7b": ArchSpec("LLaMA-2-7B", 32000, 4096, 11008, 32, 32, 32, False),
     "llama-2-70b": ArchSpec("LLaMA-2-70B", 32000, 8192, 28672, 80, 64, 8, False),
+    "llama-3-8b": ArchSpec("LLaMA-3-8B", 128256, 4096, 14336, 32, 32, 8, False),  # MISA's main model
 }
 
 
@@ -152,7 +153,8 @@ def activation_floats(spec: ArchSpec, tokens: int, seq: int, trainable_layers: i
 
 def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int = 2, lora_r: int = 8,
                    weight_bytes: int = 4, grad_bytes: int = 4, state_bytes: int = 4, act_bytes: int = 4,
-                   master_weights: bool = False, galore_rank: int = 0, attention_scores: bool = False) -> dict:
+                   master_weights: bool = False, galore_rank: int = 0, attention_scores: bool = False,
+                   budget: float = 0.03, block_params: int = 0, lowest_layer: int = 0) -> dict:
     """Itemized peak-memory model of one AdamW training step (bytes); `total` is the predicted peak.
 
     method: ``full`` | ``galore`` (treated as full here: GaLore's projected state is smaller, see
@@ -161,15 +163,25 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
     ``attention_scores`` adds the b·heads·s² attention probabilities that eager attention (LISA §4.1 ran
     without flash-attention) and CUDA's fp32 SDPA fallback save per layer; CPU SDPA does not save them.
     `master_weights` adds an fp32 copy of trainable weights (mixed precision).
+    ``misa`` (δ = `budget` of all parameters, or exactly `block_params`, in layer matrices) and ``badam`` (one
+    layer; BAdam keeps an fp32 master copy of it) train no embedding, so autograd records only the layers from
+    `lowest_layer` (the lowest active one; 0 = worst case) up; the active matrices' share of a layer pays the
+    trainable-minus-frozen activation coefficients.
     """
     pc = param_counts(spec)
     n_total = pc["embed"] + pc["head"] + pc["norm"] + spec.layers * pc["layer"]
     eh = pc["embed"] + pc["head"] + pc["norm"]
+    block = block_params or (int(budget * n_total) if method == "misa" else pc["layer"])
     trainable = {"full": n_total, "galore": n_total, "lisa": eh + gamma * pc["layer"],
-                 "lora": spec.layers * lora_r * pc["lora_per_layer_per_rank"], "inference": 0}[method]
+                 "lora": spec.layers * lora_r * pc["lora_per_layer_per_rank"], "inference": 0,
+                 "misa": block, "badam": block}[method]
+    master_weights = master_weights or method == "badam"
     tokens = batch * seq
     if method == "inference":  # no saved tensors; transient: logits + one layer's working set
         acts = tokens * (spec.vocab + 2 * spec.hidden + 2 * spec.intermediate)
+    elif method in ("misa", "badam"):
+        share = block / pc["layer"]
+        acts = activation_floats(spec, tokens, seq, share, spec.layers - lowest_layer - share)
     elif method == "lora":
         acts = activation_floats(spec, tokens, seq, 0, 0, lora_r)
     else:
@@ -181,7 +193,7 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
         "weights": (n_total + (trainable if method == "lora" else 0)) * weight_bytes,
         "grads": trainable * grad_bytes,
         "optimizer": 2 * trainable * state_bytes + (trainable * 4 if master_weights else 0),
-        "tied_grad_temporary": pc["embed"] * grad_bytes if spec.tied and method not in ("lora", "inference") else 0,
+        "tied_grad_temporary": pc["embed"] * grad_bytes if spec.tied and method in ("full", "galore", "lisa") else 0,
         "activations": acts * act_bytes,
         "loss_temporaries": 0 if method == "inference" else 2 * tokens * spec.vocab * act_bytes,
         "trainable_params": trainable,

@@ -6,6 +6,8 @@ which weights a LoRA run is measured on:
 - ``update/<block>``: L2 norm of the change of the block's effective weights since training began
   (full FT: θ_t − θ_0; LoRA: the merged ΔW = s·B·A of every adapter in the block).
 Blocks: ``embed``, ``layer<i>``, ``head`` (``head`` is absent when tied to the embedding).
+
+`block_grad_sq_norms` reads ‖g_b‖² per block after a backward pass: the input of MISA's variance analysis.
 """
 from __future__ import annotations
 
@@ -63,3 +65,10 @@ def block_norms(model, init: dict[str, torch.Tensor]) -> dict[str, float]:
     out = {f"weight/{k}": v ** 0.5 for k, v in weight_sq.items()}
     out.update({f"update/{k}": v ** 0.5 for k, v in update_sq.items()})
     return out
+
+
+@torch.no_grad()
+def block_grad_sq_norms(blocks: dict[str, list[torch.nn.Parameter]]) -> dict[str, float]:
+    """``{block: ‖g_b‖²}`` from the ``.grad`` of each block's parameters (0 for blocks without gradient)."""
+    return {name: float(sum(p.grad.double().pow(2).sum() for p in params if p.grad is not None))
+            for name, params in blocks.items()}

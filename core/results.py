@@ -30,6 +30,10 @@ class Run:
     def losses(self) -> list[float]:
         return [r["loss"] for r in self.metrics if "loss" in r]
 
+    def read(self, filename: str):
+        """Another file of the run directory (e.g. ``probes.jsonl``), recorded as a figure input."""
+        return _read(self.path / filename)
+
     @property
     def step_times(self) -> list[float]:
         return [r["step_time"] for r in self.metrics if "step_time" in r]

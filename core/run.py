@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.config import RunConfig
+from core.config import ConfigError, RunConfig, build
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(os.environ.get("SFT_RESULTS", REPO / "data" / "results"))  # tests point this elsewhere
@@ -108,12 +108,21 @@ def run_dir(cfg: RunConfig, profile: str, root: Path = RESULTS) -> Path:
     return Path(root) / cfg.paper / cfg.experiment / profile / f"{cfg.name}-s{cfg.seed}"
 
 
+def with_defaults(stored: dict) -> dict:
+    """A stored config with defaults filled in for fields added after it ran (new fields default to the
+    old behaviour, so such a run still counts as finished); unparseable configs are returned as they are."""
+    try:
+        return build(RunConfig, stored).to_dict()
+    except ConfigError:
+        return stored
+
+
 def run_status(path: Path, cfg: RunConfig) -> str:
     """'new', 'resume' or 'done'; raises if a finished run holds a different config."""
     path = Path(path)
     result = path / "result.json"
     if result.exists():
-        done = read_json(path / "manifest.json")["config"]
+        done = with_defaults(read_json(path / "manifest.json")["config"])
         if done != cfg.to_dict():
             diff = sorted(k for k in set(done) | set(cfg.to_dict()) if done.get(k) != cfg.to_dict().get(k))
             raise RunExistsError(f"{path} finished with a different config (differs in: {', '.join(diff)}); "

@@ -5,6 +5,7 @@ same sequence of draws.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 
@@ -147,3 +148,14 @@ class ModuleImportanceSampler:
         self.counts, self.last_used = list(state["counts"]), list(state["last_used"])
         self.selections = state["selections"]
         _set_rng_state(self.generator, state["rng_state"])
+
+
+def inclusion_frequencies(sample, n_blocks: int, draws: int, burn_in: int = 0) -> np.ndarray:
+    """Empirical inclusion probability π_b = P(b ∈ S) of a sampler: ``sample()`` returns active block
+    indices; the first `burn_in` draws (e.g. MISA's never-used-first warm-up) are discarded."""
+    counts = np.zeros(n_blocks)
+    for i in range(burn_in + draws):
+        chosen = sample()
+        if i >= burn_in:
+            counts[list(chosen)] += 1
+    return counts / draws

@@ -74,6 +74,35 @@ def inclusion_variance(block_grads, inclusion) -> float:
     return float(np.sum((1 - pi[keep]) / pi[keep] * sq[keep]))
 
 
+def unreweighted_error(block_sq, inclusion) -> float:
+    """E‖ĝ − g‖² of the update MISA's code actually applies, ĝ = Σ_b 1[b∈S] g_b (no 1/π reweighting).
+
+    Blocks are disjoint coordinates, so ‖ĝ − g‖² = Σ_b (1 − 1[b∈S]) ‖g_b‖² and the expectation is
+    Σ_b (1 − π_b) ‖g_b‖²: all of it bias (E ĝ = Σ π_b g_b ≠ g), none of it variance from reweighting.
+    """
+    sq = np.asarray(block_sq, dtype=float)
+    return float(np.sum((1 - np.asarray(inclusion, dtype=float)) * sq))
+
+
+def optimal_inclusion(block_sq, sizes, budget: float) -> np.ndarray:
+    """Inclusion probabilities π minimizing Σ_b (1−π_b)/π_b ‖g_b‖² subject to an expected trainable-parameter
+    budget Σ_b π_b n_b = budget·Σ_b n_b and 0 < π_b ≤ 1.
+
+    Lagrange: π_b = min(1, c·‖g_b‖/√n_b), with c found by bisection (the budgeted analogue of p ∝ ‖g_b‖).
+    """
+    norms = np.sqrt(np.asarray(block_sq, dtype=float))
+    n = np.asarray(sizes, dtype=float)
+    target = budget * n.sum()
+    if not 0 < budget <= 1:
+        raise ValueError(f"budget must be in (0, 1], got {budget}")
+    ratio = np.maximum(norms / np.sqrt(n), 1e-300)
+    lo, hi = 0.0, 1.0 / ratio.min()
+    for _ in range(200):
+        c = (lo + hi) / 2
+        lo, hi = (c, hi) if np.sum(np.minimum(1.0, c * ratio) * n) < target else (lo, c)
+    return np.minimum(1.0, hi * ratio)
+
+
 def monte_carlo_variance(block_grads, probs, n: int = 20000, seed: int = 0) -> tuple:
     """(estimate, lower, upper) of E‖ĝ − g‖² by drawing n blocks ~ p; 95% normal CI of the mean."""
     sq = _block_sq_norms(block_grads)
