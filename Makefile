@@ -16,7 +16,8 @@ export TOKENIZERS_PARALLELISM := false
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install data data-rebuild models baselines lab test bench reproduce-lisa lisa-runs lisa-figures clean-venv
+.PHONY: help install data data-rebuild models baselines lab test bench reproduce-lisa lisa-runs lisa-figures \
+	misa-runs misa-figures reproduce-misa ist-runs ist-figures reproduce-ist clean-venv
 
 help:  ## list every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -56,6 +57,27 @@ lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing resul
 
 reproduce-lisa: $(STAMP) models lisa-runs bench lisa-figures  ## LISA end to end: set-up, data, runs, notebooks, figures
 	@echo "LISA reproduced: figures/lisa/MANIFEST.json, notebooks/executed/lisa/, claims in papers/lisa/README.md"
+
+misa-runs: $(STAMP) models  ## MISA paper: gradient-variance data, memory study, training runs of PROFILE
+	$(PY) -m papers.misa.variance --profile $(PROFILE)
+	$(PY) -m papers.misa.memory --profile $(PROFILE)
+	$(PY) -m core.experiment papers/misa/configs --profile $(PROFILE) --jobs $(JOBS)
+
+misa-figures: $(STAMP)  ## MISA paper: execute the notebooks from existing results -> figures/misa/
+	$(PY) -m core.figures misa --profile $(PROFILE)
+
+reproduce-misa: $(STAMP) models misa-runs misa-figures  ## MISA end to end: set-up, data, runs, notebooks, figures
+	@echo "MISA reproduced: figures/misa/MANIFEST.json, notebooks/executed/misa/, claims in papers/misa/README.md"
+
+ist-runs: $(STAMP) models  ## IST paper: memory study and training runs of PROFILE (finished runs are skipped)
+	$(PY) -m papers.ist.memory --profile $(PROFILE)
+	$(PY) -m core.experiment papers/ist/configs --profile $(PROFILE) --jobs $(JOBS)
+
+ist-figures: $(STAMP)  ## IST paper: execute the notebooks from existing results -> figures/ist/
+	$(PY) -m core.figures ist --profile $(PROFILE)
+
+reproduce-ist: $(STAMP) models ist-runs ist-figures  ## IST end to end (its importance figure also reads LISA's committed LoRA run)
+	@echo "IST reproduced: figures/ist/MANIFEST.json, notebooks/executed/ist/, claims in papers/ist/README.md"
 
 baselines: $(STAMP) models  ## foundation baselines (full FT, LoRA, GaLore) on the math task (instruct: LISA loss curves)
 	$(PY) -m core.experiment papers/baselines/configs --profile $(PROFILE)

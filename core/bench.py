@@ -2,7 +2,8 @@
 
 Methods: inference (forward only, no grad), full FT (AdamW), LoRA (peft), GaLore (galore-torch),
 LISA (γ middle layers + embeddings + head); MISA (modules under budget δ) and BAdam (one layer, `badam`
-package) are measured by the MISA memory study through `bench_method`. Same model, same batch, same
+package) and IST (LoRA on a quarter of the layers per step) are measured by the papers' memory studies
+through `run_variants`. Same model, same batch, same
 fused AdamW as the Trainer's default. Peak memory = bytes live before the step (weights + optimizer state) + the step's measured peak.
 Writes ``data/results/bench/<profile>.json`` (with manifest) and prints a table.
 """
@@ -14,7 +15,7 @@ import time
 
 import torch
 
-from core.callbacks import LisaCallback, MisaCallback
+from core.callbacks import ISTCallback, LisaCallback, MisaCallback
 from core.config import RunConfig
 from core.finetune import apply_lora, badam_optimizer
 from core.layers import find_blocks
@@ -44,7 +45,7 @@ def galore_optimizer(model, rank: int):
 
 def prepare(method: str, model, p: dict):
     """(model, optimizer) for a method; LISA reuses the callback's own freezing code."""
-    if method == "lora":
+    if method in ("lora", "ist"):
         cfg = RunConfig(method="lora")
         cfg.lora.r, cfg.lora.alpha = p["lora_r"], 2 * p["lora_r"]
         model = apply_lora(model, cfg)
@@ -54,9 +55,10 @@ def prepare(method: str, model, p: dict):
         [q for q in model.parameters() if q.requires_grad], lr=1e-5, fused=not torch.cuda.is_available() or None)
     if method == "badam":
         return model, badam_optimizer(model, RunConfig(method="badam", lr=1e-5))
-    if method in ("lisa", "misa"):
-        cb = (LisaCallback(gamma=p["gamma"], interval=1) if method == "lisa" else
-              MisaCallback(budget=p.get("budget", 0.03), interval=1))
+    if method in ("lisa", "misa", "ist"):
+        cb = {"lisa": lambda: LisaCallback(gamma=p["gamma"], interval=1),
+              "misa": lambda: MisaCallback(budget=p.get("budget", 0.03), interval=1),
+              "ist": lambda: ISTCallback(update_frac=p.get("update_frac", 0.25))}[method]()
         cb.optimizer = opt
         cb.setup(model)
         cb.switch(0)
@@ -121,12 +123,48 @@ def bench_method(method: str, p: dict, device: str) -> dict:
     layout = active_layout(model) if method in ("misa", "badam") else {}
     pred = predict_memory(ArchSpec.from_config(base.config), method, p["batch"], p["seq"], p["gamma"], p["lora_r"],
                           galore_rank=p["galore_rank"] if method == "galore" else 0,
-                          attention_scores=device.startswith("cuda"), **layout)  # fp32 SDPA on CUDA saves them
+                          attention_scores=device.startswith("cuda"),  # fp32 SDPA on CUDA saves them
+                          update_frac=p.get("update_frac", 0.25), **layout)
     return {"method": method, "step_s_median": statistics.median(times), "step_s_all": times,
             "peak_mb": (before + peak) / MB, "before_step_mb": before / MB, "step_peak_mb": peak / MB,
             "predicted_peak_mb": pred["total"] / MB, "predicted": {k: v / MB for k, v in pred.items()
                                                                    if k != "trainable_params"},
             "trainable_params": n_train, **layout}
+
+
+def run_variants(variants, profile: str, out, study: str) -> list[dict]:
+    """Measure (label, method, settings) variants with `bench_method` and write them to `out` (skips existing)."""
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    rows = []
+    for label, method, extra in variants:
+        try:
+            row = {"label": label, **extra, **bench_method(method, dict(PROFILES[profile], **extra), device)}
+        except ValueError as err:  # e.g. a budget below the smallest block of a tiny model
+            print(f"{label:12s} skipped: {err}")
+            rows.append({"label": label, **extra, "skipped": str(err)})
+            continue
+        rows.append(row)
+        print(f"{label:12s} step {row['step_s_median']:6.3f} s  peak {row['peak_mb']:8.1f} MB  analytic "
+              f"{row['predicted_peak_mb']:8.1f} MB  trainable {row['trainable_params']:>11,d}", flush=True)
+    atomic_write_json(out, {"rows": rows, "setting": PROFILES[profile], "device": device,
+                            "manifest": manifest({"study": study, "profile": profile}, 0)})
+    print(f"wrote {out}")
+    return rows
+
+
+def study_main(paper: str, variants, argv=None) -> int:
+    """CLI of a paper's memory study: ``--profile``, ``--force``; writes results/<paper>/memory/<profile>-<device>.json."""
+    parser = argparse.ArgumentParser(description=f"{paper} memory study: {', '.join(v[0] for v in variants)}")
+    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
+    parser.add_argument("--force", action="store_true", help="re-measure even if the result file exists")
+    args = parser.parse_args(argv)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    out = RESULTS / paper / "memory" / f"{args.profile}-{device}.json"
+    if out.exists() and not args.force:
+        print(f"{out} exists; pass --force to re-measure")
+        return 0
+    run_variants(variants, args.profile, out, f"{paper}_memory")
+    return 0
 
 
 def main(argv=None) -> int:

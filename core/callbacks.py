@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import torch
@@ -19,7 +20,7 @@ from transformers import TrainerCallback
 from core.layers import find_blocks, module_blocks
 from core.norms import block_norms, snapshot
 from core.run import append_jsonl, atomic_write_json
-from core.sampling import ModuleImportanceSampler, UniformLayerSampler
+from core.sampling import ISTScores, ModuleImportanceSampler, UniformLayerSampler
 
 
 def base_optimizer(optimizer):
@@ -45,6 +46,23 @@ def optimizer_state_bytes(optimizer) -> int:
     """Bytes held by the optimizer's per-parameter state tensors."""
     return sum(t.numel() * t.element_size() for s in base_optimizer(optimizer).state.values()
                for t in s.values() if torch.is_tensor(t))
+
+
+def check_same_on_all_ranks(value, what: str) -> None:
+    """Under torch.distributed (torchrun / accelerate DDP) every rank must hold the same `value`; raises if not.
+
+    Samplers draw from private generators seeded by the run's seed (the same on every rank) and MISA's scores
+    come from all-reduced gradients, so ranks agree by construction; this check makes a disagreement (e.g. a
+    rank-dependent seed) a clear error instead of silently diverging replicas. DDP itself runs with
+    ``find_unused_parameters=True`` (the Trainer's default without gradient checkpointing), so frozen blocks
+    are skipped by the reducer each step."""
+    import torch.distributed as dist
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, value)
+    if any(g != gathered[0] for g in gathered):
+        raise RuntimeError(f"ranks disagree on the {what}: {gathered}; every rank must use the same sampler seed")
 
 
 class BlockSwitchCallback(TrainerCallback):
@@ -110,6 +128,7 @@ class BlockSwitchCallback(TrainerCallback):
 
     def switch(self, step: int) -> None:
         self.apply(self.choose())
+        check_same_on_all_ranks(self.active, f"active blocks at step {step}")
         self.switched_at = step
         self.history.append({"step": step, "active": list(self.active)})
 
@@ -122,6 +141,8 @@ class BlockSwitchCallback(TrainerCallback):
         self.active = list(names)
 
     def on_save(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
         payload = {"active": self.active, "switched_at": self.switched_at, "history": self.history,
                    "sampler": self.sampler_state()}
         atomic_write_json(Path(args.output_dir) / f"checkpoint-{state.global_step}" / self.state_file, payload)
@@ -207,6 +228,73 @@ class MisaCallback(BlockSwitchCallback):
         self.sampler.update(norms)
 
 
+class ISTCallback(BlockSwitchCallback):
+    """IST (Yao et al. 2024) over a peft LoRA model: every step only the adapters of the layers drawn by
+    `ISTScores.select` train (the others keep no gradient or AdamW state); every `interval` steps (not at 0)
+    `n_probes` probe forwards on a training batch, each with a set of layers' adapters scaled by `suppression`
+    (reference 0.25; 0 removes them), update the scores. ``uniform=True``: random layers, no probes (control).
+    `probe_batch(sampler)` returns a model-ready batch (the Trainer run passes one drawn from the training set).
+    """
+
+    def __init__(self, interval: int = 10, update_frac: float = 0.25, suppress_frac: float = 0.5,
+                 n_probes: int = 3, lr: float = 10.0, suppression: float = 0.25, seed: int = 0,
+                 uniform: bool = False, probe_batch=None):
+        super().__init__(1)
+        if interval <= 0:
+            raise ValueError(f"IST probe interval must be > 0, got {interval}")
+        self.probe_interval, self.suppression, self.probe_batch = interval, suppression, probe_batch
+        self.kw = dict(update_frac=update_frac, suppress_frac=suppress_frac, n_probes=n_probes, lr=lr, seed=seed,
+                       uniform=uniform)
+
+    def setup(self, model) -> None:
+        layers = find_blocks(model).layers
+        self.blocks = {f"layer{i}": [p for n, p in layer.named_parameters() if "lora_" in n]
+                       for i, (_, layer) in enumerate(layers)}
+        if not any(self.blocks.values()):
+            raise ValueError("IST trains LoRA adapters, but the model's layers hold no `lora_` parameters: wrap it "
+                             "with peft (method: ist does this) before adding ISTCallback")
+        self.adapters = [[m for m in layer.modules() if isinstance(getattr(m, "scaling", None), dict) and m.scaling]
+                         for _, layer in layers]
+        self.sampler = ISTScores(len(layers), **self.kw)
+
+    def choose(self) -> list[str]:
+        return [f"layer{i}" for i in self.sampler.select()]
+
+    @contextmanager
+    def suppressed(self, layers: list[int]):
+        """Scale the LoRA branch of `layers` by `suppression`; restored on exit."""
+        saved = [(m, dict(m.scaling)) for i in layers for m in self.adapters[i]]
+        try:
+            for m, scaling in saved:
+                for name in scaling:
+                    m.scaling[name] = scaling[name] * self.suppression
+            yield
+        finally:
+            for m, scaling in saved:
+                m.scaling.update(scaling)
+
+    def probe(self, model) -> list[float]:
+        if self.probe_batch is None:
+            raise RuntimeError("ISTCallback needs `probe_batch` (a function sampler -> batch) to update scores")
+        batch = {k: v.to(model.device) for k, v in self.probe_batch(self.sampler).items()}
+        sets, losses = self.sampler.probe_sets(), []
+        was_training = model.training
+        model.eval()
+        with torch.inference_mode():
+            for layers in sets:
+                with self.suppressed(layers):
+                    losses.append(float(model(**batch).loss))
+        model.train(was_training)
+        self.sampler.update(sets, losses)
+        return losses
+
+    def on_step_begin(self, args, state, control, model=None, **kwargs):
+        step = state.global_step
+        if step > 0 and step % self.probe_interval == 0 and step != self.switched_at and not self.sampler.uniform:
+            self.probe(model)
+        super().on_step_begin(args, state, control, **kwargs)
+
+
 class NonFiniteLossError(FloatingPointError):
     """Training produced a NaN/inf loss."""
 
@@ -230,7 +318,8 @@ class MetricsCallback(TrainerCallback):
         row = {"step": state.global_step, **{k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}}
         if self.step_times and "loss" in row:
             row["step_time"] = self.step_times[-1]
-        append_jsonl(self.path, row)
+        if state.is_world_process_zero:  # every rank sees the same (gathered) logs and checks them below
+            append_jsonl(self.path, row)
         bad = {k: row[k] for k in ("loss", "eval_loss", "grad_norm") if k in row and not math.isfinite(row[k])}
         if bad:
             raise NonFiniteLossError(
@@ -249,7 +338,7 @@ class WeightNormCallback(TrainerCallback):
         self.init = snapshot(model)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
-        if state.global_step % self.every == 0:
+        if state.global_step % self.every == 0 and state.is_world_process_zero:
             append_jsonl(self.path, {"step": state.global_step, **block_norms(model, self.init)})
 
 
@@ -284,9 +373,9 @@ class FullGradNormCallback(TrainerCallback):
         append_jsonl(self.path, {"step": step, "probe_loss": loss.item(), "full_grad_sq": sq})
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        if state.global_step == 0:
+        if state.global_step == 0 and state.is_world_process_zero:
             self.probe(model, 0)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
-        if state.global_step % self.every == 0:
+        if state.global_step % self.every == 0 and state.is_world_process_zero:  # no collectives: rank 0 alone
             self.probe(model, state.global_step)

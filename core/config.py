@@ -73,6 +73,22 @@ class BadamSettings:
 
 
 @dataclass
+class IstSettings:
+    """IST (Yao et al. 2024) defaults from the reference `ist.py` (REFERENCE_ALGORITHMS.md §2): score update
+    every `interval` = 10 steps from `n_probes` = 3 probe forwards with half of the layers' adapters scaled by
+    `suppression` = 0.25, score lr 10, 25 % of the layers trained per step; probe batch 16 training examples.
+    `uniform: true` is the random-selection control (same fraction, no scores)."""
+    interval: int = 10
+    n_probes: int = 3
+    suppress_frac: float = 0.5
+    suppression: float = 0.25
+    update_frac: float = 0.25
+    lr: float = 10.0
+    probe_batch: int = 16
+    uniform: bool = False
+
+
+@dataclass
 class GaloreSettings:
     """GaLore (Zhao et al. 2024) via galore-torch, applied to the 2-D weights of the blocks."""
     rank: int = 8
@@ -113,6 +129,7 @@ class RunConfig:
     galore: GaloreSettings = field(default_factory=GaloreSettings)
     misa: MisaSettings = field(default_factory=MisaSettings)
     badam: BadamSettings = field(default_factory=BadamSettings)
+    ist: IstSettings = field(default_factory=IstSettings)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -123,7 +140,7 @@ class RunConfig:
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
-METHODS = ("full", "lora", "galore", "lisa", "misa", "badam")
+METHODS = ("full", "lora", "galore", "lisa", "misa", "badam", "ist")
 TASKS_CAUSAL = ("instruct", "math", "sentiment", "entailment", "boolq")
 EXPERIMENT_KEYS = ("paper", "experiment", "base", "profiles", "runs", "seeds", "description", "artifact")
 
@@ -197,6 +214,9 @@ def validate(cfg: RunConfig) -> None:
     if cfg.badam.interval <= 0 or cfg.badam.switch_mode not in ("random", "ascending", "descending", "fixed"):
         raise ConfigError(f"badam.interval must be > 0 and badam.switch_mode one of random/ascending/descending/"
                           f"fixed, got {cfg.badam.interval}, {cfg.badam.switch_mode!r}")
+    if cfg.ist.interval <= 0 or not 0 < cfg.ist.update_frac <= 1 or not 0 < cfg.ist.suppress_frac <= 1:
+        raise ConfigError(f"ist.interval must be > 0 and ist.update_frac / ist.suppress_frac in (0, 1], got "
+                          f"{cfg.ist.interval}, {cfg.ist.update_frac}, {cfg.ist.suppress_frac}")
     if cfg.probe_every < 0 or cfg.probe_examples <= 0:
         raise ConfigError(f"probe_every must be >= 0 and probe_examples > 0, got {cfg.probe_every}, "
                           f"{cfg.probe_examples}")

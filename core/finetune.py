@@ -1,7 +1,8 @@
-"""One fine-tuning run from a `RunConfig`: full FT, LoRA (peft), GaLore (galore-torch), LISA, MISA, BAdam.
+"""One fine-tuning run from a `RunConfig`: full FT, LoRA (peft), GaLore (galore-torch), LISA, MISA, BAdam, IST.
 
 All methods go through one `transformers.Trainer`; a method only changes what is trainable (LoRA), the
-optimizer (GaLore; BAdam's BlockOptimizer from the `badam` package) or adds a callback (LISA, MISA). Writes ``metrics.jsonl``, ``result.json`` and
+optimizer (GaLore; BAdam's BlockOptimizer from the `badam` package) or adds a callback (LISA, MISA, IST on
+LoRA). Writes ``metrics.jsonl``, ``result.json`` and
 ``manifest.json`` into the run directory and resumes from its last checkpoint when interrupted.
 """
 from __future__ import annotations
@@ -14,14 +15,14 @@ from pathlib import Path
 import torch
 from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-from core.callbacks import (BlockSwitchCallback, FullGradNormCallback, LisaCallback, MetricsCallback, MisaCallback,
-                            WeightNormCallback)
+from core.callbacks import (BlockSwitchCallback, FullGradNormCallback, ISTCallback, LisaCallback, MetricsCallback,
+                            MisaCallback, WeightNormCallback)
 from core.config import RunConfig
 from core.data import load_task
 from core.models import load_model
 from core.prompts import choice_accuracy, tokenize_dataset
-from core.run import (atomic_write_json, manifest, read_jsonl, run_status, seed_everything, truncate_jsonl,
-                      write_new_json)
+from core.run import (atomic_write_json, is_main_process, manifest, read_jsonl, run_status, seed_everything,
+                      truncate_jsonl, write_new_json)
 
 GALORE_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "c_attn", "c_fc"]
 
@@ -41,13 +42,14 @@ def training_args(cfg: RunConfig, out: Path) -> TrainingArguments:
         extra = dict(optim="galore_adamw", optim_target_modules=GALORE_TARGETS,
                      optim_args=f"rank={cfg.galore.rank},update_proj_gap={cfg.galore.update_proj_gap},"
                                 f"scale={cfg.galore.scale}")
-    save = cfg.save_every or cfg.max_steps
+    # save_every = 0: no checkpoint at all (the final one was only ever deleted after evaluation; an interrupted
+    # 0-checkpoint run restarts from step 0, with identical results)
     return TrainingArguments(
         output_dir=str(out / "checkpoints"), max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.lr, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_steps,
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, logging_steps=1, logging_nan_inf_filter=False,
-        save_strategy="steps", save_steps=save, save_total_limit=2,
+        save_strategy="steps" if cfg.save_every else "no", save_steps=cfg.save_every or None, save_total_limit=2,
         eval_strategy="steps" if cfg.eval_every else "no", eval_steps=cfg.eval_every or None,
         seed=cfg.seed, data_seed=cfg.seed, report_to=[], dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available(), remove_unused_columns=False, prediction_loss_only=True, **extra)
@@ -67,7 +69,7 @@ def build_trainer(cfg: RunConfig, out: Path):
     """Model + data + method -> (Trainer, tokenizer, model)."""
     model, tok = load_model(cfg.model, "causal", dtype=cfg.dtype, seed=cfg.seed)
     model.config.use_cache = False
-    if cfg.method == "lora":
+    if cfg.method in ("lora", "ist"):
         model = apply_lora(model, cfg)
     train = tokenize_dataset(load_task(cfg.task, "train", cfg.train_examples), tok, cfg.max_length)
     evals = tokenize_dataset(load_task(cfg.task, "validation", cfg.eval_examples), tok, cfg.max_length)
@@ -82,6 +84,11 @@ def build_trainer(cfg: RunConfig, out: Path):
     if cfg.log_weight_norms:
         callbacks.append(WeightNormCallback(out / "weight_norms.jsonl"))
     collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
+    if cfg.method == "ist":
+        i = cfg.ist
+        callbacks.append(ISTCallback(i.interval, i.update_frac, i.suppress_frac, i.n_probes, i.lr, i.suppression,
+                                     cfg.seed, i.uniform, lambda sampler: collator(
+                                         [train[j] for j in sampler.probe_indices(len(train), i.probe_batch)])))
     if cfg.probe_every:
         probe = collator([evals[i] for i in range(min(cfg.probe_examples, len(evals)))])
         callbacks.append(FullGradNormCallback(out / "probes.jsonl", probe, cfg.probe_every))
@@ -98,7 +105,9 @@ def last_checkpoint(out: Path) -> Path | None:
 
 def evaluate(trainer, tok, model, cfg: RunConfig) -> dict:
     """Validation loss, and verbalizer accuracy on the test split for tasks with choices."""
-    out = {"eval_loss": trainer.evaluate()["eval_loss"]}
+    out = {"eval_loss": trainer.evaluate()["eval_loss"]}  # collective under DDP: every rank calls it
+    if not is_main_process():
+        return out
     test = load_task(cfg.task, "test", cfg.eval_examples)
     if "choices" in test.column_names:
         acc = choice_accuracy(model, tok, test, cfg.max_length)
@@ -116,7 +125,7 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
     if status == "done":
         return {"status": "done", "skipped": True}
     seed_everything(cfg.seed)
-    if status == "new":
+    if status == "new" and is_main_process():
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.jsonl").unlink(missing_ok=True)
         write_new_json(out / "manifest.json", manifest(cfg.to_dict(), cfg.seed, profile=profile))
@@ -124,15 +133,16 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
     resume = last_checkpoint(out)
     done_steps = int(resume.name.split("-")[1]) if resume is not None else 0
     for log in ("metrics.jsonl", "weight_norms.jsonl", "probes.jsonl"):  # rows after the checkpoint are logged again
-        if (out / log).exists():
+        if (out / log).exists() and is_main_process():
             truncate_jsonl(out / log, done_steps)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wall = time.perf_counter() - start
     result = summarize(cfg, out, trainer, wall)
     result.update(evaluate(trainer, tok, model, cfg))
-    atomic_write_json(out / "result.json", result)
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+    if is_main_process():
+        atomic_write_json(out / "result.json", result)
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)
     return result
 
 
@@ -147,4 +157,5 @@ def summarize(cfg: RunConfig, out: Path, trainer, wall: float) -> dict:
             # ru_maxrss is the peak of the whole process: with several runs in one process it is cumulative
             "process_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "lisa_history": switch[0].history if switch and isinstance(switch[0], LisaCallback) else None,
-            "switch_history": switch[0].history if switch else None}
+            "switch_history": switch[0].history if switch else None,
+            "score_history": getattr(switch[0].sampler, "history", None) if switch else None}

@@ -154,7 +154,8 @@ def activation_floats(spec: ArchSpec, tokens: int, seq: int, trainable_layers: i
 def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int = 2, lora_r: int = 8,
                    weight_bytes: int = 4, grad_bytes: int = 4, state_bytes: int = 4, act_bytes: int = 4,
                    master_weights: bool = False, galore_rank: int = 0, attention_scores: bool = False,
-                   budget: float = 0.03, block_params: int = 0, lowest_layer: int = 0) -> dict:
+                   budget: float = 0.03, block_params: int = 0, lowest_layer: int = 0,
+                   update_frac: float = 0.25) -> dict:
     """Itemized peak-memory model of one AdamW training step (bytes); `total` is the predicted peak.
 
     method: ``full`` | ``galore`` (treated as full here: GaLore's projected state is smaller, see
@@ -166,7 +167,8 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
     ``misa`` (δ = `budget` of all parameters, or exactly `block_params`, in layer matrices) and ``badam`` (one
     layer; BAdam keeps an fp32 master copy of it) train no embedding, so autograd records only the layers from
     `lowest_layer` (the lowest active one; 0 = worst case) up; the active matrices' share of a layer pays the
-    trainable-minus-frozen activation coefficients.
+    trainable-minus-frozen activation coefficients. ``ist``: LoRA weights everywhere, gradients and AdamW
+    state for the adapters of ⌊update_frac·L⌋ layers, activations as LoRA.
     """
     pc = param_counts(spec)
     n_total = pc["embed"] + pc["head"] + pc["norm"] + spec.layers * pc["layer"]
@@ -174,7 +176,8 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
     block = block_params or (int(budget * n_total) if method == "misa" else pc["layer"])
     trainable = {"full": n_total, "galore": n_total, "lisa": eh + gamma * pc["layer"],
                  "lora": spec.layers * lora_r * pc["lora_per_layer_per_rank"], "inference": 0,
-                 "misa": block, "badam": block}[method]
+                 "misa": block, "badam": block,
+                 "ist": int(update_frac * spec.layers) * lora_r * pc["lora_per_layer_per_rank"]}[method]
     master_weights = master_weights or method == "badam"
     tokens = batch * seq
     if method == "inference":  # no saved tensors; transient: logits + one layer's working set
@@ -182,7 +185,7 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
     elif method in ("misa", "badam"):
         share = block / pc["layer"]
         acts = activation_floats(spec, tokens, seq, share, spec.layers - lowest_layer - share)
-    elif method == "lora":
+    elif method in ("lora", "ist"):  # IST: activations as LoRA (an upper bound: frozen adapters save less)
         acts = activation_floats(spec, tokens, seq, 0, 0, lora_r)
     else:
         active = spec.layers if method in ("full", "galore") else gamma
@@ -190,7 +193,8 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
     if attention_scores and method != "inference":
         acts += spec.layers * batch * spec.heads * seq * seq
     out = {
-        "weights": (n_total + (trainable if method == "lora" else 0)) * weight_bytes,
+        "weights": (n_total + (spec.layers * lora_r * pc["lora_per_layer_per_rank"] if method in ("lora", "ist")
+                               else 0)) * weight_bytes,
         "grads": trainable * grad_bytes,
         "optimizer": 2 * trainable * state_bytes + (trainable * 4 if master_weights else 0),
         "tied_grad_temporary": pc["embed"] * grad_bytes if spec.tied and method in ("full", "galore", "lisa") else 0,

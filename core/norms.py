@@ -72,3 +72,23 @@ def block_grad_sq_norms(blocks: dict[str, list[torch.nn.Parameter]]) -> dict[str
     """``{block: ‖g_b‖²}`` from the ``.grad`` of each block's parameters (0 for blocks without gradient)."""
     return {name: float(sum(p.grad.double().pow(2).sum() for p in params if p.grad is not None))
             for name, params in blocks.items()}
+
+
+def block_order(block: str) -> tuple:
+    """Model order: embed, layer0 … layerN-1, head."""
+    return (block != "embed", block == "head", int(block[5:]) if block.startswith("layer") else 0)
+
+
+def mean_block_norms(rows: list[dict], kind: str = "update") -> tuple[list[str], list[float]]:
+    """(blocks in model order, mean over logged steps of each block's `kind` norm) from weight_norms.jsonl rows."""
+    blocks = sorted((k.split("/")[1] for k in rows[0] if k.startswith(kind + "/")), key=block_order)
+    return blocks, [sum(r.get(f"{kind}/{b}", 0.0) for r in rows) / len(rows) for b in blocks]
+
+
+def norm_skew(blocks: list[str], values) -> float:
+    """LISA §3.1 skew: max(embedding, head) norm / median middle-layer norm."""
+    middle = sorted(v for b, v in zip(blocks, values) if b.startswith("layer"))
+    n = len(middle)
+    median = (middle[n // 2] + middle[(n - 1) // 2]) / 2
+    ends = [v for b, v in zip(blocks, values) if b in ("embed", "head")]
+    return float(max(ends) / median) if median > 0 else float("inf")

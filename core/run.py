@@ -59,6 +59,11 @@ def atomic_write_json(path: Path, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
+def is_main_process() -> bool:
+    """True on the rank that writes results: rank 0 under torchrun / accelerate, always in a plain process."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def write_new_json(path: Path, obj) -> None:
     """Atomic write that refuses to replace an existing file."""
     if Path(path).exists():

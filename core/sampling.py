@@ -159,3 +159,72 @@ def inclusion_frequencies(sample, n_blocks: int, draws: int, burn_in: int = 0) -
         if i >= burn_in:
             counts[list(chosen)] += 1
     return counts / draws
+
+
+class ISTScores:
+    """IST (Yao et al. 2024; antgroup IST code `ist.py`, REFERENCE_ALGORITHMS.md §2): one score s_i per layer.
+
+    High s_i means *less* important. Every `interval` steps, `n_probes` distinct sets of ⌊suppress_frac·L⌋ layers
+    are drawn ∝ σ(s) and each set's adapters are suppressed in one probe forward; with centred rewards
+    r_k = e^{−ℓ_k} − mean_j e^{−ℓ_j}, every suppressed layer gets s_i += lr · r_k · σ(s_i)(1 − σ(s_i)) (σ taken
+    before the update). Every step, ⌊update_frac·L⌋ layers are drawn ∝ σ(−s) without replacement to be trained.
+    ``uniform=True`` is the random-selection control (RST): the same number of layers, drawn uniformly.
+    """
+
+    def __init__(self, n_layers: int, update_frac: float = 0.25, suppress_frac: float = 0.5, n_probes: int = 3,
+                 lr: float = 10.0, seed: int = 0, uniform: bool = False):
+        self.n_layers = n_layers
+        self.n_update = int(update_frac * n_layers)
+        self.n_suppress = int(suppress_frac * n_layers)
+        if not 1 <= self.n_update <= n_layers or (not uniform and not 1 <= self.n_suppress <= n_layers):
+            raise ValueError(f"update_frac={update_frac} / suppress_frac={suppress_frac} of {n_layers} layers "
+                             f"must select at least one layer (got {self.n_update} / {self.n_suppress})")
+        from math import comb
+        if not uniform and n_probes > comb(n_layers, self.n_suppress):
+            raise ValueError(f"{n_probes} distinct probe sets of {self.n_suppress} of {n_layers} layers do not exist")
+        self.n_probes, self.lr, self.seed, self.uniform = n_probes, lr, seed, uniform
+        self.scores = torch.zeros(n_layers, dtype=torch.float64)
+        self.generator = _generator(seed)
+        self.history: list[list[float]] = []
+
+    def _draw(self, weights: torch.Tensor, k: int) -> list[int]:
+        return sorted(torch.multinomial(weights, k, replacement=False, generator=self.generator).tolist())
+
+    def select(self) -> list[int]:
+        """The layers whose adapters train this step."""
+        weights = torch.ones(self.n_layers, dtype=torch.float64) if self.uniform else torch.sigmoid(-self.scores)
+        return self._draw(weights, self.n_update)
+
+    def probe_sets(self) -> list[list[int]]:
+        """`n_probes` distinct sets of layers to suppress, drawn ∝ σ(s) (unimportant layers more often)."""
+        sets: list[list[int]] = []
+        while len(sets) < self.n_probes:
+            s = self._draw(torch.sigmoid(self.scores), self.n_suppress)
+            if s not in sets:
+                sets.append(s)
+        return sets
+
+    def update(self, sets: list[list[int]], losses: list[float]) -> None:
+        """REINFORCE-style step from the probe losses (reference `ist.py` L118-131)."""
+        reward = torch.exp(-torch.tensor(losses, dtype=torch.float64))
+        reward -= reward.mean()
+        p = torch.sigmoid(self.scores)
+        grad = p * (1 - p)
+        for r, layers in zip(reward, sets):
+            for i in layers:
+                self.scores[i] += float(r) * float(grad[i]) * self.lr
+        self.history.append(self.scores.tolist())
+
+    def probe_indices(self, n_examples: int, size: int) -> list[int]:
+        """Training examples for the next probe batch (the reference's shuffled probe loader)."""
+        return torch.randperm(n_examples, generator=self.generator)[:size].tolist()
+
+    def state_dict(self) -> dict:
+        return {"scores": self.scores.tolist(), "history": self.history, "rng_state": _rng_state(self.generator)}
+
+    def load_state_dict(self, state: dict) -> None:
+        if len(state["scores"]) != self.n_layers:
+            raise ValueError(f"state has {len(state['scores'])} layer scores, sampler has {self.n_layers}")
+        self.scores = torch.tensor(state["scores"], dtype=torch.float64)
+        self.history = [list(h) for h in state["history"]]
+        _set_rng_state(self.generator, state["rng_state"])

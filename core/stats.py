@@ -15,6 +15,17 @@ def bootstrap_ci(values, stat=np.mean, n_boot: int = 2000, alpha: float = 0.05, 
     return float(stat(x)), float(np.quantile(boots, alpha / 2)), float(np.quantile(boots, 1 - alpha / 2))
 
 
+def bootstrap_ratio_ci(num, den, n_boot: int = 2000, alpha: float = 0.05, seed: int = 0) -> tuple:
+    """(Σnum/Σden, lower, upper): paired percentile bootstrap of a ratio of means (e.g. E[variance]/E‖g‖²
+    over batches, resampling batches)."""
+    x, y = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    if x.shape != y.shape or x.size == 0:
+        raise ValueError("bootstrap_ratio_ci needs two equally long, non-empty samples")
+    idx = np.random.default_rng(seed).integers(0, x.size, size=(n_boot, x.size))
+    boots = x[idx].sum(axis=1) / y[idx].sum(axis=1)
+    return float(x.sum() / y.sum()), float(np.quantile(boots, alpha / 2)), float(np.quantile(boots, 1 - alpha / 2))
+
+
 def curve_band(curves, alpha: float = 0.05, n_boot: int = 2000, seed: int = 0) -> dict:
     """Per-step mean and bootstrap CI over runs; `curves` is runs x steps (equal lengths)."""
     arr = np.asarray(curves, dtype=float)
@@ -84,17 +95,17 @@ def unreweighted_error(block_sq, inclusion) -> float:
     return float(np.sum((1 - np.asarray(inclusion, dtype=float)) * sq))
 
 
-def optimal_inclusion(block_sq, sizes, budget: float) -> np.ndarray:
+def optimal_inclusion(block_sq, sizes, budget: float, total: int | None = None) -> np.ndarray:
     """Inclusion probabilities π minimizing Σ_b (1−π_b)/π_b ‖g_b‖² subject to an expected trainable-parameter
-    budget Σ_b π_b n_b = budget·Σ_b n_b and 0 < π_b ≤ 1.
+    budget Σ_b π_b n_b = budget·total (total defaults to Σ_b n_b; MISA's δ counts all parameters) and 0 < π_b ≤ 1.
 
     Lagrange: π_b = min(1, c·‖g_b‖/√n_b), with c found by bisection (the budgeted analogue of p ∝ ‖g_b‖).
     """
     norms = np.sqrt(np.asarray(block_sq, dtype=float))
     n = np.asarray(sizes, dtype=float)
-    target = budget * n.sum()
-    if not 0 < budget <= 1:
-        raise ValueError(f"budget must be in (0, 1], got {budget}")
+    target = budget * (total or n.sum())
+    if not 0 < target <= n.sum():
+        raise ValueError(f"budget {budget} of {total or n.sum()} parameters must be in (0, {n.sum()}] (the blocks)")
     ratio = np.maximum(norms / np.sqrt(n), 1e-300)
     lo, hi = 0.0, 1.0 / ratio.min()
     for _ in range(200):

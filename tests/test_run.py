@@ -50,3 +50,20 @@ def test_truncate_jsonl_drops_rows_after_checkpoint(tmp_path):
         append_jsonl(path, {"step": s})
     truncate_jsonl(path, 3)
     assert [r["step"] for r in read_jsonl(path)] == [1, 2, 3]
+
+
+def test_run_finished_before_a_config_field_was_added_still_counts_as_done(tmp_path):
+    """A stored config lacking a field added later (filled with its default) is the same config."""
+    from core.config import RunConfig
+    from core.run import atomic_write_json, run_status
+    cfg = RunConfig(name="old")
+    stored = cfg.to_dict()
+    stored.pop("probe_every")
+    stored.pop("badam")
+    atomic_write_json(tmp_path / "manifest.json", {"config": stored})
+    atomic_write_json(tmp_path / "result.json", {"status": "done"})
+    assert run_status(tmp_path, cfg) == "done"
+    stored["lr"] = 0.5
+    atomic_write_json(tmp_path / "manifest.json", {"config": stored})
+    with pytest.raises(Exception, match="differs in: lr"):
+        run_status(tmp_path, cfg)

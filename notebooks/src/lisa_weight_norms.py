@@ -14,6 +14,7 @@ figure_path = "/tmp/lisa_weight_norms.png"
 # %%
 import matplotlib.pyplot as plt
 import numpy as np
+from core.norms import mean_block_norms, norm_skew
 from core.results import load_runs, save_figure
 
 runs = {r.name: r for r in load_runs("lisa", "weight_norms", profile, results_root)}
@@ -22,17 +23,8 @@ runs.update({"smollm2_full": full_ft[0]} if full_ft else {})  # same setting; lo
 
 
 def mean_norms(run, kind):
-    """Mean over steps of each block's norm, in model order (embed, layer0..N-1, head)."""
-    keys = [k for k in run.weight_norms[0] if k.startswith(kind + "/")]
-    blocks = sorted((k.split("/")[1] for k in keys),
-                    key=lambda b: (b != "embed", b == "head", int(b[5:]) if b.startswith("layer") else 0))
-    return blocks, np.array([np.mean([row.get(f"{kind}/{b}", 0.0) for row in run.weight_norms]) for b in blocks])
-
-
-def skew(blocks, values):
-    middle = np.median([v for b, v in zip(blocks, values) if b.startswith("layer")])
-    ends = [v for b, v in zip(blocks, values) if b in ("embed", "head")]
-    return float(max(ends) / middle) if middle > 0 else float("inf")
+    blocks, values = mean_block_norms(run.weight_norms, kind)
+    return blocks, np.array(values)
 
 
 # %%
@@ -46,7 +38,7 @@ for col, (key, title) in enumerate(pairs):
         for method in ("full", "lora"):
             blocks, vals = mean_norms(runs[f"{key}_{method}"], kind)
             ax.plot(range(len(blocks)), vals, marker="o", ms=3, label=method)
-            table[f"{key}/{method}/{kind}_skew"] = skew(blocks, vals)
+            table[f"{key}/{method}/{kind}_skew"] = norm_skew(blocks, vals)
         ax.set_xticks(range(len(blocks)))
         ax.set_xticklabels([b.replace("layer", "") for b in blocks], rotation=90, fontsize=6)
         ax.set_yscale("log")

@@ -5,13 +5,7 @@ budgets δ, LISA across γ, BAdam (the `badam` package), LoRA, full FT and infer
 """
 from __future__ import annotations
 
-import argparse
-
-import torch
-
-from core.bench import PROFILES, bench_method
-from core.memory import MB
-from core.run import RESULTS, atomic_write_json, manifest
+from core.bench import study_main
 
 # (label, bench method, settings overriding the bench profile)
 VARIANTS = [
@@ -28,32 +22,7 @@ VARIANTS = [
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
-    parser.add_argument("--force", action="store_true", help="re-measure even if the result file exists")
-    args = parser.parse_args(argv)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    out = RESULTS / "misa" / "memory" / f"{args.profile}-{device}.json"
-    if out.exists() and not args.force:
-        print(f"{out} exists; pass --force to re-measure")
-        return 0
-    rows = []
-    for label, method, extra in VARIANTS:
-        p = dict(PROFILES[args.profile], **extra)
-        try:
-            row = {"label": label, **extra, **bench_method(method, p, device)}
-        except ValueError as err:  # e.g. a budget below the smallest block of a tiny model
-            print(f"{label:12s} skipped: {err}")
-            rows.append({"label": label, **extra, "skipped": str(err)})
-            continue
-        rows.append(row)
-        print(f"{label:12s} step {row['step_s_median']:6.3f} s  peak {row['peak_mb']:8.1f} MB  analytic "
-              f"{row['predicted_peak_mb']:8.1f} MB  trainable {row['trainable_params']:>11,d}", flush=True)
-    atomic_write_json(out, {"rows": rows, "setting": PROFILES[args.profile], "device": device,
-                            "manifest": manifest({"study": "misa_memory", "profile": args.profile}, 0),
-                            "peak_unit": f"MB ({MB} bytes)"})
-    print(f"wrote {out}")
-    return 0
+    return study_main("misa", VARIANTS, argv)
 
 
 if __name__ == "__main__":

@@ -156,8 +156,9 @@ def lisa_monte_carlo(data: dict, sq_row: np.ndarray, gamma: int, n: int = 4000) 
 
 
 def equal_budget_table(data: dict, eta: float = 1.0, draws: int = 300) -> dict:
-    """Per LISA γ: δ, and per sampler its inclusion π and per-batch E‖ĝ−g‖²/‖g‖² (reweighted) plus the
-    no-reweighting error of MISA's actual update."""
+    """Per LISA γ: δ, ‖g‖² per batch, and per sampler its inclusion π, per-batch E‖ĝ−g‖² of the reweighted
+    estimator and the no-reweighting error of MISA's actual update (unnormalized: report ratios of means,
+    for which the optimal inclusion, computed from the mean ‖g_b‖², is optimal)."""
     sq = block_matrix(data)
     scores = np.sqrt(sq).mean(axis=0)   # MISA's G_b: mean unsquared block norm
     rows = {}
@@ -168,13 +169,14 @@ def equal_budget_table(data: dict, eta: float = 1.0, draws: int = 300) -> dict:
         samplers = {"layer_uniform (LISA)": (layer_uniform_inclusion(data, gamma), delta)}
         samplers["module_uniform"] = misa_inclusion(data, delta, scores, 0.0, draws)
         samplers[f"module_importance (MISA, eta={eta:g})"] = misa_inclusion(data, delta, scores, eta, draws)
-        samplers["module_optimal (pi ~ |g|/sqrt(n))"] = (optimal_inclusion(sq.mean(axis=0), data["sizes"], delta),
+        samplers["module_optimal (pi ~ |g|/sqrt(n))"] = (optimal_inclusion(sq.mean(axis=0), data["sizes"], delta,
+                                                                            data["total_params"]),
                                                           delta)
-        row = {"budget": delta}
+        row = {"budget": delta, "grad_sq": [float(s.sum()) for s in sq]}
         for name, (pi, used) in samplers.items():
             row[name] = {"used_budget": used,
-                         "variance": [inclusion_variance(np.sqrt(s)[:, None], pi) / s.sum() for s in sq],
-                         "unreweighted_error": [unreweighted_error(s, pi) / s.sum() for s in sq],
+                         "variance": [inclusion_variance(np.sqrt(s)[:, None], pi) for s in sq],
+                         "unreweighted_error": [unreweighted_error(s, pi) for s in sq],
                          "pi_min": float(pi.min()), "pi_max": float(pi.max())}
         rows[f"gamma{gamma}"] = row
     return rows

@@ -1,0 +1,27 @@
+"""IST memory/time study: one training step of LoRA (all layers' adapters trainable) vs LoRA + IST (a quarter or
+half of the layers' adapters trainable per step) vs LISA and full FT, measured as `make bench` does.
+
+    python -m papers.ist.memory --profile cpu     # -> data/results/ist/memory/<profile>-<device>.json
+
+The probe forwards IST adds every `interval` steps are not in this one-step measurement; the runs' mean step
+time (accuracy notebook) includes them.
+"""
+from __future__ import annotations
+
+from core.bench import study_main
+
+VARIANTS = [
+    ("full", "full", {}),
+    ("lora", "lora", {}),
+    ("ist_25", "ist", {"update_frac": 0.25}),
+    ("ist_50", "ist", {"update_frac": 0.5}),
+    ("lisa_g2", "lisa", {"gamma": 2}),
+]
+
+
+def main(argv=None) -> int:
+    return study_main("ist", VARIANTS, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
