@@ -17,7 +17,7 @@ export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help install data data-rebuild models baselines lab test bench reproduce-lisa lisa-runs lisa-figures \
-	misa-runs misa-figures reproduce-misa ist-runs ist-figures reproduce-ist clean-venv
+	misa-runs misa-figures reproduce-misa ist-runs ist-figures reproduce-ist figures reproduce clean-venv
 
 help:  ## list every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -78,6 +78,15 @@ ist-figures: $(STAMP)  ## IST paper: execute the notebooks from existing results
 
 reproduce-ist: $(STAMP) models ist-runs ist-figures  ## IST end to end (its importance figure also reads LISA's committed LoRA run)
 	@echo "IST reproduced: figures/ist/MANIFEST.json, notebooks/executed/ist/, claims in papers/ist/README.md"
+
+figures: $(STAMP)  ## every paper's notebooks from existing results (no training) + figures/README.md index
+	$(PY) -m core.figures lisa --profile $(PROFILE)
+	$(PY) -m core.figures misa --profile $(PROFILE)
+	$(PY) -m core.figures ist --profile $(PROFILE)
+	$(PY) -m core.figure_index
+
+reproduce: reproduce-lisa reproduce-misa reproduce-ist  ## every paper's PROFILE end to end, then the figure index
+	$(PY) -m core.figure_index
 
 baselines: $(STAMP) models  ## foundation baselines (full FT, LoRA, GaLore) on the math task (instruct: LISA loss curves)
 	$(PY) -m core.experiment papers/baselines/configs --profile $(PROFILE)

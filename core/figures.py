@@ -17,6 +17,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.results import locate_input
 from core.run import REPO, RESULTS, atomic_write_json, git_sha
 
 
@@ -41,7 +42,8 @@ def up_to_date(entry: dict, src_sha: str, profile: str, results_root: Path) -> b
     latest = entry.get("versions", {}).get(entry.get("latest", ""), {})
     if latest.get("notebook_sha256") != src_sha or latest.get("parameters", {}).get("profile") != profile:
         return False
-    return all(Path(i["path"]).exists() and _sha(Path(i["path"])) == i["sha256"] for i in latest.get("inputs", []))
+    paths = [(locate_input(i["path"], results_root), i["sha256"]) for i in latest.get("inputs", [])]
+    return all(p.exists() and _sha(p) == sha for p, sha in paths)
 
 
 def execute(src: Path, paper: str, profile: str, out_root: Path, results_root: Path, force: bool = False) -> dict | None:

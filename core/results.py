@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from core.data import sha256_file  # noqa: E402
-from core.run import RESULTS, atomic_write_json, read_jsonl  # noqa: E402
+from core.run import REPO, RESULTS, atomic_write_json, read_jsonl  # noqa: E402
 
 INPUTS: set[Path] = set()
 
@@ -68,10 +68,26 @@ def load_json(path: Path | str):
     return _read(path)
 
 
+def repo_relative(path: Path) -> str:
+    """`path` relative to the repository when inside it (so manifests do not depend on the clone's location)."""
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
+def locate_input(recorded: str, results_root: Path | str = RESULTS) -> Path:
+    """Where a recorded input lives now: repo-relative paths resolve against the repository; absolute paths of
+    another clone (older manifests) are mapped onto `results_root` by their part after ``data/results/``."""
+    path = Path(recorded)
+    path = path if path.is_absolute() else REPO / path
+    if not path.exists() and "data/results/" in recorded:
+        path = Path(results_root) / recorded.split("data/results/", 1)[1]
+    return path
+
+
 def save_figure(fig, figure_path: str, table: dict | None = None) -> None:
     """Write the PNG, the numbers it shows, and the list of result files it came from (with sha256)."""
     path = Path(figure_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
-    inputs = [{"path": str(p), "sha256": sha256_file(p)} for p in sorted(INPUTS)]
+    inputs = [{"path": repo_relative(p), "sha256": sha256_file(p)} for p in sorted(INPUTS)]
     atomic_write_json(path.with_suffix(".inputs.json"), {"inputs": inputs, "table": table or {}})

@@ -55,3 +55,16 @@ def test_downstream_notebook_reads_lm_eval_scores(results, tmp_path):
     from core.figures import execute
     rec = execute(REPO / "notebooks" / "src" / "lisa_downstream.py", "lisa", "cpu", tmp_path, results)
     assert set(rec["table"]["lisa"]) == {"sft_math_mc", "sft_instruct_ll"}
+
+
+def test_index_lists_every_figure_with_provenance(results, tmp_path):
+    """`make figures` ends with core.figure_index: one row per figure, linking version, notebook and runs."""
+    from core.figure_index import build_index
+    from core.figures import execute
+    execute(REPO / "notebooks" / "src" / "lisa_loss_curves.py", "lisa", "cpu", tmp_path, results)
+    (tmp_path / "papers" / "lisa").mkdir(parents=True)
+    (tmp_path / "papers" / "lisa" / "figures.yaml").write_text("loss_curves: {counterpart: Fig. X, verdict: holds}\n")
+    index = build_index(tmp_path)
+    row = next(line for line in index.splitlines() if line.startswith("| lisa | [loss_curves]"))
+    assert "(lisa/loss_curves/v001.png)" in row and "| Fig. X |" in row and row.endswith("| holds |")
+    assert "notebooks/src/lisa_loss_curves.py" in row and "lisa/loss_curves/cpu/full-s0" in row
