@@ -7,6 +7,7 @@ means *finished*), ``manifest.json`` (git sha, config, seed, package versions, m
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import platform
@@ -75,7 +76,10 @@ def read_json(path: Path):
     return json.loads(Path(path).read_text())
 
 
+@functools.lru_cache(maxsize=1)
 def git_sha() -> str:
+    """HEAD (+ "-dirty" for uncommitted core/papers changes) when first asked, i.e. when this process started
+    writing results: a long experiment process keeps the code it imported even if commits land meanwhile."""
     try:
         sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True)
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "core", "papers"], cwd=REPO,
