@@ -22,6 +22,7 @@ from core.layers import find_blocks
 from core.memory import MB, ArchSpec, measure_peak, predict_memory, tensor_bytes
 from core.models import load_model
 from core.run import RESULTS, atomic_write_json, manifest, seed_everything
+from core.zo import SPSA, magnitude_mask
 
 PROFILES = {
     "cpu": dict(model="smollm2-135m", batch=4, seq=64, gamma=2, lora_r=8, galore_rank=8, steps=3),
@@ -49,6 +50,10 @@ def prepare(method: str, model, p: dict):
         cfg = RunConfig(method="lora")
         cfg.lora.r, cfg.lora.alpha = p["lora_r"], 2 * p["lora_r"]
         model = apply_lora(model, cfg)
+    if method in ("mezo", "sparse_mezo"):
+        model.eval()
+        return model, SPSA(model, eps=1e-3, mask=magnitude_mask(p.get("sparsity", 0.75)) if method == "sparse_mezo"
+                           else None)
     if method == "galore":
         return model, galore_optimizer(model, p["galore_rank"])
     opt = None if method == "inference" else torch.optim.AdamW(
@@ -74,6 +79,8 @@ def active_layout(model) -> dict:
 
 
 def step_fn(model, batch, opt):
+    if isinstance(opt, SPSA):  # MeZO / Sparse MeZO: two perturbed forwards + an in-place update, no autograd
+        return lambda: opt.step(lambda: model(**batch).loss, lr=1e-6)
     if opt is None:
         def infer():
             with torch.no_grad():
@@ -114,14 +121,16 @@ def bench_method(method: str, p: dict, device: str) -> dict:
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     inner = getattr(opt, "base_optimizer", opt)  # BAdam wraps AdamW and holds fp32 copies of the active block
-    state = [t for s in (inner.state.values() if opt else []) for t in s.values() if torch.is_tensor(t) and t.dim()]
-    held = [q for g in (inner.param_groups if opt else []) for q in g["params"]]
+    has_state = opt is not None and not isinstance(opt, SPSA)  # ZO keeps no optimizer state
+    state = [t for s in (inner.state.values() if has_state else []) for t in s.values() if torch.is_tensor(t) and t.dim()]
+    held = [q for g in (inner.param_groups if has_state else []) for q in g["params"]]
     before = tensor_bytes(list(model.parameters()) + held + state)
     peak = measure_peak(fn, device)["peak_bytes"]
     n_train = sum(q.numel() for q in model.parameters() if q.requires_grad) if opt else 0
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     layout = active_layout(model) if method in ("misa", "badam") else {}
-    pred = predict_memory(ArchSpec.from_config(base.config), method, p["batch"], p["seq"], p["gamma"], p["lora_r"],
+    analytic = "inference" if isinstance(opt, SPSA) else method  # ZO: forward-only memory (+ one module's z)
+    pred = predict_memory(ArchSpec.from_config(base.config), analytic, p["batch"], p["seq"], p["gamma"], p["lora_r"],
                           galore_rank=p["galore_rank"] if method == "galore" else 0,
                           attention_scores=device.startswith("cuda"),  # fp32 SDPA on CUDA saves them
                           update_frac=p.get("update_frac", 0.25), **layout)

@@ -1,0 +1,130 @@
+"""Zeroth-order fine-tuning primitives: SPSA (MeZO, Malladi et al. 2023, Alg. 1) and Sparse MeZO's masked
+perturbations (Liu et al. 2024, Alg. S-MeZO), for any `nn.Module` with a loss closure (no transformers import).
+
+One step: draw a step seed; L± = loss at θ ± ε·m⊙z; projected gradient g = (L+ − L−)/2ε; update
+θ ← θ − lr·(g·m⊙z + wd·θ). z ~ N(0, I) is regenerated from (step seed, parameter index) on a private
+`torch.Generator` whenever needed (the seed trick): no z, no mask and no second copy of the parameters is
+stored. Unlike MeZO's in-place +ε/−2ε/+ε edits, the perturbation is applied inside each module's forward
+(a pre-hook swaps in θ + s·ε·m⊙z computed from the *unperturbed* θ, a post-hook puts θ back), as Sparse MeZO's
+efficient implementation does (§3.3): the mask is then always computed from θ_t, and the parameters after the
+probes are bit-identical to before. Transient memory: one module's perturbed weights.
+
+Masks are functions ``mask(name, param) -> bool tensor | None`` evaluated on the fly:
+`magnitude_mask(sparsity)` keeps the (1 − sparsity) smallest-|θ| entries of each tensor (Sparse MeZO),
+`random_mask(sparsity, seed)` a random subset of the same size (R-MeZO control).
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+
+def _keep_count(numel: int, sparsity: float) -> int:
+    if not 0 <= sparsity < 1:
+        raise ValueError(f"sparsity is the excluded fraction, in [0, 1); got {sparsity}")
+    return max(1, math.ceil((1 - sparsity) * numel))
+
+
+def magnitude_mask(sparsity: float):
+    """Sparse MeZO: per tensor, perturb/update only the ceil((1 − sparsity)·n) smallest-magnitude entries."""
+    def mask(name: str, param: torch.Tensor) -> torch.Tensor:
+        k = _keep_count(param.numel(), sparsity)
+        keep = torch.zeros(param.numel(), dtype=torch.bool, device=param.device)
+        keep[torch.topk(param.detach().abs().flatten(), k, largest=False, sorted=False).indices] = True
+        return keep.view_as(param)
+    return mask
+
+
+def random_mask(sparsity: float, seed: int = 0):
+    """R-MeZO control: a fixed random subset of the same size per tensor (regenerated from the seed)."""
+    def mask(name: str, param: torch.Tensor) -> torch.Tensor:
+        k = _keep_count(param.numel(), sparsity)
+        gen = torch.Generator().manual_seed(seed + sum(map(ord, name)))
+        keep = torch.zeros(param.numel(), dtype=torch.bool)
+        keep[torch.randperm(param.numel(), generator=gen)[:k]] = True
+        return keep.view_as(param).to(param.device)
+    return mask
+
+
+class SPSA:
+    """Two-point SPSA over the trainable parameters of `model` (MeZO), optionally masked (Sparse MeZO)."""
+
+    def __init__(self, model: nn.Module, eps: float = 1e-3, mask=None, seed: int = 0, no_decay=("bias", "norm")):
+        self.model, self.eps, self.mask = model, eps, mask
+        self.params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        if not self.params:
+            raise ValueError("SPSA needs at least one parameter with requires_grad=True")
+        self.index = {id(p): i for i, (_, p) in enumerate(self.params)}
+        self.no_decay = no_decay
+        self.seeder = torch.Generator().manual_seed(seed)
+        self.step_seed = 0
+
+    def z(self, i: int, param: torch.Tensor) -> torch.Tensor:
+        """The direction for parameter i this step (regenerated, never stored)."""
+        gen = torch.Generator().manual_seed(self.step_seed * 1_000_003 + i)
+        z = torch.randn(param.shape, generator=gen, dtype=torch.float32).to(param.device, param.dtype)
+        if self.mask is not None:
+            z = z * self.mask(self.params[i][0], param)
+        return z
+
+    @contextmanager
+    def perturbed(self, scale: float):
+        """Inside the block, every forward sees θ + scale·ε·m⊙z; θ itself is never modified."""
+        owners = [(m, [(n, p) for n, p in m.named_parameters(recurse=False) if id(p) in self.index])
+                  for m in self.model.modules()]
+        owners = [(m, own) for m, own in owners if own]
+        hooks = []
+        for module, own in owners:
+            def pre(mod, args, own=own):
+                for name, p in own:
+                    mod._parameters[name] = p.detach() + scale * self.eps * self.z(self.index[id(p)], p)
+
+            def post(mod, args, out, own=own):
+                for name, p in own:
+                    mod._parameters[name] = p
+            hooks += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
+        try:
+            yield
+        finally:
+            for h in hooks:
+                h.remove()
+            for module, own in owners:  # also after a forward that raised between the two hooks
+                for name, p in own:
+                    module._parameters[name] = p
+
+    @torch.no_grad()
+    def estimate(self, loss_fn) -> tuple[float, float]:
+        """(projected gradient g, loss at θ+εz) for a fresh step seed; `loss_fn()` returns a scalar loss."""
+        self.step_seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=self.seeder))
+        with self.perturbed(+1.0):
+            plus = float(loss_fn())
+        with self.perturbed(-1.0):
+            minus = float(loss_fn())
+        if not (math.isfinite(plus) and math.isfinite(minus)):
+            raise FloatingPointError(f"non-finite ZO loss (L+ = {plus}, L- = {minus}); lower eps or lr")
+        return (plus - minus) / (2 * self.eps), plus
+
+    @torch.no_grad()
+    def update(self, grad: float, lr: float, weight_decay: float = 0.0) -> None:
+        """θ ← θ − lr·(g·m⊙z + wd·θ) with the step's z regenerated; no decay for biases / norms (MeZO)."""
+        for i, (name, p) in enumerate(self.params):
+            step = grad * self.z(i, p)
+            if weight_decay and not any(k in name.lower() for k in self.no_decay):
+                step = step + weight_decay * p
+            p.sub_(lr * step)
+
+    def step(self, loss_fn, lr: float, weight_decay: float = 0.0) -> float:
+        """One MeZO / Sparse MeZO step; returns L(θ+εz)."""
+        grad, loss = self.estimate(loss_fn)
+        self.update(grad, lr, weight_decay)
+        return loss
+
+    def state_dict(self) -> dict:
+        return {"seeder": self.seeder.get_state().tolist(), "step_seed": self.step_seed}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.seeder.set_state(torch.tensor(state["seeder"], dtype=torch.uint8))
+        self.step_seed = state["step_seed"]
