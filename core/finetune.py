@@ -24,6 +24,7 @@ from core.prompts import choice_accuracy, tokenize_dataset
 from core.run import (atomic_write_json, is_main_process, manifest, read_jsonl, run_status, seed_everything,
                       truncate_jsonl, write_new_json)
 
+RUN_LOGS = ("metrics.jsonl", "weight_norms.jsonl", "probes.jsonl")  # per-step logs of a run directory
 GALORE_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "c_attn", "c_fc"]
 
 
@@ -118,6 +119,16 @@ def evaluate(trainer, tok, model, cfg: RunConfig) -> dict:
     return out
 
 
+def reset_logs(out: Path, done_steps: int | None) -> None:
+    """Before (re)starting: drop rows a resumed run logs again (after checkpoint `done_steps`), or every row when
+    there is no checkpoint and training starts over from step 0."""
+    for log in RUN_LOGS:
+        if done_steps is None:
+            (out / log).unlink(missing_ok=True)
+        elif (out / log).exists():
+            truncate_jsonl(out / log, done_steps)
+
+
 def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
     """Run (or resume, or skip) one run; returns its result dict."""
     out = Path(out)
@@ -127,14 +138,11 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
     seed_everything(cfg.seed)
     if status == "new" and is_main_process():
         out.mkdir(parents=True, exist_ok=True)
-        (out / "metrics.jsonl").unlink(missing_ok=True)
         write_new_json(out / "manifest.json", manifest(cfg.to_dict(), cfg.seed, profile=profile))
     trainer, tok, model = build_trainer(cfg, out)
     resume = last_checkpoint(out)
-    done_steps = int(resume.name.split("-")[1]) if resume is not None else 0
-    for log in ("metrics.jsonl", "weight_norms.jsonl", "probes.jsonl"):  # rows after the checkpoint are logged again
-        if (out / log).exists() and is_main_process():
-            truncate_jsonl(out / log, done_steps)
+    if is_main_process():
+        reset_logs(out, int(resume.name.split("-")[1]) if resume is not None else None)
     start = time.perf_counter()
     trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wall = time.perf_counter() - start

@@ -89,6 +89,33 @@ def test_probe_callback_leaves_training_untouched(tiny_cfg, tmp_path):
     assert all(p["full_grad_sq"] > 0 for p in probes)
 
 
+def test_run_interrupted_before_any_checkpoint_restarts_with_clean_logs(tiny_cfg, tmp_path, monkeypatch):
+    """No checkpoint -> training starts over at step 0, so its logs start over too (no duplicated step-0 probe)."""
+    import core.finetune as ft
+    from core.run import read_jsonl
+    from transformers import TrainerCallback
+
+    class Stop(TrainerCallback):
+        def on_step_end(self, args, state, control, **kw):
+            if state.global_step == 3:
+                raise KeyboardInterrupt
+    cfg = tiny_cfg(method="full", max_steps=4, probe_every=2)
+    orig = ft.build_trainer
+
+    def with_stop(c, o):
+        trainer, tok, model = orig(c, o)
+        trainer.add_callback(Stop())
+        return trainer, tok, model
+    monkeypatch.setattr(ft, "build_trainer", with_stop)
+    with pytest.raises(KeyboardInterrupt):
+        ft.train(cfg, tmp_path)
+    assert [p["step"] for p in read_jsonl(tmp_path / "probes.jsonl")] == [0, 2]
+    monkeypatch.setattr(ft, "build_trainer", orig)
+    ft.train(cfg, tmp_path)
+    assert [p["step"] for p in read_jsonl(tmp_path / "probes.jsonl")] == [0, 2, 4]
+    assert [r["step"] for r in read_jsonl(tmp_path / "metrics.jsonl") if "loss" in r] == [1, 2, 3, 4]
+
+
 def test_badam_trains_one_layer_at_a_time(tiny_cfg, tmp_path):
     from core.finetune import build_trainer
     cfg = tiny_cfg(method="badam", max_steps=4, badam={"interval": 2, "switch_mode": "ascending"})
