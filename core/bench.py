@@ -1,10 +1,10 @@
 """`make bench`: step time and peak memory per method on one batch, next to the analytic model.
 
 Methods: inference (forward only, no grad), full FT (AdamW), LoRA (peft), GaLore (galore-torch),
-LISA (γ middle layers + embeddings + head); MISA (modules under budget δ) and BAdam (one layer, `badam`
-package) and IST (LoRA on a quarter of the layers per step) are measured by the papers' memory studies
-through `run_variants`. Same model, same batch, same
-fused AdamW as the Trainer's default. Peak memory = bytes live before the step (weights + optimizer state) + the step's measured peak.
+LISA (γ middle layers + embeddings + head); MISA (modules under budget δ), BAdam (one layer, `badam`
+package), IST (LoRA on a quarter of the layers per step) and MeZO / Sparse MeZO (`core.zo`) are measured by
+the papers' studies through `run_variants`. Same model, same batch, same fused AdamW as the Trainer's default.
+Peak memory = bytes live before the step (weights + optimizer state) + the step's measured peak.
 Writes ``data/results/bench/<profile>.json`` (with manifest) and prints a table.
 """
 from __future__ import annotations
@@ -56,10 +56,10 @@ def prepare(method: str, model, p: dict):
                            else None)
     if method == "galore":
         return model, galore_optimizer(model, p["galore_rank"])
-    opt = None if method == "inference" else torch.optim.AdamW(
-        [q for q in model.parameters() if q.requires_grad], lr=1e-5, fused=not torch.cuda.is_available() or None)
     if method == "badam":
         return model, badam_optimizer(model, RunConfig(method="badam", lr=1e-5))
+    opt = None if method == "inference" else torch.optim.AdamW(
+        [q for q in model.parameters() if q.requires_grad], lr=1e-5, fused=not torch.cuda.is_available() or None)
     if method in ("lisa", "misa", "ist"):
         cb = {"lisa": lambda: LisaCallback(gamma=p["gamma"], interval=1),
               "misa": lambda: MisaCallback(budget=p.get("budget", 0.03), interval=1),
@@ -141,9 +141,19 @@ def bench_method(method: str, p: dict, device: str) -> dict:
             "trainable_params": n_train, **layout}
 
 
+def bench_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def print_row(label: str, row: dict) -> None:
+    print(f"{label:12s} step {row['step_s_median']:7.3f} s   peak {row['peak_mb']:9.1f} MB   "
+          f"analytic {row['predicted_peak_mb']:9.1f} MB   trainable {row['trainable_params']:>11,d}", flush=True)
+
+
 def run_variants(variants, profile: str, out, study: str) -> list[dict]:
-    """Measure (label, method, settings) variants with `bench_method` and write them to `out` (skips existing)."""
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    """Measure (label, method, settings) variants with `bench_method` and write them to `out`; a variant the
+    model cannot take (e.g. a budget below its smallest block) is recorded as skipped."""
+    device = bench_device()
     rows = []
     for label, method, extra in variants:
         try:
@@ -153,8 +163,7 @@ def run_variants(variants, profile: str, out, study: str) -> list[dict]:
             rows.append({"label": label, **extra, "skipped": str(err)})
             continue
         rows.append(row)
-        print(f"{label:12s} step {row['step_s_median']:6.3f} s  peak {row['peak_mb']:8.1f} MB  analytic "
-              f"{row['predicted_peak_mb']:8.1f} MB  trainable {row['trainable_params']:>11,d}", flush=True)
+        print_row(label, row)
     atomic_write_json(out, {"rows": rows, "setting": PROFILES[profile], "device": device,
                             "manifest": manifest({"study": study, "profile": profile}, 0)})
     print(f"wrote {out}")
@@ -167,8 +176,7 @@ def study_main(paper: str, variants, argv=None) -> int:
     parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     parser.add_argument("--force", action="store_true", help="re-measure even if the result file exists")
     args = parser.parse_args(argv)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    out = RESULTS / paper / "memory" / f"{args.profile}-{device}.json"
+    out = RESULTS / paper / "memory" / f"{args.profile}-{bench_device()}.json"
     if out.exists() and not args.force:
         print(f"{out} exists; pass --force to re-measure")
         return 0
@@ -184,7 +192,7 @@ def main(argv=None) -> int:
     parser.add_argument("--force", action="store_true", help="re-measure even if the result file exists")
     args = parser.parse_args(argv)
     p = dict(PROFILES[args.profile], random_init=args.random_init)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = bench_device()
     out = RESULTS / "bench" / f"{args.profile}-{device}.json"
     if out.exists() and not args.force:
         print(f"{out} exists; `make bench FORCE=1` (or --force) re-measures it")
@@ -192,9 +200,7 @@ def main(argv=None) -> int:
     rows = []
     for method in args.methods:
         rows.append(bench_method(method, p, device))
-        r = rows[-1]
-        print(f"{method:10s} step {r['step_s_median']:7.3f} s   peak {r['peak_mb']:9.1f} MB   "
-              f"analytic {r['predicted_peak_mb']:9.1f} MB   trainable {r['trainable_params']:>11,d}", flush=True)
+        print_row(method, rows[-1])
     ref = {r["method"]: r for r in rows}
     if "inference" in ref:
         for r in rows:

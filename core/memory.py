@@ -174,10 +174,10 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
     n_total = pc["embed"] + pc["head"] + pc["norm"] + spec.layers * pc["layer"]
     eh = pc["embed"] + pc["head"] + pc["norm"]
     block = block_params or (int(budget * n_total) if method == "misa" else pc["layer"])
+    lora_per_layer = lora_r * pc["lora_per_layer_per_rank"]
     trainable = {"full": n_total, "galore": n_total, "lisa": eh + gamma * pc["layer"],
-                 "lora": spec.layers * lora_r * pc["lora_per_layer_per_rank"], "inference": 0,
-                 "misa": block, "badam": block,
-                 "ist": int(update_frac * spec.layers) * lora_r * pc["lora_per_layer_per_rank"]}[method]
+                 "lora": spec.layers * lora_per_layer, "inference": 0, "misa": block, "badam": block,
+                 "ist": int(update_frac * spec.layers) * lora_per_layer}[method]
     master_weights = master_weights or method == "badam"
     tokens = batch * seq
     if method == "inference":  # no saved tensors; transient: logits + one layer's working set
@@ -193,8 +193,7 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
     if attention_scores and method != "inference":
         acts += spec.layers * batch * spec.heads * seq * seq
     out = {
-        "weights": (n_total + (spec.layers * lora_r * pc["lora_per_layer_per_rank"] if method in ("lora", "ist")
-                               else 0)) * weight_bytes,
+        "weights": (n_total + (spec.layers * lora_per_layer if method in ("lora", "ist") else 0)) * weight_bytes,
         "grads": trainable * grad_bytes,
         "optimizer": 2 * trainable * state_bytes + (trainable * 4 if master_weights else 0),
         "tied_grad_temporary": pc["embed"] * grad_bytes if spec.tied and method in ("full", "galore", "lisa") else 0,

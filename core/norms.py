@@ -11,6 +11,8 @@ Blocks: ``embed``, ``layer<i>``, ``head`` (``head`` is absent when tied to the e
 """
 from __future__ import annotations
 
+import statistics
+
 import torch
 
 from core.layers import find_blocks
@@ -87,8 +89,6 @@ def mean_block_norms(rows: list[dict], kind: str = "update") -> tuple[list[str],
 
 def norm_skew(blocks: list[str], values) -> float:
     """LISA §3.1 skew: max(embedding, head) norm / median middle-layer norm."""
-    middle = sorted(v for b, v in zip(blocks, values) if b.startswith("layer"))
-    n = len(middle)
-    median = (middle[n // 2] + middle[(n - 1) // 2]) / 2
+    median = statistics.median(v for b, v in zip(blocks, values) if b.startswith("layer"))
     ends = [v for b, v in zip(blocks, values) if b in ("embed", "head")]
     return float(max(ends) / median) if median > 0 else float("inf")
