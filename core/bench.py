@@ -22,7 +22,8 @@ from core.layers import find_blocks
 from core.memory import MB, ArchSpec, measure_peak, predict_memory, tensor_bytes
 from core.models import load_model
 from core.run import RESULTS, atomic_write_json, manifest, seed_everything
-from core.zo import SPSA, magnitude_mask
+from core.trainers import zo_mask
+from core.zo import SPSA
 
 PROFILES = {
     "cpu": dict(model="smollm2-135m", batch=4, seq=64, gamma=2, lora_r=8, galore_rank=8, steps=3),
@@ -31,7 +32,8 @@ PROFILES = {
     "paper": dict(model="meta-llama/Llama-2-7b-hf", batch=1, seq=1024, gamma=2, lora_r=128, galore_rank=128,
                   steps=5),
 }
-METHODS = ("inference", "full", "lora", "galore", "lisa")
+METHODS = ("inference", "full", "lora", "galore", "lisa", "mezo", "sparse_mezo")
+ZO_METHODS = ("mezo", "sparse_mezo", "random_mezo")
 
 
 def galore_optimizer(model, rank: int):
@@ -50,10 +52,11 @@ def prepare(method: str, model, p: dict):
         cfg = RunConfig(method="lora")
         cfg.lora.r, cfg.lora.alpha = p["lora_r"], 2 * p["lora_r"]
         model = apply_lora(model, cfg)
-    if method in ("mezo", "sparse_mezo"):
+    if method in ZO_METHODS:  # Sparse MeZO's best sparsity 0.8 unless the variant sets one
         model.eval()
-        return model, SPSA(model, eps=1e-3, mask=magnitude_mask(p.get("sparsity", 0.75)) if method == "sparse_mezo"
-                           else None)
+        sparsity = 0.0 if method == "mezo" else p.get("sparsity", 0.8)
+        return model, SPSA(model, eps=1e-3, mask=zo_mask("random" if method == "random_mezo" else "magnitude",
+                                                         sparsity))
     if method == "galore":
         return model, galore_optimizer(model, p["galore_rank"])
     if method == "badam":
@@ -129,7 +132,7 @@ def bench_method(method: str, p: dict, device: str) -> dict:
     n_train = sum(q.numel() for q in model.parameters() if q.requires_grad) if opt else 0
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     layout = active_layout(model) if method in ("misa", "badam") else {}
-    analytic = "inference" if isinstance(opt, SPSA) else method  # ZO: forward-only memory (+ one module's z)
+    analytic = {"random_mezo": "sparse_mezo"}.get(method, method)
     pred = predict_memory(ArchSpec.from_config(base.config), analytic, p["batch"], p["seq"], p["gamma"], p["lora_r"],
                           galore_rank=p["galore_rank"] if method == "galore" else 0,
                           attention_scores=device.startswith("cuda"),  # fp32 SDPA on CUDA saves them
@@ -150,6 +153,18 @@ def print_row(label: str, row: dict) -> None:
           f"analytic {row['predicted_peak_mb']:9.1f} MB   trainable {row['trainable_params']:>11,d}", flush=True)
 
 
+def add_ratios(rows: list[dict]) -> None:
+    """time_vs_<m> / memory_vs_<m> of every row against inference, full FT and MeZO rows when present
+    (the ratios MeZO and Sparse MeZO report: step time per forward, memory per inference)."""
+    ref = {r["method"]: r for r in rows if "skipped" not in r}
+    for base in ("inference", "full", "mezo"):
+        if base in ref:
+            for r in rows:
+                if "skipped" not in r:
+                    r[f"time_vs_{base}"] = r["step_s_median"] / ref[base]["step_s_median"]
+                    r[f"memory_vs_{base}"] = r["peak_mb"] / ref[base]["peak_mb"]
+
+
 def run_variants(variants, profile: str, out, study: str) -> list[dict]:
     """Measure (label, method, settings) variants with `bench_method` and write them to `out`; a variant the
     model cannot take (e.g. a budget below its smallest block) is recorded as skipped."""
@@ -164,6 +179,7 @@ def run_variants(variants, profile: str, out, study: str) -> list[dict]:
             continue
         rows.append(row)
         print_row(label, row)
+    add_ratios(rows)
     atomic_write_json(out, {"rows": rows, "setting": PROFILES[profile], "device": device,
                             "manifest": manifest({"study": study, "profile": profile}, 0)})
     print(f"wrote {out}")
@@ -201,15 +217,7 @@ def main(argv=None) -> int:
     for method in args.methods:
         rows.append(bench_method(method, p, device))
         print_row(method, rows[-1])
-    ref = {r["method"]: r for r in rows}
-    if "inference" in ref:
-        for r in rows:
-            r["time_vs_inference"] = r["step_s_median"] / ref["inference"]["step_s_median"]
-            r["memory_vs_inference"] = r["peak_mb"] / ref["inference"]["peak_mb"]
-    if "full" in ref:
-        for r in rows:
-            r["time_vs_full"] = r["step_s_median"] / ref["full"]["step_s_median"]
-            r["memory_vs_full"] = r["peak_mb"] / ref["full"]["peak_mb"]
+    add_ratios(rows)
     atomic_write_json(out, {"rows": rows, "setting": p, "device": device,
                             "manifest": manifest({"bench_profile": args.profile, **p}, 0)})
     print(f"wrote {out}")

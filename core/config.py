@@ -6,7 +6,7 @@ An experiment file (``papers/<p>/configs/<artifact>.yaml``) holds::
     experiment: loss_curves          # names the paper artifact it reproduces
     base: {<RunConfig keys>}         # shared by every run
     profiles: {cpu: {...}, paper: {...}}   # overrides per profile; may also set `runs`/`seeds`
-    runs: [{name: lisa, method: lisa}, ...]
+    runs: [{name: lisa, method: lisa}, ...]   # a run may set its own `seeds` (e.g. a deterministic zero-shot)
     seeds: [0, 1, 2]
 
 Unknown or ill-typed keys raise :class:`ConfigError` naming the key and its closest valid names.
@@ -89,6 +89,18 @@ class IstSettings:
 
 
 @dataclass
+class ZoSettings:
+    """MeZO (Malladi et al. 2023) / Sparse MeZO (Liu et al. 2024), `method: mezo`. eps = 1e-3 as MeZO's
+    large_models/run.py; `sparsity` is the excluded fraction per tensor (0 = dense MeZO; Sparse MeZO's best is
+    0.8); `mask` magnitude (S-MeZO) or random (R-MeZO control); `lora: true` runs ZO on LoRA adapters only (MeZO
+    README: lr 1e-4, eps 1e-2)."""
+    eps: float = 1e-3
+    sparsity: float = 0.0
+    mask: str = "magnitude"
+    lora: bool = False
+
+
+@dataclass
 class GaloreSettings:
     """GaLore (Zhao et al. 2024) via galore-torch, applied to the 2-D weights of the blocks."""
     rank: int = 8
@@ -130,6 +142,7 @@ class RunConfig:
     misa: MisaSettings = field(default_factory=MisaSettings)
     badam: BadamSettings = field(default_factory=BadamSettings)
     ist: IstSettings = field(default_factory=IstSettings)
+    zo: ZoSettings = field(default_factory=ZoSettings)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -140,7 +153,7 @@ class RunConfig:
         return hashlib.sha256(blob).hexdigest()[:12]
 
 
-METHODS = ("full", "lora", "galore", "lisa", "misa", "badam", "ist")
+METHODS = ("full", "lora", "galore", "lisa", "misa", "badam", "ist", "mezo", "zero_shot")
 TASKS_CAUSAL = ("instruct", "math", "sentiment", "entailment", "boolq")
 EXPERIMENT_KEYS = ("paper", "experiment", "base", "profiles", "runs", "seeds", "description", "artifact")
 
@@ -217,6 +230,12 @@ def validate(cfg: RunConfig) -> None:
     if cfg.ist.interval <= 0 or not 0 < cfg.ist.update_frac <= 1 or not 0 < cfg.ist.suppress_frac <= 1:
         raise ConfigError(f"ist.interval must be > 0 and ist.update_frac / ist.suppress_frac in (0, 1], got "
                           f"{cfg.ist.interval}, {cfg.ist.update_frac}, {cfg.ist.suppress_frac}")
+    if not 0 <= cfg.zo.sparsity < 1 or cfg.zo.mask not in ("magnitude", "random") or cfg.zo.eps <= 0:
+        raise ConfigError(f"zo.sparsity must be in [0, 1), zo.mask 'magnitude' or 'random' and zo.eps > 0, got "
+                          f"{cfg.zo.sparsity}, {cfg.zo.mask!r}, {cfg.zo.eps}")
+    if cfg.method == "mezo" and cfg.grad_accum != 1:
+        raise ConfigError(f"method mezo needs grad_accum = 1 (one SPSA estimate per step), got {cfg.grad_accum}; "
+                          "raise batch_size instead")
     if cfg.probe_every < 0 or cfg.probe_examples <= 0:
         raise ConfigError(f"probe_every must be >= 0 and probe_examples > 0, got {cfg.probe_every}, "
                           f"{cfg.probe_examples}")
@@ -265,7 +284,8 @@ def load_experiment(path: str | Path, profile: str = "cpu", overrides: dict | No
     seeds = prof.pop("seeds", spec.get("seeds", [0]))
     base = merge(merge(spec.get("base", {}), prof), overrides or {})
     base.update(paper=spec.get("paper", "foundation"), experiment=spec.get("experiment", path.stem))
-    configs = [build(RunConfig, merge(merge(base, run), {"seed": seed})) for run in runs for seed in seeds]
+    configs = [build(RunConfig, merge(merge(base, {k: v for k, v in run.items() if k != "seeds"}), {"seed": seed}))
+               for run in runs for seed in run.get("seeds", seeds)]
     names = [f"{c.name}-s{c.seed}" for c in configs]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: two runs share a name; give each entry of `runs` a distinct `name`")

@@ -1,8 +1,10 @@
-"""One fine-tuning run from a `RunConfig`: full FT, LoRA (peft), GaLore (galore-torch), LISA, MISA, BAdam, IST.
+"""One fine-tuning run from a `RunConfig`: full FT, LoRA (peft), GaLore (galore-torch), LISA, MISA, BAdam, IST,
+MeZO / Sparse MeZO (`core.trainers.ZOTrainer`), or none (`zero_shot`: evaluation only).
 
 All methods go through one `transformers.Trainer`; a method only changes what is trainable (LoRA), the
-optimizer (GaLore; BAdam's BlockOptimizer from the `badam` package) or adds a callback (LISA, MISA, IST on
-LoRA). Writes ``metrics.jsonl``, ``result.json`` and
+optimizer (GaLore; BAdam's BlockOptimizer from the `badam` package), adds a callback (LISA, MISA, IST on
+LoRA) or replaces the training step (ZO). Causal LMs learn the prompt's response; encoders (BERT family) are
+prompt-based classifiers over the task's verbalizers (`core.encoder_cls`). Writes ``metrics.jsonl``, ``result.json`` and
 ``manifest.json`` into the run directory and resumes from its last checkpoint when interrupted.
 """
 from __future__ import annotations
@@ -13,27 +15,36 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
 from core.callbacks import (BlockSwitchCallback, FullGradNormCallback, ISTCallback, LisaCallback, MetricsCallback,
                             MisaCallback, WeightNormCallback)
 from core.config import RunConfig
 from core.data import load_task
-from core.models import load_model
+from core.encoder_cls import ENCODER_TYPES, VerbalizerClassifier, classifier_accuracy, encode_classification
+from core.models import load_model, model_type
 from core.prompts import choice_accuracy, tokenize_dataset
-from core.run import (atomic_write_json, is_main_process, manifest, read_jsonl, run_status, seed_everything,
+from core.run import (append_jsonl, atomic_write_json, is_main_process, manifest, read_jsonl, run_status, seed_everything,
                       truncate_jsonl, write_new_json)
+from core.trainers import ZOTrainer, zo_mask
 
 RUN_LOGS = ("metrics.jsonl", "weight_norms.jsonl", "probes.jsonl")  # per-step logs of a run directory
 GALORE_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "c_attn", "c_fc"]
 
 
-def apply_lora(model, cfg: RunConfig):
+ENCODER_METHODS = ("full", "lora", "mezo", "zero_shot")
+
+
+def uses_lora(cfg: RunConfig) -> bool:
+    return cfg.method in ("lora", "ist") or (cfg.method == "mezo" and cfg.zo.lora)
+
+
+def apply_lora(model, cfg: RunConfig, task_type: str = "CAUSAL_LM"):
     """Wrap with peft LoRA; `targets` is "all-linear" or a comma-separated list of module names."""
     from peft import LoraConfig, get_peft_model
     targets = cfg.lora.targets if cfg.lora.targets == "all-linear" else cfg.lora.targets.split(",")
     lcfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=targets, task_type="CAUSAL_LM")
+                      target_modules=targets, task_type=task_type)
     return get_peft_model(model, lcfg)
 
 
@@ -45,11 +56,12 @@ def training_args(cfg: RunConfig, out: Path) -> TrainingArguments:
                                 f"scale={cfg.galore.scale}")
     # save_every = 0: no checkpoint at all (the final one was only ever deleted after evaluation; an interrupted
     # 0-checkpoint run restarts from step 0, with identical results)
+    extra.setdefault("max_grad_norm", 0.0 if cfg.method == "mezo" else cfg.max_grad_norm)  # ZO has no gradient
     return TrainingArguments(
         output_dir=str(out / "checkpoints"), max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.lr, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_steps,
-        weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, logging_steps=1, logging_nan_inf_filter=False,
+        weight_decay=cfg.weight_decay, logging_steps=1, logging_nan_inf_filter=False,
         save_strategy="steps" if cfg.save_every else "no", save_steps=cfg.save_every or None, save_total_limit=2,
         eval_strategy="steps" if cfg.eval_every else "no", eval_steps=cfg.eval_every or None,
         seed=cfg.seed, data_seed=cfg.seed, report_to=[], dataloader_num_workers=0,
@@ -66,14 +78,63 @@ def badam_optimizer(model, cfg: RunConfig):
                           include_embedding=b.include_embedding, include_lm_head=b.include_lm_head)
 
 
-def build_trainer(cfg: RunConfig, out: Path):
-    """Model + data + method -> (Trainer, tokenizer, model)."""
+def causal_setup(cfg: RunConfig):
+    """Causal LM learning each prompt's response (instruction-tuning loss), LoRA-wrapped when the method needs it."""
     model, tok = load_model(cfg.model, "causal", dtype=cfg.dtype, seed=cfg.seed)
     model.config.use_cache = False
-    if cfg.method in ("lora", "ist"):
+    if uses_lora(cfg):
         model = apply_lora(model, cfg)
     train = tokenize_dataset(load_task(cfg.task, "train", cfg.train_examples), tok, cfg.max_length)
     evals = tokenize_dataset(load_task(cfg.task, "validation", cfg.eval_examples), tok, cfg.max_length)
+    return model, tok, train, evals, DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
+
+
+def encoder_setup(cfg: RunConfig):
+    """Encoder as a prompt-based classifier over the task's verbalizers (core.encoder_cls)."""
+    if cfg.method not in ENCODER_METHODS:
+        raise ValueError(f"method '{cfg.method}' needs a causal LM; encoder models ({cfg.model}) support "
+                         f"{', '.join(ENCODER_METHODS)}")
+    encoder, tok = load_model(cfg.model, "encoder", dtype=cfg.dtype, seed=cfg.seed)
+    if uses_lora(cfg):
+        encoder = apply_lora(encoder, cfg, task_type="FEATURE_EXTRACTION")
+    train_raw = load_task(cfg.task, "train", cfg.train_examples)
+    if "choices" not in train_raw.column_names:
+        raise ValueError(f"task '{cfg.task}' has no verbalizers; an encoder needs sentiment, entailment or boolq")
+    model = VerbalizerClassifier(encoder, tok, train_raw[0]["choices"])
+    train = encode_classification(train_raw, tok, cfg.max_length)
+    evals = encode_classification(load_task(cfg.task, "validation", cfg.eval_examples), tok, cfg.max_length)
+    return model, tok, train, evals, DataCollatorWithPadding(tok)
+
+
+class ValidationAccuracyCallback(TrainerCallback):
+    """At every evaluation (`eval_every`), the verbalizer accuracy on the validation split goes to metrics.jsonl
+    as ``eval_accuracy``: the accuracy-vs-step curves of MeZO / Sparse MeZO."""
+
+    def __init__(self, path: Path, accuracy_fn):
+        self.path, self.accuracy_fn = Path(path), accuracy_fn
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            append_jsonl(self.path, {"step": state.global_step, "eval_accuracy": self.accuracy_fn()["accuracy"]})
+
+
+def validation_accuracy(cfg: RunConfig, model, tok, evals, collator):
+    """A closure computing verbalizer accuracy on the validation split (None for tasks without choices)."""
+    if isinstance(model, VerbalizerClassifier):
+        return lambda: classifier_accuracy(model, collator, evals)
+    raw = load_task(cfg.task, "validation", cfg.eval_examples)
+    if "choices" not in raw.column_names:
+        return None
+    return lambda: choice_accuracy(model, tok, raw, cfg.max_length)
+
+
+def is_encoder(cfg: RunConfig) -> bool:
+    return model_type(cfg.model) in ENCODER_TYPES
+
+
+def build_trainer(cfg: RunConfig, out: Path):
+    """Model + data + method -> (Trainer, tokenizer, model)."""
+    model, tok, train, evals, collator = (encoder_setup if is_encoder(cfg) else causal_setup)(cfg)
     callbacks = [MetricsCallback(out / "metrics.jsonl")]
     if cfg.method == "lisa":
         callbacks.append(LisaCallback(cfg.lisa.gamma, cfg.lisa.interval, cfg.seed, cfg.lisa.train_embeddings,
@@ -82,9 +143,11 @@ def build_trainer(cfg: RunConfig, out: Path):
         m = cfg.misa
         callbacks.append(MisaCallback(m.budget, m.eta, m.interval, m.beta, m.clip, m.sample_last, cfg.seed,
                                       m.train_embeddings, m.train_head))
+    accuracy = validation_accuracy(cfg, model, tok, evals, collator) if cfg.eval_every else None
+    if accuracy is not None:
+        callbacks.append(ValidationAccuracyCallback(out / "metrics.jsonl", accuracy))
     if cfg.log_weight_norms:
         callbacks.append(WeightNormCallback(out / "weight_norms.jsonl"))
-    collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
     if cfg.method == "ist":
         i = cfg.ist
         callbacks.append(ISTCallback(i.interval, i.update_frac, i.suppress_frac, i.n_probes, i.lr, i.suppression,
@@ -94,8 +157,13 @@ def build_trainer(cfg: RunConfig, out: Path):
         probe = collator([evals[i] for i in range(min(cfg.probe_examples, len(evals)))])
         callbacks.append(FullGradNormCallback(out / "probes.jsonl", probe, cfg.probe_every))
     optimizers = (badam_optimizer(model, cfg), None) if cfg.method == "badam" else (None, None)
-    trainer = Trainer(model=model, args=training_args(cfg, out), train_dataset=train, eval_dataset=evals,
-                      data_collator=collator, callbacks=callbacks, optimizers=optimizers)
+    kwargs = dict(model=model, args=training_args(cfg, out), train_dataset=train, eval_dataset=evals,
+                  data_collator=collator, callbacks=callbacks, optimizers=optimizers)
+    if cfg.method == "mezo":
+        z = cfg.zo
+        trainer = ZOTrainer(eps=z.eps, mask=zo_mask(z.mask, z.sparsity, cfg.seed), zo_seed=cfg.seed, **kwargs)
+    else:
+        trainer = Trainer(**kwargs)
     return trainer, tok, model
 
 
@@ -110,7 +178,10 @@ def evaluate(trainer, tok, model, cfg: RunConfig) -> dict:
     if not is_main_process():
         return out
     test = load_task(cfg.task, "test", cfg.eval_examples)
-    if "choices" in test.column_names:
+    if isinstance(model, VerbalizerClassifier):
+        acc = classifier_accuracy(model, trainer.data_collator, encode_classification(test, tok, cfg.max_length))
+        out.update(test_accuracy=acc["accuracy"], test_n=acc["n"], test_correct=acc["correct"])
+    elif "choices" in test.column_names:
         acc = choice_accuracy(model, tok, test, cfg.max_length)
         out.update(test_accuracy=acc["accuracy"], test_n=acc["n"], test_correct=acc["correct"])
     if cfg.lm_eval_limit:
@@ -144,7 +215,8 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
     if is_main_process():
         reset_logs(out, int(resume.name.split("-")[1]) if resume is not None else None)
     start = time.perf_counter()
-    trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    if cfg.method != "zero_shot":
+        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
     wall = time.perf_counter() - start
     result = summarize(cfg, out, trainer, wall)
     result.update(evaluate(trainer, tok, model, cfg))

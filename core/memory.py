@@ -112,6 +112,8 @@ PAPER_MODELS = {
     "llama-2-7b": ArchSpec("LLaMA-2-7B", 32000, 4096, 11008, 32, 32, 32, False),
     "llama-2-70b": ArchSpec("LLaMA-2-70B", 32000, 8192, 28672, 80, 64, 8, False),
     "llama-3-8b": ArchSpec("LLaMA-3-8B", 128256, 4096, 14336, 32, 32, 8, False),  # MISA's main model
+    "llama-7b": ArchSpec("LLaMA-7B", 32000, 4096, 11008, 32, 32, 32, False),     # Sparse MeZO's main model
+    "llama-30b": ArchSpec("LLaMA-30B", 32000, 6656, 17920, 60, 52, 52, False),
 }
 
 
@@ -177,10 +179,10 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
     lora_per_layer = lora_r * pc["lora_per_layer_per_rank"]
     trainable = {"full": n_total, "galore": n_total, "lisa": eh + gamma * pc["layer"],
                  "lora": spec.layers * lora_per_layer, "inference": 0, "misa": block, "badam": block,
-                 "ist": int(update_frac * spec.layers) * lora_per_layer}[method]
+                 "ist": int(update_frac * spec.layers) * lora_per_layer, "mezo": 0, "sparse_mezo": 0}[method]
     master_weights = master_weights or method == "badam"
     tokens = batch * seq
-    if method == "inference":  # no saved tensors; transient: logits + one layer's working set
+    if method in ("inference", "mezo", "sparse_mezo"):  # no saved tensors; transient: logits + one layer's working set
         acts = tokens * (spec.vocab + 2 * spec.hidden + 2 * spec.intermediate)
     elif method in ("misa", "badam"):
         share = block / pc["layer"]
@@ -198,7 +200,9 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
         "optimizer": 2 * trainable * state_bytes + (trainable * 4 if master_weights else 0),
         "tied_grad_temporary": pc["embed"] * grad_bytes if spec.tied and method in ("full", "galore", "lisa") else 0,
         "activations": acts * act_bytes,
-        "loss_temporaries": 0 if method == "inference" else 2 * tokens * spec.vocab * act_bytes,
+        "loss_temporaries": 0 if method in ("inference", "mezo", "sparse_mezo") else 2 * tokens * spec.vocab * act_bytes,
+        "zo_perturbation": (max(pc["embed"], spec.hidden * spec.intermediate) * (2 * weight_bytes + (
+            weight_bytes + 1 if method == "sparse_mezo" else 0)) if method in ("mezo", "sparse_mezo") else 0),
         "trainable_params": trainable,
         "embed_bytes": pc["embed"] * weight_bytes, "blocks_bytes": spec.layers * pc["layer"] * weight_bytes,
         "head_bytes": pc["head"] * weight_bytes,
@@ -209,7 +213,8 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
     if galore_rank and method in ("full", "galore"):
         low_rank = spec.layers * sum(m * n for m, n in layer_matrices(spec))
         out["optimizer"] = (2 * (trainable - low_rank) + spec.layers * galore_state_floats(spec, galore_rank)) * state_bytes
-    transient = max(out["activations"] + out["loss_temporaries"], out["grads"] + out["tied_grad_temporary"])
+    transient = max(out["activations"] + out["loss_temporaries"] + out["zo_perturbation"],
+                    out["grads"] + out["tied_grad_temporary"])
     out["total"] = out["weights"] + out["optimizer"] + transient
     return out
 

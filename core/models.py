@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 import torch
-from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer,
-                          PreTrainedTokenizerFast)
+from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification,
+                          AutoTokenizer, PreTrainedTokenizerFast)
 
 from core.run import REPO
 
@@ -70,6 +70,9 @@ def byte_tokenizer() -> PreTrainedTokenizerFast:
     return fast
 
 
+AUTO_CLASSES = {"causal": AutoModelForCausalLM, "seqcls": AutoModelForSequenceClassification, "encoder": AutoModel}
+
+
 def tiny_model(name: str, kind: str = "causal", num_labels: int = 2, seed: int = 0):
     """A small random model of a real architecture, initialized from `seed`."""
     tok = byte_tokenizer()
@@ -79,8 +82,8 @@ def tiny_model(name: str, kind: str = "causal", num_labels: int = 2, seed: int =
                                eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id,
                                num_labels=num_labels, **params)
     torch.manual_seed(seed)
-    auto = AutoModelForCausalLM if kind == "causal" else AutoModelForSequenceClassification
-    return auto.from_config(cfg), tok
+    extra = {"add_pooling_layer": False} if kind == "encoder" else {}
+    return AUTO_CLASSES[kind].from_config(cfg, **extra), tok
 
 
 def smollm2_dir() -> Path:
@@ -114,22 +117,32 @@ def resolve(name: str) -> str | Path:
     return name
 
 
+def model_type(name: str) -> str:
+    """The architecture family (`config.model_type`) of a model name, read from its config only."""
+    if name in TINY_CONFIGS:
+        return TINY_CONFIGS[name]["model_type"]
+    try:
+        return AutoConfig.from_pretrained(resolve(name)).model_type
+    except OSError as err:
+        raise ModelNotFoundError(f"cannot read the config of model '{name}': {str(err).splitlines()[0]}\n"
+                                 f"Offline names: {', '.join(OFFLINE)}") from None
+
+
 def load_model(name: str, kind: str = "causal", num_labels: int = 2, dtype: str = "float32", seed: int = 0):
-    """Return ``(model, tokenizer)``; `kind` is ``causal`` or ``seqcls``.
+    """Return ``(model, tokenizer)``; `kind` is ``causal``, ``seqcls`` or ``encoder`` (the bare encoder, no pooler).
 
     The same code path serves hub ids when a network exists; offline and missing, the error lists
     the names that work offline.
     """
-    if kind not in ("causal", "seqcls"):
-        raise ValueError(f"kind must be 'causal' or 'seqcls', got {kind!r}")
+    if kind not in AUTO_CLASSES:
+        raise ValueError(f"kind must be one of {', '.join(AUTO_CLASSES)}, got {kind!r}")
     if name in TINY_CONFIGS:
         return tiny_model(name, kind, num_labels, seed)
     source = resolve(name)
     try:
         tok = AutoTokenizer.from_pretrained(source)
-        auto = AutoModelForCausalLM if kind == "causal" else AutoModelForSequenceClassification
-        extra = {} if kind == "causal" else {"num_labels": num_labels}
-        model = auto.from_pretrained(source, dtype=getattr(torch, dtype), **extra)
+        extra = {"seqcls": {"num_labels": num_labels}, "encoder": {"add_pooling_layer": False}}.get(kind, {})
+        model = AUTO_CLASSES[kind].from_pretrained(source, dtype=getattr(torch, dtype), **extra)
     except OSError as err:
         raise ModelNotFoundError(
             f"cannot load model '{name}': {str(err).splitlines()[0]}\n"

@@ -10,12 +10,14 @@ efficient implementation does (§3.3): the mask is then always computed from θ_
 probes are bit-identical to before. Transient memory: one module's perturbed weights.
 
 Masks are functions ``mask(name, param) -> bool tensor | None`` evaluated on the fly:
-`magnitude_mask(sparsity)` keeps the (1 − sparsity) smallest-|θ| entries of each tensor (Sparse MeZO),
-`random_mask(sparsity, seed)` a random subset of the same size (R-MeZO control).
+`MagnitudeMask(sparsity)` keeps the entries with |θ| under a per-tensor threshold fixed at the start to the
+(1 − sparsity) quantile (Sparse MeZO's dynamic mask),
+`RandomMask(sparsity, seed)` a fixed random subset of the same size (R-MeZO control).
 """
 from __future__ import annotations
 
 import math
+import zlib
 from contextlib import contextmanager
 
 import torch
@@ -28,25 +30,67 @@ def _keep_count(numel: int, sparsity: float) -> int:
     return max(1, math.ceil((1 - sparsity) * numel))
 
 
-def magnitude_mask(sparsity: float):
-    """Sparse MeZO: per tensor, perturb/update only the ceil((1 − sparsity)·n) smallest-magnitude entries."""
-    def mask(name: str, param: torch.Tensor) -> torch.Tensor:
-        k = _keep_count(param.numel(), sparsity)
-        keep = torch.zeros(param.numel(), dtype=torch.bool, device=param.device)
-        keep[torch.topk(param.detach().abs().flatten(), k, largest=False, sorted=False).indices] = True
-        return keep.view_as(param)
-    return mask
+class MagnitudeBand:
+    """Keep the entries of each tensor whose |θ| rank lies in the quantile band [low, high) (ranks from the
+    smallest). Thresholds are set from the weights at the first call and kept (one or two scalars per tensor);
+    every call compares the current weights with them. Used for Sparse MeZO's mask (band [0, 1 − sparsity))
+    and for the magnitude-bucket study (quintile bands)."""
+
+    def __init__(self, low: float, high: float):
+        if not 0 <= low < high <= 1:
+            raise ValueError(f"a magnitude band needs 0 <= low < high <= 1, got [{low}, {high})")
+        self.low, self.high = low, high
+        self.thresholds: dict[str, list[float | None]] = {}
+
+    def score(self, name: str, param: torch.Tensor) -> torch.Tensor:
+        """Entries are ranked by this score (smallest first)."""
+        return param.detach().abs()
+
+    def _threshold(self, flat: torch.Tensor, q: float) -> float | None:
+        """Score of the ceil(q·n)-th smallest entry (None: no bound)."""
+        if q in (0, 1):
+            return None
+        return float(flat.kthvalue(max(1, math.ceil(q * flat.numel()))).values)
+
+    def __call__(self, name: str, param: torch.Tensor) -> torch.Tensor:
+        score = self.score(name, param)
+        if name not in self.thresholds:
+            flat = score.flatten().float()
+            self.thresholds[name] = [self._threshold(flat, self.low), self._threshold(flat, self.high)]
+        lo, hi = self.thresholds[name]
+        keep = score <= hi if hi is not None else torch.ones_like(score, dtype=torch.bool)
+        return keep & (score > lo) if lo is not None else keep
+
+    def state_dict(self) -> dict:
+        return {"thresholds": dict(self.thresholds)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.thresholds = {k: list(v) for k, v in state["thresholds"].items()}
 
 
-def random_mask(sparsity: float, seed: int = 0):
-    """R-MeZO control: a fixed random subset of the same size per tensor (regenerated from the seed)."""
-    def mask(name: str, param: torch.Tensor) -> torch.Tensor:
-        k = _keep_count(param.numel(), sparsity)
-        gen = torch.Generator().manual_seed(seed + sum(map(ord, name)))
-        keep = torch.zeros(param.numel(), dtype=torch.bool)
-        keep[torch.randperm(param.numel(), generator=gen)[:k]] = True
-        return keep.view_as(param).to(param.device)
-    return mask
+class MagnitudeMask(MagnitudeBand):
+    """Sparse MeZO's dynamic mask (Alg. S-MeZO, GetMask): per tensor a threshold h is set once, before training,
+    at the ceil((1 − sparsity)·n)-th smallest |θ| (the percentile rule); every call returns m = |θ_t| ≤ h from
+    the current weights. So exactly the requested fraction is kept at the start, and a weight that grows past
+    h stops being perturbed. Only one scalar per tensor is stored (`state_dict` for resume)."""
+
+    def __init__(self, sparsity: float):
+        _keep_count(1, sparsity)
+        super().__init__(0.0, 1.0 - sparsity)
+        self.sparsity = sparsity
+
+
+class RandomMask(MagnitudeMask):
+    """R-MeZO control: the same kept fraction per tensor, chosen at random instead of by magnitude. The score
+    is uniform noise regenerated from (seed, tensor name), so the mask is fixed and never stored."""
+
+    def __init__(self, sparsity: float, seed: int = 0):
+        super().__init__(sparsity)
+        self.seed = seed
+
+    def score(self, name: str, param: torch.Tensor) -> torch.Tensor:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + zlib.crc32(name.encode()))
+        return torch.rand(param.shape, generator=gen).to(param.device)
 
 
 class SPSA:
@@ -67,7 +111,7 @@ class SPSA:
         gen = torch.Generator().manual_seed(self.step_seed * 1_000_003 + i)
         z = torch.randn(param.shape, generator=gen, dtype=torch.float32).to(param.device, param.dtype)
         if self.mask is not None:
-            z = z * self.mask(self.params[i][0], param)
+            z.mul_(self.mask(self.params[i][0], param))
         return z
 
     @contextmanager
@@ -80,7 +124,7 @@ class SPSA:
         for module, own in owners:
             def pre(mod, args, own=own):
                 for name, p in own:
-                    mod._parameters[name] = p.detach() + scale * self.eps * self.z(self.index[id(p)], p)
+                    mod._parameters[name] = torch.add(p.detach(), self.z(self.index[id(p)], p), alpha=scale * self.eps)
 
             def post(mod, args, out, own=own):
                 for name, p in own:
@@ -111,10 +155,10 @@ class SPSA:
     def update(self, grad: float, lr: float, weight_decay: float = 0.0) -> None:
         """θ ← θ − lr·(g·m⊙z + wd·θ) with the step's z regenerated; no decay for biases / norms (MeZO)."""
         for i, (name, p) in enumerate(self.params):
-            step = grad * self.z(i, p)
+            z = self.z(i, p)  # before p changes: the mask is computed from θ_t
             if weight_decay and not any(k in name.lower() for k in self.no_decay):
-                step = step + weight_decay * p
-            p.sub_(lr * step)
+                p.mul_(1 - lr * weight_decay)
+            p.add_(z, alpha=-lr * grad)
 
     def step(self, loss_fn, lr: float, weight_decay: float = 0.0) -> float:
         """One MeZO / Sparse MeZO step; returns L(θ+εz)."""
@@ -123,8 +167,12 @@ class SPSA:
         return loss
 
     def state_dict(self) -> dict:
-        return {"seeder": self.seeder.get_state().tolist(), "step_seed": self.step_seed}
+        """RNG position and the mask's thresholds: enough to continue the exact trajectory."""
+        mask = self.mask.state_dict() if hasattr(self.mask, "state_dict") else None
+        return {"seeder": self.seeder.get_state().tolist(), "step_seed": self.step_seed, "mask": mask}
 
     def load_state_dict(self, state: dict) -> None:
         self.seeder.set_state(torch.tensor(state["seeder"], dtype=torch.uint8))
         self.step_seed = state["step_seed"]
+        if state.get("mask") is not None:
+            self.mask.load_state_dict(state["mask"])

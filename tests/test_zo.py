@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from core.zo import SPSA, magnitude_mask, random_mask
+from core.zo import SPSA, MagnitudeMask, RandomMask
 
 
 class Quadratic(nn.Module):
@@ -81,13 +81,13 @@ def test_same_seed_gives_identical_trajectories_and_resume_continues():
     assert runs[0][-1] < runs[0][0]                                   # it descends
 
 
-@pytest.mark.parametrize("make", [magnitude_mask, lambda s: random_mask(s, seed=4)], ids=["magnitude", "random"])
+@pytest.mark.parametrize("make", [MagnitudeMask, lambda s: RandomMask(s, seed=4)], ids=["magnitude", "random"])
 @pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.8])
 def test_masks_keep_exactly_the_requested_fraction(make, sparsity):
     w = torch.randn(37, 11)
     keep = make(sparsity)("layer.weight", w)
     assert int(keep.sum()) == int(np.ceil((1 - sparsity) * w.numel()))
-    if make is magnitude_mask:
+    if make is MagnitudeMask:
         assert w[keep].abs().max() <= w[~keep].abs().min() if (~keep).any() else True
 
 
@@ -95,7 +95,7 @@ def test_masked_spsa_moves_only_small_weights():
     model = Quadratic(d=8, seed=5)
     big = {n: p.detach().abs() > p.detach().abs().median() for n, p in model.named_parameters()}
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    est = SPSA(model, eps=1e-3, mask=magnitude_mask(0.5), seed=0)
+    est = SPSA(model, eps=1e-3, mask=MagnitudeMask(0.5), seed=0)
     for _ in range(3):
         est.step(model, lr=0.01)
     for n, p in model.named_parameters():

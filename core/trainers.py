@@ -1,0 +1,90 @@
+"""`ZOTrainer`: MeZO / Sparse MeZO inside `transformers.Trainer`, by overriding `training_step` only.
+
+MeZO (Malladi et al. 2023) forks the whole Trainer loop and reseeds the global RNG; here the Trainer's own loop,
+data order, lr schedule, logging, checkpointing and resume are kept, and one `training_step` is one SPSA step
+of `core.zo` (Alg. 1 of MeZO; with a mask, Alg. S-MeZO of Sparse MeZO) on a private generator:
+- probes run in eval mode under no_grad (MeZO's `zo_forward`: dropout off), the loss logged is L(θ + εz);
+- the update θ ← θ − lr·(g·m⊙z + wd·θ) reads the lr from the Trainer's scheduler; weight decay skips biases and
+  norms, as in MeZO's `zo_update`; the optimizer the Trainer steps is a stateless SGD that never sees a gradient,
+  so no optimizer state exists;
+- gradient accumulation must be 1 (MeZO asserts the same);
+- the SPSA generator and mask thresholds are saved in every checkpoint (`zo_state.json`), so a resumed run
+  continues the same trajectory bit for bit;
+- a NaN/inf probe loss saves a checkpoint of the last good parameters and stops with a clear error.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from transformers import Trainer, TrainerCallback
+
+from core.callbacks import NonFiniteLossError
+from core.run import atomic_write_json
+from core.zo import SPSA, MagnitudeMask, RandomMask
+
+STATE_FILE = "zo_state.json"
+
+
+def zo_mask(kind: str, sparsity: float, seed: int = 0):
+    """None for dense MeZO (sparsity 0), else Sparse MeZO's magnitude mask or the R-MeZO random control."""
+    if sparsity == 0:
+        return None
+    if kind == "magnitude":
+        return MagnitudeMask(sparsity)
+    if kind == "random":
+        return RandomMask(sparsity, seed)
+    raise ValueError(f"zo mask must be 'magnitude' or 'random', got {kind!r}")
+
+
+class ZOStateCallback(TrainerCallback):
+    """Saves the SPSA state with each checkpoint and restores it when the Trainer resumes."""
+
+    def __init__(self, spsa: SPSA):
+        self.spsa = spsa
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.global_step == 0:
+            return
+        path = Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE
+        if not path.exists():
+            raise FileNotFoundError(f"resuming a ZO run from {path.parent} but it has no {STATE_FILE}; its random "
+                                    "directions cannot be continued. Delete the checkpoint to restart from step 0")
+        self.spsa.load_state_dict(json.loads(path.read_text()))
+
+    def on_save(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            atomic_write_json(Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE,
+                              self.spsa.state_dict())
+
+
+class ZOTrainer(Trainer):
+    """A `transformers.Trainer` whose every step is one SPSA (MeZO) step; `mask` makes it Sparse MeZO."""
+
+    def __init__(self, *args, eps: float = 1e-3, mask=None, zo_seed: int = 0, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.args.gradient_accumulation_steps != 1:
+            raise ValueError("ZO training needs grad_accum = 1 (one SPSA estimate per step, as MeZO asserts); "
+                             "raise batch_size instead")
+        self.spsa = SPSA(self.model, eps=eps, mask=mask, seed=zo_seed)
+        self.add_callback(ZOStateCallback(self.spsa))
+
+    def create_optimizer(self):
+        """A stateless SGD over the ZO parameters: it only carries the lr schedule (it never gets a gradient)."""
+        if self.optimizer is None:
+            self.optimizer = torch.optim.SGD([p for _, p in self.spsa.params], lr=self.args.learning_rate)
+        return self.optimizer
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        inputs = self._prepare_inputs(inputs)
+        model.eval()
+        lr = self.optimizer.param_groups[0]["lr"]
+        try:
+            loss = self.spsa.step(lambda: self.compute_loss(model, inputs), lr, self.args.weight_decay)
+        except FloatingPointError as err:
+            self._save_checkpoint(model, trial=None)
+            self.callback_handler.on_save(self.args, self.state, self.control)
+            raise NonFiniteLossError(f"{err} at step {self.state.global_step}; the parameters before this step "
+                                     f"are saved in {self.args.output_dir}") from None
+        return torch.tensor(loss, device=self.args.device)
