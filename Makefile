@@ -17,7 +17,8 @@ export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
 .PHONY: help install data data-rebuild models baselines lab test bench reproduce-lisa lisa-runs lisa-figures \
-	misa-runs misa-figures reproduce-misa ist-runs ist-figures reproduce-ist figures reproduce clean-venv
+	misa-runs misa-figures reproduce-misa ist-runs ist-figures reproduce-ist sparse-mezo-runs sparse-mezo-figures \
+	reproduce-sparse-mezo figures reproduce clean-venv
 
 help:  ## list every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -79,13 +80,25 @@ ist-figures: $(STAMP)  ## IST paper: execute the notebooks from existing results
 reproduce-ist: $(STAMP) models ist-runs ist-figures  ## IST end to end (its importance figure also reads LISA's committed LoRA run)
 	@echo "IST reproduced: figures/ist/MANIFEST.json, notebooks/executed/ist/, claims in papers/ist/README.md"
 
+sparse-mezo-runs: $(STAMP) models  ## Sparse MeZO paper: accuracy runs, noise-vs-magnitude study, memory/time study of PROFILE
+	$(PY) -m core.experiment papers/sparse_mezo/configs --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m papers.sparse_mezo.noise --profile $(PROFILE)
+	$(PY) -m papers.sparse_mezo.memory --profile $(PROFILE)
+
+sparse-mezo-figures: $(STAMP)  ## Sparse MeZO paper: execute the notebooks from existing results -> figures/sparse_mezo/
+	$(PY) -m core.figures sparse_mezo --profile $(PROFILE)
+
+reproduce-sparse-mezo: $(STAMP) models sparse-mezo-runs sparse-mezo-figures  ## Sparse MeZO end to end
+	@echo "Sparse MeZO reproduced: figures/sparse_mezo/MANIFEST.json, notebooks/executed/sparse_mezo/, claims in papers/sparse_mezo/README.md"
+
 figures: $(STAMP)  ## every paper's notebooks from existing results (no training) + figures/README.md index
 	$(PY) -m core.figures lisa --profile $(PROFILE)
 	$(PY) -m core.figures misa --profile $(PROFILE)
 	$(PY) -m core.figures ist --profile $(PROFILE)
+	$(PY) -m core.figures sparse_mezo --profile $(PROFILE)
 	$(PY) -m core.figure_index
 
-reproduce: reproduce-lisa reproduce-misa reproduce-ist  ## every paper's PROFILE end to end, then the figure index
+reproduce: reproduce-lisa reproduce-misa reproduce-ist reproduce-sparse-mezo  ## every paper's PROFILE end to end, then the figure index
 	$(PY) -m core.figure_index
 
 baselines: $(STAMP) models  ## foundation baselines (full FT, LoRA, GaLore) on the math task (instruct: LISA loss curves)

@@ -48,7 +48,9 @@ def lm_eval_local(model, tokenizer, tasks=tuple(LOCAL_TASKS), limit: int = 50, b
     with tempfile.TemporaryDirectory() as tmp:
         write_task_yamls(Path(tmp), list(tasks))
         lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
-        out = simple_evaluate(model=lm, tasks=list(tasks), task_manager=TaskManager(include_path=tmp),
+        # include_defaults=False: index only our YAMLs, not lm-eval's ~15k built-in tasks (~10 s per call)
+        manager = TaskManager(include_path=tmp, include_defaults=False)
+        out = simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager,
                               limit=limit, apply_chat_template=True, log_samples=False, random_seed=0,
                               numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)
     model.train(was_training)

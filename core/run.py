@@ -7,6 +7,7 @@ means *finished*), ``manifest.json`` (git sha, config, seed, package versions, m
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import os
@@ -157,3 +158,25 @@ def truncate_jsonl(path: Path, max_step: int) -> None:
     """Drop rows logged after `max_step` (a resumed run re-logs them)."""
     rows = [r for r in read_jsonl(path) if r.get("step", 0) <= max_step]
     atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
+
+
+def cached_result(path: Path, force: bool, compute):
+    """A study's result file: read it when it exists (unless `force`), else ``compute()``, write it (never over an
+    existing file: move the old one away first) and return it."""
+    if path.exists() and not force:
+        print(f"{path} exists (move it away and pass --force to recompute)")
+        return read_json(path)
+    data = compute()
+    write_new_json(path, data)
+    print(f"wrote {path}")
+    return data
+
+
+def study_cli(doc: str, profiles, collect, argv=None) -> int:
+    """CLI of a study script: ``--profile`` (one of `profiles`) and ``--force``; calls ``collect(profile, force)``."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="cpu", choices=sorted(profiles))
+    parser.add_argument("--force", action="store_true", help="recompute even if the result file exists")
+    args = parser.parse_args(argv)
+    collect(args.profile, args.force)
+    return 0

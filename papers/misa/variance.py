@@ -11,7 +11,6 @@ per-block squared norms, which `collect` stores; `analyse` (used by the notebook
 """
 from __future__ import annotations
 
-import argparse
 import math
 
 import numpy as np
@@ -22,7 +21,7 @@ from core.layers import find_blocks, module_blocks
 from core.models import load_model
 from core.norms import block_grad_sq_norms
 from core.prompts import tokenize_dataset
-from core.run import RESULTS, manifest, read_json, seed_everything, write_new_json
+from core.run import RESULTS, cached_result, manifest, seed_everything, study_cli
 from core.sampling import ModuleImportanceSampler, UniformLayerSampler, importance_probs, inclusion_frequencies
 from core.stats import (inclusion_variance, monte_carlo_variance, optimal_inclusion, optimal_probs,
                         sampling_variance, unreweighted_error)
@@ -51,12 +50,11 @@ def batches(tok, p: dict):
 
 
 def collect(profile: str, force: bool = False) -> dict:
+    return cached_result(out_path(profile), force, lambda: gradient_norms(PROFILES[profile]))
+
+
+def gradient_norms(p: dict) -> dict:
     """Per-batch ‖g_b‖² of every MISA block (and the rest of the model) of the pre-trained model."""
-    path = out_path(profile)
-    if path.exists() and not force:
-        print(f"{path} exists (pass --force after moving it away to recompute)")
-        return read_json(path)
-    p = PROFILES[profile]
     seed_everything(p["seed"])
     model, tok = load_model(p["model"])
     model.config.use_cache = False
@@ -79,8 +77,6 @@ def collect(profile: str, force: bool = False) -> dict:
             "layer": [layer_of[k] for k in blocks], "total_params": total, "n_layers": find_blocks(model).n_layers,
             "losses": losses, "per_batch": per_batch, "setting": p,
             "manifest": manifest({"study": "misa_variance", **p}, p["seed"])}
-    write_new_json(path, data)
-    print(f"wrote {path}")
     return data
 
 
@@ -183,12 +179,7 @@ def equal_budget_table(data: dict, eta: float = 1.0, draws: int = 300) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
-    parser.add_argument("--force", action="store_true")
-    args = parser.parse_args(argv)
-    collect(args.profile, args.force)
-    return 0
+    return study_cli(__doc__, PROFILES, collect, argv)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,12 @@ Every quintile holds the same number of entries, so the rows are directly compar
 """
 from __future__ import annotations
 
-import argparse
 
 import torch
 
 from core.config import RunConfig, build
 from core.finetune import causal_setup, encoder_setup, is_encoder
-from core.run import RESULTS, manifest, read_json, seed_everything, write_new_json
+from core.run import RESULTS, cached_result, manifest, seed_everything, study_cli
 from core.zo import SPSA, MagnitudeBand
 
 BANDS = [(0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0)]
@@ -108,25 +107,14 @@ def study_model(name: str, lr: float, p: dict) -> dict:
 
 
 def collect(profile: str, force: bool = False) -> dict:
-    path = out_path(profile)
-    if path.exists() and not force:
-        print(f"{path} exists (move it away and pass --force to recompute)")
-        return read_json(path)
     p = PROFILES[profile]
-    data = {"bands": BANDS, "setting": p, "models": {m: study_model(m, lr, p) for m, lr in p["models"].items()},
-            "manifest": manifest({"study": "sparse_mezo_noise", **p}, p["seed"])}
-    write_new_json(path, data)
-    print(f"wrote {path}")
-    return data
+    return cached_result(out_path(profile), force, lambda: {
+        "bands": BANDS, "setting": p, "models": {m: study_model(m, lr, p) for m, lr in p["models"].items()},
+        "manifest": manifest({"study": "sparse_mezo_noise", **p}, p["seed"])})
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
-    parser.add_argument("--force", action="store_true")
-    args = parser.parse_args(argv)
-    collect(args.profile, args.force)
-    return 0
+    return study_cli(__doc__, PROFILES, collect, argv)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,139 @@
+"""MeZO / Sparse MeZO through the Trainer (core.trainers), the encoder classifier, magnitude bands, the
+noise study and the ZO memory model."""
+import json
+import math
+
+import pytest
+import torch
+
+import core.finetune as ft
+from conftest import run_interrupted_and_resumed
+from core.callbacks import NonFiniteLossError
+from core.config import ConfigError, RunConfig, build, load_experiment
+from core.memory import PAPER_MODELS, predict_memory
+from core.zo import MagnitudeBand, MagnitudeMask, RandomMask
+
+
+def test_sparse_mezo_resume_is_bit_exact_and_same_seed_repeats(tmp_path, tiny_cfg):
+    cfg = tiny_cfg(method="mezo", max_steps=6, save_every=3, lr=1e-3, task="sentiment", zo={"sparsity": 0.5})
+    _, _, ref, got = run_interrupted_and_resumed(cfg, tmp_path)
+    assert got == ref and len(ref) == 6
+    ft.train(cfg, tmp_path / "again")
+    assert [r["loss"] for r in ft.read_jsonl(tmp_path / "again" / "metrics.jsonl") if "loss" in r] == ref
+
+
+def test_zo_trainer_keeps_no_gradient_and_no_optimizer_state(tmp_path, tiny_cfg):
+    cfg = tiny_cfg(method="mezo", max_steps=3, zo={"sparsity": 0.8})
+    trainer, _, model = ft.build_trainer(cfg, tmp_path)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    trainer.train()
+    assert all(p.grad is None for p in model.parameters())
+    assert len(trainer.optimizer.state) == 0
+    mask = trainer.spsa.mask
+    for n, p in model.named_parameters():   # entries above the start threshold never move
+        big = before[n].abs() > mask.thresholds[n][1]
+        assert torch.equal(p.detach()[big], before[n][big])
+    assert any(not torch.equal(p.detach(), before[n]) for n, p in model.named_parameters())
+
+
+def test_zo_on_lora_moves_only_adapters(tmp_path, tiny_cfg):
+    cfg = tiny_cfg(method="mezo", max_steps=2, lr=1e-2, zo={"lora": True, "eps": 1e-2})
+    trainer, _, model = ft.build_trainer(cfg, tmp_path)
+    names = [n for n, _ in trainer.spsa.params]
+    assert names and all("lora_" in n for n in names)
+
+
+def test_nonfinite_zo_loss_stops_clearly_and_saves_state(tmp_path, tiny_cfg):
+    with pytest.raises(NonFiniteLossError, match="non-finite ZO loss"):
+        ft.train(tiny_cfg(method="mezo", max_steps=6, lr=1e12), tmp_path)
+    ckpt = ft.last_checkpoint(tmp_path)
+    assert ckpt is not None and (ckpt / "zo_state.json").exists()
+    assert not (tmp_path / "result.json").exists()
+
+
+def test_zo_config_errors():
+    with pytest.raises(ConfigError, match="grad_accum = 1"):
+        build(RunConfig, {"method": "mezo", "grad_accum": 2})
+    with pytest.raises(ConfigError, match="zo.mask"):
+        build(RunConfig, {"method": "mezo", "zo": {"mask": "largest"}})
+    with pytest.raises(ConfigError, match="zo.sparsity"):
+        build(RunConfig, {"method": "mezo", "zo": {"sparsity": 1.0}})
+
+
+def test_runs_may_set_their_own_seeds(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text("paper: t\nprofiles: {cpu: {}}\nruns: [{name: a, method: zero_shot, seeds: [0]}, {name: b}]\n"
+                    "seeds: [0, 1, 2]\n")
+    assert [(c.name, c.seed) for c in load_experiment(path)] == [("a", 0), ("b", 0), ("b", 1), ("b", 2)]
+
+
+def test_encoder_classifier_scores_are_scaled_cosines_and_accuracy_matches(tmp_path, tiny_cfg):
+    from core.encoder_cls import classifier_accuracy
+    cfg = tiny_cfg(model="tiny-bert", method="zero_shot", task="sentiment", max_length=32)
+    trainer, _, model = ft.build_trainer(cfg, tmp_path)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(6)])
+    out = model(**batch)
+    assert out.logits.shape == (6, 2) and out.logits.abs().max() <= 1 / model.temperature + 1e-4
+    assert math.isclose(float(out.loss), float(torch.nn.functional.cross_entropy(out.logits, batch["labels"])),
+                        rel_tol=1e-6)
+    acc = classifier_accuracy(model, trainer.data_collator, trainer.train_dataset.select(range(6)), batch_size=4)
+    assert acc["correct"] == (out.logits.argmax(-1) == batch["labels"]).int().tolist()
+
+
+@pytest.mark.parametrize("method,extra", [("full", {}), ("lora", {"lr": 1e-2}),
+                                          ("mezo", {"zo": {"sparsity": 0.8, "mask": "random"}})])
+def test_encoder_runs_end_to_end_with_validation_curve(tmp_path, tiny_cfg, method, extra):
+    cfg = tiny_cfg(model="tiny-bert", method=method, task="entailment", max_steps=4, eval_every=2, **extra)
+    result = ft.train(cfg, tmp_path)
+    assert result["test_n"] == 8 and 0 <= result["test_accuracy"] <= 1
+    curve = [r["step"] for r in ft.read_jsonl(tmp_path / "metrics.jsonl") if "eval_accuracy" in r]
+    assert curve[:2] == [2, 4]
+
+
+def test_magnitude_bands_partition_each_tensor_and_mask_thresholds_are_fixed():
+    w = torch.randn(50, 40)
+    bands = [MagnitudeBand(lo, hi) for lo, hi in ((0, .2), (.2, .4), (.4, .6), (.6, .8), (.8, 1))]
+    masks = torch.stack([b("w", w) for b in bands])
+    assert torch.equal(masks.sum(0), torch.ones_like(w, dtype=torch.long))      # every entry in exactly one band
+    assert masks.flatten(1).sum(1).tolist() == [400] * 5
+    mask = MagnitudeMask(0.8)
+    keep = mask("w", w)
+    assert int(keep.sum()) == 400
+    h = mask.thresholds["w"][1]
+    grown = w * 2                                                               # weights grow: fewer stay under h
+    assert torch.equal(mask("w", grown), grown.abs() <= h) and int(mask("w", grown).sum()) < 400
+    fresh = MagnitudeMask(0.8)
+    fresh.load_state_dict(json.loads(json.dumps(mask.state_dict())))
+    assert torch.equal(fresh("w", grown), mask("w", grown))
+    r = RandomMask(0.8, seed=3)
+    assert int(r("w", w).sum()) == 400 and torch.equal(r("w", w), RandomMask(0.8, seed=3)("w", grown))
+
+
+def test_zo_memory_model_is_inference_plus_one_tensor():
+    spec = PAPER_MODELS["llama-7b"]
+    kw = dict(weight_bytes=2, act_bytes=2)
+    inf, mezo, sparse = (predict_memory(spec, m, 16, 256, **kw) for m in ("inference", "mezo", "sparse_mezo"))
+    embed = spec.vocab * spec.hidden
+    assert mezo["total"] - inf["total"] == embed * 2 * 2                     # perturbed copy + z of the embedding
+    assert sparse["total"] - mezo["total"] == embed * (2 + 1)                # + |θ| and the bool mask
+    assert mezo["grads"] == mezo["optimizer"] == 0
+    assert mezo["total"] < predict_memory(spec, "lora", 16, 256, **kw)["total"]
+
+
+def test_noise_study_tiny_profile_and_its_notebook(tmp_path, monkeypatch):
+    import papers.sparse_mezo.noise as noise
+    from core.figures import execute
+    from core.run import REPO
+    results = tmp_path / "results"
+    monkeypatch.setattr(noise, "out_path", lambda profile: results / "sparse_mezo" / "noise" / f"{profile}.json")
+    data = noise.collect("tiny")
+    for res in data["models"].values():
+        assert len(res["draws"]) == 3
+        for d in res["draws"]:
+            assert sum(d["count"]) == res["n_params"] and len(d["noise"]) == len(d["step"]) == 5
+            assert all(e >= 0 for e in d["err"])
+        # the quintiles partition the gradient: their ‖∇_b‖² add up to ‖∇L‖²
+        assert math.isclose(sum(res["draws"][0]["grad_sq"]), res["grad_sq_total"], rel_tol=1e-6)
+    rec = execute(REPO / "notebooks" / "src" / "sparse_mezo_noise.py", "sparse_mezo", "tiny", tmp_path / "out", results)
+    assert set(rec["table"]) == {"tiny-llama", "tiny-bert"}
+    assert len(rec["table"]["tiny-llama"]["relative_error"]) == 5
