@@ -137,3 +137,10 @@ def test_noise_study_tiny_profile_and_its_notebook(tmp_path, monkeypatch):
     rec = execute(REPO / "notebooks" / "src" / "sparse_mezo_noise.py", "sparse_mezo", "tiny", tmp_path / "out", results)
     assert set(rec["table"]) == {"tiny-llama", "tiny-bert"}
     assert len(rec["table"]["tiny-llama"]["relative_error"]) == 5
+
+
+def test_encoder_run_resumes_bit_exactly(tmp_path, tiny_cfg):
+    """The verbalizer classifier is a plain nn.Module: the Trainer checkpoints its state dict, and resume works."""
+    cfg = tiny_cfg(model="tiny-bert", method="full", task="sentiment", max_steps=4, save_every=2)
+    _, _, ref, got = run_interrupted_and_resumed(cfg, tmp_path)
+    assert got == ref and len(ref) == 4
