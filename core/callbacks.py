@@ -65,6 +65,20 @@ def check_same_on_all_ranks(value, what: str) -> None:
         raise RuntimeError(f"ranks disagree on the {what}: {gathered}; every rank must use the same sampler seed")
 
 
+def save_checkpoint_state(args, state, filename: str, payload: dict) -> None:
+    """Write a callback's state into the Trainer checkpoint being saved (rank 0 only), for an exact resume."""
+    if state.is_world_process_zero:
+        atomic_write_json(Path(args.output_dir) / f"checkpoint-{state.global_step}" / filename, payload)
+
+
+def load_checkpoint_state(checkpoint: Path, filename: str, lost: str) -> dict:
+    """A callback's state saved in `checkpoint`; missing, a clear error saying what cannot be continued (`lost`)."""
+    path = Path(checkpoint) / filename
+    if not path.exists():
+        raise FileNotFoundError(f"resuming from {checkpoint} but it has no {filename}; {lost}")
+    return json.loads(path.read_text())
+
+
 class BlockSwitchCallback(TrainerCallback):
     """Shared switching machinery; subclasses define `setup(model)` (fills `self.blocks`) and `choose()`.
 
@@ -141,18 +155,13 @@ class BlockSwitchCallback(TrainerCallback):
         self.active = list(names)
 
     def on_save(self, args, state, control, **kwargs):
-        if not state.is_world_process_zero:
-            return
-        payload = {"active": self.active, "switched_at": self.switched_at, "history": self.history,
-                   "sampler": self.sampler_state()}
-        atomic_write_json(Path(args.output_dir) / f"checkpoint-{state.global_step}" / self.state_file, payload)
+        save_checkpoint_state(args, state, self.state_file, {
+            "active": self.active, "switched_at": self.switched_at, "history": self.history,
+            "sampler": self.sampler_state()})
 
     def _restore(self, checkpoint: Path) -> None:
-        path = checkpoint / self.state_file
-        if not path.exists():
-            raise FileNotFoundError(f"resuming from {checkpoint} but it has no {self.state_file}; the checkpoint "
-                                    f"was written without {type(self).__name__}, so its layer sequence is unknown")
-        saved = json.loads(path.read_text())
+        saved = load_checkpoint_state(checkpoint, self.state_file, f"the checkpoint was written without "
+                                      f"{type(self).__name__}, so its layer sequence is unknown")
         self.load_sampler_state(saved["sampler"])
         self.history, self.switched_at = saved["history"], saved["switched_at"]
         self.apply(saved["active"])

@@ -56,12 +56,12 @@ def training_args(cfg: RunConfig, out: Path) -> TrainingArguments:
                                 f"scale={cfg.galore.scale}")
     # save_every = 0: no checkpoint at all (the final one was only ever deleted after evaluation; an interrupted
     # 0-checkpoint run restarts from step 0, with identical results)
-    extra.setdefault("max_grad_norm", 0.0 if cfg.method == "mezo" else cfg.max_grad_norm)  # ZO has no gradient
     return TrainingArguments(
         output_dir=str(out / "checkpoints"), max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.lr, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_steps,
-        weight_decay=cfg.weight_decay, logging_steps=1, logging_nan_inf_filter=False,
+        weight_decay=cfg.weight_decay, max_grad_norm=0.0 if cfg.method == "mezo" else cfg.max_grad_norm,  # ZO: no grad
+        logging_steps=1, logging_nan_inf_filter=False,
         save_strategy="steps" if cfg.save_every else "no", save_steps=cfg.save_every or None, save_total_limit=2,
         eval_strategy="steps" if cfg.eval_every else "no", eval_steps=cfg.eval_every or None,
         seed=cfg.seed, data_seed=cfg.seed, report_to=[], dataloader_num_workers=0,
@@ -118,13 +118,15 @@ class ValidationAccuracyCallback(TrainerCallback):
             append_jsonl(self.path, {"step": state.global_step, "eval_accuracy": self.accuracy_fn()["accuracy"]})
 
 
-def validation_accuracy(cfg: RunConfig, model, tok, evals, collator):
-    """A closure computing verbalizer accuracy on the validation split (None for tasks without choices)."""
-    if isinstance(model, VerbalizerClassifier):
-        return lambda: classifier_accuracy(model, collator, evals)
-    raw = load_task(cfg.task, "validation", cfg.eval_examples)
+def verbalizer_accuracy(cfg: RunConfig, model, tok, collator, split: str):
+    """A closure computing verbalizer accuracy on `split` (``eval_examples`` of it): the encoder classifier's
+    argmax, or the causal LM's highest-likelihood choice; None for tasks without choices."""
+    raw = load_task(cfg.task, split, cfg.eval_examples)
     if "choices" not in raw.column_names:
         return None
+    if isinstance(model, VerbalizerClassifier):
+        encoded = encode_classification(raw, tok, cfg.max_length)
+        return lambda: classifier_accuracy(model, collator, encoded)
     return lambda: choice_accuracy(model, tok, raw, cfg.max_length)
 
 
@@ -143,7 +145,7 @@ def build_trainer(cfg: RunConfig, out: Path):
         m = cfg.misa
         callbacks.append(MisaCallback(m.budget, m.eta, m.interval, m.beta, m.clip, m.sample_last, cfg.seed,
                                       m.train_embeddings, m.train_head))
-    accuracy = validation_accuracy(cfg, model, tok, evals, collator) if cfg.eval_every else None
+    accuracy = verbalizer_accuracy(cfg, model, tok, collator, "validation") if cfg.eval_every else None
     if accuracy is not None:
         callbacks.append(ValidationAccuracyCallback(out / "metrics.jsonl", accuracy))
     if cfg.log_weight_norms:
@@ -177,12 +179,9 @@ def evaluate(trainer, tok, model, cfg: RunConfig) -> dict:
     out = {"eval_loss": trainer.evaluate()["eval_loss"]}  # collective under DDP: every rank calls it
     if not is_main_process():
         return out
-    test = load_task(cfg.task, "test", cfg.eval_examples)
-    if isinstance(model, VerbalizerClassifier):
-        acc = classifier_accuracy(model, trainer.data_collator, encode_classification(test, tok, cfg.max_length))
-        out.update(test_accuracy=acc["accuracy"], test_n=acc["n"], test_correct=acc["correct"])
-    elif "choices" in test.column_names:
-        acc = choice_accuracy(model, tok, test, cfg.max_length)
+    test_accuracy = verbalizer_accuracy(cfg, model, tok, trainer.data_collator, "test")
+    if test_accuracy is not None:
+        acc = test_accuracy()
         out.update(test_accuracy=acc["accuracy"], test_n=acc["n"], test_correct=acc["correct"])
     if cfg.lm_eval_limit:
         from core.evaluate import lm_eval_local

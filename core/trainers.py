@@ -14,14 +14,12 @@ of `core.zo` (Alg. 1 of MeZO; with a mask, Alg. S-MeZO of Sparse MeZO) on a priv
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainerCallback
 
-from core.callbacks import NonFiniteLossError
-from core.run import atomic_write_json
+from core.callbacks import NonFiniteLossError, load_checkpoint_state, save_checkpoint_state
 from core.zo import SPSA, MagnitudeMask, RandomMask
 
 STATE_FILE = "zo_state.json"
@@ -45,18 +43,13 @@ class ZOStateCallback(TrainerCallback):
         self.spsa = spsa
 
     def on_train_begin(self, args, state, control, **kwargs):
-        if state.global_step == 0:
-            return
-        path = Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE
-        if not path.exists():
-            raise FileNotFoundError(f"resuming a ZO run from {path.parent} but it has no {STATE_FILE}; its random "
-                                    "directions cannot be continued. Delete the checkpoint to restart from step 0")
-        self.spsa.load_state_dict(json.loads(path.read_text()))
+        if state.global_step > 0:
+            self.spsa.load_state_dict(load_checkpoint_state(
+                Path(args.output_dir) / f"checkpoint-{state.global_step}", STATE_FILE,
+                "the ZO run's random directions cannot be continued; delete the checkpoint to restart from step 0"))
 
     def on_save(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            atomic_write_json(Path(args.output_dir) / f"checkpoint-{state.global_step}" / STATE_FILE,
-                              self.spsa.state_dict())
+        save_checkpoint_state(args, state, STATE_FILE, self.spsa.state_dict())
 
 
 class ZOTrainer(Trainer):

@@ -24,12 +24,6 @@ import torch
 from torch import nn
 
 
-def _keep_count(numel: int, sparsity: float) -> int:
-    if not 0 <= sparsity < 1:
-        raise ValueError(f"sparsity is the excluded fraction, in [0, 1); got {sparsity}")
-    return max(1, math.ceil((1 - sparsity) * numel))
-
-
 class MagnitudeBand:
     """Keep the entries of each tensor whose |θ| rank lies in the quantile band [low, high) (ranks from the
     smallest). Thresholds are set from the weights at the first call and kept (one or two scalars per tensor);
@@ -75,7 +69,8 @@ class MagnitudeMask(MagnitudeBand):
     h stops being perturbed. Only one scalar per tensor is stored (`state_dict` for resume)."""
 
     def __init__(self, sparsity: float):
-        _keep_count(1, sparsity)
+        if not 0 <= sparsity < 1:
+            raise ValueError(f"sparsity is the excluded fraction, in [0, 1); got {sparsity}")
         super().__init__(0.0, 1.0 - sparsity)
         self.sparsity = sparsity
 
