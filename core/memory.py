@@ -153,6 +153,9 @@ def activation_floats(spec: ArchSpec, tokens: int, seq: int, trainable_layers: i
     return tokens * (per_token + outside) + 2 * seq * spec.head_dim
 
 
+FORWARD_ONLY = ("inference", "mezo", "sparse_mezo")  # no autograd: nothing is saved for a backward
+
+
 def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int = 2, lora_r: int = 8,
                    weight_bytes: int = 4, grad_bytes: int = 4, state_bytes: int = 4, act_bytes: int = 4,
                    master_weights: bool = False, galore_rank: int = 0, attention_scores: bool = False,
@@ -182,7 +185,7 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
                  "ist": int(update_frac * spec.layers) * lora_per_layer, "mezo": 0, "sparse_mezo": 0}[method]
     master_weights = master_weights or method == "badam"
     tokens = batch * seq
-    if method in ("inference", "mezo", "sparse_mezo"):  # no saved tensors; transient: logits + one layer's working set
+    if method in FORWARD_ONLY:  # no saved tensors; transient: logits + one layer's working set
         acts = tokens * (spec.vocab + 2 * spec.hidden + 2 * spec.intermediate)
     elif method in ("misa", "badam"):
         share = block / pc["layer"]
@@ -192,7 +195,7 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
     else:
         active = spec.layers if method in ("full", "galore") else gamma
         acts = activation_floats(spec, tokens, seq, active, spec.layers - active)
-    if attention_scores and method != "inference":
+    if attention_scores and method not in FORWARD_ONLY:
         acts += spec.layers * batch * spec.heads * seq * seq
     out = {
         "weights": (n_total + (spec.layers * lora_per_layer if method in ("lora", "ist") else 0)) * weight_bytes,
@@ -200,7 +203,7 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
         "optimizer": 2 * trainable * state_bytes + (trainable * 4 if master_weights else 0),
         "tied_grad_temporary": pc["embed"] * grad_bytes if spec.tied and method in ("full", "galore", "lisa") else 0,
         "activations": acts * act_bytes,
-        "loss_temporaries": 0 if method in ("inference", "mezo", "sparse_mezo") else 2 * tokens * spec.vocab * act_bytes,
+        "loss_temporaries": 0 if method in FORWARD_ONLY else 2 * tokens * spec.vocab * act_bytes,
         "zo_perturbation": (max(pc["embed"], spec.hidden * spec.intermediate) * (2 * weight_bytes + (
             weight_bytes + 1 if method == "sparse_mezo" else 0)) if method in ("mezo", "sparse_mezo") else 0),
         "trainable_params": trainable,

@@ -144,3 +144,13 @@ def test_encoder_run_resumes_bit_exactly(tmp_path, tiny_cfg):
     cfg = tiny_cfg(model="tiny-bert", method="full", task="sentiment", max_steps=4, save_every=2)
     _, _, ref, got = run_interrupted_and_resumed(cfg, tmp_path)
     assert got == ref and len(ref) == 4
+
+
+def test_zo_memory_model_saves_no_attention_scores():
+    """ZO probes run without autograd: the eager-attention scores a backward would need are never saved."""
+    spec = PAPER_MODELS["llama-7b"]
+    for method in ("mezo", "sparse_mezo"):
+        with_scores = predict_memory(spec, method, 16, 256, attention_scores=True)
+        assert with_scores["total"] == predict_memory(spec, method, 16, 256)["total"]
+    assert predict_memory(spec, "full", 16, 256, attention_scores=True)["activations"] > \
+        predict_memory(spec, "full", 16, 256)["activations"]
