@@ -41,6 +41,27 @@ def test_zo_on_lora_moves_only_adapters(tmp_path, tiny_cfg):
     trainer, _, model = ft.build_trainer(cfg, tmp_path)
     names = [n for n, _ in trainer.spsa.params]
     assert names and all("lora_" in n for n in names)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    trainer.train()
+    moved = {n for n, p in model.named_parameters() if not torch.equal(p.detach(), before[n])}
+    assert moved and all("lora_" in n for n in moved)
+
+
+def test_resuming_a_zo_run_without_its_state_is_a_clear_error(tmp_path, tiny_cfg):
+    from transformers import TrainerCallback
+
+    class Interrupt(TrainerCallback):
+        def on_save(self, args, state, control, **kw):
+            raise KeyboardInterrupt
+    cfg = tiny_cfg(method="mezo", max_steps=4, save_every=2)
+    trainer, _, _ = ft.build_trainer(cfg, tmp_path)
+    trainer.add_callback(Interrupt())
+    with pytest.raises(KeyboardInterrupt):
+        trainer.train()
+    ckpt = ft.last_checkpoint(tmp_path)
+    (ckpt / "zo_state.json").unlink()
+    with pytest.raises(FileNotFoundError, match="random directions cannot be continued"):
+        ft.build_trainer(cfg, tmp_path)[0].train(resume_from_checkpoint=str(ckpt))
 
 
 def test_nonfinite_zo_loss_stops_clearly_and_saves_state(tmp_path, tiny_cfg):
