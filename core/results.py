@@ -75,13 +75,13 @@ def repo_relative(path: Path) -> str:
 
 
 def locate_input(recorded: str, results_root: Path | str = RESULTS) -> Path:
-    """Where a recorded input lives now: repo-relative paths resolve against the repository; absolute paths of
-    another clone (older manifests) are mapped onto `results_root` by their part after ``data/results/``."""
+    """Where a recorded input lives now: repo-relative paths resolve against the repository; absolute paths
+    (older manifests recorded the clone that made them) are always mapped onto `results_root` by their part
+    after ``data/results/``, so a clone never checks another clone's files, even one on the same machine."""
     path = Path(recorded)
-    path = path if path.is_absolute() else REPO / path
-    if not path.exists() and "data/results/" in recorded:
-        path = Path(results_root) / recorded.split("data/results/", 1)[1]
-    return path
+    if path.is_absolute() and "data/results/" in recorded:
+        return Path(results_root) / recorded.split("data/results/", 1)[1]
+    return path if path.is_absolute() else REPO / path
 
 
 def save_figure(fig, figure_path: str, table: dict | None = None) -> None:

@@ -68,3 +68,15 @@ def test_index_lists_every_figure_with_provenance(results, tmp_path):
     row = next(line for line in index.splitlines() if line.startswith("| lisa | [loss_curves]"))
     assert "(lisa/loss_curves/v001.png)" in row and "| Fig. X |" in row and row.endswith("| holds |")
     assert "notebooks/src/lisa_loss_curves.py" in row and "lisa/loss_curves/cpu/full-s0" in row
+
+
+def test_recorded_inputs_resolve_into_this_clones_results(tmp_path):
+    """An absolute input path recorded by another clone maps onto our results folder, even where that other
+    clone exists on this machine (its files must never decide whether our figure is up to date)."""
+    from core.results import locate_input
+    other = tmp_path / "other_clone" / "data" / "results" / "bench" / "cpu-cpu.json"
+    other.parent.mkdir(parents=True)
+    other.write_text("{}")
+    ours = tmp_path / "ours"
+    assert locate_input(str(other), ours) == ours / "bench" / "cpu-cpu.json"
+    assert locate_input("data/results/bench/cpu-cpu.json", ours) == REPO / "data/results/bench/cpu-cpu.json"

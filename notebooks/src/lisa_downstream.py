@@ -2,8 +2,8 @@
 # # LISA downstream comparison (paper: MT-Bench Table 3, GSM8K Tables 4-5), offline stand-in
 # Scores of the instruction-tuned models of the loss-curve runs on held-out splits, via lm-evaluation-harness
 # on local tasks (`core.evaluate`): arithmetic multiple choice (`sft_math_mc`, length-normalized acc_norm) and exact greedy
-# reproduction of the instruction split's reference answers (`sft_instruct_ll`, acc). 40 test examples per
-# task and seed; mean and 95% bootstrap CI over seeds.
+# reproduction of the instruction split's reference answers (`sft_instruct_ll`, acc). `lm_eval_limit` test
+# examples per task and seed (24 in the `cpu` profile; 40 before v002); mean and 95% bootstrap CI over seeds.
 
 # %% tags=["parameters"]
 profile = "cpu"
