@@ -134,6 +134,7 @@ class RunConfig:
     dtype: str = "float32"
     log_weight_norms: bool = False
     lm_eval_limit: int = 0
+    lm_eval_tasks: str = "sft_math_mc,sft_instruct_ll"   # comma-separated names of core.evaluate.LOCAL_TASKS
     probe_every: int = 0        # full-gradient norm on a fixed validation batch every N steps (0: off)
     probe_examples: int = 8
     lora: LoraSettings = field(default_factory=LoraSettings)
@@ -236,6 +237,10 @@ def validate(cfg: RunConfig) -> None:
     if cfg.method == "mezo" and cfg.grad_accum != 1:
         raise ConfigError(f"method mezo needs grad_accum = 1 (one SPSA estimate per step), got {cfg.grad_accum}; "
                           "raise batch_size instead")
+    from core.evaluate import LOCAL_TASKS
+    unknown = [t for t in cfg.lm_eval_tasks.split(",") if t not in LOCAL_TASKS]
+    if unknown:
+        raise ConfigError(f"lm_eval_tasks: unknown local task {unknown[0]!r}{_close(unknown[0], LOCAL_TASKS)}")
     if cfg.probe_every < 0 or cfg.probe_examples <= 0:
         raise ConfigError(f"probe_every must be >= 0 and probe_examples > 0, got {cfg.probe_every}, "
                           f"{cfg.probe_examples}")

@@ -185,7 +185,7 @@ def evaluate(trainer, tok, model, cfg: RunConfig) -> dict:
         out.update(test_accuracy=acc["accuracy"], test_n=acc["n"], test_correct=acc["correct"])
     if cfg.lm_eval_limit:
         from core.evaluate import lm_eval_local
-        out["lm_eval"] = lm_eval_local(model, tok, limit=cfg.lm_eval_limit)
+        out["lm_eval"] = lm_eval_local(model, tok, tasks=cfg.lm_eval_tasks.split(","), limit=cfg.lm_eval_limit)
     return out
 
 

@@ -21,6 +21,9 @@ def test_invalid_values_are_named():
         build(RunConfig, {"lisa": {"interval": 0}})
     with pytest.raises(ConfigError, match="method 'lisaa'.*lisa"):
         build(RunConfig, {"method": "lisaa"})
+    with pytest.raises(ConfigError, match="lm_eval_tasks.*'sft_math'.*sft_math_mc"):
+        build(RunConfig, {"lm_eval_tasks": "sft_math"})
+    assert build(RunConfig, {"lm_eval_tasks": "sft_math_mc"}).lm_eval_tasks == "sft_math_mc"
 
 
 def test_overrides_parse_nested_and_typed():
