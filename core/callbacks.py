@@ -18,6 +18,7 @@ import torch
 from transformers import TrainerCallback
 
 from core.layers import find_blocks, module_blocks
+from core.models import eval_mode
 from core.norms import block_norms, snapshot
 from core.run import append_jsonl, atomic_write_json
 from core.sampling import ISTScores, ModuleImportanceSampler, UniformLayerSampler
@@ -287,13 +288,10 @@ class ISTCallback(BlockSwitchCallback):
             raise RuntimeError("ISTCallback needs `probe_batch` (a function sampler -> batch) to update scores")
         batch = {k: v.to(model.device) for k, v in self.probe_batch(self.sampler).items()}
         sets, losses = self.sampler.probe_sets(), []
-        was_training = model.training
-        model.eval()
-        with torch.inference_mode():
+        with eval_mode(model), torch.inference_mode():
             for layers in sets:
                 with self.suppressed(layers):
                     losses.append(float(model(**batch).loss))
-        model.train(was_training)
         self.sampler.update(sets, losses)
         return losses
 
@@ -365,20 +363,17 @@ class FullGradNormCallback(TrainerCallback):
     def probe(self, model, step: int) -> None:
         params = list(model.parameters())
         flags = [p.requires_grad for p in params]
-        was_training = model.training
-        model.eval()
         try:
             for p in params:
                 p.requires_grad_(True)
             batch = {k: v.to(params[0].device) for k, v in self.batch.items()}
-            with torch.enable_grad():
+            with eval_mode(model), torch.enable_grad():
                 loss = model(**batch).loss
                 grads = torch.autograd.grad(loss, params, allow_unused=True)
             sq = float(sum(g.double().pow(2).sum() for g in grads if g is not None))
         finally:
             for p, flag in zip(params, flags):
                 p.requires_grad_(flag)
-            model.train(was_training)
         append_jsonl(self.path, {"step": step, "probe_loss": loss.item(), "full_grad_sq": sq})
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):

@@ -16,8 +16,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
-import hashlib
-import json
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -147,11 +145,6 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
-
-    def digest(self) -> str:
-        """Stable hash of the config: a finished run is matched to its config by it."""
-        blob = json.dumps(self.to_dict(), sort_keys=True).encode()
-        return hashlib.sha256(blob).hexdigest()[:12]
 
 
 METHODS = ("full", "lora", "galore", "lisa", "misa", "badam", "ist", "mezo", "zero_shot")

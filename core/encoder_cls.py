@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from core.models import eval_mode
+
 ENCODER_TYPES = ("bert", "roberta", "xlm-roberta", "deberta-v2", "distilbert", "mpnet", "electra")
 
 
@@ -61,14 +63,12 @@ def encode_classification(ds, tokenizer, max_length: int):
 @torch.no_grad()
 def classifier_accuracy(model: VerbalizerClassifier, collator, ds, batch_size: int = 32) -> dict:
     """Accuracy of the highest-scoring choice on an encoded dataset, with per-example correctness."""
-    was_training = model.training
-    model.eval()
     correct = []
     device = next(model.parameters()).device
-    for start in range(0, len(ds), batch_size):
-        batch = collator([ds[i] for i in range(start, min(start + batch_size, len(ds)))])
-        batch = {k: v.to(device) for k, v in batch.items()}
-        logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
-        correct += (logits.argmax(-1) == batch["labels"]).int().tolist()
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, len(ds), batch_size):
+            batch = collator([ds[i] for i in range(start, min(start + batch_size, len(ds)))])
+            batch = {k: v.to(device) for k, v in batch.items()}
+            logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+            correct += (logits.argmax(-1) == batch["labels"]).int().tolist()
     return {"accuracy": sum(correct) / max(len(correct), 1), "n": len(correct), "correct": correct}

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from core.data import verify
+from core.models import eval_mode
 
 LOCAL_TASKS = {
     "sft_math_mc": {"source": ("math", "test"), "output_type": "multiple_choice", "doc_to_text": "{{prompt}}",
@@ -43,9 +44,7 @@ def lm_eval_local(model, tokenizer, tasks=tuple(LOCAL_TASKS), limit: int = 50, b
     from lm_eval import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
-    was_training = model.training
-    model.eval()
-    with tempfile.TemporaryDirectory() as tmp:
+    with eval_mode(model), tempfile.TemporaryDirectory() as tmp:
         write_task_yamls(Path(tmp), list(tasks))
         lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=batch_size)
         # include_defaults=False: index only our YAMLs, not lm-eval's ~15k built-in tasks (~10 s per call)
@@ -53,6 +52,5 @@ def lm_eval_local(model, tokenizer, tasks=tuple(LOCAL_TASKS), limit: int = 50, b
         out = simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager,
                               limit=limit, apply_chat_template=True, log_samples=False, random_seed=0,
                               numpy_random_seed=0, torch_random_seed=0, fewshot_random_seed=0)
-    model.train(was_training)
     return {task: {k.split(",")[0]: v for k, v in res.items() if isinstance(v, (int, float))}
             for task, res in out["results"].items()}

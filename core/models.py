@@ -13,6 +13,7 @@ on a machine with a network, or a local directory).
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import shutil
 import sys
@@ -126,6 +127,18 @@ def model_type(name: str) -> str:
     except OSError as err:
         raise ModelNotFoundError(f"cannot read the config of model '{name}': {str(err).splitlines()[0]}\n"
                                  f"Offline names: {', '.join(OFFLINE)}") from None
+
+
+@contextlib.contextmanager
+def eval_mode(model):
+    """Evaluation mode (no dropout) inside the block; the model's previous train/eval mode after it, also when
+    the block raises."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def load_model(name: str, kind: str = "causal", num_labels: int = 2, dtype: str = "float32", seed: int = 0):

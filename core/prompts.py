@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import torch
 
+from core.models import eval_mode
+
 
 def prompt_text(tokenizer, prompt: str) -> str:
     """The chat-formatted user turn followed by the assistant header."""
@@ -87,11 +89,9 @@ def shared_prefix_logprobs(model, prompt_ids: list[int], continuations: list[lis
 
 def choice_accuracy(model, tokenizer, ds, max_length: int) -> dict:
     """Accuracy of picking the highest-likelihood verbalizer, with per-example correctness."""
-    was_training = model.training
-    model.eval()
     correct = []
-    for ex in ds:
-        scores = choice_logprobs(model, tokenizer, ex["prompt"], ex["choices"], max_length)
-        correct.append(int(max(range(len(scores)), key=scores.__getitem__) == ex["label"]))
-    model.train(was_training)
+    with eval_mode(model):
+        for ex in ds:
+            scores = choice_logprobs(model, tokenizer, ex["prompt"], ex["choices"], max_length)
+            correct.append(int(max(range(len(scores)), key=scores.__getitem__) == ex["label"]))
     return {"accuracy": sum(correct) / max(len(correct), 1), "n": len(correct), "correct": correct}

@@ -36,3 +36,18 @@ def test_minilm_from_pypi_as_classifier():
     assert find_blocks(model).n_layers == 6
     out = model(**tok(["a good movie"], return_tensors="pt"))
     assert out.logits.shape == (1, 2)
+
+
+def test_eval_mode_restores_the_previous_mode_even_after_an_error():
+    from core.models import eval_mode
+    model, _ = load_model("tiny-llama")
+    model.train()
+    with pytest.raises(RuntimeError):
+        with eval_mode(model):
+            assert not model.training
+            raise RuntimeError("probe failed")
+    assert model.training
+    model.eval()
+    with eval_mode(model):
+        pass
+    assert not model.training

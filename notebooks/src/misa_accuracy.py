@@ -1,10 +1,10 @@
 # %% [markdown]
 # # MISA accuracy comparison (paper: math and commonsense tables, LLaMA3-8B), CPU stand-in
-# SmolLM2-135M fine-tuned for 20 steps (batch 4) with full FT, LoRA (r 8), LISA (1 layer + embeddings + head, K = 5),
+# SmolLM2-135M fine-tuned for 16 steps (batch 4; 20 before v002) with full FT, LoRA (r 8), LISA (1 layer + embeddings + head, K = 5),
 # BAdam (1 layer, `badam` package, K = 5) and MISA (δ = 3 %, T = 5), 3 seeds each, on (a) the bigbench arithmetic
 # split, scored by multiple-choice accuracy on 32 test examples (`test_accuracy`) and by lm-eval's `sft_math_mc`
-# (acc_norm, 20 examples), and (b) the multiemo sentiment split, scored by verbalizer accuracy on 48 test examples.
-# At 20 steps MISA is still in its reference warm-up (every module once, ~27 steps at δ = 3 %).
+# (acc_norm, 20 examples), and (b) the multiemo sentiment split, scored by verbalizer accuracy on 32 test examples (48 before v002).
+# At 16 steps MISA is still in its reference warm-up (every module once, ~27 steps at δ = 3 %).
 # CIs: percentile bootstrap over the pooled test predictions of the 3 seeds (example-level), and over seed means.
 # Paper numbers quoted: LLaMA3-8B commonsense average, MISA δ = 3 %: 86.6 % ("slightly below full FT, clearly
 # above PEFT and layer-wise methods"; secondary summary only, PAPER_NUMBERS.md 2.2). Other cells: not found.

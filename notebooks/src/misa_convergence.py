@@ -5,7 +5,7 @@
 # batch of 8 validation examples every 5 optimizer steps (`FullGradNormCallback`) for full FT, LISA (1 layer +
 # embeddings + head), BAdam (1 layer) and MISA (δ = 3 %), and fit log(running mean of ‖∇f‖²) = a + b·log K.
 # b ≤ −0.5 is what the bound allows for the best iterate; a bound is not a rate, so b is reported, not judged
-# against −0.5 alone. One seed, 60 steps: a short-horizon check.
+# against −0.5 alone. One seed, `max_steps` steps (30 in the `cpu` profile; 40 before v002): a short-horizon check.
 
 # %% tags=["parameters"]
 profile = "cpu"
