@@ -66,10 +66,15 @@ def check_same_on_all_ranks(value, what: str) -> None:
         raise RuntimeError(f"ranks disagree on the {what}: {gathered}; every rank must use the same sampler seed")
 
 
+def checkpoint_dir(args, state) -> Path:
+    """The Trainer's checkpoint folder for the current step (being saved, or resumed from)."""
+    return Path(args.output_dir) / f"checkpoint-{state.global_step}"
+
+
 def save_checkpoint_state(args, state, filename: str, payload: dict) -> None:
     """Write a callback's state into the Trainer checkpoint being saved (rank 0 only), for an exact resume."""
     if state.is_world_process_zero:
-        atomic_write_json(Path(args.output_dir) / f"checkpoint-{state.global_step}" / filename, payload)
+        atomic_write_json(checkpoint_dir(args, state) / filename, payload)
 
 
 def load_checkpoint_state(checkpoint: Path, filename: str, lost: str) -> dict:
@@ -132,7 +137,7 @@ class BlockSwitchCallback(TrainerCallback):
             raise RuntimeError(f"blocks {missing[:3]} are not in the optimizer: were they frozen before the "
                                "Trainer built it? Leave them trainable; the callback freezes them itself")
         if state.global_step > 0:
-            self._restore(Path(args.output_dir) / f"checkpoint-{state.global_step}")
+            self._restore(checkpoint_dir(args, state))
 
     def should_switch(self, step: int) -> bool:
         return step % self.interval == 0

@@ -51,10 +51,10 @@ def choice_logprobs(model, tokenizer, prompt: str, choices: list[str], max_lengt
     otherwise each choice is scored as one full sequence."""
     batch = [encode_example(tokenizer, prompt, c, max_length) for c in choices]
     prompts = [b["input_ids"][:b["labels"].count(-100)] for b in batch]
+    pad = tokenizer.pad_token_id or 0
     if all(p == prompts[0] for p in prompts) and prompts[0]:
-        return shared_prefix_logprobs(model, prompts[0], [b["input_ids"][len(prompts[0]):] for b in batch],
-                                      tokenizer.pad_token_id or 0)
-    return full_sequence_logprobs(model, batch, tokenizer.pad_token_id or 0)
+        return shared_prefix_logprobs(model, prompts[0], [b["input_ids"][len(prompts[0]):] for b in batch], pad)
+    return full_sequence_logprobs(model, batch, pad)
 
 
 def full_sequence_logprobs(model, batch: list[dict], pad: int) -> list[float]:

@@ -14,12 +14,11 @@ of `core.zo` (Alg. 1 of MeZO; with a mask, Alg. S-MeZO of Sparse MeZO) on a priv
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import torch
 from transformers import Trainer, TrainerCallback
 
-from core.callbacks import NonFiniteLossError, load_checkpoint_state, save_checkpoint_state
+from core.callbacks import NonFiniteLossError, checkpoint_dir, load_checkpoint_state, save_checkpoint_state
 from core.zo import SPSA, MagnitudeMask, RandomMask
 
 STATE_FILE = "zo_state.json"
@@ -45,7 +44,7 @@ class ZOStateCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if state.global_step > 0:
             self.spsa.load_state_dict(load_checkpoint_state(
-                Path(args.output_dir) / f"checkpoint-{state.global_step}", STATE_FILE,
+                checkpoint_dir(args, state), STATE_FILE,
                 "the ZO run's random directions cannot be continued; delete the checkpoint to restart from step 0"))
 
     def on_save(self, args, state, control, **kwargs):

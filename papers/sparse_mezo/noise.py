@@ -15,7 +15,6 @@ Every quintile holds the same number of entries, so the rows are directly compar
 """
 from __future__ import annotations
 
-
 import torch
 
 from core.config import RunConfig, build
