@@ -14,7 +14,6 @@ of `core.zo` (Alg. 1 of MeZO; with a mask, Alg. S-MeZO of Sparse MeZO) on a priv
 """
 from __future__ import annotations
 
-
 import torch
 from transformers import Trainer, TrainerCallback
 
