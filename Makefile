@@ -7,8 +7,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= cpu
-# training runs in parallel, each with cpu_count/JOBS torch threads; no gain on 2 cores (core/experiment.py)
+# training runs in parallel, each with cpu_count/JOBS torch threads; no gain on 2 cores for backprop runs
+# (core/experiment.py). Zeroth-order runs are bound by torch.randn, which is single-threaded: two 1-thread
+# MiniLM MeZO runs side by side take 0.95-0.99 s/step each vs 0.92 s for one 2-thread run, so Sparse MeZO's
+# runs go two at a time (papers/sparse_mezo/LOG.md 14).
 JOBS ?= 1
+ZO_JOBS ?= 2
 export HF_HOME := $(CURDIR)/data/models/hf_home
 export HF_HUB_OFFLINE ?= 1
 export HF_DATASETS_OFFLINE ?= 1
@@ -81,7 +85,7 @@ reproduce-ist: $(STAMP) models ist-runs ist-figures  ## IST end to end (its impo
 	@echo "IST reproduced: figures/ist/MANIFEST.json, notebooks/executed/ist/, claims in papers/ist/README.md"
 
 sparse-mezo-runs: $(STAMP) models  ## Sparse MeZO paper: accuracy runs, noise-vs-magnitude study, memory/time study of PROFILE
-	$(PY) -m core.experiment papers/sparse_mezo/configs --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m core.experiment papers/sparse_mezo/configs --profile $(PROFILE) --jobs $(ZO_JOBS)
 	$(PY) -m papers.sparse_mezo.noise --profile $(PROFILE)
 	$(PY) -m papers.sparse_mezo.memory --profile $(PROFILE)
 

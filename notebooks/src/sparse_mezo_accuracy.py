@@ -4,17 +4,17 @@
 # MeZO → S-MeZO SST-2 94.6 → 95.0, RTE 71.7 → 80.7, BoolQ 75.9 → 80.9; R-MeZO 94.6 / 75.2 / 76.9; zero-shot
 # 79.7 / 49.5 / 65.1; FT 95.7 / 83.6 / 84.5. Speed: S-MeZO reaches 70 % RTE in ~5,000 steps vs 17,500 for MeZO
 # (3.5×), ~3× on BoolQ.
-# Here (cpu profile): all-MiniLM-L6-v2 as a verbalizer classifier (`core.encoder_cls`), 80 steps of batch 8,
+# Here (cpu profile): all-MiniLM-L6-v2 as a verbalizer classifier (`core.encoder_cls`), 60 steps of batch 8,
 # ZO lr 1e-4, eps 1e-3, 3 seeds per ZO method; full FT / LoRA (AdamW, backprop) and zero-shot once.
 # Tasks: bigbench multiemo (SST-2-like), epistemic_reasoning (RTE-like), strategyqa (BoolQ-like).
 # Right column: SmolLM2-135M-Instruct (causal LM, verbalizer log-likelihood, like the paper's LLaMA runs) on the
-# sentiment task: zero-shot, MeZO, S-MeZO 0.8, 30 steps of batch 8, lr 1e-5, 3 seeds, 50 test examples per seed.
+# sentiment task: zero-shot, MeZO, S-MeZO 0.8, 20 steps of batch 8, lr 1e-5, 3 seeds, 50 test examples per seed.
 # Top: test accuracy (100 examples per seed, pooled; 95 % bootstrap CI). Bottom: validation accuracy
-# (100 examples) every 20 steps, mean over seeds, zero-shot at step 0.
-# `s-mezo-0.8-lr10x`: S-MeZO at lr 1e-3 (its better value in the lr probe, LOG.md 2; the paper says S-MeZO
-# "enables larger learning rates"); MeZO was better at 1e-4. Dotted: the test split's majority-class rate.
+# (100 examples; SmolLM2: 50) every 20 steps (SmolLM2: 10), mean over seeds, zero-shot at step 0.
+# `s-mezo-0.8-lr10x` (entailment only): S-MeZO at lr 1e-3 (its better value in the lr probe, LOG.md 2; the paper
+# says S-MeZO "enables larger learning rates"); MeZO was better at 1e-4. Dotted: the test split's majority-class rate.
 # Steps-to-target: the first evaluated step at which an S-MeZO variant's seed-mean validation accuracy reaches
-# MeZO's final one (the paper's definition with MeZO's final accuracy as the target); resolution 20 steps.
+# MeZO's final one (the paper's definition with MeZO's final accuracy as the target); resolution 20 (SmolLM2 10) steps.
 
 # %% tags=["parameters"]
 profile = "cpu"

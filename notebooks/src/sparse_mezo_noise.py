@@ -4,11 +4,11 @@
 # that motivates perturbing and updating only the small-magnitude entries. The paper's own figure values were
 # not reachable (PAPER_NUMBERS.md 4), so only the direction is compared.
 # Here (`papers/sparse_mezo/noise.py`): pre-trained SmolLM2-135M and all-MiniLM-L6-v2 (as a verbalizer
-# classifier), one fixed batch of 8 sentiment training examples, 16 SPSA directions z. Each tensor's entries
+# classifier), one fixed batch of 8 sentiment training examples, 10 SPSA directions z. Each tensor's entries
 # are split into magnitude quintiles (Q1 smallest |θ|). Per quintile: (left) loss change of the same noise
 # σ·m⊙z, σ = 1e-2; (middle) loss change of MeZO's update −lr·g·m⊙z kept on that quintile (lr = the model's ZO lr);
 # (right) relative error of the dense SPSA estimate against backprop on that quintile, E‖ĝ_b − ∇_b‖² / E‖∇_b‖²,
-# with the quintile's share of ‖∇L‖². Means over the 16 directions with 95 % bootstrap CIs.
+# with the quintile's share of ‖∇L‖². Means over the 10 directions with 95 % bootstrap CIs.
 
 # %% tags=["parameters"]
 profile = "cpu"

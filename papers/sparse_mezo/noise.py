@@ -25,7 +25,7 @@ from core.zo import SPSA, MagnitudeBand
 BANDS = [(0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0)]
 PROFILES = {
     "cpu": dict(models={"smollm2-135m": 1e-5, "minilm-l6": 1e-4}, task="sentiment", batch_size=8, max_length=64,
-                draws=16, eps=1e-3, sigma=1e-2, seed=0),
+                draws=10, eps=1e-3, sigma=1e-2, seed=0),
     "tiny": dict(models={"tiny-llama": 1e-3, "tiny-bert": 1e-3}, task="sentiment", batch_size=2, max_length=32,
                  draws=3, eps=1e-3, sigma=1e-2, seed=0),
     "paper": dict(models={"huggyllama/llama-7b": 1e-6, "roberta-large": 1e-6}, task="super_glue/rte",
