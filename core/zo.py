@@ -9,7 +9,8 @@ stored. Unlike MeZO's in-place +ε/−2ε/+ε edits, the perturbation is applied
 efficient implementation does (§3.3): the mask is then always computed from θ_t, and the parameters after the
 probes are bit-identical to before. Transient memory: one module's perturbed weights.
 
-Masks are functions ``mask(name, param) -> bool tensor | None`` evaluated on the fly:
+Masks are functions ``mask(name, param) -> bool tensor`` evaluated on the fly; a mask with a ``mask_(name, param,
+z)`` method zeroes z in place instead, chunk by chunk (`MagnitudeBand.mask_`: no tensor-sized |θ| or mask):
 `MagnitudeMask(sparsity)` keeps the entries with |θ| under a per-tensor threshold fixed at the start to the
 (1 − sparsity) quantile (Sparse MeZO's dynamic mask),
 `RandomMask(sparsity, seed)` a fixed random subset of the same size (R-MeZO control).
@@ -46,14 +47,33 @@ class MagnitudeBand:
             return None
         return float(flat.kthvalue(max(1, math.ceil(q * flat.numel()))).values)
 
-    def __call__(self, name: str, param: torch.Tensor) -> torch.Tensor:
-        score = self.score(name, param)
+    chunk = 1 << 18  # entries per chunk in `mask_` (1 MB of fp32: |θ|, the comparison and z stay in cache)
+
+    def _bounds(self, name: str, score) -> list[float | None]:
+        """The tensor's (low, high) score thresholds, set from its full score at the first call."""
         if name not in self.thresholds:
-            flat = score.flatten().float()
+            flat = score().flatten().float()
             self.thresholds[name] = [self._threshold(flat, self.low), self._threshold(flat, self.high)]
-        lo, hi = self.thresholds[name]
+        return self.thresholds[name]
+
+    @staticmethod
+    def _keep(score: torch.Tensor, lo: float | None, hi: float | None) -> torch.Tensor:
         keep = score <= hi if hi is not None else torch.ones_like(score, dtype=torch.bool)
         return keep & (score > lo) if lo is not None else keep
+
+    def __call__(self, name: str, param: torch.Tensor) -> torch.Tensor:
+        score = self.score(name, param)
+        return self._keep(score, *self._bounds(name, lambda: score))
+
+    def mask_(self, name: str, param: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """z ⊙ mask in place, the mask computed `chunk` entries at a time: the same values as
+        ``z.mul_(self(name, param))`` with chunk-sized instead of tensor-sized temporaries (≈3× faster on CPU)."""
+        lo, hi = self._bounds(name, lambda: self.score(name, param))
+        flat_z, flat_p = z.view(-1), param.detach().reshape(-1)
+        for start in range(0, flat_z.numel(), self.chunk):
+            part = slice(start, start + self.chunk)
+            flat_z[part].mul_(self._keep(self.score(name, flat_p[part]), lo, hi))
+        return z
 
     def state_dict(self) -> dict:
         return {"thresholds": dict(self.thresholds)}
@@ -87,6 +107,10 @@ class RandomMask(MagnitudeMask):
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + zlib.crc32(name.encode()))
         return torch.rand(param.shape, generator=gen).to(param.device)
 
+    def mask_(self, name: str, param: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Whole-tensor: the score of an entry depends on its position in the tensor's random stream."""
+        return z.mul_(self(name, param))
+
 
 class SPSA:
     """Two-point SPSA over the trainable parameters of `model` (MeZO), optionally masked (Sparse MeZO)."""
@@ -106,7 +130,11 @@ class SPSA:
         gen = torch.Generator().manual_seed(self.step_seed * 1_000_003 + i)
         z = torch.randn(param.shape, generator=gen, dtype=torch.float32).to(param.device, param.dtype)
         if self.mask is not None:
-            z.mul_(self.mask(self.params[i][0], param))
+            name = self.params[i][0]
+            if hasattr(self.mask, "mask_"):
+                self.mask.mask_(name, param, z)
+            else:
+                z.mul_(self.mask(name, param))
         return z
 
     @contextmanager

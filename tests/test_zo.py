@@ -91,6 +91,18 @@ def test_masks_keep_exactly_the_requested_fraction(make, sparsity):
         assert w[keep].abs().max() <= w[~keep].abs().min() if (~keep).any() else True
 
 
+@pytest.mark.parametrize("make", [MagnitudeMask, lambda s: RandomMask(s, seed=4)], ids=["magnitude", "random"])
+def test_in_place_chunked_mask_equals_the_whole_tensor_mask(make):
+    w, z = torch.randn(37, 11), torch.randn(37, 11)
+    chunked, whole = make(0.7), make(0.7)
+    chunked.chunk = 50                                                # 407 entries: 9 chunks, the last partial
+    first = chunked.mask_("layer.weight", w, z.clone())               # thresholds set from the full tensor here
+    assert torch.equal(first, z * whole("layer.weight", w))
+    assert chunked.thresholds == whole.thresholds
+    w2 = w * torch.linspace(0.5, 2.0, w.numel()).view_as(w)           # the weights move; thresholds stay fixed
+    assert torch.equal(chunked.mask_("layer.weight", w2, z.clone()), z * whole("layer.weight", w2))
+
+
 def test_masked_spsa_moves_only_small_weights():
     model = Quadratic(d=8, seed=5)
     big = {n: p.detach().abs() > p.detach().abs().median() for n, p in model.named_parameters()}
