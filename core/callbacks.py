@@ -4,7 +4,9 @@ One switching mechanism serves every sampler: every `interval` optimizer steps t
 sampler for the active blocks, turns ``requires_grad`` on for them and off for the rest, and drops the
 gradients and AdamW state of blocks that went inactive (so memory stays flat across switches; the
 reference LISA callback keeps that state forever, LMFlow #768/#778). The optimizer must already hold
-every block's parameters: freezing before the Trainer builds it was LMFlow bug #726.
+every block's parameters: freezing before the Trainer builds it was LMFlow bug #726. Under DDP, a callback
+bound to its Trainer (`bind`) rebuilds DDP's reducer after each switch over exactly the active parameters
+(`core.ddp`).
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
+from core.ddp import rebuild_reducer, wrapped_ddp
 from core.layers import find_blocks, module_blocks
 from core.models import eval_mode
 from core.norms import block_norms, snapshot
@@ -56,7 +59,8 @@ def check_same_on_all_ranks(value, what: str) -> None:
     come from all-reduced gradients, so ranks agree by construction; this check makes a disagreement (e.g. a
     rank-dependent seed) a clear error instead of silently diverging replicas. DDP itself runs with
     ``find_unused_parameters=True`` (the Trainer's default without gradient checkpointing), so frozen blocks
-    are skipped by the reducer each step."""
+    are skipped by the reducer each step; a callback bound to its Trainer also rebuilds the reducer over the
+    active parameters (`BlockSwitchCallback.bind`, `core.ddp`)."""
     import torch.distributed as dist
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return
@@ -105,6 +109,16 @@ class BlockSwitchCallback(TrainerCallback):
         self.history: list[dict] = []
         self.optimizer = None
         self.sampler = None
+        self.trainer = None
+        self.reducer_over = None
+
+    def bind(self, trainer):
+        """Let the callback reach the Trainer's DDP wrapper, so every switch rebuilds DDP's reducer over exactly
+        the active parameters (`core.ddp.rebuild_reducer`). Unbound, DDP keeps the buckets it built at wrap time
+        for every parameter (correct with ``find_unused_parameters``, one gradient-sized buffer more).
+        ``trainer.add_callback(cb.bind(trainer))``; `core.finetune` does it for every run."""
+        self.trainer = trainer
+        return self
 
     def setup(self, model) -> None:
         raise NotImplementedError
@@ -159,6 +173,17 @@ class BlockSwitchCallback(TrainerCallback):
         for name, params in self.blocks.items():
             set_trainable(params, name in names, self.optimizer)
         self.active = list(names)
+        self.sync_ddp_reducer()
+
+    def sync_ddp_reducer(self) -> None:
+        """Under DDP (bound Trainer), rebuild the reducer when the trainable set changed since the last build."""
+        ddp = wrapped_ddp(self.trainer)
+        if ddp is None:
+            return
+        trainable = tuple(id(p) for p in ddp.module.parameters() if p.requires_grad)
+        if trainable != self.reducer_over:
+            rebuild_reducer(ddp)
+            self.reducer_over = trainable
 
     def on_save(self, args, state, control, **kwargs):
         save_checkpoint_state(args, state, self.state_file, {

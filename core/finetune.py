@@ -166,6 +166,9 @@ def build_trainer(cfg: RunConfig, out: Path):
         trainer = ZOTrainer(eps=z.eps, mask=zo_mask(z.mask, z.sparsity, cfg.seed), zo_seed=cfg.seed, **kwargs)
     else:
         trainer = Trainer(**kwargs)
+    for cb in callbacks:
+        if isinstance(cb, BlockSwitchCallback):
+            cb.bind(trainer)  # under DDP: the reducer is rebuilt over the active blocks at each switch (core.ddp)
     return trainer, tok, model
 
 

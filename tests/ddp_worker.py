@@ -3,7 +3,8 @@
     python tests/ddp_worker.py <run|cut|badseed> '<RunConfig JSON>' <run dir>
 
 Trains through `core.finetune.train` and writes ``rank<r>.json`` into the run dir: per optimizer step, the
-active blocks, the layers holding optimizer state and the layers with requires_grad, as this rank sees them.
+active blocks, the layers holding optimizer state and the layers with requires_grad, as this rank sees them,
+and (under DDP) the parameter tensors / bytes DDP's reducer covers next to those that require grad.
 ``cut`` stops the run (exit code 3) right after its first checkpoint; ``badseed`` gives every rank a
 different sampler seed, which the switch check must refuse.
 """
@@ -17,6 +18,7 @@ from transformers import TrainerCallback
 import core.finetune as ft
 from core.callbacks import BlockSwitchCallback, base_optimizer
 from core.config import RunConfig, build
+from core.ddp import reducer_parameters, trainable_parameters, wrapped_ddp
 from core.layers import find_blocks
 
 mode, cfg, out = sys.argv[1], build(RunConfig, json.loads(sys.argv[2])), Path(sys.argv[3])
@@ -35,6 +37,9 @@ class Record(TrainerCallback):
                           "with_state": [i for i, (_, m) in enumerate(layers) if any(p in st for p in m.parameters())],
                           "requires_grad": [i for i, (_, m) in enumerate(layers)
                                             if any(p.requires_grad for p in m.parameters())]})
+        ddp = wrapped_ddp(self.trainer)
+        if ddp is not None:
+            self.rows[-1].update(reducer=reducer_parameters(ddp), trainable=trainable_parameters(ddp.module))
 
     def on_train_end(self, args, state, control, **kw):
         out.mkdir(parents=True, exist_ok=True)
@@ -52,7 +57,7 @@ orig = ft.build_trainer
 def build_with_probes(c, o):
     trainer, tok, model = orig(c, o)
     record = Record()
-    record.handler = trainer.callback_handler
+    record.handler, record.trainer = trainer.callback_handler, trainer
     trainer.add_callback(record)
     if mode == "cut":
         trainer.add_callback(Cut())

@@ -1,6 +1,8 @@
-"""LISA and MISA under torchrun DDP (2 CPU processes, gloo) through the HF Trainer: a 2-process run with per-rank
-batch b gives the 1-process batch-2b losses, every rank holds the same active set and no optimizer state for
-inactive layers, a rank-dependent seed is refused, and an interrupted 2-process run resumes to the same losses."""
+"""LISA, MISA and IST under torchrun DDP (2 CPU processes, gloo) through the HF Trainer: a 2-process run with
+per-rank batch b gives the 1-process batch-2b losses, every rank holds the same active set, DDP's reducer covers
+exactly the active parameters and no rank holds optimizer state for inactive layers, a rank-dependent seed is
+refused, and an interrupted 2-process run resumes to the same losses. `core.ddp.rebuild_reducer` in one process
+(gloo, world size 1): the rebuilt reducer covers the trainable set, gradients are unchanged, comm hooks survive."""
 import json
 import os
 import socket
@@ -16,7 +18,8 @@ WORKER = Path(__file__).with_name("ddp_worker.py")
 BASE = dict(paper="test", experiment="ddp", model="tiny-llama", task="instruct", max_steps=6, max_length=32,
             eval_examples=4, train_examples=48, lr=1e-3)
 METHODS = {"lisa": {"method": "lisa", "lisa": {"gamma": 2, "interval": 2}},
-           "misa": {"method": "misa", "misa": {"budget": 0.1, "interval": 2}}}
+           "misa": {"method": "misa", "misa": {"budget": 0.1, "interval": 2}},
+           "ist": {"method": "ist", "ist": {"interval": 2, "update_frac": 0.5, "probe_batch": 4}}}
 
 
 def free_port() -> int:
@@ -53,6 +56,8 @@ def test_two_ranks_match_one_process_with_double_batch(method, tmp_path):
     for rows in (r0, r1):
         for r in rows:
             assert set(r["with_state"]) <= set(r["requires_grad"])      # no AdamW state for inactive layers
+            assert r["reducer"] == r["trainable"]                       # DDP's buckets: exactly the active params
+    assert "reducer" not in ref_rows[0]                                 # the 1-process reference is not DDP
     result = json.loads((tmp_path / "two" / "result.json").read_text())
     assert result["steps"] == 6 and not (tmp_path / "two" / "rank2.json").exists()
 
@@ -73,3 +78,48 @@ def test_interrupted_two_rank_run_resumes_to_the_same_losses(tmp_path):
     resumed = launch("run", cfg, tmp_path / "cut", 2)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert losses(tmp_path / "cut") == pytest.approx(losses(tmp_path / "full"), rel=1e-6, abs=1e-6)
+
+
+@pytest.fixture
+def gloo_world_of_one():
+    import torch.distributed as dist
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
+    dist.init_process_group("gloo", rank=0, world_size=1)
+    yield
+    dist.destroy_process_group()
+
+
+def test_rebuilt_reducer_covers_the_trainable_set_and_keeps_gradients_and_hooks(gloo_world_of_one):
+    import torch
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    from core.ddp import rebuild_reducer, reducer_parameters, trainable_parameters
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(*[torch.nn.Linear(8, 8) for _ in range(4)])
+    ref = torch.nn.Sequential(*[torch.nn.Linear(8, 8) for _ in range(4)])
+    ref.load_state_dict(model.state_dict())
+    ddp = DDP(model, find_unused_parameters=True)
+    calls = []
+
+    def counting_hook(state, bucket):
+        calls.append(bucket.buffer().numel())
+        fut = torch.futures.Future()
+        fut.set_result(bucket.buffer())
+        return fut
+    ddp.register_comm_hook(None, counting_hook)
+    assert reducer_parameters(ddp) == {"tensors": 8, "bytes": 4 * 72 * 4}  # 4 x (64 weights + 8 biases), fp32
+    for layer in (model[0], model[2], ref[0], ref[2]):
+        layer.requires_grad_(False)
+    rebuild_reducer(ddp)
+    assert reducer_parameters(ddp) == trainable_parameters(model) == {"tensors": 4, "bytes": 2 * 72 * 4}
+    x = torch.randn(3, 8)
+    ddp(x).square().sum().backward()
+    ref(x).square().sum().backward()
+    assert sum(calls) == 2 * 72                                         # the hook saw only the active grads
+    for p, q in zip(model.parameters(), ref.parameters()):
+        assert (p.grad is None) == (q.grad is None)
+        if p.grad is not None:
+            assert torch.allclose(p.grad, q.grad)
+    ddp.static_graph = True
+    with pytest.raises(NotImplementedError, match="static_graph"):
+        rebuild_reducer(ddp)

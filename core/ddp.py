@@ -1,0 +1,56 @@
+"""DistributedDataParallel for block switching (LISA, MISA, IST): a reducer over exactly the active parameters.
+
+DDP builds its reducer (gradient buckets, one autograd hook per parameter) once, over the parameters that
+require grad when it wraps the model. The HF Trainer wraps before the first switch, when everything is still
+trainable, so with frozen blocks the reducer keeps buckets (a gradient-sized buffer) for every parameter and
+all-reduces zeros for the frozen ones: correct with ``find_unused_parameters=True`` but it gives back part of
+the memory LISA/MISA save (`python -m core.ddp_memory`; LMFlow's LISA fails outright without the flag).
+
+`rebuild_reducer` re-runs DDP's own reducer construction (`_build_params_for_reducer` + `_ddp_init_helper`,
+torch 2.13) on the *same* wrapper object after a switch, so the Trainer's training loop, which holds that
+object, keeps working. The old reducer is dropped with its buckets and hooks. No collective is issued: every
+rank switches at the same step to the same set (`core.callbacks.check_same_on_all_ranks`). Refused where the
+reducer carries state that a rebuild would lose: DDP's own mixed precision, static graph, delayed all-reduce,
+the compiled (python) reducer.
+"""
+from __future__ import annotations
+
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+
+def wrapped_ddp(trainer) -> DistributedDataParallel | None:
+    """The DDP wrapper a `transformers.Trainer` trains through (None when not distributed)."""
+    model = getattr(trainer, "model_wrapped", None)
+    return model if isinstance(model, DistributedDataParallel) else None
+
+
+def reducer_parameters(ddp: DistributedDataParallel) -> dict:
+    """What DDP's reducer was built over, read back from DDP's own logging data (not from our bookkeeping)."""
+    data = ddp._get_ddp_logging_data()
+    return {"tensors": int(data["num_parameter_tensors"]), "bytes": int(data["total_parameter_size_bytes"])}
+
+
+def trainable_parameters(module) -> dict:
+    """The same two numbers for the parameters that require grad now (shared tensors counted once)."""
+    params = {id(p): p for p in module.parameters() if p.requires_grad}.values()
+    return {"tensors": len(params), "bytes": sum(p.numel() * p.element_size() for p in params)}
+
+
+def rebuild_reducer(ddp: DistributedDataParallel) -> None:
+    """Rebuild `ddp`'s reducer over the parameters that require grad now; call between optimizer steps."""
+    unsupported = {"mixed_precision": ddp.mixed_precision is not None, "static_graph": ddp.static_graph,
+                   "delay_all_reduce_named_params": bool(ddp._delay_all_reduce_params),
+                   "python reducer (torch._dynamo optimize_ddp)": ddp._use_python_reducer}
+    bad = [name for name, on in unsupported.items() if on]
+    if bad:
+        raise NotImplementedError(f"cannot rebuild the DDP reducer after a block switch with {bad}; "
+                                  "wrap without these options (the Trainer's default DDP has none of them)")
+    params, sparse = ddp._build_params_for_reducer()
+    if not params:
+        raise RuntimeError("no parameter requires grad after the switch; DDP needs at least one")
+    hooks = list(ddp._comm_hooks)
+    ddp._ddp_init_helper(params, sparse, ddp._build_debug_param_to_name_mapping(params), False)
+    for hook, state in hooks:  # e.g. accelerate's fp16/bf16 compression hooks
+        dist._register_comm_hook(ddp.reducer, state, hook)
+    ddp._has_rebuilt_buckets = False
