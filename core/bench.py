@@ -132,8 +132,7 @@ def bench_method(method: str, p: dict, device: str) -> dict:
     n_train = sum(q.numel() for q in model.parameters() if q.requires_grad) if opt else 0
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     layout = active_layout(model) if method in ("misa", "badam") else {}
-    analytic = {"random_mezo": "sparse_mezo"}.get(method, method)
-    pred = predict_memory(ArchSpec.from_config(base.config), analytic, p["batch"], p["seq"], p["gamma"], p["lora_r"],
+    pred = predict_memory(ArchSpec.from_config(base.config), method, p["batch"], p["seq"], p["gamma"], p["lora_r"],
                           galore_rank=p["galore_rank"] if method == "galore" else 0,
                           attention_scores=device.startswith("cuda"),  # fp32 SDPA on CUDA saves them
                           update_frac=p.get("update_frac", 0.25), **layout)

@@ -153,7 +153,17 @@ def activation_floats(spec: ArchSpec, tokens: int, seq: int, trainable_layers: i
     return tokens * (per_token + outside) + 2 * seq * spec.head_dim
 
 
-FORWARD_ONLY = ("inference", "mezo", "sparse_mezo")  # no autograd: nothing is saved for a backward
+ZO = ("mezo", "sparse_mezo", "random_mezo")
+FORWARD_ONLY = ("inference",) + ZO  # no autograd: nothing is saved for a backward
+
+
+def zo_transient_bytes(method: str, entries: int, weight_bytes: int) -> int:
+    """Peak transient of a ZO probe on the largest tensor (`core.zo`): z and the perturbed copy (2 tensors).
+    Sparse MeZO's magnitude mask is applied to z in chunks (`MagnitudeBand.mask_`), so it adds nothing;
+    R-MeZO's whole-tensor mask holds z, the fp32 random scores and the bool mask at once, before the copy."""
+    perturb = 2 * weight_bytes
+    mask = weight_bytes + 4 + 1 if method == "random_mezo" else 0
+    return entries * max(perturb, mask)
 
 
 def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int = 2, lora_r: int = 8,
@@ -182,7 +192,8 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
     lora_per_layer = lora_r * pc["lora_per_layer_per_rank"]
     trainable = {"full": n_total, "galore": n_total, "lisa": eh + gamma * pc["layer"],
                  "lora": spec.layers * lora_per_layer, "inference": 0, "misa": block, "badam": block,
-                 "ist": int(update_frac * spec.layers) * lora_per_layer, "mezo": 0, "sparse_mezo": 0}[method]
+                 "ist": int(update_frac * spec.layers) * lora_per_layer, "mezo": 0, "sparse_mezo": 0,
+                 "random_mezo": 0}[method]
     master_weights = master_weights or method == "badam"
     tokens = batch * seq
     if method in FORWARD_ONLY:  # no saved tensors; transient: logits + one layer's working set
@@ -204,8 +215,8 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
         "tied_grad_temporary": pc["embed"] * grad_bytes if spec.tied and method in ("full", "galore", "lisa") else 0,
         "activations": acts * act_bytes,
         "loss_temporaries": 0 if method in FORWARD_ONLY else 2 * tokens * spec.vocab * act_bytes,
-        "zo_perturbation": (max(pc["embed"], spec.hidden * spec.intermediate) * (2 * weight_bytes + (
-            weight_bytes + 1 if method == "sparse_mezo" else 0)) if method in ("mezo", "sparse_mezo") else 0),
+        "zo_perturbation": (zo_transient_bytes(method, max(pc["embed"], spec.hidden * spec.intermediate), weight_bytes)
+                            if method in ZO else 0),
         "trainable_params": trainable,
         "embed_bytes": pc["embed"] * weight_bytes, "blocks_bytes": spec.layers * pc["layer"] * weight_bytes,
         "head_bytes": pc["head"] * weight_bytes,

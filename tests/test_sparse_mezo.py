@@ -133,10 +133,12 @@ def test_magnitude_bands_partition_each_tensor_and_mask_thresholds_are_fixed():
 def test_zo_memory_model_is_inference_plus_one_tensor():
     spec = PAPER_MODELS["llama-7b"]
     kw = dict(weight_bytes=2, act_bytes=2)
-    inf, mezo, sparse = (predict_memory(spec, m, 16, 256, **kw) for m in ("inference", "mezo", "sparse_mezo"))
+    inf, mezo, sparse, rand = (predict_memory(spec, m, 16, 256, **kw)
+                               for m in ("inference", "mezo", "sparse_mezo", "random_mezo"))
     embed = spec.vocab * spec.hidden
     assert mezo["total"] - inf["total"] == embed * 2 * 2                     # perturbed copy + z of the embedding
-    assert sparse["total"] - mezo["total"] == embed * (2 + 1)                # + |θ| and the bool mask
+    assert sparse["total"] == mezo["total"]                                  # the mask is applied in chunks
+    assert rand["total"] - mezo["total"] == embed * (2 + 4 + 1 - 2 * 2)      # z + fp32 scores + bool mask
     assert mezo["grads"] == mezo["optimizer"] == 0
     assert mezo["total"] < predict_memory(spec, "lora", 16, 256, **kw)["total"]
 
