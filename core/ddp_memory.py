@@ -2,8 +2,8 @@
 
     python -m core.ddp_memory      # -> data/results/ddp/bucket_memory-cpu.json (with manifest)
 
-One gloo process (world size 1: the reducer and its buckets are built as for N ranks) wraps a 32 x Linear(2048)
-model (134 M fp32 parameters, 537 MB) in DDP with ``find_unused_parameters=True`` and records the growth of
+A gloo process (world size 1: the reducer and its buckets are built as for N ranks; a fresh process per case)
+wraps a 32 x Linear(2048) model (134 M fp32 parameters, 537 MB) in DDP with ``find_unused_parameters=True`` and records the growth of
 resident memory over the first backward, in four cases: all parameters trainable; only 2 of 64 tensors
 trainable *before* wrapping; only 2 of 64 trainable but frozen *after* wrapping, which is what the Trainer +
 a LISA/MISA/IST callback does (the Trainer wraps before the first switch); the same, then the reducer rebuilt
@@ -14,6 +14,7 @@ one gradient-sized bucket buffer for the parameters the reducer covers), the REA
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import socket
 
@@ -80,18 +81,27 @@ def per_gpu_rows() -> list[dict]:
     return rows
 
 
-def main() -> int:
+def measure_case(case: str) -> dict:
+    """One case in its own gloo group of one process (called in a fresh process: RSS growth is only
+    comparable when no earlier case left freed pages for the allocator to reuse)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=0, world_size=1)
     try:
-        rows = {case: growth_over_backward(case) for case in CASES}
+        return growth_over_backward(case)
     finally:
         dist.destroy_process_group()
+
+
+def main() -> int:
+    rows = {}
+    for case in CASES:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            rows[case] = pool.apply(measure_case, (case,))
     for case, row in rows.items():
-        print(f"{case:20s} +{row['rss_growth_mb']:7.1f} MB over the first backward "
+        print(f"{case:26s} +{row['rss_growth_mb']:7.1f} MB over the first backward "
               f"(trainable grads {row['trainable_grad_mb']:.1f} MB, model {row['model_mb']:.1f} MB)")
     out = RESULTS / "ddp" / "bucket_memory-cpu.json"
     table = per_gpu_rows()
