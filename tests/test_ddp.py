@@ -1,7 +1,8 @@
 """LISA, MISA and IST under torchrun DDP (2 CPU processes, gloo) through the HF Trainer: a 2-process run with
 per-rank batch b gives the 1-process batch-2b losses, every rank holds the same active set, DDP's reducer covers
 exactly the active parameters and no rank holds optimizer state for inactive layers, a rank-dependent seed is
-refused, and an interrupted 2-process run resumes to the same losses. `core.ddp.rebuild_reducer` in one process
+refused, an interrupted 2-process run resumes to the same losses, and `accelerate launch --multi_gpu` (CPU
+processes with gloo here) gives the 1-process batch-2b LISA losses too. `core.ddp.rebuild_reducer` in one process
 (gloo, world size 1): the rebuilt reducer covers the trainable set, gradients are unchanged, comm hooks survive."""
 import json
 import os
@@ -28,10 +29,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch(mode, cfg: dict, out: Path, nproc: int) -> subprocess.CompletedProcess:
+def launch(mode, cfg: dict, out: Path, nproc: int, launcher: str = "torchrun") -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-    head = ([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc), "--master_port",
-             str(free_port())] if nproc > 1 else [sys.executable])
+    port = str(free_port())
+    heads = {"torchrun": [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
+                          "--master_port", port],
+             # accelerate's GPU launcher; on a machine without GPUs its processes train on CPU with gloo
+             "accelerate": [str(Path(sys.executable).with_name("accelerate")), "launch", "--multi_gpu",
+                            "--num_processes", str(nproc), "--main_process_port", port]}
+    head = heads[launcher] if nproc > 1 else [sys.executable]
     return subprocess.run(head + [str(WORKER), mode, json.dumps(cfg), str(out)], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -60,6 +66,17 @@ def test_two_ranks_match_one_process_with_double_batch(method, tmp_path):
     assert "reducer" not in ref_rows[0]                                 # the 1-process reference is not DDP
     result = json.loads((tmp_path / "two" / "result.json").read_text())
     assert result["steps"] == 6 and not (tmp_path / "two" / "rank2.json").exists()
+
+
+def test_accelerate_launch_matches_one_process_with_double_batch(tmp_path):
+    one = launch("run", {**BASE, **METHODS["lisa"], "name": "one", "batch_size": 4}, tmp_path / "one", 1)
+    two = launch("run", {**BASE, **METHODS["lisa"], "name": "acc", "batch_size": 2}, tmp_path / "acc", 2,
+                 launcher="accelerate")
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert losses(tmp_path / "acc") == pytest.approx(losses(tmp_path / "one"), rel=1e-5, abs=1e-5)
+    rows = [json.loads((tmp_path / "acc" / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert rows[0] == rows[1] and all(r["reducer"] == r["trainable"] for r in rows[0])   # two DDP ranks
 
 
 def test_rank_dependent_seed_is_refused(tmp_path):
