@@ -15,8 +15,30 @@ the compiled (python) reducer.
 """
 from __future__ import annotations
 
+import os
+import socket
+from contextlib import contextmanager
+
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
+
+
+def free_port() -> int:
+    """A TCP port on localhost that is free now (for a rendezvous on this machine)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def process_group_of_one():
+    """A gloo process group with this process as its only rank: DDP builds its reducer as for N ranks."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
+    dist.init_process_group("gloo", rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
 
 
 def wrapped_ddp(trainer) -> DistributedDataParallel | None:

@@ -3,8 +3,8 @@
     python -m core.ddp_memory      # -> data/results/ddp/bucket_memory-cpu.json (with manifest)
 
 A gloo process (world size 1: the reducer and its buckets are built as for N ranks; a fresh process per case)
-wraps a 32 x Linear(2048) model (134 M fp32 parameters, 537 MB) in DDP with ``find_unused_parameters=True`` and records the growth of
-resident memory over the first backward, in four cases: all parameters trainable; only 2 of 64 tensors
+wraps a 32 x Linear(2048) model (134 M fp32 parameters, 537 MB) in DDP with ``find_unused_parameters=True`` and
+records the growth of resident memory over the first backward, in four cases: all parameters trainable; only 2 of 64 tensors
 trainable *before* wrapping; only 2 of 64 trainable but frozen *after* wrapping, which is what the Trainer +
 a LISA/MISA/IST callback does (the Trainer wraps before the first switch); the same, then the reducer rebuilt
 over the trainable tensors (`core.ddp.rebuild_reducer`, what a callback bound to its Trainer does at a switch).
@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import socket
 
 import torch
-import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from core.ddp import rebuild_reducer
+from core.ddp import process_group_of_one, rebuild_reducer
 from core.memory import PAPER_MODELS, predict_memory
 from core.run import RESULTS, atomic_write_json, manifest
 
@@ -70,9 +68,9 @@ def per_gpu_rows() -> list[dict]:
     the first switch, no rebuild) and over the active ones only (rebuilt at each switch)."""
     rows = []
     for label, model, method, batch, seq, kw, at_wrap in PAPER_SETTINGS:
-        m = predict_memory(PAPER_MODELS[model], method, batch, seq, **{**BF16, **kw})
-        grad_bytes = BF16["grad_bytes"]
-        active = m["trainable_params"] * grad_bytes
+        bytes_kw = {**BF16, **kw}
+        m = predict_memory(PAPER_MODELS[model], method, batch, seq, **bytes_kw)
+        active = m["trainable_params"] * bytes_kw["grad_bytes"]
         every = m["weights"] if at_wrap == "all" else active
         rows.append({"setting": label, "one_device_gib": m["total"] / 2 ** 30,
                      "buckets_all_params_gib": every / 2 ** 30, "buckets_active_gib": active / 2 ** 30,
@@ -84,15 +82,8 @@ def per_gpu_rows() -> list[dict]:
 def measure_case(case: str) -> dict:
     """One case in its own gloo group of one process (called in a fresh process: RSS growth is only
     comparable when no earlier case left freed pages for the allocator to reuse)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=0, world_size=1)
-    try:
+    with process_group_of_one():
         return growth_over_backward(case)
-    finally:
-        dist.destroy_process_group()
 
 
 def main() -> int:

@@ -6,13 +6,13 @@ processes with gloo here) gives the 1-process batch-2b LISA losses too. `core.dd
 (gloo, world size 1): the rebuilt reducer covers the trainable set, gradients are unchanged, comm hooks survive."""
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from core.ddp import free_port, process_group_of_one
 from core.run import REPO, read_jsonl
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
@@ -21,12 +21,6 @@ BASE = dict(paper="test", experiment="ddp", model="tiny-llama", task="instruct",
 METHODS = {"lisa": {"method": "lisa", "lisa": {"gamma": 2, "interval": 2}},
            "misa": {"method": "misa", "misa": {"budget": 0.1, "interval": 2}},
            "ist": {"method": "ist", "ist": {"interval": 2, "update_frac": 0.5, "probe_batch": 4}}}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def launch(mode, cfg: dict, out: Path, nproc: int, launcher: str = "torchrun") -> subprocess.CompletedProcess:
@@ -99,11 +93,8 @@ def test_interrupted_two_rank_run_resumes_to_the_same_losses(tmp_path):
 
 @pytest.fixture
 def gloo_world_of_one():
-    import torch.distributed as dist
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
-    dist.init_process_group("gloo", rank=0, world_size=1)
-    yield
-    dist.destroy_process_group()
+    with process_group_of_one():
+        yield
 
 
 def test_rebuilt_reducer_covers_the_trainable_set_and_keeps_gradients_and_hooks(gloo_world_of_one):
