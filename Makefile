@@ -22,7 +22,7 @@ export PYTHONUNBUFFERED := 1
 .DEFAULT_GOAL := help
 .PHONY: help install data data-rebuild models baselines lab test bench reproduce-lisa lisa-runs lisa-figures \
 	misa-runs misa-figures reproduce-misa ist-runs ist-figures reproduce-ist sparse-mezo-runs sparse-mezo-figures \
-	reproduce-sparse-mezo figures reproduce clean-venv
+	reproduce-sparse-mezo figures reproduce check-reproduced clean-venv
 
 help:  ## list every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -104,6 +104,10 @@ figures: $(STAMP)  ## every paper's notebooks from existing results (no training
 
 reproduce: reproduce-lisa reproduce-misa reproduce-ist reproduce-sparse-mezo  ## every paper's PROFILE end to end, then the figure index
 	$(PY) -m core.figure_index
+
+REV ?= HEAD
+check-reproduced: $(STAMP)  ## after a reproduce target: compare re-made results with those committed at REV (PAPERS=, RTOL=)
+	$(PY) -m core.reproduced $(PAPERS) --rev $(REV) --rtol $(or $(RTOL),0)
 
 baselines: $(STAMP) models  ## foundation baselines (full FT, LoRA, GaLore) on the math task (instruct: LISA loss curves)
 	$(PY) -m core.experiment papers/baselines/configs --profile $(PROFILE)
