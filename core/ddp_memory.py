@@ -4,10 +4,11 @@
 
 A gloo process (world size 1: the reducer and its buckets are built as for N ranks; a fresh process per case)
 wraps a 32 x Linear(2048) model (134 M fp32 parameters, 537 MB) in DDP with ``find_unused_parameters=True`` and
-records the growth of resident memory over the first backward, in four cases: all parameters trainable; only 2 of 64 tensors
-trainable *before* wrapping; only 2 of 64 trainable but frozen *after* wrapping, which is what the Trainer +
-a LISA/MISA/IST callback does (the Trainer wraps before the first switch); the same, then the reducer rebuilt
-over the trainable tensors (`core.ddp.rebuild_reducer`, what a callback bound to its Trainer does at a switch).
+records the growth of resident memory over the first backward, in four cases: all parameters trainable; only
+2 of 64 tensors trainable *before* wrapping; only 2 of 64 trainable but frozen *after* wrapping, which is what
+the Trainer + a LISA/MISA/IST callback does (the Trainer wraps before the first switch); the same, then the
+reducer rebuilt over the trainable tensors (`core.ddp.rebuild_reducer`, what a callback bound to its Trainer
+does at a switch).
 
 It also writes the analytic per-GPU memory of the paper profiles under DDP (`core.memory.predict_memory` +
 one gradient-sized bucket buffer for the parameters the reducer covers), the README's table.

@@ -14,6 +14,7 @@ gradient statistics, selected layers, memory peaks) must agree within ``--rtol``
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import re
@@ -25,9 +26,10 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.run import REPO, RESULTS
+from core.run import REPO, RESULTS, read_json, read_jsonl
 
-VOLATILE = re.compile(r"time|runtime|per_second|step_s|_s$|seconds|rss|created|date|git_sha|host|^machine$|^versions$|^packages$")
+VOLATILE = re.compile(r"time|runtime|per_second|step_s|_s$|seconds|rss|created|date|git_sha|host"
+                      r"|^machine$|^versions$|^packages$")
 
 
 @dataclass
@@ -55,9 +57,13 @@ def _note(table: dict, key: str, rel: float, where: str) -> None:
         row[1], row[2] = rel, where
 
 
+def _differs(report: Report, volatile: bool, key: str, rel: float, where: str) -> None:
+    _note(report.volatile if volatile else report.changed, key, rel, where)
+
+
 def compare_values(ref, new, key: str, where: str, report: Report, rtol: float, volatile: bool = False) -> None:
-    """Walk two JSON values in step; numbers differing by more than ``rtol`` (relative) are recorded."""
-    volatile = volatile or bool(VOLATILE.search(key.rsplit(".", 1)[-1]))
+    """Walk two JSON values in step; numbers differing by more than ``rtol`` (relative) are recorded, and any
+    other difference (a string, a bool, a list's length, a number against a non-number)."""
     if isinstance(ref, dict) and isinstance(new, dict):
         for k in sorted(set(ref) | set(new), key=str):
             sub = f"{key}.{k}" if key else str(k)
@@ -67,33 +73,20 @@ def compare_values(ref, new, key: str, where: str, report: Report, rtol: float, 
             if k not in ref:  # a field added since (e.g. a new config default): reported, not failed
                 _note(report.volatile, f"{sub} (new in the re-made file)", 0.0, where)
                 continue
-            compare_values(ref[k], new[k], sub, where, report, rtol, volatile)
+            compare_values(ref[k], new[k], sub, where, report, rtol, volatile or bool(VOLATILE.search(str(k))))
     elif isinstance(ref, list) and isinstance(new, list) and len(ref) == len(new):
         for a, b in zip(ref, new):
             compare_values(a, b, f"{key}[]", where, report, rtol, volatile)
-    elif isinstance(ref, list) and isinstance(new, list):
-        _note(report.volatile if volatile else report.changed, f"{key} (length {len(ref)} -> {len(new)})",
-              0.0 if volatile else math.inf, where)
     elif _is_number(ref) and _is_number(new):
-        if ref == new or (math.isnan(ref) and math.isnan(new)):
-            return
-        rel = _rel(ref, new)
-        if volatile:
-            _note(report.volatile, key, rel, where)
-        elif rel > rtol:
-            _note(report.changed, key, rel, where)
-    elif ref != new:  # a string, a bool, a number against a non-number
-        _note(report.volatile if volatile else report.changed, key, 0.0 if volatile else math.inf, where)
+        if ref != new and not (math.isnan(ref) and math.isnan(new)) and (volatile or _rel(ref, new) > rtol):
+            _differs(report, volatile, key, _rel(ref, new), where)
+    elif ref != new:
+        lengths = f" (length {len(ref)} -> {len(new)})" if isinstance(ref, list) and isinstance(new, list) else ""
+        _differs(report, volatile, key + lengths, math.inf, where)
 
 
 def _is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _load(path: Path):
-    if path.suffix == ".jsonl":
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return json.loads(path.read_text())
 
 
 def compare_trees(reference: Path, remade: Path, papers: list[str], rtol: float = 0.0) -> Report:
@@ -108,7 +101,8 @@ def compare_trees(reference: Path, remade: Path, papers: list[str], rtol: float 
                 report.missing.append(rel)
                 continue
             try:
-                a, b = _load(ref), _load(new)
+                load = read_jsonl if ref.suffix == ".jsonl" else read_json
+                a, b = load(ref), load(new)
             except (json.JSONDecodeError, UnicodeDecodeError) as err:
                 report.unreadable.append(f"{rel}: {err}")
                 continue
@@ -126,9 +120,7 @@ def committed_results(rev: str, dest: Path) -> Path:
     except subprocess.CalledProcessError as err:
         sys.exit(f"core.reproduced: cannot read {rel} at git revision {rev!r}: {err.stderr.decode().strip()} "
                  f"(pass an existing commit with --rev, or a folder with --against)")
-    tar_path = dest / "results.tar"
-    tar_path.write_bytes(blob)
-    with tarfile.open(tar_path) as tar:
+    with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
         tar.extractall(dest, filter="data")
     return dest / rel
 
