@@ -67,13 +67,14 @@ def compare_values(ref, new, key: str, where: str, report: Report, rtol: float, 
     if isinstance(ref, dict) and isinstance(new, dict):
         for k in sorted(set(ref) | set(new), key=str):
             sub = f"{key}.{k}" if key else str(k)
-            if k not in new:  # a number the reference has and the re-run lost
-                _note(report.changed, f"{sub} (missing in the re-made file)", math.inf, where)
+            sub_volatile = volatile or bool(VOLATILE.search(str(k)))
+            if k not in new:  # a number the reference has and the re-run lost (machine fields may come and go)
+                _differs(report, sub_volatile, f"{sub} (missing in the re-made file)", math.inf, where)
                 continue
             if k not in ref:  # a field added since (e.g. a new config default): reported, not failed
                 _note(report.volatile, f"{sub} (new in the re-made file)", 0.0, where)
                 continue
-            compare_values(ref[k], new[k], sub, where, report, rtol, volatile or bool(VOLATILE.search(str(k))))
+            compare_values(ref[k], new[k], sub, where, report, rtol, sub_volatile)
     elif isinstance(ref, list) and isinstance(new, list) and len(ref) == len(new):
         for a, b in zip(ref, new):
             compare_values(a, b, f"{key}[]", where, report, rtol, volatile)

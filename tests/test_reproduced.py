@@ -68,6 +68,16 @@ def test_other_layers_a_lost_field_and_a_lost_file_fail(tmp_path, trees):
     assert compare_trees(ref, new, ["lisa"]).missing == ["lisa/exp/cpu/lisa-s0/metrics.jsonl"]
 
 
+def test_machine_info_the_re_run_lacks_is_volatile(tmp_path):
+    """A reference made on a GPU machine (manifest machine.gpu) re-run on CPU: reported, not failed."""
+    ref, new = tmp_path / "ref", tmp_path / "new"
+    write_run(ref, manifest={"machine": {"cpus": 16, "gpu": "NVIDIA H100"}, "config": {"lr": 1e-3}})
+    write_run(new, manifest={"machine": {"cpus": 2}, "config": {}})
+    report = compare_trees(ref, new, ["lisa"])
+    assert set(report.volatile) == {"machine.cpus", "machine.gpu (missing in the re-made file)"}
+    assert set(report.changed) == {"config.lr (missing in the re-made file)"}
+
+
 def test_a_new_field_is_reported_not_failed(trees):
     ref, new = trees
     write_run(new, {**RESULT, "lm_eval_tasks": "sft_math_mc"})
