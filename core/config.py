@@ -47,7 +47,7 @@ class LisaSettings:
 
 @dataclass
 class MisaSettings:
-    """MISA (Liu et al. 2025) defaults from the reference fine-tuning scripts (REFERENCE_ALGORITHMS.md §3):
+    """MISA (Liu et al. 2025) defaults from the reference fine-tuning scripts (papers/misa/REFERENCE.md §3):
     budget δ = 3 % of all parameters, η = 1, re-selection every T = 50 steps, EMA β = 0.8, clip 5,
     `sample_last` = 2, embeddings and head frozen."""
     budget: float = 0.03
@@ -72,7 +72,7 @@ class BadamSettings:
 
 @dataclass
 class IstSettings:
-    """IST (Yao et al. 2024) defaults from the reference `ist.py` (REFERENCE_ALGORITHMS.md §2): score update
+    """IST (Yao et al. 2024) defaults from the reference `ist.py` (papers/ist/REFERENCE.md §2): score update
     every `interval` = 10 steps from `n_probes` = 3 probe forwards with half of the layers' adapters scaled by
     `suppression` = 0.25, score lr 10, 25 % of the layers trained per step; probe batch 16 training examples.
     `uniform: true` is the random-selection control (same fraction, no scores)."""

@@ -101,7 +101,7 @@ def layer_modules(layer: nn.Module) -> dict[str, tuple[str, nn.Module]]:
     return found
 
 def module_blocks(model: nn.Module) -> dict[str, nn.Parameter]:
-    """MISA's blocks (REFERENCE_ALGORITHMS.md §3): every 2-D weight inside the layer stack, one block each
+    """MISA's blocks (papers/misa/REFERENCE.md §2): every 2-D weight inside the layer stack, one block each
     (q, k, v, o, gate, up, down for Llama: 7·L blocks), keyed ``<layer path>.<module path>``."""
     return {f"{lname}.{name}": mod.weight for lname, layer in find_blocks(model).layers
             for name, mod in layer.named_modules() if getattr(mod, "weight", None) is not None

@@ -72,7 +72,7 @@ def importance_probs(scores, eta: float, clip: float = 5.0) -> torch.Tensor:
 class ModuleImportanceSampler:
     """MISA (Liu et al. 2025): sample weight-matrix blocks under a trainable-parameter budget δ.
 
-    Follows the reference code (REFERENCE_ALGORITHMS.md §3): `update(norms)` accumulates each active block's
+    Follows the reference code (papers/misa/REFERENCE.md §2): `update(norms)` accumulates each active block's
     gradient norm / T; at each re-selection the EMA G_b ← ((1-β)·Ḡ_b + β·G_b) / (1-β^c_b) is updated for
     blocks active in the period (the bias-corrected value is stored back, as the reference does); then blocks
     are packed without replacement until the budget is reached: never-used (and the `sample_last` least
@@ -162,7 +162,7 @@ def inclusion_frequencies(sample, n_blocks: int, draws: int, burn_in: int = 0) -
 
 
 class ISTScores:
-    """IST (Yao et al. 2024; antgroup IST code `ist.py`, REFERENCE_ALGORITHMS.md §2): one score s_i per layer.
+    """IST (Yao et al. 2024; reference `ist.py`, papers/ist/REFERENCE.md §2): one score s_i per layer.
 
     High s_i means *less* important. Every `interval` steps, `n_probes` distinct sets of ⌊suppress_frac·L⌋ layers
     are drawn ∝ σ(s) and each set's adapters are suppressed in one probe forward; with centred rewards

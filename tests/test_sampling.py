@@ -110,7 +110,7 @@ def test_misa_prefers_high_gradient_blocks():
 
 
 def test_misa_ema_matches_reference_quirk():
-    """Constant norm 1: the stored bias-corrected EMA goes 1, 2.78, 4.96 (REFERENCE_ALGORITHMS.md §3)."""
+    """Constant norm 1: the stored bias-corrected EMA goes 1, 2.78, 4.96 (papers/misa/REFERENCE.md §2)."""
     s = ModuleImportanceSampler([10, 10], budget=1.0, beta=0.8, period=1, sample_last=0)
     values = []
     for _ in range(3):

@@ -2,7 +2,7 @@
 # # IST accuracy: LoRA vs LoRA + IST vs random layer selection (RST control) vs LISA, with memory and time
 # Paper claim (IST abstract): importance-aware sparse tuning improves LoRA-family PEFT on commonsense and
 # arithmetic tasks while updating only part of the layers per step. No numeric table of the paper was
-# reachable (PAPER_NUMBERS.md 3.1), so only the direction is compared. CPU stand-in: SmolLM2-135M, 16 steps (20 before v002),
+# reachable (papers/ist/claims.yaml), so only the direction is compared. CPU stand-in: SmolLM2-135M, 16 steps (20 before v002),
 # batch 4, 3 seeds, (a) bigbench arithmetic: multiple-choice accuracy on 32 test examples and lm-eval
 # sft_math_mc (acc_norm, 20 examples); (b) multiemo sentiment: verbalizer accuracy on 32 test examples (48 before v002).
 # `ist_random` trains the same number of layers per step, chosen uniformly: IST − ist_random isolates the

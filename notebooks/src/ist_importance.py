@@ -1,7 +1,7 @@
 # %% [markdown]
 # # IST layer importance: score trajectories per layer, next to LISA's per-layer LoRA weight-norm skew
 # IST's score s_i rises when suppressing layer i's adapter *lowers* the probe loss, so low s = important
-# (REFERENCE_ALGORITHMS.md §2). One 40-step LoRA + IST run on the instruction task (7 score updates, seed 0; 60 steps before v002).
+# (papers/ist/REFERENCE.md §2). One 40-step LoRA + IST run on the instruction task (7 score updates, seed 0; 60 steps before v002).
 # Middle: the same run's per-layer LoRA update norm ‖s·BA‖ (mean over steps) and LISA's LoRA run on the same
 # model and task (`lisa/weight_norms/smollm2_lora`, all 7 linear modules + embedding adapted), whose skew is
 # LISA's §3.1 observation. Right: how often each layer was selected for training.

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Optimizer state across layer switches: ours vs the reference LISA callback
 # LMFlow's callback toggles `requires_grad` but never frees AdamW state, so memory grows with every newly
-# visited layer (LMFlow issues #768, #778; REFERENCE_ALGORITHMS.md §4). `core.callbacks.LisaCallback` drops
+# visited layer (LMFlow issues #768, #778; papers/lisa/REFERENCE.md §2). `core.callbacks.LisaCallback` drops
 # the state of layers that go inactive. 50 switches (K = 1), γ = 1, same seed: optimizer-state bytes after
 # every switch and the measured peak of the step at every 10th switch (`papers/lisa/optimizer_state.py`).
 

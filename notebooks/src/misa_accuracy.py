@@ -7,7 +7,7 @@
 # At 16 steps MISA is still in its reference warm-up (every module once, ~27 steps at δ = 3 %).
 # CIs: percentile bootstrap over the pooled test predictions of the 3 seeds (example-level), and over seed means.
 # Paper numbers quoted: LLaMA3-8B commonsense average, MISA δ = 3 %: 86.6 % ("slightly below full FT, clearly
-# above PEFT and layer-wise methods"; secondary summary only, PAPER_NUMBERS.md 2.2). Other cells: not found.
+# above PEFT and layer-wise methods"; secondary only, papers/misa/claims.yaml). Other cells: not found.
 
 # %% tags=["parameters"]
 profile = "cpu"

@@ -1,6 +1,6 @@
 # %% [markdown]
 # # MISA convergence: gradient norm vs number of block updates K
-# MISA's theorem (as summarised in PAPER_NUMBERS.md 2.3; the statement itself was not reachable) gives
+# MISA's theorem (as summarised in papers/misa/claims.yaml; the statement itself was not reachable) gives
 # min_{k≤K} E‖∇f(θ_k)‖² = O(1/√K) for non-convex f. We track ‖∇f(θ_k)‖² w.r.t. *all* parameters on a fixed
 # batch of 8 validation examples every 5 optimizer steps (`FullGradNormCallback`) for full FT, LISA (1 layer +
 # embeddings + head), BAdam (1 layer) and MISA (δ = 3 %), and fit log(running mean of ‖∇f‖²) = a + b·log K.

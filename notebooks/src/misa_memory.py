@@ -6,7 +6,7 @@
 # autograd records nothing below the lowest active layer). Right: the analytic model at the paper's setting
 # (LLaMA-3-8B and LLaMA-2-7B, batch 2 x 512 as MISA's scripts, bf16 weights/gradients, fp32 AdamW state and
 # master copy of the trainable part, worst case lowest layer = 0). The paper gives no memory numbers we could
-# reach (PAPER_NUMBERS.md 2.2: "MISA beats LoRA on long sequences; beats layer-wise methods when δ is small").
+# reach (papers/misa/claims.yaml: "MISA beats LoRA on long sequences; beats layer-wise methods when δ is small").
 
 # %% tags=["parameters"]
 profile = "cpu"

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # MISA: does module-wise importance sampling reduce gradient variance? (real SmolLM2 gradients)
 # The paper claims MISA "provably reduces gradient variance compared to layer-wise sampling" (abstract; the
-# theorem's statement was not reachable, PAPER_NUMBERS.md 2.3). Input: per-module squared gradient norms
+# theorem's statement was not reachable, papers/misa/claims.yaml). Input: per-module squared gradient norms
 # ‖g_b‖² of pre-trained SmolLM2-135M on 16 fixed batches of the instruction task (`papers/misa/variance.py`,
 # 210 blocks = 30 layers x q,k,v,o,gate,up,down). Blocks are disjoint coordinates, so the variance of any
 # 1/π-reweighted block estimator is Σ_b (1/π_b − 1)‖g_b‖² (closed form; `core.stats`). All variances are

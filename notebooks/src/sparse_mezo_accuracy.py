@@ -1,6 +1,6 @@
 # %% [markdown]
 # # Sparse MeZO accuracy and convergence: zero-shot, MeZO, S-MeZO, R-MeZO, full FT, LoRA
-# Paper (Sparse MeZO, LLaMA-7b SuperGLUE table, PAPER_NUMBERS.md 4.2 [S] with the RTE/BoolQ prose [P]):
+# Paper (Sparse MeZO, LLaMA-7b SuperGLUE table, papers/sparse_mezo/claims.yaml [S] with the RTE/BoolQ prose [P]):
 # MeZO → S-MeZO SST-2 94.6 → 95.0, RTE 71.7 → 80.7, BoolQ 75.9 → 80.9; R-MeZO 94.6 / 75.2 / 76.9; zero-shot
 # 79.7 / 49.5 / 65.1; FT 95.7 / 83.6 / 84.5. Speed: S-MeZO reaches 70 % RTE in ~5,000 steps vs 17,500 for MeZO
 # (3.5×), ~3× on BoolQ.

@@ -1,6 +1,6 @@
 # %% [markdown]
 # # Sparse MeZO memory and time: inference vs MeZO vs S-MeZO vs R-MeZO vs LoRA vs full FT
-# Paper (LLaMA-7b, PAPER_NUMBERS.md 4.4): FT (Adam) 128.2 GB, LoRA 22.4 GB [S], MeZO 14.6 GB, S-MeZO with a
+# Paper (LLaMA-7b, papers/sparse_mezo/claims.yaml): FT (Adam) 128.2 GB, LoRA 22.4 GB [S], MeZO 14.6 GB, S-MeZO with a
 # stored mask ("vanilla") 28.3 GB, S-MeZO with the mask computed in the forward pass (efficient implementation)
 # 14.6 GB = MeZO. Our ZO (`core.zo`) always perturbs inside the forward, i.e. the efficient implementation.
 # Left: measured peak of one step (SmolLM2-135M, batch 4 × 64, fp32, CPU; `papers/sparse_mezo/memory.py`, the

@@ -2,7 +2,7 @@
 # # Sparse MeZO: does ZO noise hurt more on large weights? (paper §3 observation, abstract)
 # Paper claim: "the estimation error will hurt more when adding to large weights instead of small weights";
 # that motivates perturbing and updating only the small-magnitude entries. The paper's own figure values were
-# not reachable (PAPER_NUMBERS.md 4), so only the direction is compared.
+# not reachable (papers/sparse_mezo/claims.yaml), so only the direction is compared.
 # Here (`papers/sparse_mezo/noise.py`): pre-trained SmolLM2-135M and all-MiniLM-L6-v2 (as a verbalizer
 # classifier), one fixed batch of 8 sentiment training examples, 10 SPSA directions z. Each tensor's entries
 # are split into magnitude quintiles (Q1 smallest |θ|). Per quintile: (left) loss change of the same noise

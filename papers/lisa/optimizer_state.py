@@ -1,6 +1,6 @@
 """Optimizer-state study: memory over 50 layer switches, our LisaCallback vs the reference behaviour.
 
-The reference LISA callback (LMFlow `DynamicLayerActivationCallback`, REFERENCE_ALGORITHMS.md §4) only
+The reference LISA callback (LMFlow `DynamicLayerActivationCallback`, papers/lisa/REFERENCE.md §2) only
 toggles `requires_grad`; AdamW state of every layer ever visited stays in memory (LMFlow #768, #778).
 `ReferenceStyleLisa` reproduces exactly that for comparison; it is not offered as a method.
 
