@@ -66,28 +66,65 @@ def paired_interval(a, b, confidence: float = 0.95) -> Interval:
     return _t_result(lambda: sps.ttest_rel(x, y), d, confidence, "paired-t")
 
 
-def t_power(delta: float, sd: float, n: int, alpha: float = 0.05, paired: bool = True) -> float:
-    """Power of the two-sided t test of a true mean difference `delta`: P(|T| > t_{1-α/2}) with T noncentral t
-    (scipy.stats.nct). paired=True: one-sample/paired test on n differences of sd `sd` (df n−1, ncp δ√n/sd);
-    paired=False: two independent groups of n units each with common sd (df 2n−2, ncp δ/(sd·√(2/n)))."""
-    df, se = (n - 1, sd / np.sqrt(n)) if paired else (2 * n - 2, sd * np.sqrt(2.0 / n))
+def _power_se(delta: float, se: float, df: float, alpha: float) -> float:
+    """Power of the two-sided t test of a true difference delta whose estimate has standard error se and df
+    degrees of freedom: P(|T| > t_{1-α/2}) with T noncentral t of ncp δ/se (scipy.stats.nct)."""
     crit = sps.t.ppf(1 - alpha / 2, df)
     ncp = abs(delta) / se
     return float(sps.nct.sf(crit, df, ncp) + sps.nct.cdf(-crit, df, ncp))
 
 
+def _design(sd: float, n: int, paired: bool) -> tuple[float, int]:
+    """(standard error, df) of the t test: paired/one-sample on n differences of sd `sd`, or two independent
+    groups of n units each with common sd."""
+    return (sd / np.sqrt(n), n - 1) if paired else (sd * np.sqrt(2.0 / n), 2 * n - 2)
+
+
+def t_power(delta: float, sd: float, n: int, alpha: float = 0.05, paired: bool = True) -> float:
+    """Power of the two-sided t test of a true mean difference `delta` (noncentral t). paired=True: one-sample /
+    paired test on n differences of sd `sd` (df n−1, ncp δ√n/sd); paired=False: two independent groups of n
+    units each with common sd (df 2n−2, ncp δ/(sd·√(2/n)))."""
+    se, df = _design(sd, n, paired)
+    return _power_se(delta, se, df, alpha)
+
+
+def mde_se(se: float, df: float, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Minimum detectable effect of a t test whose estimate has standard error se with df degrees of freedom:
+    the smallest true difference rejected with probability `power` at level `alpha` (scipy.optimize.brentq on
+    the noncentral-t power). 0 when se is 0; inf when df < 1."""
+    if df < 1:
+        return float("inf")
+    if se == 0:
+        return 0.0
+    hi = 3 * se  # the z-test MDE is 2.8 standard errors; small df need more
+    while _power_se(hi, se, df, alpha) < power:
+        hi *= 2
+    return float(optimize.brentq(lambda d: _power_se(d, se, df, alpha) - power, 0.0, hi, xtol=1e-12 * se))
+
+
 def mde(sd: float, n: int, alpha: float = 0.05, power: float = 0.8, paired: bool = True) -> float:
     """Minimum detectable effect: the smallest true mean difference that the two-sided t test with n units and
-    the observed sd rejects with probability `power` at level `alpha` (t_power solved by scipy.optimize.brentq).
+    the observed sd rejects with probability `power` at level `alpha` (see t_power for the two designs).
     0 when sd is 0; inf when n < 2 (no test is possible)."""
     if n < 2:
         return float("inf")
-    if sd == 0:
-        return 0.0
-    hi = 3 * (sd / np.sqrt(n) if paired else sd * np.sqrt(2.0 / n))  # the z-test MDE is 2.8 standard errors
-    while t_power(hi, sd, n, alpha, paired) < power:
-        hi *= 2
-    return float(optimize.brentq(lambda d: t_power(d, sd, n, alpha, paired) - power, 0.0, hi, xtol=1e-12 * sd))
+    return mde_se(*_design(sd, n, paired), alpha, power)
+
+
+def reference_sd_interval(a: float, b: float, reference, confidence: float = 0.95) -> Interval:
+    """a − b of one run each (e.g. two ablation settings at seed 0), with the seed-to-seed sd taken from
+    `reference`: several seeds of one comparable configuration (df = len(reference) − 1). The two runs are
+    treated as independent (se = sd·√2), which overstates the se when a shared seed correlates them."""
+    ref = _sample(reference)
+    se, df = float(np.std(ref, ddof=1)) * np.sqrt(2.0), ref.size - 1
+    half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
+    return Interval(a - b, a - b - half, a - b + half, 1, f"t (sd of {ref.size} reference seeds)")
+
+
+def mde_reference(reference, alpha: float = 0.05, power: float = 0.8) -> float:
+    """MDE of reference_sd_interval's design: one run per setting, sd from the reference seeds."""
+    ref = _sample(reference)
+    return mde_se(float(np.std(ref, ddof=1)) * np.sqrt(2.0), ref.size - 1, alpha, power)
 
 
 def mde_of(a, b=None, alpha: float = 0.05, power: float = 0.8) -> float:

@@ -14,7 +14,11 @@ scale differs from the paper's): the size comparison only turns an undecided sig
 """
 from __future__ import annotations
 
-from core.stats import Interval
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.stats import Interval, accuracy_diff, mde_of, paired_interval
 
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold"
@@ -45,3 +49,38 @@ def decide(interval: Interval, paper_effect: float | None, mde: float, direction
     if hi < 0 or (paper_effect is not None and hi < abs(paper_effect)):
         return DOES_NOT_HOLD
     return inconclusive(mde)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """A claim's paired interval (ours − comparator), the design's MDE and the verdict they give."""
+    interval: Interval
+    mde: float
+    verdict: str
+
+    def __str__(self) -> str:
+        return f"{self.interval} ({self.interval.n} seeds, MDE {self.mde:.2g}): {self.verdict}"
+
+
+def compare(ours, comparator, paper_effect: float | None = None, direction: int = +1) -> Comparison:
+    """Verdict on paired per-seed values (same seed = same data order): a scalar per seed, or a vector of
+    per-example correctness per seed (then core.stats.accuracy_diff, MDE from the per-seed accuracies)."""
+    if np.ndim(ours[0]) == 1:
+        iv = accuracy_diff(ours, comparator)
+        m = mde_of([np.mean(c) for c in ours], [np.mean(c) for c in comparator])
+    else:
+        iv, m = paired_interval(ours, comparator), mde_of(ours, comparator)
+    return Comparison(iv, m, decide(iv, paper_effect, m, direction))
+
+
+def compare_runs(runs, ours: str, comparator: str, metric, paper_effect: float | None = None,
+                 direction: int = +1) -> Comparison:
+    """compare() on finished runs (objects with .name, .seed, .result, as core.results.load_runs gives),
+    paired by seed over the seeds both methods have. metric: a result key ("eval_loss", "test_correct") or a
+    function of the run."""
+    value = metric if callable(metric) else (lambda r: r.result[metric])
+    by = {name: {r.seed: value(r) for r in runs if r.name == name} for name in (ours, comparator)}
+    seeds = sorted(set(by[ours]) & set(by[comparator]))
+    if len(seeds) < 2:
+        raise ValueError(f"{ours} vs {comparator}: {len(seeds)} common seeds, a paired interval needs 2")
+    return compare([by[ours][s] for s in seeds], [by[comparator][s] for s in seeds], paper_effect, direction)

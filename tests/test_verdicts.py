@@ -34,3 +34,29 @@ def test_decide_rejects_inconsistent_inputs():
         decide(iv(0.1, 0.2), -0.5, 0.1, +1)
     with pytest.raises(ValueError):
         decide(iv(0.1, 0.2), None, 0.1, 2)
+
+
+from types import SimpleNamespace  # noqa: E402
+
+from core.stats import mde, t_interval  # noqa: E402
+from core.verdicts import compare, compare_runs  # noqa: E402
+
+
+def test_compare_scalar_is_the_paired_t_and_its_mde():
+    c = compare([2.0, 2.5, 3.0], [1.67, 2.16, 2.68], direction=-1)  # ours higher, paper says lower
+    assert c.interval.estimate == pytest.approx(0.33) and c.verdict == DOES_NOT_HOLD
+    assert c.mde == pytest.approx(mde(0.01, 3), rel=1e-6)
+    assert str(c).endswith("(3 seeds, MDE 0.033): does not hold")
+
+
+def test_compare_runs_pairs_by_seed_and_reads_accuracy_vectors():
+    def run(name, seed, correct):
+        return SimpleNamespace(name=name, seed=seed, result={"test_correct": correct})
+    runs = [run("a", 1, [1, 1, 0, 1]), run("a", 0, [1, 1, 0, 1]), run("b", 0, [1, 0, 0, 1]),
+            run("b", 1, [0, 0, 0, 1]), run("a", 2, [1, 1, 1, 1]), run("b", 2, [1, 1, 0, 0]), run("b", 3, [0] * 4)]
+    c = compare_runs(runs, "a", "b", "test_correct")
+    ref = t_interval([0.25, 0.5, 0.5])  # seed 3 has no partner
+    assert (c.interval.lo, c.interval.hi, c.interval.n) == pytest.approx((ref.lo, ref.hi, 3))
+    assert c.verdict == HOLDS
+    with pytest.raises(ValueError):
+        compare_runs(runs[:3], "a", "b", "test_correct")
