@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.stats import Interval, accuracy_diff, mde_of, paired_interval
+from core.stats import Interval, accuracy_diff, mde_accuracy, mde_of, paired_interval
 
 HOLDS = "holds"
 DOES_NOT_HOLD = "does not hold"
@@ -57,20 +57,21 @@ class Comparison:
     interval: Interval
     mde: float
     verdict: str
+    unit: str = "seeds"
 
     def __str__(self) -> str:
-        return f"{self.interval} ({self.interval.n} seeds, MDE {self.mde:.2g}): {self.verdict}"
+        return f"{self.interval} ({self.interval.n} {self.unit}, MDE {self.mde:.2g}): {self.verdict}"
 
 
-def compare(ours, comparator, paper_effect: float | None = None, direction: int = +1) -> Comparison:
-    """Verdict on paired per-seed values (same seed = same data order): a scalar per seed, or a vector of
-    per-example correctness per seed (then core.stats.accuracy_diff, MDE from the per-seed accuracies)."""
+def compare(ours, comparator, paper_effect: float | None = None, direction: int = +1,
+            unit: str = "seeds") -> Comparison:
+    """Verdict on paired per-seed values (same seed = same data order): a scalar per seed (paired t), or a
+    vector of per-example correctness per seed on the same items (core.stats.accuracy_diff, crossed design)."""
     if np.ndim(ours[0]) == 1:
-        iv = accuracy_diff(ours, comparator)
-        m = mde_of([np.mean(c) for c in ours], [np.mean(c) for c in comparator])
+        iv, m = accuracy_diff(ours, comparator), mde_accuracy(ours, comparator)
     else:
         iv, m = paired_interval(ours, comparator), mde_of(ours, comparator)
-    return Comparison(iv, m, decide(iv, paper_effect, m, direction))
+    return Comparison(iv, m, decide(iv, paper_effect, m, direction), unit)
 
 
 def compare_runs(runs, ours: str, comparator: str, metric, paper_effect: float | None = None,
@@ -84,3 +85,15 @@ def compare_runs(runs, ours: str, comparator: str, metric, paper_effect: float |
     if len(seeds) < 2:
         raise ValueError(f"{ours} vs {comparator}: {len(seeds)} common seeds, a paired interval needs 2")
     return compare([by[ours][s] for s in seeds], [by[comparator][s] for s in seeds], paper_effect, direction)
+
+
+def lm_eval_metric(task: str, key: str = "acc_norm"):
+    """Metric function reading an lm-eval score from a run's result (for compare_runs)."""
+    return lambda run: run.result["lm_eval"][task][key]
+
+
+def comparisons(runs, ours: str, comparators, metrics: dict) -> dict:
+    """{(comparator, metric name): Comparison} of `ours` against each comparator on each metric;
+    metrics maps a name to (metric for compare_runs, paper's direction)."""
+    return {(c, name): compare_runs(runs, ours, c, metric, None, direction)
+            for c in comparators for name, (metric, direction) in metrics.items()}
