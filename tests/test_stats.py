@@ -1,12 +1,25 @@
 import numpy as np
 import pytest
-
 from scipy import stats as sps
 from scipy.special import expit
 
-from core.stats import (Interval, accuracy_diff, bootstrap_ci, curve_band, mcnemar, mde, mde_accuracy, mde_of,
-                        mde_se, paired_interval, seed_range, smooth, t_interval, t_power)
-from core.stats import _power_se  # noqa: E402  (the power the MDE inverts)
+from core.stats import (
+    Interval,
+    _power_se,  # noqa: E402  (the power the MDE inverts)
+    accuracy_diff,
+    bootstrap_ci,
+    curve_band,
+    mcnemar,
+    mde,
+    mde_accuracy,
+    mde_of,
+    mde_se,
+    paired_interval,
+    seed_range,
+    smooth,
+    t_interval,
+    t_power,
+)
 
 
 def test_bootstrap_of_constant_is_degenerate():
@@ -146,7 +159,7 @@ def test_t_interval_covers_95_percent_with_3_seeds():
     assert np.mean((ci.low < 1.0) & (1.0 < ci.high)) == pytest.approx(0.95, abs=0.006)
     for row in x[:5]:  # the vectorised scipy call is the function's own computation
         iv = t_interval(row)
-        assert (iv.lo, iv.hi) == pytest.approx((sps.t.interval(0.95, 2, row.mean(), sps.sem(row))))
+        assert (iv.lo, iv.hi) == pytest.approx(sps.t.interval(0.95, 2, row.mean(), sps.sem(row)))
 
 
 def test_three_seed_percentile_bootstrap_is_the_seed_range_and_covers_75_percent():

@@ -39,7 +39,8 @@ def main(profile: str = "cpu") -> None:
         variants = sorted({r.name for r in runs if r.name.startswith(("s-mezo", "r-mezo"))})
         for v in variants:
             paper = effect if v.startswith("s-mezo-0.8") else None
-            print(f"claims 1/3/4, {exp}, {v} − mezo, test accuracy:", compare_runs(runs, v, "mezo", "test_correct", paper))
+            c = compare_runs(runs, v, "mezo", "test_correct", paper)
+            print(f"claims 1/3/4, {exp}, {v} − mezo, test accuracy:", c)
             print(f"claim 2 proxy, {exp}, {v} − mezo, last validation accuracy:",
                   compare_runs(runs, v, "mezo", last_eval_accuracy))
             print(f"claim 3, {exp}, {v} − mezo, validation loss:", compare_runs(runs, v, "mezo", "eval_loss", None, -1))
@@ -51,11 +52,13 @@ def main(profile: str = "cpu") -> None:
             if any(r.name == fixed for r in runs):
                 c = compare_runs(with_fixed(runs, fixed, seeds), "mezo", fixed, "test_correct", None, sign)
                 print(f"claim 8, {exp}, mezo − {fixed} (its one run fixed), test accuracy:", c)
-    noise = load_json(Path(RESULTS) / "sparse_mezo" / "noise" / f"{profile}.json")
-    for model, res in noise["models"].items():
+    study = load_json(Path(RESULTS) / "sparse_mezo" / "noise" / f"{profile}.json")
+    for model, res in study["models"].items():
         col = {key: np.array([d[key] for d in res["draws"]]) for key in ("noise", "step")}
-        print(f"claim 5, {model}, noise ΔL Q5 − Q1:", compare(col["noise"][:, -1], col["noise"][:, 0], None, +1, "draws"))
-        print(f"claim 5 (ours), {model}, update ΔL Q1 − Q5:", compare(col["step"][:, 0], col["step"][:, -1], None, -1, "draws"))
+        noise = compare(col["noise"][:, -1], col["noise"][:, 0], None, +1, "draws")
+        step = compare(col["step"][:, 0], col["step"][:, -1], None, -1, "draws")
+        print(f"claim 5, {model}, noise ΔL Q5 − Q1:", noise)
+        print(f"claim 5 (ours), {model}, update ΔL Q1 − Q5:", step)
 
 
 if __name__ == "__main__":
