@@ -7,6 +7,8 @@ seeds on the fixed validation examples every run shares.
 """
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 from dataclasses import replace
 
@@ -14,7 +16,8 @@ import numpy as np
 
 from core.norms import block_order, norm_skew
 from core.results import load_runs
-from core.stats import mde_reference, reference_sd_interval
+from core.run import REPO
+from core.stats import mde_of, mde_reference, reference_sd_interval, t_interval
 from core.verdicts import compare_runs, decide, lm_eval_metric, not_testable
 
 
@@ -37,6 +40,21 @@ def ablation(runs, reference, ours: str, comparator: str, direction: int = -1) -
     return f"{iv} (MDE {m:.2g}): {decide(iv, None, m, direction)}"
 
 
+BENCH_COMMITS = ("1a0d913", "a063983", "b0dfe7f")  # every committed CPU bench of the 4x64 setting
+
+
+def bench_ratios(commits=BENCH_COMMITS) -> dict:
+    """{'full', 'lora'}: that method's median step time / LISA's, one value per committed CPU bench run."""
+    out = {"full": [], "lora": []}
+    for sha in commits:
+        text = subprocess.run(["git", "show", f"{sha}:data/results/bench/cpu-cpu.json"], cwd=REPO, check=True,
+                              capture_output=True, text=True).stdout
+        median = {r["method"]: r["step_s_median"] for r in json.loads(text)["rows"]}
+        for m in out:
+            out[m].append(median[m] / median["lisa"])
+    return out
+
+
 def main(profile: str = "cpu") -> None:
     curves = load_runs("lisa", "loss_curves", profile)
     for comparator in ("full", "lora", "galore"):
@@ -56,6 +74,12 @@ def main(profile: str = "cpu") -> None:
               ablation(gamma, reference, ours, comparator))
     for ours, comparator in (("K10", "K1"), ("K10", "K4")):
         print(f"claim 6, {ours} − {comparator} validation loss:", ablation(k_runs, reference, ours, comparator))
+    paper_speedup = {"full": 2.9, "lora": 1.5}
+    for method, ratios in bench_ratios().items():  # claim 4: LISA faster means ratio − 1 > 0
+        excess = [r - 1 for r in ratios]
+        iv, m = t_interval(excess), mde_of(excess)
+        print(f"claim 4, {method}/LISA step time − 1 over the CPU benches {BENCH_COMMITS}: {iv} (MDE {m:.2g}):",
+              decide(iv, paper_speedup[method] - 1, m, +1))
     print("claims 7, 8:", not_testable("MT-Bench needs a GPT-4 judge; GSM8K is not in the offline data"))
     lora = next(r for r in load_runs("lisa", "weight_norms", profile) if r.name == "smollm2_lora")
     full = next(r for r in curves if r.name == "full" and r.seed == 0)
