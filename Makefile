@@ -56,6 +56,7 @@ test: $(STAMP)  ## run the test suite (tiny models + one SmolLM2 load); <= 10 mi
 
 bench: $(STAMP) models  ## step time + peak memory per method on one batch -> data/results/bench/*.json
 	$(PY) -m core.bench --profile $(PROFILE) $(if $(FORCE),--force,)
+	$(PY) -m core.bench_table --write
 
 lisa-runs: $(STAMP) models  ## LISA paper: all training runs of PROFILE (finished runs are skipped)
 	$(PY) -m core.experiment papers/lisa/configs --profile $(PROFILE) --jobs $(JOBS)

@@ -29,7 +29,7 @@ from pathlib import Path
 from core.run import REPO, RESULTS, read_json, read_jsonl
 
 VOLATILE = re.compile(r"time|runtime|per_second|step_s|_s$|seconds|rss|created|date|git_sha|host"
-                      r"|^machine$|^versions$|^packages$")
+                      r"|^machine$|^versions$|^packages$|^cpu_model$|^cpu_simd$|_blas$")  # core.machine fields
 
 
 @dataclass

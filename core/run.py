@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from core.config import ConfigError, RunConfig, build
+from core.machine import machine_info
 
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = Path(os.environ.get("SFT_RESULTS", REPO / "data" / "results"))  # tests point this elsewhere
@@ -103,6 +104,7 @@ def package_versions() -> dict:
 def machine() -> dict:
     info = {"host": socket.gethostname(), "platform": platform.platform(), "cpus": os.cpu_count(),
             "torch_threads": torch.get_num_threads()}
+    info.update(machine_info())  # CPU model, SIMD flags, BLAS (core.machine)
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info

@@ -73,7 +73,10 @@ def _power_se(delta: float, se: float, df: float, alpha: float) -> float:
     degrees of freedom: P(|T| > t_{1-α/2}) with T noncentral t of ncp δ/se (scipy.stats.nct)."""
     crit = sps.t.ppf(1 - alpha / 2, df)
     ncp = abs(delta) / se
-    return float(sps.nct.sf(crit, df, ncp) + sps.nct.cdf(-crit, df, ncp))
+    upper = sps.nct.sf(crit, df, ncp)
+    upper = 1 - sps.nct.cdf(crit, df, ncp) if np.isnan(upper) else upper
+    lower = sps.nct.cdf(-crit, df, ncp)  # wrong-side rejections; scipy returns nan for some large ncp where it is ~0
+    return float(upper + (0.0 if np.isnan(lower) else lower))
 
 
 def _design(sd: float, n: int, paired: bool) -> tuple[float, int]:
@@ -175,9 +178,10 @@ def _crossed(per_seed_correct_a, per_seed_correct_b, confidence: float = 0.95) -
         resid = d - d.mean(axis=1, keepdims=True) - d.mean(axis=0, keepdims=True) + d.mean()
         ms_resid = np.sum(resid ** 2) / ((s - 1) * (i - 1))
         combined = ms_seed + ms_item - ms_resid
-        if combined > 0:
-            designs.append((combined, combined ** 2 / (ms_seed ** 2 / (s - 1) + ms_item ** 2 / (i - 1)
-                                                       + ms_resid ** 2 / ((s - 1) * (i - 1)))))
+        if combined > 0:  # Satterthwaite's df, kept >= the smallest component's (it collapses when MS_resid ≈ sum)
+            satterthwaite = combined ** 2 / (ms_seed ** 2 / (s - 1) + ms_item ** 2 / (i - 1)
+                                             + ms_resid ** 2 / ((s - 1) * (i - 1)))
+            designs.append((combined, max(satterthwaite, s - 1.0)))
         designs.append((ms_seed, s - 1.0))
     ms, df = max(designs, key=lambda m_df: sps.t.ppf(0.5 + confidence / 2, m_df[1]) * np.sqrt(m_df[0]))
     return float(d.mean()), float(np.sqrt(ms / (s * i))), float(df)

@@ -1,11 +1,25 @@
 import numpy as np
 import pytest
-
 from scipy import stats as sps
 from scipy.special import expit
 
-from core.stats import (Interval, accuracy_diff, bootstrap_ci, curve_band, mcnemar, mde, mde_accuracy, mde_of,
-                        paired_interval, seed_range, smooth, t_interval, t_power)
+from core.stats import (
+    Interval,
+    _power_se,  # noqa: E402  (the power the MDE inverts)
+    accuracy_diff,
+    bootstrap_ci,
+    curve_band,
+    mcnemar,
+    mde,
+    mde_accuracy,
+    mde_of,
+    mde_se,
+    paired_interval,
+    seed_range,
+    smooth,
+    t_interval,
+    t_power,
+)
 
 
 def test_bootstrap_of_constant_is_degenerate():
@@ -145,7 +159,7 @@ def test_t_interval_covers_95_percent_with_3_seeds():
     assert np.mean((ci.low < 1.0) & (1.0 < ci.high)) == pytest.approx(0.95, abs=0.006)
     for row in x[:5]:  # the vectorised scipy call is the function's own computation
         iv = t_interval(row)
-        assert (iv.lo, iv.hi) == pytest.approx((sps.t.interval(0.95, 2, row.mean(), sps.sem(row))))
+        assert (iv.lo, iv.hi) == pytest.approx(sps.t.interval(0.95, 2, row.mean(), sps.sem(row)))
 
 
 def test_three_seed_percentile_bootstrap_is_the_seed_range_and_covers_75_percent():
@@ -214,3 +228,21 @@ def test_accuracy_diff_covers_the_task_difference(item_sd, seed_sd):
 
 def test_interval_str_drops_float_dust():
     assert str(Interval(-1.85e-17, -0.179, 0.179, 3, "t")) == "0 [-0.179, 0.179]"
+
+
+def test_mde_survives_scipy_nan_in_the_far_tail():
+    # scipy.stats.nct.cdf(-t_crit, 1.3467, 12) is nan (a Satterthwaite df from accuracy_diff); power there is ~0.92
+    assert np.isnan(sps.nct.cdf(-sps.t.ppf(0.975, 1.3467), 1.3467, 12))
+    m = mde_se(0.0120744, 1.3467)
+    assert 0.1 < m < 0.2 and _power_se(m, 0.0120744, 1.3467, 0.05) == pytest.approx(0.8)
+
+
+def test_accuracy_diff_stays_finite_when_the_residual_cancels_the_rest():
+    # MISA − LISA on sentiment (committed runs): MS_resid ≈ MS_seed + MS_item, so Satterthwaite's df -> ~0 and,
+    # unclamped, t_df made the interval ±2,000
+    d = np.zeros((3, 32), dtype=int)
+    d[0, [10, 24]], d[0, 13] = -1, 1
+    d[1, [10, 14]] = 1
+    d[2, 14] = -1
+    iv = accuracy_diff(d, np.zeros_like(d))
+    assert iv.estimate == 0 and 0 < iv.hi - iv.lo < 0.5

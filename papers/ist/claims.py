@@ -9,15 +9,15 @@ from __future__ import annotations
 import sys
 
 from core.results import load_runs
-from core.verdicts import comparisons, lm_eval_metric
+from core.verdicts import comparisons
 
 METRICS = {"test accuracy": ("test_correct", +1), "validation loss": ("eval_loss", -1)}
-EXTRA = {"accuracy_math": {"lm-eval sft_math_mc acc_norm": (lm_eval_metric("sft_math_mc"), +1)}, "accuracy_sentiment": {}}
+EXPERIMENTS = ("accuracy_math", "accuracy_sentiment")  # lm-eval scores: one scalar per seed, no per-item data
 
 
 def main(profile: str = "cpu") -> None:
-    for exp, extra in EXTRA.items():
-        table = comparisons(load_runs("ist", exp, profile), "ist", ("lora", "ist_random", "lisa"), METRICS | extra)
+    for exp in EXPERIMENTS:
+        table = comparisons(load_runs("ist", exp, profile), "ist", ("lora", "ist_random", "lisa"), METRICS)
         for (comparator, name), c in table.items():
             claim = 2 if comparator == "ist_random" else 1
             print(f"claim {claim}, {exp}, IST − {comparator}, {name}:", c)
