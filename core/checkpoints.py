@@ -56,3 +56,4 @@ def restore_finished(trainer, checkpoint: Path) -> None:
     handler = trainer.callback_handler
     handler.model, handler.optimizer, handler.lr_scheduler = trainer.model, trainer.optimizer, trainer.lr_scheduler
     trainer.control = handler.on_train_begin(trainer.args, trainer.state, trainer.control)
+    trainer.accelerator.prepare_model(trainer.model, evaluation_mode=True)  # as train() would: same eval log row

@@ -221,6 +221,9 @@ def start_run(cfg: RunConfig, out: Path, status: str, profile: str) -> None:
 def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
     """Run (or resume, or skip) one run; returns its result dict (``status`` done or diverged)."""
     out = Path(out)
+    if is_main_process():
+        for tmp in out.glob(".*.tmp"):  # an atomic write cut before its rename
+            tmp.unlink()
     resume = last_checkpoint(out)
     status = run_status(out, cfg, has_checkpoint=resume is not None)
     if status in FINISHED:

@@ -47,11 +47,12 @@ _KILLS: dict[str, int] = {}
 def kill_point(name: str) -> None:
     """Crash-test hook: ``SFT_TEST_KILL_AT=<name>[:<n>]`` SIGKILLs this process the n-th time (default 1st) it
     reaches `name` (``first_step``, ``ckpt_save``, ``final_eval``, ``write:<file name>``); a no-op otherwise."""
-    want = os.environ.get("SFT_TEST_KILL_AT")
-    if not want or want.partition(":")[0] != name:
+    want = os.environ.get("SFT_TEST_KILL_AT", "")
+    point, _, nth = want.rpartition(":") if want.rpartition(":")[2].isdigit() else (want, "", "1")
+    if point != name:
         return
     _KILLS[name] = _KILLS.get(name, 0) + 1
-    if _KILLS[name] == int(want.partition(":")[2] or 1):
+    if _KILLS[name] == int(nth):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

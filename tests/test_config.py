@@ -62,3 +62,5 @@ def test_shipped_configs_validate(path, profile, monkeypatch):
         monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # paper models are hub ids, downloaded on a machine with a network
     cfgs = load_experiment(path, profile)
     assert cfgs and all(c.paper == path.parent.parent.name for c in cfgs)
+    if profile == "paper":  # long runs checkpoint, so an interrupted one resumes instead of restarting
+        assert all(0 < c.save_every < c.max_steps for c in cfgs)
