@@ -212,8 +212,8 @@ def start_run(cfg: RunConfig, out: Path, status: str, profile: str) -> None:
         print(f"note: {out} holds an unfinished run of another config without checkpoints; starting it over",
               flush=True)
         (out / "manifest.json").unlink(missing_ok=True)
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)
     if status in ("new", "restart"):
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)  # none to resume: they belong to no manifest
         out.mkdir(parents=True, exist_ok=True)
         write_new_json(out / "manifest.json", manifest(cfg.to_dict(), cfg.seed, profile=profile))
 
@@ -231,10 +231,11 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
     seed_everything(cfg.seed)
     trainer, tok, model = build_trainer(cfg, out)
     done_steps = checkpoint_step(resume) if resume is not None and status == "resume" else None
+    history = read_jsonl(out / "metrics.jsonl", torn_tail=True) if done_steps is not None else []
+    divergence_of(trainer).replay([r for r in history if r.get("step", 0) <= done_steps])  # same on every rank
     if is_main_process():
         start_run(cfg, out, status, profile)
         reset_logs(out, done_steps, cfg.max_steps)
-    divergence_of(trainer).replay(read_jsonl(out / "metrics.jsonl"))
     start = time.perf_counter()
     if cfg.method != "zero_shot" and done_steps is not None and done_steps >= cfg.max_steps:
         restore_finished(trainer, resume)  # killed after the last checkpoint: evaluate again, train no more

@@ -53,6 +53,8 @@ def test_diverging_run_stops_with_one_line_and_is_kept_by_the_loaders(tmp_path, 
     assert loaded.status == "diverged" and loaded.result["diverged_at"] == result["steps"]
     assert experiment.main([str(cfg)]) == 1  # skipped on a re-run, still reported
     assert "skipped (finished) but diverged" in capsys.readouterr().out
+    assert experiment.main([str(cfg), "lr=5e-4"]) == 3  # the same run re-requested with another lr: refused
+    assert "differs in: lr" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("logs", [{"loss": 1.0, "projected_grad": math.nan}, {"loss": -math.inf}])
