@@ -332,12 +332,8 @@ class ISTCallback(BlockSwitchCallback):
         super().on_step_begin(args, state, control, **kwargs)
 
 
-class NonFiniteLossError(FloatingPointError):
-    """Training produced a NaN/inf loss."""
-
-
 class MetricsCallback(TrainerCallback):
-    """Append every log (loss, lr, grad norm, step time) to metrics.jsonl; stop clearly on a NaN loss."""
+    """Append every log (loss, lr, grad norm, step time) to metrics.jsonl (a NaN loss is `core.divergence`'s)."""
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -355,13 +351,8 @@ class MetricsCallback(TrainerCallback):
         row = {"step": state.global_step, **{k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}}
         if self.step_times and "loss" in row:
             row["step_time"] = self.step_times[-1]
-        if state.is_world_process_zero:  # every rank sees the same (gathered) logs and checks them below
+        if state.is_world_process_zero:
             append_jsonl(self.path, row)
-        bad = {k: row[k] for k in ("loss", "eval_loss", "grad_norm") if k in row and not math.isfinite(row[k])}
-        if bad:
-            raise NonFiniteLossError(
-                f"non-finite {bad} at step {state.global_step}; lower the learning rate (lr) or raise max_grad_norm "
-                f"clipping. Metrics so far are in {self.path}; the last checkpoint in {args.output_dir} is kept")
 
 
 class WeightNormCallback(TrainerCallback):

@@ -9,22 +9,23 @@ An experiment file (``papers/<p>/configs/<artifact>.yaml``) holds::
     runs: [{name: lisa, method: lisa}, ...]   # a run may set its own `seeds` (e.g. a deterministic zero-shot)
     seeds: [0, 1, 2]
 
-Unknown or ill-typed keys raise :class:`ConfigError` naming the key and its closest valid names.
+Every field is checked when a config is built (type, range, finiteness, choice, cross-field rules such as
+``lisa.gamma`` <= the model's layers); unknown, ill-typed or out-of-range keys raise a one-line
+:class:`ConfigError` naming the key, the value and what to change. CLI overrides (``key=value``) are applied last:
+they win over ``base``, the profile, a ``runs`` entry and ``seeds`` (``seed=N`` runs that one seed).
 """
 from __future__ import annotations
 
 import copy
 import dataclasses
 import difflib
+import math
+import re
 import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import yaml
-
-
-class ConfigError(ValueError):
-    """A configuration problem, phrased so the user knows what to change."""
 
 
 @dataclass
@@ -107,6 +108,16 @@ class GaloreSettings:
 
 
 @dataclass
+class DivergenceSettings:
+    """When a run counts as diverged and stops (`core.divergence`): a non-finite loss at once; a loss above
+    `loss_factor` x the first logged loss for `patience` logged steps in a row; a gradient norm (a ZO run: its
+    projected gradient) of exactly 0 for `zero_grad_steps` steps in a row. 0 switches a rule off."""
+    loss_factor: float = 10.0
+    patience: int = 5
+    zero_grad_steps: int = 10
+
+
+@dataclass
 class RunConfig:
     """Everything one training run needs; the manifest stores it whole."""
     paper: str = "foundation"
@@ -142,17 +153,25 @@ class RunConfig:
     badam: BadamSettings = field(default_factory=BadamSettings)
     ist: IstSettings = field(default_factory=IstSettings)
     zo: ZoSettings = field(default_factory=ZoSettings)
+    divergence: DivergenceSettings = field(default_factory=DivergenceSettings)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
 
 METHODS = ("full", "lora", "galore", "lisa", "misa", "badam", "ist", "mezo", "zero_shot")
-TASKS_CAUSAL = ("instruct", "math", "sentiment", "entailment", "boolq")
+ENCODER_METHODS = ("full", "lora", "mezo", "zero_shot")  # an encoder is a verbalizer classifier (core.encoder_cls)
+LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial",
+                 "inverse_sqrt")  # transformers SchedulerType values that need no extra arguments
+DTYPES = ("float32", "bfloat16", "float16")
 EXPERIMENT_KEYS = ("paper", "experiment", "base", "profiles", "runs", "seeds", "description", "artifact")
 
 
-def _close(key: str, valid) -> str:
+class ConfigError(ValueError):
+    """A configuration problem, phrased so the user knows what to change."""
+
+
+def close_names(key: str, valid) -> str:
     near = difflib.get_close_matches(key, list(valid), n=3, cutoff=0.5)
     return f" (did you mean {', '.join(near)}?)" if near else f" (valid: {', '.join(sorted(valid))})"
 
@@ -164,7 +183,10 @@ def scalar(raw: str):
             return cast(raw)
         except ValueError:
             pass
-    return yaml.safe_load(raw)
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
 
 
 def _coerce(value, typ, where: str):
@@ -174,83 +196,54 @@ def _coerce(value, typ, where: str):
     if typ is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if typ is bool and not isinstance(value, bool):
-        raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        raise ConfigError(f"{where}={value!r}: expected true/false")
     if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
-        raise ConfigError(f"{where}: expected {typ.__name__}, got {value!r}")
+        raise ConfigError(f"{where}={value!r}: expected {typ.__name__}")
+    if typ is float and not math.isfinite(value):
+        raise ConfigError(f"{where}={value!r}: expected a finite number")
     return value
 
 
-def build(cls, data: dict, where: str = ""):
-    """Dataclass `cls` from nested dict `data`, rejecting unknown keys with close matches."""
+def build(cls, data: dict, where: str = "", check: bool = True):
+    """Dataclass `cls` from nested dict `data`, rejecting unknown keys with close matches; a RunConfig is then
+    validated (`check=False` only fills defaults, e.g. for a stored config)."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where.rstrip('.') or 'config'}: expected a mapping of keys, got {data!r}")
     hints = typing.get_type_hints(cls)
     names = {f.name for f in fields(cls)}
     kwargs = {}
     for key, value in data.items():
         path = f"{where}{key}"
         if key not in names:
-            raise ConfigError(f"unknown config key '{path}'{_close(key, names)}")
+            raise ConfigError(f"unknown config key '{path}'{close_names(str(key), names)}")
         typ = hints[key]
         if dataclasses.is_dataclass(typ):
             if not isinstance(value, dict):
-                raise ConfigError(f"{path}: expected a mapping of {sorted(f.name for f in fields(typ))}")
-            kwargs[key] = build(typ, value, path + ".")
+                raise ConfigError(f"{path}={value!r}: expected a mapping of {sorted(f.name for f in fields(typ))}")
+            kwargs[key] = build(typ, value, path + ".", check)
         else:
             kwargs[key] = _coerce(value, typ, path)
     obj = cls(**kwargs)
-    if cls is RunConfig:
+    if cls is RunConfig and check:
+        from core.checks import validate  # ranges, choices, models and tasks (imports core.models lazily)
         validate(obj)
     return obj
 
 
-def validate(cfg: RunConfig) -> None:
-    """Value checks that types alone do not catch."""
-    if cfg.method not in METHODS:
-        raise ConfigError(f"method '{cfg.method}' is not known{_close(cfg.method, METHODS)}")
-    for key in ("max_steps", "batch_size", "grad_accum", "max_length"):
-        if getattr(cfg, key) <= 0:
-            raise ConfigError(f"{key} must be > 0, got {getattr(cfg, key)}")
-    if cfg.lr <= 0:
-        raise ConfigError(f"lr must be > 0, got {cfg.lr}")
-    if cfg.lisa.interval <= 0:
-        raise ConfigError(f"lisa.interval (K) must be > 0, got {cfg.lisa.interval}")
-    if cfg.lisa.gamma < 0:
-        raise ConfigError(f"lisa.gamma must be >= 0, got {cfg.lisa.gamma}")
-    if not 0 < cfg.misa.budget <= 1 or cfg.misa.interval <= 0:
-        raise ConfigError(f"misa.budget must be in (0, 1] and misa.interval > 0, got {cfg.misa.budget}, "
-                          f"{cfg.misa.interval}")
-    if cfg.badam.interval <= 0 or cfg.badam.switch_mode not in ("random", "ascending", "descending", "fixed"):
-        raise ConfigError(f"badam.interval must be > 0 and badam.switch_mode one of random/ascending/descending/"
-                          f"fixed, got {cfg.badam.interval}, {cfg.badam.switch_mode!r}")
-    if cfg.ist.interval <= 0 or not 0 < cfg.ist.update_frac <= 1 or not 0 < cfg.ist.suppress_frac <= 1:
-        raise ConfigError(f"ist.interval must be > 0 and ist.update_frac / ist.suppress_frac in (0, 1], got "
-                          f"{cfg.ist.interval}, {cfg.ist.update_frac}, {cfg.ist.suppress_frac}")
-    if not 0 <= cfg.zo.sparsity < 1 or cfg.zo.mask not in ("magnitude", "random") or cfg.zo.eps <= 0:
-        raise ConfigError(f"zo.sparsity must be in [0, 1), zo.mask 'magnitude' or 'random' and zo.eps > 0, got "
-                          f"{cfg.zo.sparsity}, {cfg.zo.mask!r}, {cfg.zo.eps}")
-    if cfg.method == "mezo" and cfg.grad_accum != 1:
-        raise ConfigError(f"method mezo needs grad_accum = 1 (one SPSA estimate per step), got {cfg.grad_accum}; "
-                          "raise batch_size instead")
-    from core.evaluate import LOCAL_TASKS
-    unknown = [t for t in cfg.lm_eval_tasks.split(",") if t not in LOCAL_TASKS]
-    if unknown:
-        raise ConfigError(f"lm_eval_tasks: unknown local task {unknown[0]!r}{_close(unknown[0], LOCAL_TASKS)}")
-    if cfg.probe_every < 0 or cfg.probe_examples <= 0:
-        raise ConfigError(f"probe_every must be >= 0 and probe_examples > 0, got {cfg.probe_every}, "
-                          f"{cfg.probe_examples}")
-
-
 def parse_overrides(pairs: list[str]) -> dict:
-    """`["lisa.gamma=4", "lr=1e-5"]` -> nested dict; values parsed as YAML scalars."""
+    """`["lisa.gamma=4", "lr=1e-5"]` -> nested dict of the raw strings (each is typed by its field in `build`)."""
     out: dict = {}
     for pair in pairs:
-        if "=" not in pair:
-            raise ConfigError(f"override '{pair}' is not key=value (e.g. lisa.gamma=4)")
-        key, raw = pair.split("=", 1)
+        key, sep, raw = pair.partition("=")
+        if not sep or not re.fullmatch(r"\w+(\.\w+)*", key):
+            raise ConfigError(f"override {pair!r} is not key=value (e.g. lisa.gamma=4)")
         node = out
         parts = key.split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
-        node[parts[-1]] = scalar(raw) if raw else ""
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {pair!r} conflicts with another override of {part}")
+        node[parts[-1]] = raw
     return out
 
 
@@ -265,25 +258,96 @@ def merge(base: dict, over: dict) -> dict:
     return out
 
 
-def load_experiment(path: str | Path, profile: str = "cpu", overrides: dict | None = None) -> list[RunConfig]:
-    """Expand an experiment YAML into one RunConfig per (run, seed) for `profile`."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"experiment file {path} does not exist (see papers/*/configs/)")
-    spec = yaml.safe_load(path.read_text()) or {}
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML SafeLoader that refuses a key written twice in one mapping (plain YAML keeps the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(f"line {key_node.start_mark.line + 1}: key '{key}' appears twice in one mapping; "
+                                  "keep one")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+def read_spec(path: Path) -> dict:
+    """The experiment file as a mapping, with every way of being unreadable turned into a ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save the file as UTF-8") from None
+    try:
+        spec = yaml.load(text, Loader=UniqueKeyLoader)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}:{where} malformed YAML ({getattr(err, 'problem', None) or err}); "
+                          "check the indentation and brackets there") from None
+    spec = {} if spec is None else spec
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping with keys {', '.join(EXPERIMENT_KEYS)}, "
+                          f"not a {type(spec).__name__}")
     for key in spec:
         if key not in EXPERIMENT_KEYS:
-            raise ConfigError(f"{path}: unknown top-level key '{key}'{_close(key, EXPERIMENT_KEYS)}")
-    profiles = spec.get("profiles", {})
+            raise ConfigError(f"{path}: unknown top-level key '{key}'{close_names(str(key), EXPERIMENT_KEYS)}")
+    for key in ("base", "profiles"):
+        if not isinstance(spec.get(key) or {}, dict):
+            raise ConfigError(f"{path}: '{key}' must be a mapping, got {spec[key]!r}")
+    return spec
+
+
+def _runs(runs, where: str) -> list[dict]:
+    if not isinstance(runs, list) or not runs or not all(isinstance(r, dict) for r in runs):
+        raise ConfigError(f"{where}: 'runs' must be a non-empty list of mappings (e.g. [{{name: a, method: lisa}}]), "
+                          f"got {runs!r}")
+    return runs
+
+
+def _seeds(seeds, where: str) -> list:
+    if not isinstance(seeds, list) or not seeds:
+        raise ConfigError(f"{where}: 'seeds' must be a non-empty list (e.g. [0, 1, 2]), got {seeds!r}")
+    return seeds
+
+
+def load_experiment(path: str | Path, profile: str = "cpu", overrides: dict | None = None,
+                    select: list[str] | None = None) -> list[RunConfig]:
+    """Expand an experiment YAML into one RunConfig per (run, seed) for `profile`, keeping only the `runs` entries
+    named in `select` if given; `overrides` (from `parse_overrides`) win over everything in the file. ``seed=N``
+    replaces every seed list by [N]; ``name=X`` names a single run X and each run r of several ``X-r``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"experiment file {path} does not exist (see papers/*/configs/)")
+    spec = read_spec(path)
+    profiles = spec.get("profiles") or {}
     if profile not in profiles:
-        raise ConfigError(f"{path}: no profile '{profile}'{_close(profile, profiles)}")
-    prof = dict(profiles[profile] or {})
-    runs = prof.pop("runs", spec.get("runs", [{}]))
-    seeds = prof.pop("seeds", spec.get("seeds", [0]))
-    base = merge(merge(spec.get("base", {}), prof), overrides or {})
-    base.update(paper=spec.get("paper", "foundation"), experiment=spec.get("experiment", path.stem))
-    configs = [build(RunConfig, merge(merge(base, {k: v for k, v in run.items() if k != "seeds"}), {"seed": seed}))
-               for run in runs for seed in run.get("seeds", seeds)]
+        raise ConfigError(f"{path}: no profile '{profile}'{close_names(profile, profiles)}")
+    prof = profiles[profile] or {}
+    if not isinstance(prof, dict):
+        raise ConfigError(f"{path}: profile '{profile}' must be a mapping, got {prof!r}")
+    prof = dict(prof)
+    runs = _runs(prof.pop("runs", spec.get("runs", [{}])), f"{path} ({profile})")
+    seeds = _seeds(prof.pop("seeds", spec.get("seeds", [0])), f"{path} ({profile})")
+    if select:
+        runs = [r for r in runs if r.get("name", "run") in select]
+        if not runs:
+            return []
+    over = dict(overrides or {})
+    name = over.pop("name", None)
+    if "seed" in over:
+        seeds, runs = [over["seed"]], [{k: v for k, v in r.items() if k != "seeds"} for r in runs]
+    base = merge(merge({"paper": spec.get("paper", "foundation"), "experiment": spec.get("experiment", path.stem)},
+                       spec.get("base") or {}), prof)
+    configs = []
+    for run in runs:
+        entry = merge(merge(base, {k: v for k, v in run.items() if k != "seeds"}), over)
+        if name is not None:
+            entry["name"] = name if len(runs) == 1 else f"{name}-{entry.get('name', 'run')}"
+        for seed in _seeds(run.get("seeds", seeds), f"{path}: run {run.get('name', '?')}"):
+            configs.append(build(RunConfig, merge(entry, {"seed": seed})))
     names = [f"{c.name}-s{c.seed}" for c in configs]
     if len(set(names)) != len(names):
         raise ConfigError(f"{path}: two runs share a name; give each entry of `runs` a distinct `name`")

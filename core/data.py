@@ -179,9 +179,10 @@ def verify(task: str, split: str) -> Path:
     sums = json.loads((PREPARED / "CHECKSUMS.json").read_text())["files"] if (PREPARED / "CHECKSUMS.json").exists() else {}
     key = f"{task}/{split}.jsonl"
     if not path.exists() or key not in sums:
-        raise DataError(f"{path} is missing; run `make data`")
+        raise DataError(f"{path} is missing; restore it (`git checkout -- data/prepared`) or run `make data-rebuild`")
     if sha256_file(path) != sums[key]["sha256"]:
-        raise DataError(f"{path} does not match its sha256 in CHECKSUMS.json; run `make data` to rebuild it")
+        raise DataError(f"{path} does not match its sha256 in CHECKSUMS.json; run `make data-rebuild` to rebuild it "
+                        "(or `git checkout -- data/prepared`)")
     return path
 
 

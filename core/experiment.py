@@ -1,6 +1,12 @@
 """Run every run of one or more experiment configs, skipping finished runs and resuming unfinished ones.
 
-    python -m core.experiment papers/lisa/configs [--profile cpu] [--only loss_curves] [--jobs 2] [key=value ...]
+    python -m core.experiment papers/lisa/configs [--profile cpu] [--only loss_curves] [--run lisa] [--jobs 2]
+                              [key=value ...]
+
+``key=value`` overrides may come anywhere among the arguments and win over everything in the files (see
+`core.config.load_experiment`). Every config is validated before any run starts or any folder is made.
+Exit status: 0 all runs done; 1 a run failed or diverged; 2 a config or argument error; 3 a finished run would be
+overwritten, or one cannot be read back.
 
 With ``--jobs N > 1`` runs go to N worker processes (a fresh process per run), each with
 ``cpu_count // N`` torch threads and its output in ``<run dir>/train.log``: for machines with many cores.
@@ -19,44 +25,61 @@ import traceback
 from pathlib import Path
 
 from core.config import ConfigError, load_experiment, parse_overrides
-from core.run import RESULTS, RunExistsError, run_dir
+from core.run import RESULTS, CorruptFileError, RunExistsError, run_dir
 
 
 def experiment_files(target: str) -> list[Path]:
     path = Path(target)
     if path.is_dir():
-        return sorted(path.glob("*.yaml"))
-    if not path.exists():
+        files = sorted(path.glob("*.yaml"))
+        if not files:
+            raise ConfigError(f"{path} holds no *.yaml experiment file")
+        return files
+    if not path.is_file():
         raise ConfigError(f"{path} does not exist; pass an experiment YAML or a folder of them")
     return [path]
 
 
-def plan(targets: list[str], profile: str, overrides: dict, only: list[str] | None = None):
-    """(config, run directory) for every run, in file order."""
-    runs = []
-    for target in targets:
-        for path in experiment_files(target):
-            if only and path.stem not in only:
-                continue
-            runs += [(cfg, run_dir(cfg, profile, RESULTS)) for cfg in load_experiment(path, profile, overrides)]
+def plan(targets: list[str], profile: str, overrides: dict, only: list[str] | None = None,
+         select: list[str] | None = None):
+    """(config, run directory) for every run, in file order; `only` keeps experiment files by stem, `select`
+    `runs` entries by name. Raises ConfigError for an empty selection."""
+    files = [path for target in targets for path in experiment_files(target)]
+    unknown = sorted(set(only or []) - {p.stem for p in files})
+    if unknown:
+        raise ConfigError(f"--only {' '.join(unknown)}: no such experiment file (have: "
+                          f"{', '.join(sorted(p.stem for p in files))})")
+    runs = [(cfg, run_dir(cfg, profile, RESULTS)) for path in files if not only or path.stem in only
+            for cfg in load_experiment(path, profile, overrides, select)]
+    if not runs:
+        raise ConfigError(f"--run {' '.join(select)}: no `runs` entry of that name" if select else
+                          "the selection holds no run")
     return runs
 
 
 def describe(result: dict) -> str:
     if result.get("error"):
         return f"failed: {result['error']}"
+    if result.get("status") == "diverged":
+        return (f"{'skipped (finished) but ' if result.get('skipped') else ''}diverged at step "
+                f"{result['diverged_at']}: {result['reason']}; lower lr")
     if result.get("skipped"):
         return "skipped (finished)"
     return f"done: train loss {result['final_train_loss']:.4f}, eval loss {result['eval_loss']:.4f}"
 
 
 def run_one(cfg, out: Path, profile: str) -> dict:
-    """Train one run in this process; errors come back as ``{"error": ...}`` (a RunExistsError is re-raised)."""
+    """Train one run in this process; errors come back as ``{"error": ...}`` (a RunExistsError or CorruptFileError is
+    re-raised). Errors about the input (model, data) are one line; anything else also prints its traceback."""
+    from core.data import DataError
     from core.finetune import train  # heavy import after the config is known to be valid
+    from core.models import ModelNotFoundError
     try:
         return train(cfg, out, profile)
-    except RunExistsError:
+    except (RunExistsError, CorruptFileError):
         raise
+    except (ConfigError, DataError, ModelNotFoundError) as err:
+        return {"error": f"{type(err).__name__}: {err}"}
     except Exception as err:  # noqa: BLE001 - reported per run; the other runs go on
         traceback.print_exc()
         return {"error": f"{type(err).__name__}: {err}"}
@@ -75,6 +98,16 @@ def run_logged(args) -> dict:
         return run_one(cfg, out, profile)
 
 
+def failure(result: dict) -> bool:
+    return bool(result.get("error")) or result.get("status") == "diverged"
+
+
+def positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return int(text)
+
+
 def run_parallel(runs, profile: str, jobs: int) -> int:
     from tqdm.auto import tqdm
     threads = max(1, (os.cpu_count() or 1) // jobs)
@@ -84,7 +117,7 @@ def run_parallel(runs, profile: str, jobs: int) -> int:
         bar = tqdm(total=len(runs), desc=f"runs ({jobs} jobs x {threads} threads)", unit="run")
         for (cfg, out), result in zip(runs, pool.imap(run_logged, [(c, o, profile) for c, o in runs])):
             bar.write(f"{cfg.experiment}/{out.name} ({cfg.method}): {describe(result)}  [log: {out / 'train.log'}]")
-            failed += bool(result.get("error"))
+            failed += failure(result)
             bar.update()
         bar.close()
     return failed
@@ -97,32 +130,35 @@ def run_serial(runs, profile: str) -> int:
               flush=True)
         result = run_one(cfg, out, profile)
         print("   " + describe(result), flush=True)
-        failed += bool(result.get("error"))
+        failed += failure(result)
     return failed
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("targets", nargs="+", help="experiment YAMLs or folders, then key=value overrides")
+    parser.add_argument("targets", nargs="+", help="experiment YAMLs or folders (key=value overrides anywhere)")
     parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--only", nargs="*", help="experiment file stems to run")
-    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (each with cpu_count/jobs threads)")
-    args = parser.parse_args(argv)
-    targets = [t for t in args.targets if "=" not in t]
-    overrides = parse_overrides([t for t in args.targets if "=" in t])
+    parser.add_argument("--only", nargs="+", help="experiment file stems to run")
+    parser.add_argument("--run", nargs="+", help="names of `runs` entries to run (e.g. lisa)")
+    parser.add_argument("--jobs", type=positive_int, default=1, help="runs in parallel (each with cpu_count/jobs "
+                        "threads)")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    is_override = [not a.startswith("-") and "=" in a for a in argv]
+    args = parser.parse_args([a for a, o in zip(argv, is_override) if not o])
     try:
-        runs = plan(targets, args.profile, overrides, args.only)
+        overrides = parse_overrides([a for a, o in zip(argv, is_override) if o])
+        runs = plan(args.targets, args.profile, overrides, args.only, args.run)
     except ConfigError as err:
         print(f"config error: {err}", file=sys.stderr)
         return 2
     try:
         failed = run_parallel(runs, args.profile, args.jobs) if args.jobs > 1 else run_serial(runs, args.profile)
-    except RunExistsError as err:
+    except (RunExistsError, CorruptFileError) as err:
         print(f"refusing: {err}", file=sys.stderr)
         return 3
     if failed:
-        print(f"{failed} run(s) failed; fix the cause and re-run (finished runs are skipped, the rest resume)",
-              file=sys.stderr)
+        print(f"{failed} run(s) failed or diverged; fix the cause and re-run (finished runs are skipped, the rest "
+              "resume)", file=sys.stderr)
     return 1 if failed else 0
 
 

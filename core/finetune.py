@@ -5,7 +5,8 @@ All methods go through one `transformers.Trainer`; a method only changes what is
 optimizer (GaLore; BAdam's BlockOptimizer from the `badam` package), adds a callback (LISA, MISA, IST on
 LoRA) or replaces the training step (ZO). Causal LMs learn the prompt's response; encoders (BERT family) are
 prompt-based classifiers over the task's verbalizers (`core.encoder_cls`). Writes ``metrics.jsonl``, ``result.json`` and
-``manifest.json`` into the run directory and resumes from its last checkpoint when interrupted.
+``manifest.json`` into the run directory and resumes from its last complete checkpoint when interrupted
+(`core.checkpoints`); a diverging run stops early with ``status: diverged`` (`core.divergence`).
 """
 from __future__ import annotations
 
@@ -19,20 +20,20 @@ from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding, Traine
 
 from core.callbacks import (BlockSwitchCallback, FullGradNormCallback, ISTCallback, LisaCallback, MetricsCallback,
                             MisaCallback, WeightNormCallback)
-from core.config import RunConfig
+from core.checkpoints import CompleteMarker, checkpoint_step, last_checkpoint, restore_finished
+from core.config import ENCODER_METHODS, RunConfig
 from core.data import load_task
 from core.encoder_cls import ENCODER_TYPES, VerbalizerClassifier, classifier_accuracy, encode_classification
 from core.models import load_model, model_type
 from core.prompts import choice_accuracy, tokenize_dataset
-from core.run import (append_jsonl, atomic_write_json, is_main_process, manifest, read_jsonl, run_status, seed_everything,
-                      truncate_jsonl, write_new_json)
+from core.divergence import DivergenceCallback
+from core.run import (FINISHED, append_jsonl, atomic_write_json, is_main_process, kill_point, manifest, read_json,
+                      read_jsonl, run_status, seed_everything, truncate_jsonl, write_new_json)
 from core.trainers import ZOTrainer, zo_mask
 
 RUN_LOGS = ("metrics.jsonl", "weight_norms.jsonl", "probes.jsonl")  # per-step logs of a run directory
 GALORE_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "c_attn", "c_fc"]
 
-
-ENCODER_METHODS = ("full", "lora", "mezo", "zero_shot")
 
 
 def uses_lora(cfg: RunConfig) -> bool:
@@ -92,7 +93,7 @@ def causal_setup(cfg: RunConfig):
 def encoder_setup(cfg: RunConfig):
     """Encoder as a prompt-based classifier over the task's verbalizers (core.encoder_cls)."""
     if cfg.method not in ENCODER_METHODS:
-        raise ValueError(f"method '{cfg.method}' needs a causal LM; encoder models ({cfg.model}) support "
+        raise ValueError(f"method {cfg.method!r} needs a causal LM; encoder models ({cfg.model}) support "
                          f"{', '.join(ENCODER_METHODS)}")
     encoder, tok = load_model(cfg.model, "encoder", dtype=cfg.dtype, seed=cfg.seed)
     if uses_lora(cfg):
@@ -137,7 +138,8 @@ def is_encoder(cfg: RunConfig) -> bool:
 def build_trainer(cfg: RunConfig, out: Path):
     """Model + data + method -> (Trainer, tokenizer, model)."""
     model, tok, train, evals, collator = (encoder_setup if is_encoder(cfg) else causal_setup)(cfg)
-    callbacks = [MetricsCallback(out / "metrics.jsonl")]
+    d = cfg.divergence
+    callbacks = [MetricsCallback(out / "metrics.jsonl"), DivergenceCallback(d.loss_factor, d.patience, d.zero_grad_steps)]
     if cfg.method == "lisa":
         callbacks.append(LisaCallback(cfg.lisa.gamma, cfg.lisa.interval, cfg.seed, cfg.lisa.train_embeddings,
                                       cfg.lisa.train_head))
@@ -169,17 +171,14 @@ def build_trainer(cfg: RunConfig, out: Path):
     for cb in callbacks:
         if isinstance(cb, BlockSwitchCallback):
             cb.bind(trainer)  # under DDP: the reducer is rebuilt over the active blocks at each switch (core.ddp)
+    trainer.add_callback(CompleteMarker())  # last: after every callback has saved its checkpoint state
     return trainer, tok, model
-
-
-def last_checkpoint(out: Path) -> Path | None:
-    ckpts = sorted((out / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
-    return ckpts[-1] if ckpts else None
 
 
 def evaluate(trainer, tok, model, cfg: RunConfig) -> dict:
     """Validation loss, and verbalizer accuracy on the test split for tasks with choices."""
     out = {"eval_loss": trainer.evaluate()["eval_loss"]}  # collective under DDP: every rank calls it
+    kill_point("final_eval")
     if not is_main_process():
         return out
     test_accuracy = verbalizer_accuracy(cfg, model, tok, trainer.data_collator, "test")
@@ -192,36 +191,63 @@ def evaluate(trainer, tok, model, cfg: RunConfig) -> dict:
     return out
 
 
-def reset_logs(out: Path, done_steps: int | None) -> None:
-    """Before (re)starting: drop rows a resumed run logs again (after checkpoint `done_steps`), or every row when
-    there is no checkpoint and training starts over from step 0."""
+def reset_logs(out: Path, done_steps: int | None, max_steps: int) -> None:
+    """Before (re)starting: drop rows a resumed run logs again (after checkpoint `done_steps`; from a checkpoint at
+    `max_steps`, those of the final evaluation), or every row when training starts over from step 0."""
     for log in RUN_LOGS:
         if done_steps is None:
             (out / log).unlink(missing_ok=True)
         elif (out / log).exists():
-            truncate_jsonl(out / log, done_steps)
+            truncate_jsonl(out / log, done_steps, after_summary=done_steps >= max_steps)
+
+
+def divergence_of(trainer) -> DivergenceCallback:
+    return next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, DivergenceCallback))
+
+
+def start_run(cfg: RunConfig, out: Path, status: str, profile: str) -> None:
+    """A new run's manifest, written once its trainer was built (a run failing on bad input leaves none); an
+    unfinished run with another config and no checkpoint starts over."""
+    if status == "restart":
+        print(f"note: {out} holds an unfinished run of another config without checkpoints; starting it over",
+              flush=True)
+        (out / "manifest.json").unlink(missing_ok=True)
+    if status in ("new", "restart"):
+        shutil.rmtree(out / "checkpoints", ignore_errors=True)  # none to resume: they belong to no manifest
+        out.mkdir(parents=True, exist_ok=True)
+        write_new_json(out / "manifest.json", manifest(cfg.to_dict(), cfg.seed, profile=profile))
 
 
 def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
-    """Run (or resume, or skip) one run; returns its result dict."""
+    """Run (or resume, or skip) one run; returns its result dict (``status`` done or diverged)."""
     out = Path(out)
-    status = run_status(out, cfg)
-    if status == "done":
-        return {"status": "done", "skipped": True}
-    seed_everything(cfg.seed)
-    if status == "new" and is_main_process():
-        out.mkdir(parents=True, exist_ok=True)
-        write_new_json(out / "manifest.json", manifest(cfg.to_dict(), cfg.seed, profile=profile))
-    trainer, tok, model = build_trainer(cfg, out)
-    resume = last_checkpoint(out)
     if is_main_process():
-        reset_logs(out, int(resume.name.split("-")[1]) if resume is not None else None)
+        for tmp in out.glob(".*.tmp"):  # an atomic write cut before its rename
+            tmp.unlink()
+    resume = last_checkpoint(out)
+    status = run_status(out, cfg, has_checkpoint=resume is not None)
+    if status in FINISHED:
+        return {**read_json(out / "result.json"), "skipped": True}
+    seed_everything(cfg.seed)
+    trainer, tok, model = build_trainer(cfg, out)
+    done_steps = checkpoint_step(resume) if resume is not None and status == "resume" else None
+    history = read_jsonl(out / "metrics.jsonl", torn_tail=True) if done_steps is not None else []
+    divergence_of(trainer).replay([r for r in history if r.get("step", 0) <= done_steps])  # same on every rank
+    if is_main_process():
+        start_run(cfg, out, status, profile)
+        reset_logs(out, done_steps, cfg.max_steps)
     start = time.perf_counter()
-    if cfg.method != "zero_shot":
-        trainer.train(resume_from_checkpoint=str(resume) if resume else None)
+    if cfg.method != "zero_shot" and done_steps is not None and done_steps >= cfg.max_steps:
+        restore_finished(trainer, resume)  # killed after the last checkpoint: evaluate again, train no more
+    elif cfg.method != "zero_shot":
+        trainer.train(resume_from_checkpoint=str(resume) if done_steps is not None else None)
     wall = time.perf_counter() - start
     result = summarize(cfg, out, trainer, wall)
-    result.update(evaluate(trainer, tok, model, cfg))
+    diverged = divergence_of(trainer)
+    if diverged.reason:
+        result.update(status="diverged", diverged_at=diverged.step, reason=diverged.reason, eval_loss=None)
+    else:
+        result.update(evaluate(trainer, tok, model, cfg))
     if is_main_process():
         atomic_write_json(out / "result.json", result)
         shutil.rmtree(out / "checkpoints", ignore_errors=True)

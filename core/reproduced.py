@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import re
 import subprocess
@@ -26,7 +25,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.run import REPO, RESULTS, read_json, read_jsonl
+from core.run import REPO, RESULTS, CorruptFileError, read_json, read_jsonl
 
 VOLATILE = re.compile(r"time|runtime|per_second|step_s|_s$|seconds|rss|created|date|git_sha|host"
                       r"|^machine$|^versions$|^packages$|^cpu_model$|^cpu_simd$|_blas$")  # core.machine fields
@@ -104,7 +103,7 @@ def compare_trees(reference: Path, remade: Path, papers: list[str], rtol: float 
             try:
                 load = read_jsonl if ref.suffix == ".jsonl" else read_json
                 a, b = load(ref), load(new)
-            except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            except (CorruptFileError, UnicodeDecodeError) as err:
                 report.unreadable.append(f"{rel}: {err}")
                 continue
             # metrics.jsonl rows are keyed by the file name, so its 'loss' is told apart from result.json's

@@ -1,7 +1,11 @@
-"""Read finished runs for notebooks, remembering every file read so figures can cite their inputs."""
+"""Read finished runs for notebooks, remembering every file read so figures can cite their inputs.
+
+A finished run has ``status`` ``done`` or ``diverged`` (stopped early by `core.divergence`, no evaluation:
+``eval_loss`` is None). Loaders keep diverged runs, so a figure or claims table shows them (e.g. a marker at
+the step where they stopped) rather than silently averaging over the runs that survived.
+"""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from core.data import sha256_file  # noqa: E402
-from core.run import REPO, RESULTS, atomic_write_json, read_jsonl  # noqa: E402
+from core.run import REPO, RESULTS, atomic_write_json, read_json, read_jsonl  # noqa: E402
 
 INPUTS: set[Path] = set()
 
@@ -27,6 +31,11 @@ class Run:
     weight_norms: list[dict] = field(default_factory=list)
 
     @property
+    def status(self) -> str:
+        """``done``, or ``diverged`` (then ``result["reason"]`` and ``result["diverged_at"]`` say why and when)."""
+        return self.result.get("status", "done")
+
+    @property
     def losses(self) -> list[float]:
         return [r["loss"] for r in self.metrics if "loss" in r]
 
@@ -41,11 +50,12 @@ class Run:
 
 def _read(path: Path):
     INPUTS.add(Path(path).resolve())
-    return json.loads(Path(path).read_text()) if path.suffix == ".json" else read_jsonl(path)
+    return read_json(path) if Path(path).suffix == ".json" else read_jsonl(path)  # errors name the file
 
 
 def load_runs(paper: str, experiment: str, profile: str = "cpu", root: Path | str = RESULTS) -> list[Run]:
-    """All finished runs of an experiment (unfinished ones are skipped), sorted by name and seed."""
+    """All finished runs of an experiment, diverged ones included (see `Run.status`; unfinished ones are skipped),
+    sorted by name and seed."""
     base = Path(root) / paper / experiment / profile
     runs = []
     for d in sorted(base.glob("*-s*")):

@@ -2,8 +2,9 @@
 
 Layout: ``data/results/<paper>/<experiment>/<profile>/<name>-s<seed>/`` holding
 ``metrics.jsonl`` (one line per logged step), ``result.json`` (written last, atomically: its presence
-means *finished*), ``manifest.json`` (git sha, config, seed, package versions, machine) and
-``checkpoints/`` while a run is unfinished.
+means *finished*, ``status`` ``done`` or ``diverged``), ``manifest.json`` (git sha, config, seed, package versions,
+machine) and ``checkpoints/`` while a run is unfinished. A finished run is checked (parsable, one loss row per
+step) before it is skipped; a file that is not is named in the error.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import json
 import os
 import platform
 import random
+import signal
 import socket
 import subprocess
 import tempfile
@@ -35,6 +37,26 @@ class RunExistsError(RuntimeError):
     """A finished run would be overwritten by a run with a different config."""
 
 
+class CorruptFileError(ValueError):
+    """A result, manifest or log file that cannot be read back; the message names it."""
+
+
+FINISHED = ("done", "diverged")  # result.json statuses of a run that is not re-run
+_KILLS: dict[str, int] = {}
+
+
+def kill_point(name: str) -> None:
+    """Crash-test hook: ``SFT_TEST_KILL_AT=<name>[:<n>]`` SIGKILLs this process the n-th time (default 1st) it
+    reaches `name` (``first_step``, ``ckpt_save``, ``final_eval``, ``write:<file name>``); a no-op otherwise."""
+    want = os.environ.get("SFT_TEST_KILL_AT", "")
+    point, _, nth = want.rpartition(":") if want.rpartition(":")[2].isdigit() else (want, "", "1")
+    if point != name:
+        return
+    _KILLS[name] = _KILLS.get(name, 0) + 1
+    if _KILLS[name] == int(nth):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch global RNGs (samplers keep their own generators)."""
     random.seed(seed)
@@ -52,6 +74,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        kill_point(f"write:{path.name}")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -75,7 +98,11 @@ def write_new_json(path: Path, obj) -> None:
 
 
 def read_json(path: Path):
-    return json.loads(Path(path).read_text())
+    """A JSON file; unparsable, a CorruptFileError naming it."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptFileError(f"{path} is not valid JSON ({err}); it was damaged or cut short") from None
 
 
 @functools.lru_cache(maxsize=1)
@@ -124,23 +151,53 @@ def with_defaults(stored: dict) -> dict:
     """A stored config with defaults filled in for fields added after it ran (new fields default to the
     old behaviour, so such a run still counts as finished); unparseable configs are returned as they are."""
     try:
-        return build(RunConfig, stored).to_dict()
+        return build(RunConfig, stored, check=False).to_dict()
     except ConfigError:
         return stored
 
 
-def run_status(path: Path, cfg: RunConfig) -> str:
-    """'new', 'resume' or 'done'; raises if a finished run holds a different config."""
+def differing(stored: dict, cfg: RunConfig) -> list[str]:
+    """Top-level config keys in which a stored config (defaults filled in) differs from `cfg`."""
+    done, want = with_defaults(stored), cfg.to_dict()
+    return sorted(k for k in set(done) | set(want) if done.get(k) != want.get(k))
+
+
+def finished_result(path: Path) -> dict:
+    """result.json of a finished run after checking it and its metrics (parsable; one loss row per step)."""
+    result = read_json(path / "result.json")
+    if not isinstance(result, dict) or result.get("status") not in FINISHED or not isinstance(result.get("steps"), int):
+        raise CorruptFileError(f"{path / 'result.json'} is incomplete (no status / steps); move the run directory "
+                               "away to recompute it")
+    losses = sum("loss" in r for r in read_jsonl(path / "metrics.jsonl"))
+    if losses != result["steps"]:
+        raise CorruptFileError(f"{path / 'metrics.jsonl'} has {losses} loss rows for {result['steps']} steps; move the "
+                               "run directory away to recompute it")
+    return result
+
+
+def run_status(path: Path, cfg: RunConfig, has_checkpoint: bool = False) -> str:
+    """'new', 'resume', 'restart' (an unfinished run with another config and no checkpoint: nothing to keep), or a
+    finished run's status ('done' / 'diverged'). Raises if a finished run, or an unfinished one with checkpoints,
+    holds a different config, and CorruptFileError if a finished run's files cannot be read back."""
     path = Path(path)
-    result = path / "result.json"
-    if result.exists():
-        done = with_defaults(read_json(path / "manifest.json")["config"])
-        if done != cfg.to_dict():
-            diff = sorted(k for k in set(done) | set(cfg.to_dict()) if done.get(k) != cfg.to_dict().get(k))
+    if not (path / "manifest.json").exists():
+        return "new"
+    try:
+        stored = read_json(path / "manifest.json")["config"]
+    except (CorruptFileError, KeyError, TypeError):
+        if (path / "result.json").exists():
+            raise
+        return "restart"  # an unfinished run's damaged manifest: nothing reliable to resume
+    diff = differing(stored, cfg)
+    if (path / "result.json").exists():
+        if diff:
             raise RunExistsError(f"{path} finished with a different config (differs in: {', '.join(diff)}); "
                                  "give the run a new `name` or move the old directory away")
-        return "done"
-    return "resume" if (path / "manifest.json").exists() else "new"
+        return finished_result(path)["status"]
+    if diff and has_checkpoint:
+        raise RunExistsError(f"{path} holds an unfinished run with a different config (differs in: {', '.join(diff)}) "
+                             "and checkpoints; re-run it with its own config to resume, or move the directory away")
+    return "restart" if diff else "resume"
 
 
 def append_jsonl(path: Path, row: dict) -> None:
@@ -149,16 +206,34 @@ def append_jsonl(path: Path, row: dict) -> None:
         fh.flush()
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path, torn_tail: bool = False) -> list[dict]:
+    """Rows of a JSON-lines file ([] if missing). A bad line raises CorruptFileError naming the file and line;
+    with `torn_tail`, a bad last line without its newline (an append cut by a crash) is dropped instead."""
     path = Path(path)
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    text = path.read_text()
+    lines = text.splitlines()
+    rows = []
+    for i, line in enumerate(lines, 1):
+        try:
+            if line.strip():
+                rows.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            if torn_tail and i == len(lines) and not text.endswith("\n"):
+                print(f"note: dropping the cut-off last line of {path} (an interrupted write)")
+                break
+            raise CorruptFileError(f"{path}:{i}: not valid JSON ({err.msg}); the file was damaged") from None
+    return rows
 
 
-def truncate_jsonl(path: Path, max_step: int) -> None:
-    """Drop rows logged after `max_step` (a resumed run re-logs them)."""
-    rows = [r for r in read_jsonl(path) if r.get("step", 0) <= max_step]
+def truncate_jsonl(path: Path, max_step: int, after_summary: bool = False) -> None:
+    """Drop rows logged after `max_step` (a resumed run re-logs them) and a cut-off last line; with
+    `after_summary`, also the rows after the end-of-training summary (the final evaluation's, re-done)."""
+    rows = [r for r in read_jsonl(path, torn_tail=True) if r.get("step", 0) <= max_step]
+    ends = [i for i, r in enumerate(rows) if "train_runtime" in r]
+    if after_summary and ends:
+        rows = rows[:ends[-1] + 1]
     atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in rows))
 
 

@@ -10,14 +10,16 @@ of `core.zo` (Alg. 1 of MeZO; with a mask, Alg. S-MeZO of Sparse MeZO) on a priv
 - gradient accumulation must be 1 (MeZO asserts the same);
 - the SPSA generator and mask thresholds are saved in every checkpoint (`zo_state.json`), so a resumed run
   continues the same trajectory bit for bit;
-- a NaN/inf probe loss saves a checkpoint of the last good parameters and stops with a clear error.
+- the projected gradient g of each step is logged as ``projected_grad`` (there is no gradient norm: the Trainer's
+  ``grad_norm`` of a run without backprop would read 0.0); a NaN/inf probe loss skips the update and logs a NaN
+  loss, which stops the run as diverged (`core.divergence`).
 """
 from __future__ import annotations
 
 import torch
 from transformers import Trainer, TrainerCallback
 
-from core.callbacks import NonFiniteLossError, checkpoint_dir, load_checkpoint_state, save_checkpoint_state
+from core.callbacks import checkpoint_dir, load_checkpoint_state, save_checkpoint_state
 from core.zo import SPSA, MagnitudeMask, RandomMask
 
 STATE_FILE = "zo_state.json"
@@ -59,6 +61,7 @@ class ZOTrainer(Trainer):
             raise ValueError("ZO training needs grad_accum = 1 (one SPSA estimate per step, as MeZO asserts); "
                              "raise batch_size instead")
         self.spsa = SPSA(self.model, eps=eps, mask=mask, seed=zo_seed)
+        self.projected_grad = None
         self.add_callback(ZOStateCallback(self.spsa))
 
     def create_optimizer(self):
@@ -72,10 +75,16 @@ class ZOTrainer(Trainer):
         model.eval()
         lr = self.optimizer.param_groups[0]["lr"]
         try:
-            loss = self.spsa.step(lambda: self.compute_loss(model, inputs), lr, self.args.weight_decay)
-        except FloatingPointError as err:
-            self._save_checkpoint(model, trial=None)
-            self.callback_handler.on_save(self.args, self.state, self.control)
-            raise NonFiniteLossError(f"{err} at step {self.state.global_step}; the parameters before this step "
-                                     f"are saved in {self.args.output_dir}") from None
+            self.projected_grad, loss = self.spsa.estimate(lambda: self.compute_loss(model, inputs))
+        except FloatingPointError:  # no update; the NaN loss logged for this step stops the run as diverged
+            self.projected_grad, loss = float("nan"), float("nan")
+        else:
+            self.spsa.update(self.projected_grad, lr, self.args.weight_decay)
         return torch.tensor(loss, device=self.args.device)
+
+    def log(self, logs: dict, *args, **kwargs) -> None:
+        """Training rows carry the step's projected gradient instead of the Trainer's (empty) gradient norm."""
+        if "loss" in logs and self.projected_grad is not None:
+            logs.pop("grad_norm", None)
+            logs["projected_grad"] = self.projected_grad
+        super().log(logs, *args, **kwargs)

@@ -80,8 +80,12 @@ def test_frozen_before_optimizer_is_refused(tmp_path, tiny_cfg):
 
 
 def test_gamma_larger_than_layers_is_a_clear_error(tmp_path, tiny_cfg):
-    trainer, _, _ = build_trainer(tiny_cfg(method="lisa", lisa={"gamma": 9, "interval": 1}), tmp_path)
-    with pytest.raises(ValueError, match=r"gamma .* \[0, 4\].*only 4 layers"):
+    from core.config import ConfigError
+    with pytest.raises(ConfigError, match=r"lisa.gamma=9: tiny-llama has 4 layers"):  # caught in the config
+        tiny_cfg(method="lisa", lisa={"gamma": 9, "interval": 1})
+    trainer, _, _ = build_trainer(tiny_cfg(method="lisa", lisa={"gamma": 1, "interval": 1}), tmp_path)
+    next(cb for cb in trainer.callback_handler.callbacks if isinstance(cb, LisaCallback)).gamma = 9
+    with pytest.raises(ValueError, match=r"gamma .* \[0, 4\].*only 4 layers"):  # and by the callback itself
         trainer.train()
 
 

@@ -40,10 +40,10 @@ def test_tampered_file_is_detected(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "PREPARED", tmp_path / "prepared")
     path = tmp_path / "prepared" / "boolq" / "test.jsonl"
     path.write_text(path.read_text().replace("Yes", "No", 1))
-    with pytest.raises(DataError, match="does not match its sha256.*make data"):
+    with pytest.raises(DataError, match="does not match its sha256.*make data-rebuild"):
         verify("boolq", "test")
     (tmp_path / "prepared" / "math" / "train.jsonl").unlink()
-    with pytest.raises(DataError, match="missing; run `make data`"):
+    with pytest.raises(DataError, match="missing.*make data-rebuild"):
         verify("math", "train")
 
 

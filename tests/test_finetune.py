@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from core.callbacks import NonFiniteLossError
 from core.finetune import train
 from conftest import run_interrupted_and_resumed
 from core.run import RunExistsError, read_jsonl
@@ -53,8 +52,9 @@ def test_resume_full_ft_identical_losses(tmp_path, tiny_cfg):
     assert got == ref and len(ref) == 6
 
 
-def test_nan_loss_stops_with_clear_error(tmp_path, tiny_cfg):
-    with pytest.raises(NonFiniteLossError, match="lower the learning rate"):
-        train(tiny_cfg(method="full", max_steps=6, lr=1e12, max_grad_norm=0.0), tmp_path)
-    assert not (tmp_path / "result.json").exists()
+def test_nan_loss_stops_the_run_as_diverged(tmp_path, tiny_cfg):
+    result = train(tiny_cfg(method="full", max_steps=6, lr=1e12, max_grad_norm=0.0), tmp_path)
+    assert result["status"] == "diverged" and result["reason"].startswith("non-finite")
+    assert json.loads((tmp_path / "result.json").read_text())["status"] == "diverged"
     assert any(not math.isfinite(r.get("loss", 0)) for r in read_jsonl(tmp_path / "metrics.jsonl"))
+    assert train(tiny_cfg(method="full", max_steps=6, lr=1e12, max_grad_norm=0.0), tmp_path)["skipped"]

@@ -8,9 +8,9 @@ import torch
 
 import core.finetune as ft
 from conftest import run_interrupted_and_resumed
-from core.callbacks import NonFiniteLossError
 from core.config import ConfigError, RunConfig, build, load_experiment
 from core.memory import PAPER_MODELS, predict_memory
+from core.run import read_json, read_jsonl
 from core.zo import MagnitudeBand, MagnitudeMask, RandomMask
 
 
@@ -64,12 +64,14 @@ def test_resuming_a_zo_run_without_its_state_is_a_clear_error(tmp_path, tiny_cfg
         ft.build_trainer(cfg, tmp_path)[0].train(resume_from_checkpoint=str(ckpt))
 
 
-def test_nonfinite_zo_loss_stops_clearly_and_saves_state(tmp_path, tiny_cfg):
-    with pytest.raises(NonFiniteLossError, match="non-finite ZO loss"):
-        ft.train(tiny_cfg(method="mezo", max_steps=6, lr=1e12), tmp_path)
-    ckpt = ft.last_checkpoint(tmp_path)
-    assert ckpt is not None and (ckpt / "zo_state.json").exists()
-    assert not (tmp_path / "result.json").exists()
+def test_nonfinite_zo_loss_stops_as_diverged_and_logs_the_projected_gradient(tmp_path, tiny_cfg):
+    result = ft.train(tiny_cfg(method="mezo", max_steps=6, lr=1e12), tmp_path)
+    assert result["status"] == "diverged" and result["reason"].startswith("non-finite loss nan")
+    assert read_json(tmp_path / "result.json")["diverged_at"] == result["steps"] < 6
+    rows = [r for r in read_jsonl(tmp_path / "metrics.jsonl") if "loss" in r]
+    assert len(rows) == result["steps"] and all("grad_norm" not in r for r in rows)
+    assert rows[0]["projected_grad"] != 0 and math.isfinite(rows[0]["projected_grad"])
+    assert not (tmp_path / "checkpoints").exists()
 
 
 def test_zo_config_errors():
