@@ -55,11 +55,14 @@ test: $(STAMP)  ## run the test suite (tiny models + one SmolLM2 load); <= 10 mi
 	$(PY) -m pytest tests
 
 bench: $(STAMP) models  ## step time + peak memory per method on one batch -> data/results/bench/*.json
-	$(PY) -m core.bench --profile $(PROFILE) $(if $(FORCE),--force,)
+	$(PY) -m core.bench --profile $(if $(filter quick,$(PROFILE)),cpu,$(PROFILE)) $(if $(FORCE),--force,)  # quick: cpu's bench
 	$(PY) -m core.bench_table --write
 
-lisa-runs: $(STAMP) models  ## LISA paper: all training runs of PROFILE (finished runs are skipped)
+lisa-runs: $(STAMP) models  ## LISA paper: lr probes, training runs, learnability gate, optimizer-state study of PROFILE (finished parts are skipped)
+	$(PY) -m core.lr_probe papers/lisa/configs --profile $(PROFILE)
 	$(PY) -m core.experiment papers/lisa/configs --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m core.learnability lisa loss_curves --profile $(PROFILE) --metric eval_loss \
+		--metric lm_eval.sft_math_mc.acc_norm --metric lm_eval.sft_instruct_ll.acc
 	$(PY) -m papers.lisa.optimizer_state --profile $(PROFILE)
 
 lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing results -> figures/lisa/
