@@ -10,9 +10,9 @@ to beat both references by an interval that excludes 0:
 - majority class (accuracy metrics with a fixed answer set): always predicting the training split's most frequent
   label, scored on the same evaluation examples.
 
-The unit is the seed (``core.stats``): per seed, the baseline's improvement over a reference (paired over the same
-examples when per-example correctness is stored, ``core.stats.accuracy_diff``), then a t interval over the seeds.
-The references are deterministic, so the interval is over training randomness. The gate's numbers are written,
+Intervals come from ``core.stats``: per-seed values give a paired t interval over the seeds; per-example
+correctness (when stored) gives the crossed seeds × items interval of ``core.stats.accuracy_diff``, paired over the
+same examples. The references are deterministic (one value, or one correctness vector, for every seed). The gate's numbers are written,
 with a manifest, to ``data/results/<paper>/learnability/<profile>/<experiment>.json``; a task that fails is given
 more steps or replaced, and its comparisons are reported as not testable at this budget, never as a method's loss.
 
@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import collections
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from core.run import RESULTS, RunExistsError, atomic_write_json, manifest, read_json
-from core.stats import Interval, accuracy_diff, mde_of, paired_interval
+from core.stats import Interval, accuracy_diff, mde_accuracy, mde_of, paired_interval
 
 LOWER_IS_BETTER = ("eval_loss", "final_train_loss")
 
@@ -42,9 +43,11 @@ def improvement(baseline, reference) -> tuple[Interval, float]:
     n = len(baseline)
     if np.ndim(baseline[0]) == 1:
         ref = np.asarray(reference, dtype=float)
-        iv = accuracy_diff(baseline, [ref] * n)
-        per_seed = [np.mean(b) for b in baseline]
-        return iv, mde_of(per_seed, [ref.mean()] * n)
+        try:
+            m = mde_accuracy(baseline, [ref] * n)
+        except ValueError:  # scipy's noncentral t gives NaN power at small fractional df (e.g. 1.5): MDE unknown
+            m = float("nan")
+        return accuracy_diff(baseline, [ref] * n), m
     ref = float(np.mean(reference))  # a correctness vector against per-seed scalars: its accuracy
     return paired_interval(baseline, [ref] * n), mde_of(baseline, [ref] * n)
 
@@ -136,7 +139,7 @@ def write_gate(record: dict, root: Path = RESULTS) -> Path:
     path = gate_path(record["paper"], record["experiment"], record["profile"], root)
     if path.exists():
         old = read_json(path)
-        if {k: old.get(k) for k in record} != read_json_roundtrip(record):
+        if as_json({k: old.get(k) for k in record}) != as_json(record):  # as text: NaN equals NaN
             raise RunExistsError(f"{path} holds a different gate (its runs changed); move it away to recompute")
         return path
     atomic_write_json(path, {**record, "manifest": manifest(
@@ -144,10 +147,9 @@ def write_gate(record: dict, root: Path = RESULTS) -> Path:
     return path
 
 
-def read_json_roundtrip(obj):
-    """`obj` as it reads back from JSON (tuples become lists, numpy floats plain floats)."""
-    import json
-    return json.loads(json.dumps(obj, default=float))
+def as_json(obj) -> str:
+    """`obj` as canonical JSON text (numpy floats as plain floats), for comparing a record with a stored one."""
+    return json.dumps(obj, sort_keys=True, default=float)
 
 
 def main(argv=None) -> int:

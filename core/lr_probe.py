@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import math
 import sys
 from pathlib import Path
@@ -107,7 +108,7 @@ def run_probe(cfg: RunConfig, profile: str, root: Path = RESULTS) -> dict:
     path = selection_path(cfg.paper, cfg.experiment, cfg.name, profile, root)
     if path.exists():
         old = read_json(path)
-        if {k: old.get(k) for k in record} != record:
+        if json.dumps({k: old.get(k) for k in record}, sort_keys=True) != json.dumps(record, sort_keys=True):
             raise RunExistsError(f"{path} holds a different lr selection (grid, steps or probe results changed); "
                                  "move it away to re-select")
         return old
