@@ -12,9 +12,10 @@ to beat both references by an interval that excludes 0:
 
 Intervals come from ``core.stats``: per-seed values give a paired t interval over the seeds; per-example
 correctness (when stored) gives the crossed seeds × items interval of ``core.stats.accuracy_diff``, paired over the
-same examples. The references are deterministic (one value, or one correctness vector, for every seed). The gate's numbers are written,
-with a manifest, to ``data/results/<paper>/learnability/<profile>/<experiment>.json``; a task that fails is given
-more steps or replaced, and its comparisons are reported as not testable at this budget, never as a method's loss.
+same examples. The references are deterministic (one value, or one correctness vector, for every seed).
+The gate's numbers are written, with a manifest, to ``data/results/<paper>/learnability/<profile>/<experiment>.json``;
+a task that fails is given more steps or replaced, and its comparisons are reported as not testable at this
+budget, never as a method's loss.
 
     python -m core.learnability lisa loss_curves --profile cpu [--baseline full] [--zero-shot zero_shot] \
         [--metric eval_loss --metric lm_eval.sft_math_mc.acc_norm]
