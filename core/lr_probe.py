@@ -104,7 +104,10 @@ def run_probe(cfg: RunConfig, profile: str, root: Path = RESULTS) -> dict:
     record = {"experiment": cfg.experiment, "run": cfg.name, "method": cfg.method, "profile": profile,
               "grid": parse_grid(p.grid), "steps": p.steps, "select": p.select, "seed": PROBE_SEED,
               "rule": f"lowest {p.select} after {p.steps} steps; failed or non-finite probes excluded; "
-                      "ties to the smaller lr", "probes": rows, "selected_lr": chosen}
+                      "ties to the smaller lr", "probes": rows, "selected_lr": chosen,
+              # the best lr may lie beyond the grid (short probes favour large lrs): widen the grid then
+              "at_grid_edge": chosen is not None and len(rows) > 1 and chosen in (min(r["lr"] for r in rows),
+                                                                                   max(r["lr"] for r in rows))}
     path = selection_path(cfg.paper, cfg.experiment, cfg.name, profile, root)
     if path.exists():
         old = read_json(path)
@@ -162,7 +165,8 @@ def main(argv=None) -> int:
             rec = run_probe(cfg, args.profile)
             losses = ", ".join(f"{r['lr']:g}: {r['eval_loss']:.4f}" if r["eval_loss"] is not None
                                else f"{r['lr']:g}: failed" for r in rec["probes"])
-            print(f"{experiment}.{name} ({cfg.method}): lr {rec['selected_lr']:g}  [{rec['select']}: {losses}]")
+            edge = "  (at the grid's edge)" if rec.get("at_grid_edge") else ""
+            print(f"{experiment}.{name} ({cfg.method}): lr {rec['selected_lr']:g}{edge}  [{rec['select']}: {losses}]")
     except (ConfigError, RunExistsError) as err:
         print(f"lr probe: {err}", file=sys.stderr)
         return 2

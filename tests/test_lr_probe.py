@@ -70,7 +70,7 @@ def test_probe_selects_lowest_validation_loss_and_runs_use_it(tmp_path):
                                                       ("fixed", 1, 1e-6)]
     record = json.loads(selection_path("test", "main", "full", "cpu", root).read_text())
     by_lr = {r["lr"]: r for r in record["probes"]}
-    assert record["selected_lr"] == 3e-3 and set(by_lr) == {1e-7, 3e-3, 10.0}
+    assert record["selected_lr"] == 3e-3 and set(by_lr) == {1e-7, 3e-3, 10.0} and not record["at_grid_edge"]
     assert by_lr[3e-3]["eval_loss"] < by_lr[1e-7]["eval_loss"]
     assert by_lr[10.0]["eval_loss"] is None or by_lr[10.0]["eval_loss"] > by_lr[3e-3]["eval_loss"]
     assert record["manifest"]["config"]["max_steps"] == 6 and record["steps"] == 6
