@@ -85,3 +85,12 @@ def test_majority_of_the_lm_eval_multiple_choice_task():
     assert len(correct) == 24 and sum(correct) == 15
     assert majority_reference("lm_eval.sft_instruct_ll.acc", {"lm_eval_limit": 24}) is None
     assert majority_reference("eval_loss", {}) is None
+
+
+def test_two_seeds_give_a_gate_even_where_the_mde_is_not_computable():
+    """2 seeds: t(1) interval by hand; the noncentral t behind the MDE fails at df 1 for these numbers (NaN)."""
+    gate = check_gate([2.0, 2.02], 3.0, lower_is_better=True)
+    ref = gate["references"]["zero_shot"]
+    half = 12.706204736174698 * 0.01  # scipy.stats.t.ppf(0.975, 1) · sd/√2, sd = 0.01·√2
+    assert (ref["lo"], ref["hi"]) == pytest.approx((-0.99 - half, -0.99 + half)) and gate["passes"]
+    assert not check_gate([2.0, 2.2], 3.0, lower_is_better=True)["passes"]  # -0.9 ± 1.27 contains 0
