@@ -86,7 +86,7 @@ def probe_row(cfg: RunConfig, out: Path, result: dict, root: Path) -> dict:
     if result.get("skipped"):
         result = read_json(out / "result.json")
     row = {"lr": cfg.lr, "run": str(out.relative_to(root)), "error": result.get("error")}
-    row.update({k: result.get(k) for k in ("eval_loss", "final_train_loss", "steps")})
+    row.update({k: result.get(k) for k in ("eval_loss", "final_train_loss", "steps", "status", "reason")})
     return row
 
 

@@ -73,6 +73,7 @@ def test_probe_selects_lowest_validation_loss_and_runs_use_it(tmp_path):
     assert record["selected_lr"] == 3e-3 and set(by_lr) == {1e-7, 3e-3, 10.0} and not record["at_grid_edge"]
     assert by_lr[3e-3]["eval_loss"] < by_lr[1e-7]["eval_loss"]
     assert by_lr[10.0]["eval_loss"] is None or by_lr[10.0]["eval_loss"] > by_lr[3e-3]["eval_loss"]
+    assert by_lr[3e-3]["status"] == "done" and by_lr[3e-3]["error"] is None
     assert record["manifest"]["config"]["max_steps"] == 6 and record["steps"] == 6
     ablation = with_selected_lr(load_experiment(configs / "ablation.yaml", "cpu"), "cpu", root, configs)
     assert [c.lr for c in ablation] == [3e-3]
