@@ -7,7 +7,8 @@ one probe run per grid value (``steps`` optimizer steps, seed 0, no lm-eval, no 
 the smaller lr) is written with every probe's numbers to ``.../lr_probe/<profile>/<experiment>.<run>.json``
 (with a manifest), and every seed of the run then trains at that lr (its manifest records the selected ``lr`` and
 the rule). ``source: <experiment>.<run>`` takes another run's selection (e.g. the γ / K ablations use the
-selection of LISA's main run, as LISA's ablations hold one lr fixed, App. A.4 / Table 6).
+selection of LISA's main run, as LISA's ablations hold one lr fixed, App. A.4 / Table 6); a missing source
+selection is made from the source's own config file (CLI overrides of the asking run do not reach it).
 
 The grid is the paper's where it gives one: LISA App. B.1 / B.3 searched lr for FT, LoRA and LISA "in the range
 5e-6 to 3e-4", printed as {5e-6, 1e-5, 5e-5, 6e-4, 3e-4} (Pan et al. 2024, arXiv 2403.17919). Short probes favour
