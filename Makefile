@@ -7,6 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= cpu
+# PROFILE=quick is a smoke look: cpu's bench, figures and executed notebooks under .quick/ (git-ignored)
+QUICK_OUT = $(if $(filter quick,$(PROFILE)),--out $(CURDIR)/.quick,)
 # training runs in parallel, each with cpu_count/JOBS torch threads; no gain on 2 cores for backprop runs
 # (core/experiment.py). Zeroth-order runs are bound by torch.randn, which is single-threaded: two 1-thread
 # MiniLM MeZO runs side by side take 0.95-0.99 s/step each vs 0.92 s for one 2-thread run, so Sparse MeZO's
@@ -55,15 +57,18 @@ test: $(STAMP)  ## run the test suite (tiny models + one SmolLM2 load); <= 10 mi
 	$(PY) -m pytest tests
 
 bench: $(STAMP) models  ## step time + peak memory per method on one batch -> data/results/bench/*.json
-	$(PY) -m core.bench --profile $(PROFILE) $(if $(FORCE),--force,)
+	$(PY) -m core.bench --profile $(if $(filter quick,$(PROFILE)),cpu,$(PROFILE)) $(if $(FORCE),--force,)
 	$(PY) -m core.bench_table --write
 
-lisa-runs: $(STAMP) models  ## LISA paper: all training runs of PROFILE (finished runs are skipped)
+lisa-runs: $(STAMP) models  ## LISA paper: lr probes, training runs, learnability gate, optimizer-state study of PROFILE (finished parts are skipped)
+	$(PY) -m core.lr_probe papers/lisa/configs --profile $(PROFILE)
 	$(PY) -m core.experiment papers/lisa/configs --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m core.learnability lisa loss_curves --profile $(PROFILE) --metric eval_loss \
+		--metric lm_eval.sft_math_mc.acc_norm --metric lm_eval.sft_instruct_ll.acc
 	$(PY) -m papers.lisa.optimizer_state --profile $(PROFILE)
 
-lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing results -> figures/lisa/
-	$(PY) -m core.figures lisa --profile $(PROFILE)
+lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing results -> figures/lisa/ (quick: .quick/, not committed)
+	$(PY) -m core.figures lisa --profile $(PROFILE) $(QUICK_OUT)
 
 reproduce-lisa: $(STAMP) models lisa-runs bench lisa-figures  ## LISA end to end: set-up, data, runs, notebooks, figures
 	@echo "LISA reproduced: figures/lisa/MANIFEST.json, notebooks/executed/lisa/, claims in papers/lisa/README.md"

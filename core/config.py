@@ -47,6 +47,17 @@ class LisaSettings:
 
 
 @dataclass
+class LrProbeSettings:
+    """Learning-rate probe (`core.lr_probe`): one short run per lr of `grid` (comma-separated), `steps` long, on
+    the first seed; the lr with the lowest `select` (validation loss) replaces `lr`. `source: <experiment>.<run>`
+    reuses that run's selection instead. Empty grid and source: `lr` is used as given."""
+    grid: str = ""
+    steps: int = 0
+    select: str = "eval_loss"
+    source: str = ""
+
+
+@dataclass
 class MisaSettings:
     """MISA (Liu et al. 2025) defaults from the reference fine-tuning scripts (papers/misa/REFERENCE.md §3):
     budget δ = 3 % of all parameters, η = 1, re-selection every T = 50 steps, EMA β = 0.8, clip 5,
@@ -148,6 +159,7 @@ class RunConfig:
     probe_examples: int = 8
     lora: LoraSettings = field(default_factory=LoraSettings)
     lisa: LisaSettings = field(default_factory=LisaSettings)
+    lr_probe: LrProbeSettings = field(default_factory=LrProbeSettings)
     galore: GaloreSettings = field(default_factory=GaloreSettings)
     misa: MisaSettings = field(default_factory=MisaSettings)
     badam: BadamSettings = field(default_factory=BadamSettings)

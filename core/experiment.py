@@ -25,6 +25,7 @@ import traceback
 from pathlib import Path
 
 from core.config import ConfigError, load_experiment, parse_overrides
+from core.lr_probe import with_selected_lr
 from core.run import RESULTS, CorruptFileError, RunExistsError, run_dir
 
 
@@ -50,7 +51,7 @@ def plan(targets: list[str], profile: str, overrides: dict, only: list[str] | No
         raise ConfigError(f"--only {' '.join(unknown)}: no such experiment file (have: "
                           f"{', '.join(sorted(p.stem for p in files))})")
     runs = [(cfg, run_dir(cfg, profile, RESULTS)) for path in files if not only or path.stem in only
-            for cfg in load_experiment(path, profile, overrides, select)]
+            for cfg in with_selected_lr(load_experiment(path, profile, overrides, select), profile)]
     if not runs:
         raise ConfigError(f"--run {' '.join(select)}: no `runs` entry of that name" if select else
                           "the selection holds no run")

@@ -7,6 +7,14 @@ which weights a LoRA run is measured on:
   (full FT: θ_t − θ_0; LoRA: the merged ΔW = s·B·A of every adapter in the block).
 Blocks: ``embed``, ``layer<i>``, ``head`` (``head`` is absent when tied to the embedding).
 
+The skew (:func:`norm_skew`) is read on ``update/``, with equal steps for the methods compared (it grows with the
+steps: SmolLM2 full FT 1.5× after 1 step, 3.5× after 20). ``weight/`` is no training signal for LoRA: its
+embedding adapter's B is initialised N(0, 1) by peft (‖B‖ = √(576·16) ≈ 96 for SmolLM2 at r 16) while a linear
+adapter's A is U(±1/√in) (‖A‖ = √(r/3) ≈ 2.3) and B = 0, so the LoRA ``weight/`` skew is ~15× before any
+step. ``update/`` starts at 0 for every block, but the same init scales each Adam step of the embedding's A into
+ΔW = s·B·A by ‖B‖, i.e. ~40× more per step than a linear adapter's ΔW = s·B·A (‖A‖): part of a LoRA skew is
+peft's init, not what training finds (papers/lisa/LOG.md 18). :func:`skew_by_step` shows how it develops.
+
 `block_grad_sq_norms` reads ‖g_b‖² per block after a backward pass: the input of MISA's variance analysis.
 """
 from __future__ import annotations
@@ -92,3 +100,8 @@ def norm_skew(blocks: list[str], values) -> float:
     median = statistics.median(v for b, v in zip(blocks, values) if b.startswith("layer"))
     ends = [v for b, v in zip(blocks, values) if b in ("embed", "head")]
     return float(max(ends) / median) if median > 0 else float("inf")
+
+
+def skew_by_step(rows: list[dict], kind: str = "update") -> list[tuple[int, float]]:
+    """(step, norm_skew of that step's block norms) for every logged row: the skew as training goes on."""
+    return [(row["step"], norm_skew(*mean_block_norms([row], kind))) for row in rows]

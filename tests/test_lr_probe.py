@@ -1,0 +1,88 @@
+"""core.lr_probe: the probe picks the lr with the lowest validation loss, and the runs train at it."""
+import json
+import math
+
+import pytest
+
+from core.config import ConfigError, load_experiment
+from core.lr_probe import check, parse_grid, probe_configs, select, selection_path, with_selected_lr
+from core.run import RunExistsError
+
+
+def test_select_lowest_finite_loss_ties_to_smaller_lr():
+    rows = [{"lr": 1e-5, "eval_loss": 2.5}, {"lr": 5e-5, "eval_loss": 2.1}, {"lr": 3e-4, "eval_loss": math.nan},
+            {"lr": 6e-4, "eval_loss": None, "error": "NonFiniteLossError"}, {"lr": 1e-4, "eval_loss": 2.1}]
+    assert select(rows) == 5e-5
+    assert select([{"lr": 1e-3, "eval_loss": None}]) is None
+
+
+def test_grid_and_settings_are_checked(tiny_cfg):
+    assert parse_grid("3e-4, 1e-5,5e-5") == [1e-5, 5e-5, 3e-4]
+    for bad in ("", "1e-5,x", "1e-5,1e-5", "-1e-5", "nan"):
+        with pytest.raises(ConfigError, match="lr_probe.grid"):
+            parse_grid(bad)
+    with pytest.raises(ConfigError, match="lr_probe.steps"):
+        check(tiny_cfg(lr_probe={"grid": "1e-5", "steps": 0}))
+    with pytest.raises(ConfigError, match="exclude each other"):
+        check(tiny_cfg(lr_probe={"grid": "1e-5", "steps": 2, "source": "a.b"}))
+    probes = probe_configs(tiny_cfg(name="full", lr_probe={"grid": "1e-5,1e-3", "steps": 2}, lm_eval_limit=4, seed=2))
+    assert [(p.lr, p.max_steps, p.seed, p.lm_eval_limit, p.lr_probe.grid) for p in probes] == \
+        [(1e-5, 2, 0, 0, ""), (1e-3, 2, 0, 0, "")]
+    assert probes[0].name == "unit.full-lr1e-05" and probes[0].experiment == "lr_probe"
+
+
+EXPERIMENT = """paper: test
+experiment: main
+base: {model: tiny-llama, task: instruct, batch_size: 2, max_length: 48, eval_examples: 8, train_examples: 64,
+       max_steps: 6, lr: 1.0e-6}
+profiles:
+  cpu: {}
+runs:
+  - {name: full, method: full, lr_probe: {grid: "GRID", steps: 6}}
+  - {name: fixed, method: full}
+seeds: [0, 1]
+"""
+ABLATION = """paper: test
+experiment: ablation
+base: {model: tiny-llama, task: instruct, batch_size: 2, max_length: 48, eval_examples: 8, train_examples: 64,
+       max_steps: 4, lr_probe: {source: main.full}}
+profiles:
+  cpu: {}
+runs:
+  - {name: other, method: full}
+"""
+
+
+def write_configs(folder, grid):
+    folder.mkdir(exist_ok=True)
+    (folder / "main.yaml").write_text(EXPERIMENT.replace("GRID", grid))
+    (folder / "ablation.yaml").write_text(ABLATION)
+    return folder
+
+
+def test_probe_selects_lowest_validation_loss_and_runs_use_it(tmp_path):
+    """Constructed case: 1e-7 leaves the random tiny model at its initial loss, 3e-3 (AdamW, 6 steps) lowers it,
+    10 diverges; the known answer is 3e-3, for every seed and for a run that takes the selection as its source."""
+    configs = write_configs(tmp_path / "configs", "10,1e-7,3e-3")
+    root = tmp_path / "results"
+    main = with_selected_lr(load_experiment(configs / "main.yaml", "cpu"), "cpu", root, configs)
+    assert [(c.name, c.seed, c.lr) for c in main] == [("full", 0, 3e-3), ("full", 1, 3e-3), ("fixed", 0, 1e-6),
+                                                      ("fixed", 1, 1e-6)]
+    record = json.loads(selection_path("test", "main", "full", "cpu", root).read_text())
+    by_lr = {r["lr"]: r for r in record["probes"]}
+    assert record["selected_lr"] == 3e-3 and set(by_lr) == {1e-7, 3e-3, 10.0} and not record["at_grid_edge"]
+    assert by_lr[3e-3]["eval_loss"] < by_lr[1e-7]["eval_loss"]
+    assert by_lr[10.0]["eval_loss"] is None or by_lr[10.0]["eval_loss"] > by_lr[3e-3]["eval_loss"]
+    assert by_lr[3e-3]["status"] == "done" and by_lr[3e-3]["error"] is None
+    assert record["manifest"]["config"]["max_steps"] == 6 and record["steps"] == 6
+    ablation = with_selected_lr(load_experiment(configs / "ablation.yaml", "cpu"), "cpu", root, configs)
+    assert [c.lr for c in ablation] == [3e-3]
+    # a second plan reuses the selection; a changed grid is refused instead of silently re-selected
+    before = selection_path("test", "main", "full", "cpu", root).read_text()
+    assert [c.lr for c in with_selected_lr(load_experiment(configs / "main.yaml", "cpu"), "cpu", root, configs)][0] \
+        == 3e-3
+    assert selection_path("test", "main", "full", "cpu", root).read_text() == before
+    from core.lr_probe import run_probe
+    changed = load_experiment(write_configs(tmp_path / "configs", "1e-7,3e-3")/ "main.yaml", "cpu")[0]
+    with pytest.raises(RunExistsError, match="different lr selection"):
+        run_probe(changed, "cpu", root)
