@@ -167,8 +167,13 @@ def main(argv=None) -> int:
     parser.add_argument("--zero-shot", default="zero_shot")
     parser.add_argument("--metric", action="append", help="eval_loss (default), test_accuracy, lm_eval.<task>.<metric>")
     args = parser.parse_args(argv)
-    record = gate_record(args.paper, args.experiment, args.profile, args.metric or ["eval_loss"], args.baseline,
-                         args.zero_shot)
+    try:
+        record = gate_record(args.paper, args.experiment, args.profile, args.metric or ["eval_loss"], args.baseline,
+                             args.zero_shot)
+    except FileNotFoundError as err:
+        print(f"error: learnability gate of {args.paper}/{args.experiment} ({args.profile}): {err}; run the "
+              f"profile's '{args.baseline}' and '{args.zero_shot}' runs first (core.experiment)", file=sys.stderr)
+        return 2
     path = write_gate(record)
     for metric, gate in record["metrics"].items():
         refs = "; ".join(f"vs {k} {r['reference']:.4g}: {r['diff']:+.4g} [{r['lo']:+.4g}, {r['hi']:+.4g}] "
