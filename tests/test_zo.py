@@ -155,10 +155,11 @@ def test_block_mask_equals_the_whole_tensor_mask(make):
     blockwise, whole = make(0.7), make(0.7)
     blockwise.prepare("w", w)                                          # thresholds / bits from the full tensor
     pieces = [blockwise.keep("w", w[a:e], a) for a, e in (block_range(b, w.numel()) for b in range(4))]
-    assert torch.equal(torch.cat(pieces), whole("w", w))
+    assert torch.equal(torch.cat(pieces) > 0, whole("w", w))
+    assert set(torch.cat(pieces).unique().tolist()) <= {0.0, 1.0}
     if isinstance(whole, MagnitudeMask):
         w2 = w * torch.linspace(0.5, 2.0, w.numel())                  # the weights move; thresholds stay fixed
-        assert torch.equal(blockwise.keep("w", w2, 0), whole("w", w2))
+        assert torch.equal(blockwise.keep("w", w2, 0) > 0, whole("w", w2))
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 8, 1000, 4099])
