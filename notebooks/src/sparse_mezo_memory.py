@@ -87,7 +87,7 @@ for j, (key, hatch) in enumerate((("4x64", ""), ("16x128", "//"))):
 axes[1].axhline(2.0, color="k", lw=0.8, ls="--", label="floor: two forwards")
 axes[1].set_xticks(xb, zo_labels, fontsize=8)
 axes[1].set_ylabel("step time / one forward")
-axes[1].legend(fontsize=7)
+axes[1].legend(fontsize=7, loc="lower right")
 axes[1].set_title(f"ZO step vs forward (back to back, {throughput['threads']} thread(s))", fontsize=9)
 names = list(extrap["LLaMA-7B"])
 w = 0.27
