@@ -186,7 +186,7 @@ class SPSA:
             if self.mask is not None:
                 z.mul_(self.mask.keep(name, flat[start:stop], start))
             action(z, start, stop)
-        self.pool.run(one, list(blocks))
+        self.pool.run(one, list(blocks), inline=flat.device.type != "cpu")
 
     def z(self, i: int, param: torch.Tensor) -> torch.Tensor:
         """The whole (masked) direction of parameter i this step, as one tensor (for analysis and tests)."""

@@ -128,9 +128,10 @@ class BlockPool:
             buf = self._local.buf = torch.empty(BLOCK, dtype=torch.float32, device=device)
         return buf[:n]
 
-    def run(self, fn, items: list) -> None:
-        """fn(item) for every item; work items are split into `threads` contiguous runs."""
-        if self._pool is None or len(items) < 2:
+    def run(self, fn, items: list, inline: bool = False) -> None:
+        """fn(item) for every item; work items are split into `threads` contiguous runs (all in the calling
+        thread when `inline`: for CUDA tensors, whose ops are queued asynchronously anyway)."""
+        if self._pool is None or len(items) < 2 or inline:
             with serial_ops():
                 for item in items:
                     fn(item)
