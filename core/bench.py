@@ -206,7 +206,7 @@ def normal_rate(threads: int, entries: int = 1 << 24) -> dict:
     for t in sorted({1, threads}):
         pool = BlockPool(t)
         blocks = list(range(entries // BLOCK))
-        fill = lambda b: normal_block(pool.scratch(BLOCK, "cpu"), block_seed(0, 0, b))  # noqa: E731
+        fill = lambda b, pool=pool: normal_block(pool.scratch(BLOCK, "cpu"), block_seed(0, 0, b))  # noqa: E731
         pool.run(fill, blocks[:t])  # warm-up
         t0 = time.perf_counter()
         pool.run(fill, blocks)

@@ -157,7 +157,7 @@ ZO = ("mezo", "sparse_mezo", "random_mezo")
 FORWARD_ONLY = ("inference",) + ZO  # no autograd: nothing is saved for a backward
 
 
-def zo_transient_bytes(spec: "ArchSpec", tokens: int, weight_bytes: int, act_bytes: int, threads: int = 2) -> int:
+def zo_transient_bytes(spec: ArchSpec, tokens: int, weight_bytes: int, act_bytes: int, threads: int = 2) -> int:
     """Peak transient of a ZO probe (`core.zo`, stream chunked-v2) on top of the inference forward: the
     perturbed copy of one row group (≤ `core.zo.GROUP` weights), that group's slice of the LM head's output
     (computed group by group, then copied into the logits the forward holds anyway) and one z block of scratch

@@ -24,6 +24,7 @@ param)`` (once per tensor, before the blocks) and ``mask(name, param) -> bool`` 
 (1 − sparsity) quantile (Sparse MeZO's dynamic mask); `RandomMask(sparsity, seed)` a fixed pseudo-random subset
 of exactly the same size (R-MeZO control), held as one bit per entry.
 """
+
 from __future__ import annotations
 
 import math
@@ -35,8 +36,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.zo_stream import (BLOCK, STREAM, BlockPool, block_range, block_seed, blocks_between, normal_block,
-                            permuted_index, serial_ops)
+from core.zo_stream import (
+    BLOCK,
+    STREAM,
+    BlockPool,
+    block_range,
+    block_seed,
+    blocks_between,
+    normal_block,
+    permuted_index,
+    serial_ops,
+)
 
 GROUP = 1 << 20  # most weights in one perturbed row group of a chunked linear / embedding (4 MB in fp32)
 
@@ -127,14 +137,16 @@ class RandomMask:
             for b in range(0, max(1, (n + BLOCK - 1) // BLOCK)):
                 start, stop = block_range(b, n)
                 keep = permuted_index(torch.arange(start, stop), n, salt) < k
-                bits[start // 8:(stop + 7) // 8] = np.packbits(keep.numpy())
+                bits[start // 8 : (stop + 7) // 8] = np.packbits(keep.numpy())
         self.bits[name] = bits
 
     def keep(self, name: str, piece: torch.Tensor, start: int) -> torch.Tensor:
         """The mask on the entries [start, start + len(piece)); start is a multiple of 8 (a block start)."""
         n = piece.numel()
-        packed = self.bits[name][start // 8:(start + n + 7) // 8]
-        return torch.from_numpy(np.unpackbits(packed, count=n)).to(piece.device, torch.float32).view(piece.shape)
+        packed = self.bits[name][start // 8 : (start + n + 7) // 8]
+        return (
+            torch.from_numpy(np.unpackbits(packed, count=n)).to(piece.device, torch.float32).view(piece.shape)
+        )
 
     def __call__(self, name: str, param: torch.Tensor) -> torch.Tensor:
         """The whole tensor's mask (bool)."""
@@ -146,7 +158,9 @@ class RandomMask:
 
     def load_state_dict(self, state: dict) -> None:
         if (state.get("seed"), state.get("sparsity")) != (self.seed, self.sparsity):
-            raise ValueError(f"random mask state {state} does not match seed {self.seed}, sparsity {self.sparsity}")
+            raise ValueError(
+                f"random mask state {state} does not match seed {self.seed}, sparsity {self.sparsity}"
+            )
 
 
 def row_groups(rows: int, cols: int) -> list[tuple[int, int]]:
@@ -162,8 +176,15 @@ def row_groups(rows: int, cols: int) -> list[tuple[int, int]]:
 class SPSA:
     """Two-point SPSA over the trainable parameters of `model` (MeZO), optionally masked (Sparse MeZO)."""
 
-    def __init__(self, model: nn.Module, eps: float = 1e-3, mask=None, seed: int = 0, no_decay=("bias", "norm"),
-                 threads: int | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        eps: float = 1e-3,
+        mask=None,
+        seed: int = 0,
+        no_decay=("bias", "norm"),
+        threads: int | None = None,
+    ):
         self.model, self.eps, self.mask = model, eps, mask
         self.params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]  # each tensor once
         if not self.params:
@@ -186,13 +207,13 @@ class SPSA:
             if self.mask is not None:
                 z.mul_(self.mask.keep(name, flat[start:stop], start))
             action(z, start, stop)
+
         self.pool.run(one, list(blocks), inline=flat.device.type != "cpu")
 
     def z(self, i: int, param: torch.Tensor) -> torch.Tensor:
         """The whole (masked) direction of parameter i this step, as one tensor (for analysis and tests)."""
         out = torch.empty(param.numel(), dtype=torch.float32, device=param.device)
-        self.blocks(i, param, blocks_between(0, param.numel()),
-                    lambda z, a, e: out[a:e].copy_(z))
+        self.blocks(i, param, blocks_between(0, param.numel()), lambda z, a, e: out[a:e].copy_(z))
         return out.view(param.shape).to(param.dtype)
 
     def perturbed_range(self, param: torch.Tensor, start: int, stop: int, scale: float, blocks=None):
@@ -203,11 +224,12 @@ class SPSA:
 
         def put(z, a, e):
             lo, hi = max(a, start), min(e, stop)
-            theta, dest, zz = flat[lo:hi], out[lo - start:hi - start], z[lo - a:hi - a]
+            theta, dest, zz = flat[lo:hi], out[lo - start : hi - start], z[lo - a : hi - a]
             if theta.dtype == zz.dtype:
                 torch.add(theta, zz, alpha=alpha, out=dest)
             else:
                 dest.copy_(torch.add(theta.float(), zz, alpha=alpha))
+
         self.blocks(i, param, blocks_between(start, stop) if blocks is None else blocks, put)
         return out
 
@@ -240,7 +262,9 @@ class SPSA:
             j0, j1 = (int(v) for v in torch.searchsorted(uniq, torch.tensor([r0, r1], device=uniq.device)))
             if j0 == j1:
                 continue
-            needed = sorted({b for u in uniq[j0:j1].tolist() for b in blocks_between(u * cols, (u + 1) * cols)})
+            needed = sorted(
+                {b for u in uniq[j0:j1].tolist() for b in blocks_between(u * cols, (u + 1) * cols)}
+            )
             group = self.perturbed_range(w, r0 * cols, r1 * cols, scale, blocks=needed).view(r1 - r0, cols)
             rows[j0:j1] = group[uniq[j0:j1] - r0]
         return F.embedding(inverse, rows)
@@ -256,8 +280,10 @@ class SPSA:
     @contextmanager
     def perturbed(self, scale: float):
         """Inside the block, every forward sees θ + scale·ε·m⊙z; θ itself is never modified."""
-        owners = [(m, [(n, p) for n, p in m.named_parameters(recurse=False) if id(p) in self.index])
-                  for m in self.model.modules()]
+        owners = [
+            (m, [(n, p) for n, p in m.named_parameters(recurse=False) if id(p) in self.index])
+            for m in self.model.modules()
+        ]
         owners = [(m, own) for m, own in owners if own]
         hooks, patched = [], []
         for module, own in owners:
@@ -274,6 +300,7 @@ class SPSA:
             def post(mod, args, out, own=own):
                 for name, p in own:
                     mod._parameters[name] = p
+
             hooks += [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
         try:
             yield
@@ -289,7 +316,7 @@ class SPSA:
     @torch.no_grad()
     def estimate(self, loss_fn) -> tuple[float, float]:
         """(projected gradient g, loss at θ+εz) for a fresh step seed; `loss_fn()` returns a scalar loss."""
-        self.step_seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=self.seeder))
+        self.step_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.seeder))
         with self.perturbed(+1.0):
             plus = float(loss_fn())
         with self.perturbed(-1.0):
@@ -303,13 +330,18 @@ class SPSA:
         """θ ← θ − lr·(g·m⊙z + wd·θ), block by block, z regenerated (one pass); the mask of a block is computed
         before the block changes (from θ_t); no decay for biases / norms (MeZO's `zo_update`)."""
         for i, (name, p) in enumerate(self.params):
-            decay = 1 - lr * weight_decay if weight_decay and not any(k in name.lower() for k in self.no_decay) else 1
+            decay = (
+                1 - lr * weight_decay
+                if weight_decay and not any(k in name.lower() for k in self.no_decay)
+                else 1
+            )
             flat = p.detach().view(-1)
 
             def apply(z, a, e, flat=flat, decay=decay):
                 if decay != 1:
                     flat[a:e].mul_(decay)
                 flat[a:e].add_(z, alpha=-lr * grad)
+
             self.blocks(i, p, blocks_between(0, p.numel()), apply)
 
     def step(self, loss_fn, lr: float, weight_decay: float = 0.0) -> float:
@@ -321,14 +353,20 @@ class SPSA:
     def state_dict(self) -> dict:
         """RNG position, the z stream's version and the mask's state: enough to continue the exact trajectory."""
         mask = self.mask.state_dict() if hasattr(self.mask, "state_dict") else None
-        return {"zo_stream": STREAM, "seeder": self.seeder.get_state().tolist(), "step_seed": self.step_seed,
-                "mask": mask}
+        return {
+            "zo_stream": STREAM,
+            "seeder": self.seeder.get_state().tolist(),
+            "step_seed": self.step_seed,
+            "mask": mask,
+        }
 
     def load_state_dict(self, state: dict) -> None:
         stream = state.get("zo_stream", "v1")
         if stream != STREAM:
-            raise ValueError(f"this ZO state was made with z stream {stream!r}; this code draws {STREAM!r}, so the "
-                             "run cannot be continued on the same trajectory (restart it from step 0)")
+            raise ValueError(
+                f"this ZO state was made with z stream {stream!r}; this code draws {STREAM!r}, so the "
+                "run cannot be continued on the same trajectory (restart it from step 0)"
+            )
         self.seeder.set_state(torch.tensor(state["seeder"], dtype=torch.uint8))
         self.step_seed = state["step_seed"]
         if state.get("mask") is not None:

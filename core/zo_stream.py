@@ -20,6 +20,7 @@ only on the device type it was made on.
 `permuted_index` gives the R-MeZO mask its own counter-based stream: a keyed pseudo-random permutation of
 each tensor's entries, so "π(entry) < k" keeps exactly k entries and any block of the mask is computed alone.
 """
+
 from __future__ import annotations
 
 import threading
@@ -78,6 +79,7 @@ def permuted_index(idx: torch.Tensor, n: int, salt: int) -> torch.Tensor:
         x = x ^ (x >> shift)
         x = (x * b) & mask
         return x ^ (x >> shift)
+
     x = h(idx)
     out = x >= n
     while bool(out.any()):
@@ -137,7 +139,7 @@ class BlockPool:
                     fn(item)
             return
         k = self.threads
-        runs = [items[j * len(items) // k:(j + 1) * len(items) // k] for j in range(k)]
+        runs = [items[j * len(items) // k : (j + 1) * len(items) // k] for j in range(k)]
         for future in [self._pool.submit(lambda run=run: [fn(item) for item in run]) for run in runs if run]:
             future.result()
 
