@@ -266,4 +266,5 @@ def summarize(cfg: RunConfig, out: Path, trainer, wall: float) -> dict:
             "process_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "lisa_history": switch[0].history if switch and isinstance(switch[0], LisaCallback) else None,
             "switch_history": switch[0].history if switch else None,
-            "score_history": getattr(switch[0].sampler, "history", None) if switch else None}
+            "score_history": getattr(switch[0].sampler, "history", None) if switch else None,
+            **({"zo_stream": trainer.spsa.state_dict()["zo_stream"]} if hasattr(trainer, "spsa") else {})}

@@ -157,13 +157,17 @@ ZO = ("mezo", "sparse_mezo", "random_mezo")
 FORWARD_ONLY = ("inference",) + ZO  # no autograd: nothing is saved for a backward
 
 
-def zo_transient_bytes(method: str, entries: int, weight_bytes: int) -> int:
-    """Peak transient of a ZO probe on the largest tensor (`core.zo`): z and the perturbed copy (2 tensors).
-    Sparse MeZO's magnitude mask is applied to z in chunks (`MagnitudeBand.mask_`), so it adds nothing;
-    R-MeZO's whole-tensor mask holds z, the fp32 random scores and the bool mask at once, before the copy."""
-    perturb = 2 * weight_bytes
-    mask = weight_bytes + 4 + 1 if method == "random_mezo" else 0
-    return entries * max(perturb, mask)
+def zo_transient_bytes(spec: ArchSpec, tokens: int, weight_bytes: int, act_bytes: int, threads: int = 2) -> int:
+    """Peak transient of a ZO probe (`core.zo`, stream chunked-v2) on top of the inference forward: the
+    perturbed copy of one row group (≤ `core.zo.GROUP` weights), that group's slice of the LM head's output
+    (computed group by group, then copied into the logits the forward holds anyway) and one z block of scratch
+    per thread. Masks add nothing here: the magnitude mask is computed per block, R-MeZO's bits are persistent
+    (`zo_mask_bytes`)."""
+    from core.zo import GROUP
+    from core.zo_stream import BLOCK
+    largest = max(spec.vocab * spec.hidden, spec.hidden * spec.intermediate)
+    head_rows = max(1, GROUP // spec.hidden)
+    return min(GROUP, largest) * weight_bytes + tokens * head_rows * act_bytes + threads * BLOCK * 4
 
 
 def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int = 2, lora_r: int = 8,
@@ -215,8 +219,8 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
         "tied_grad_temporary": pc["embed"] * grad_bytes if spec.tied and method in ("full", "galore", "lisa") else 0,
         "activations": acts * act_bytes,
         "loss_temporaries": 0 if method in FORWARD_ONLY else 2 * tokens * spec.vocab * act_bytes,
-        "zo_perturbation": (zo_transient_bytes(method, max(pc["embed"], spec.hidden * spec.intermediate), weight_bytes)
-                            if method in ZO else 0),
+        "zo_perturbation": zo_transient_bytes(spec, tokens, weight_bytes, act_bytes) if method in ZO else 0,
+        "zo_mask_bytes": (n_total + 7) // 8 if method == "random_mezo" else 0,  # R-MeZO: one bit per entry
         "trainable_params": trainable,
         "embed_bytes": pc["embed"] * weight_bytes, "blocks_bytes": spec.layers * pc["layer"] * weight_bytes,
         "head_bytes": pc["head"] * weight_bytes,
@@ -229,7 +233,7 @@ def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int
         out["optimizer"] = (2 * (trainable - low_rank) + spec.layers * galore_state_floats(spec, galore_rank)) * state_bytes
     transient = max(out["activations"] + out["loss_temporaries"] + out["zo_perturbation"],
                     out["grads"] + out["tied_grad_temporary"])
-    out["total"] = out["weights"] + out["optimizer"] + transient
+    out["total"] = out["weights"] + out["optimizer"] + out["zo_mask_bytes"] + transient
     return out
 
 

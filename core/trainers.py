@@ -8,8 +8,9 @@ of `core.zo` (Alg. 1 of MeZO; with a mask, Alg. S-MeZO of Sparse MeZO) on a priv
   norms, as in MeZO's `zo_update`; the optimizer the Trainer steps is a stateless SGD that never sees a gradient,
   so no optimizer state exists;
 - gradient accumulation must be 1 (MeZO asserts the same);
-- the SPSA generator and mask thresholds are saved in every checkpoint (`zo_state.json`), so a resumed run
-  continues the same trajectory bit for bit;
+- the SPSA generator, the z stream's version (`core.zo_stream.STREAM`) and the mask state are saved in every
+  checkpoint (`zo_state.json`), so a resumed run continues the same trajectory bit for bit (a checkpoint made
+  with another z stream is refused);
 - the projected gradient g of each step is logged as ``projected_grad`` (there is no gradient norm: the Trainer's
   ``grad_norm`` of a run without backprop would read 0.0); a NaN/inf probe loss skips the update and logs a NaN
   loss, which stops the run as diverged (`core.divergence`).

@@ -1,10 +1,14 @@
 """core.zo: SPSA on a quadratic (unbiased, known variance), exact mask fractions, determinism, exact restore."""
+import json
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+import core.zo as zo
 from core.zo import SPSA, MagnitudeMask, RandomMask
+from core.zo_stream import BLOCK, STREAM, block_range, permuted_index
 
 
 class Quadratic(nn.Module):
@@ -48,6 +52,18 @@ def test_spsa_on_a_quadratic_is_unbiased_with_the_gaussian_variance():
     var = ((draws - true) ** 2).sum(dim=1)
     expected = (6 + 1) * float(true @ true)
     assert abs(float(var.mean()) - expected) < 4 * float(var.std()) / np.sqrt(len(var))
+    sq = (draws ** 2).sum(dim=1)                                       # E‖ĝ‖² = (d + 2)‖∇f‖²
+    assert abs(float(sq.mean()) - (6 + 2) * float(true @ true)) < 4 * float(sq.std()) / np.sqrt(len(sq))
+
+
+def test_projected_gradient_on_a_quadratic_is_the_directional_derivative():
+    """(f(θ+εz) − f(θ−εz)) / 2ε = zᵀ∇f exactly for a quadratic (the ε² terms cancel), up to rounding."""
+    model = Quadratic(d=6, seed=2)
+    est = SPSA(model, eps=1e-2, seed=3)
+    for _ in range(5):
+        g, _ = est.estimate(model)
+        z = torch.cat([est.z(i, p).flatten().double() for i, (_, p) in enumerate(est.params)])
+        assert g == pytest.approx(float(z @ model.grad()), rel=1e-3, abs=1e-4)
 
 
 def test_parameters_are_untouched_by_probing_and_restored_after_an_error():
@@ -79,6 +95,48 @@ def test_same_seed_gives_identical_trajectories_and_resume_continues():
     est2.load_state_dict(state)
     assert first + [est2.step(model, lr=0.05) for _ in range(5)] == runs[0]
     assert runs[0][-1] < runs[0][0]                                   # it descends
+    with pytest.raises(ValueError, match="z stream 'v1'"):             # a state made with the old stream
+        est2.load_state_dict({k: v for k, v in state.items() if k != "zo_stream"})
+
+
+def test_z_is_the_same_for_any_thread_count_block_schedule_and_after_resume():
+    model = nn.Sequential(nn.Linear(300, 700), nn.LayerNorm(700))    # 210,000 weights: 4 blocks, the last partial
+    w = model[0].weight
+    ests = [SPSA(model, seed=5, threads=t) for t in (1, 2, 3)]
+    for est in ests:
+        est.estimate(lambda: model(torch.ones(2, 300)).sum())
+    ref = ests[0].z(0, w)
+    assert all(torch.equal(est.z(0, w), ref) for est in ests[1:])
+    n = w.numel()
+    flat = torch.cat([ests[2].perturbed_range(w, a, min(a + 50_000, n), 1.0) for a in range(0, n, 50_000)])
+    assert torch.equal(flat, ests[1].perturbed_range(w, 0, n, 1.0))   # any split of the range into pieces
+    alone = ests[1].perturbed_range(w, BLOCK, 2 * BLOCK, 1.0, blocks=[1])   # one block regenerated alone
+    assert torch.equal(alone, flat[BLOCK:2 * BLOCK])
+    assert torch.equal(flat.view_as(w), torch.add(w.detach(), ref, alpha=ests[0].eps))
+    resumed = SPSA(model, seed=99, threads=2)
+    resumed.load_state_dict(json.loads(json.dumps(ests[0].state_dict())))
+    assert resumed.state_dict()["zo_stream"] == STREAM and torch.equal(resumed.z(0, w), ref)
+
+
+def test_chunked_linear_and_embedding_forwards_match_a_perturbed_copy(monkeypatch):
+    """Row-group forwards (here 3 × 11 rows per group, forced by a small GROUP) see exactly θ + s·ε·m⊙z."""
+    monkeypatch.setattr(zo, "GROUP", 400)
+    torch.manual_seed(0)
+    emb, lin = nn.Embedding(100, 36), nn.Linear(36, 100)
+    lin.weight = emb.weight                                            # tied, like an LM head
+    model = nn.Sequential(emb, lin)
+    ids = torch.tensor([[3, 3, 97, 50], [0, 99, 12, 50]])
+    for mask in (None, MagnitudeMask(0.5), RandomMask(0.5, seed=1)):
+        est = SPSA(model, eps=1e-2, mask=mask, seed=1, threads=2)
+        est.step_seed = 11
+        before = [p.detach().clone() for p in model.parameters()]
+        with torch.no_grad(), est.perturbed(-1.0):
+            got_emb, got = emb(ids), model(ids)
+        w = torch.add(emb.weight.detach(), est.z(0, emb.weight), alpha=-1e-2)
+        b = torch.add(lin.bias.detach(), est.z(1, lin.bias), alpha=-1e-2)
+        assert torch.equal(got_emb, w[ids])
+        torch.testing.assert_close(got, w[ids] @ w.T + b, rtol=1e-5, atol=1e-5)
+        assert all(torch.equal(a, p) for a, p in zip(before, model.parameters()))
 
 
 @pytest.mark.parametrize("make", [MagnitudeMask, lambda s: RandomMask(s, seed=4)], ids=["magnitude", "random"])
@@ -92,15 +150,25 @@ def test_masks_keep_exactly_the_requested_fraction(make, sparsity):
 
 
 @pytest.mark.parametrize("make", [MagnitudeMask, lambda s: RandomMask(s, seed=4)], ids=["magnitude", "random"])
-def test_in_place_chunked_mask_equals_the_whole_tensor_mask(make):
-    w, z = torch.randn(37, 11), torch.randn(37, 11)
-    chunked, whole = make(0.7), make(0.7)
-    chunked.chunk = 50                                                # 407 entries: 9 chunks, the last partial
-    first = chunked.mask_("layer.weight", w, z.clone())               # thresholds set from the full tensor here
-    assert torch.equal(first, z * whole("layer.weight", w))
-    assert chunked.thresholds == whole.thresholds
-    w2 = w * torch.linspace(0.5, 2.0, w.numel()).view_as(w)           # the weights move; thresholds stay fixed
-    assert torch.equal(chunked.mask_("layer.weight", w2, z.clone()), z * whole("layer.weight", w2))
+def test_block_mask_equals_the_whole_tensor_mask(make):
+    w = torch.randn(3 * BLOCK + 777)                                   # 4 blocks, the last partial
+    blockwise, whole = make(0.7), make(0.7)
+    blockwise.prepare("w", w)                                          # thresholds / bits from the full tensor
+    pieces = [blockwise.keep("w", w[a:e], a) for a, e in (block_range(b, w.numel()) for b in range(4))]
+    assert torch.equal(torch.cat(pieces) > 0, whole("w", w))
+    assert set(torch.cat(pieces).unique().tolist()) <= {0.0, 1.0}
+    if isinstance(whole, MagnitudeMask):
+        w2 = w * torch.linspace(0.5, 2.0, w.numel())                  # the weights move; thresholds stay fixed
+        assert torch.equal(blockwise.keep("w", w2, 0) > 0, whole("w", w2))
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 8, 1000, 4099])
+def test_the_random_mask_stream_is_a_permutation(n):
+    """R-MeZO's keys: a keyed bijection of [0, n), so 'key < k' keeps exactly k entries for every k."""
+    for salt in (0, 12345):
+        perm = permuted_index(torch.arange(n), n, salt)
+        assert torch.equal(perm.sort().values, torch.arange(n))
+    assert not torch.equal(permuted_index(torch.arange(4099), 4099, 1), permuted_index(torch.arange(4099), 4099, 2))
 
 
 def test_masked_spsa_moves_only_small_weights():

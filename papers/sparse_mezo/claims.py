@@ -59,6 +59,27 @@ def main(profile: str = "cpu") -> None:
         step = compare(col["step"][:, 0], col["step"][:, -1], None, -1, "draws")
         print(f"claim 5, {model}, noise ΔL Q5 − Q1:", noise)
         print(f"claim 5 (ours), {model}, update ΔL Q1 − Q5:", step)
+    zo_time_claims(profile)
+
+
+def zo_time_claims(profile: str) -> None:
+    """Claim 7 from the ZO throughput benchmark's interleaved rounds (a round: forward, MeZO, S-MeZO, R-MeZO back
+    to back): MeZO step / forward − 2 per batch, and S-/R-MeZO step / MeZO step − 1 over all rounds; the paper
+    says 'about 2 forwards' and 'no overhead', so a difference above 0 is against it (direction −1)."""
+    path = Path(RESULTS) / "sparse_mezo" / "throughput" / f"{profile}-cpu.json"
+    if not path.exists():
+        return
+    rows, rel = load_json(path)["rows"], {"s-mezo_0.8": [], "r-mezo_0.8": []}
+    for row in rows:
+        t = {k: np.array(v) for k, v in row["step_s_all"].items()}
+        per_forward = t["mezo"] / t["forward"]
+        print(f"claim 7, batch {row['batch']}x{row['seq']}, MeZO step / forward − 2:",
+              compare(per_forward, np.full_like(per_forward, 2.0), None, -1, "rounds"))
+        for k in rel:
+            rel[k] += list(t[k] / t["mezo"])
+    for k, ratios in rel.items():
+        print(f"claim 7, {k} step / MeZO step − 1 (all rounds):",
+              compare(np.array(ratios), np.ones(len(ratios)), None, -1, "rounds"))
 
 
 if __name__ == "__main__":
