@@ -10,9 +10,10 @@ PROFILE ?= cpu
 # PROFILE=quick is a smoke look: cpu's bench (decide also uses cpu's bench), figures and executed notebooks under .quick/ (git-ignored)
 QUICK_OUT = $(if $(filter quick,$(PROFILE)),--out $(CURDIR)/.quick,)
 # training runs in parallel, each with cpu_count/JOBS torch threads; no gain on 2 cores for backprop runs
-# (core/experiment.py). Zeroth-order runs are bound by torch.randn, which is single-threaded: two 1-thread
-# MiniLM MeZO runs side by side take 0.95-0.99 s/step each vs 0.92 s for one 2-thread run, so Sparse MeZO's
-# runs go two at a time (papers/sparse_mezo/LOG.md 14).
+# (core/experiment.py). Zeroth-order runs went two at a time when z came from one single-threaded torch.randn
+# (stream v1: two 1-thread MiniLM MeZO runs side by side 0.95-0.99 s/step each vs 0.92 s for one 2-thread run,
+# papers/sparse_mezo/LOG.md 14). Stream chunked-v2 draws z on a thread pool (LOG.md 17); ZO_JOBS=2 was not
+# re-measured with it.
 JOBS ?= 1
 ZO_JOBS ?= 2
 export HF_HOME := $(CURDIR)/data/models/hf_home
