@@ -75,10 +75,17 @@ lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing resul
 reproduce-lisa: $(STAMP) models lisa-runs bench lisa-figures  ## LISA end to end: set-up, data, runs, notebooks, figures
 	@echo "LISA reproduced: figures/lisa/MANIFEST.json, notebooks/executed/lisa/, claims in papers/lisa/README.md"
 
-misa-runs: $(STAMP) models  ## MISA paper: gradient-variance data, memory study, training runs of PROFILE
-	$(PY) -m papers.misa.variance --profile $(PROFILE)
-	$(PY) -m papers.misa.memory --profile $(PROFILE)
+# PROFILE=quick (MISA smoke look) reuses the cpu gradient / memory studies; cpu and gpu runs are gated and fitted
+MISA_STUDY = $(if $(filter quick,$(PROFILE)),cpu,$(PROFILE))
+MISA_DECIDES = $(filter cpu gpu,$(PROFILE))
+misa-runs: $(STAMP) models  ## MISA paper: gradient-variance data, memory study, training runs of PROFILE (gpu: JOBS=4)
+	$(PY) -m papers.misa.variance --profile $(MISA_STUDY)
+	$(PY) -m papers.misa.memory --profile $(MISA_STUDY)
 	$(PY) -m core.experiment papers/misa/configs --profile $(PROFILE) --jobs $(JOBS)
+	$(if $(MISA_DECIDES),$(PY) -m core.learnability misa accuracy_math --profile $(PROFILE) --metric eval_loss \
+		--metric test_accuracy --metric lm_eval.sft_math_mc.acc_norm)
+	$(if $(MISA_DECIDES),$(PY) -m papers.misa.convergence_fit --profile $(PROFILE))
+	$(PY) -m papers.misa.claims $(PROFILE)
 
 misa-figures: $(STAMP)  ## MISA paper: execute the notebooks from existing results -> figures/misa/
 	$(PY) -m core.figures misa --profile $(PROFILE)

@@ -146,18 +146,22 @@ def main(argv=None) -> int:
     parser.add_argument("--experiment", default="accuracy_math")
     parser.add_argument("--arms", nargs="*", default=["misa", "misa_uniform", "lisa", "badam", "lora", "full"])
     parser.add_argument("--fit-from", type=int, default=1, help="first step used in the fit (0 is never used)")
+    parser.add_argument("--force", action="store_true", help="refit even if the result file exists")
     args = parser.parse_args(argv)
+    path = RESULTS / "misa" / "convergence_fit" / f"{args.profile}.json"
+    if path.exists() and not args.force:
+        print(f"{path} exists (move it away and pass --force to refit)")
+        return 0
     arms = {arm: load_series(args.profile, arm, args.experiment) for arm in args.arms}
     report = {arm: arm_report(s, args.fit_from) for arm, s in arms.items() if len(s) >= 2}
     for arm, rep in report.items():
         m = rep["mean"]
         print(f"{arm}: exponent of the running mean {m['estimate']:.3f} {m['interval']} over {m['n_seeds']} seeds; "
               f"horizon to tell it from -1/2: K = {m['horizon']['K']}")
-    inputs = [str((RESULTS / "misa" / args.experiment / args.profile / f"{a}-s*")) for a in report]
-    path = RESULTS / "misa" / "convergence_fit" / f"{args.profile}.json"
+    inputs = [f"misa/{args.experiment}/{args.profile}/{a}-s*/probes.jsonl" for a in report]
     write_new_json(path, {"profile": args.profile, "experiment": args.experiment, "fit_from": args.fit_from,
                           "target": TARGET, "arms": report, "inputs": inputs,
-                          "manifest": manifest(vars(args))})
+                          "manifest": manifest({k: v for k, v in vars(args).items() if k != "force"})})
     print(f"-> {path}")
     return 0
 

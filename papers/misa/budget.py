@@ -1,0 +1,165 @@
+"""Wall-time budget of a MISA profile: measured cost per arm × the profile's plan = predicted minutes.
+
+`measure` runs every distinct arm of the profile's experiments for a few steps (seed 0, its lr as configured or
+the grid's first value, in a scratch results folder) and records, per arm, the median step time after the first
+step, the run's fixed cost (model load, tokenisation, evaluation, lm-eval: the run's wall time minus its steps)
+and the cost of one convergence probe (‖∇f‖² of all parameters on the probe batch,
+`core.callbacks.FullGradNormCallback`), with ``os.getloadavg()`` before and after: on the shared 2-core machine
+the absolute times carry the other tenants' load, so the file keeps both. `predict` is the arithmetic: for every
+(run, seed) of the plan, steps × step time + fixed cost + probes × probe cost, plus every lr-probe run (grid × probe
+steps), plus the fixed stages (install, model conversion, studies, notebooks) passed in with their sources.
+
+    python -m papers.misa.budget --profile cpu --steps 6   # -> data/results/misa/budget/<profile>.json
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from core.config import LrProbeSettings, RunConfig, load_experiment
+from core.lr_probe import parse_grid
+from core.run import REPO, RESULTS, manifest, read_json, read_jsonl, write_new_json
+
+CONFIGS = REPO / "papers" / "misa" / "configs"
+
+
+def arm_key(cfg: RunConfig) -> str:
+    return f"{cfg.experiment}.{cfg.name}"
+
+
+def plan(profile: str, configs_dir: Path = CONFIGS) -> list[RunConfig]:
+    """Every (run, seed) of the profile, lr as configured (the probe's choice does not change the cost)."""
+    return [c for path in sorted(Path(configs_dir).glob("*.yaml")) for c in load_experiment(path, profile)]
+
+
+def n_probes(cfg: RunConfig) -> int:
+    """Convergence probes of one run: step 0 and every `probe_every` steps."""
+    return 0 if not cfg.probe_every or cfg.method == "zero_shot" else cfg.max_steps // cfg.probe_every + 1
+
+
+def lr_probe_runs(configs: list[RunConfig]) -> list[tuple[str, int]]:
+    """(arm, steps) of every lr-probe run the plan triggers: one per grid value of each run that owns a grid
+    (runs with `source` reuse another run's selection and cost nothing)."""
+    owners = {arm_key(c): c for c in configs if c.lr_probe.grid}
+    return [(key, c.lr_probe.steps) for key, c in owners.items() for _ in parse_grid(c.lr_probe.grid)]
+
+
+def predict(configs: list[RunConfig], arms: dict, fixed_s: dict[str, float] | None = None) -> dict:
+    """Predicted wall seconds: Σ over (run, seed) of steps·step_s + overhead_s + probes·probe_s, plus the lr-probe
+    runs (steps·step_s + overhead_s each), plus `fixed_s` (stage -> seconds). `arms` maps "experiment.name" to
+    ``{"step_s", "overhead_s", "probe_s"}``."""
+    runs = sum(c.max_steps * arms[arm_key(c)]["step_s"] * (c.method != "zero_shot") + arms[arm_key(c)]["overhead_s"]
+               + n_probes(c) * arms[arm_key(c)]["probe_s"] for c in configs)
+    probes = sum(steps * arms[key]["step_s"] + arms[key]["overhead_s"] for key, steps in lr_probe_runs(configs))
+    fixed = dict(fixed_s or {})
+    total = runs + probes + sum(fixed.values())
+    return {"runs_s": runs, "lr_probes_s": probes, "fixed_s": fixed, "total_s": total, "total_min": total / 60,
+            "n_runs": len(configs), "n_lr_probe_runs": len(lr_probe_runs(configs))}
+
+
+def _short(cfg: RunConfig, steps: int) -> RunConfig:
+    lr = parse_grid(cfg.lr_probe.grid)[0] if cfg.lr_probe.grid else cfg.lr
+    return dataclasses.replace(cfg, max_steps=steps, seed=0, lr=lr, probe_every=0, lr_probe=LrProbeSettings())
+
+
+def probe_seconds(cfg: RunConfig, out: Path, repeats: int = 2) -> float:
+    """Median time of one ‖∇f‖² probe on the run's probe batch."""
+    from core.callbacks import FullGradNormCallback
+    from core.finetune import build_trainer
+    trainer, _, model = build_trainer(dataclasses.replace(cfg, probe_every=0), out)
+    evals = trainer.eval_dataset
+    batch = trainer.data_collator([evals[i] for i in range(min(cfg.probe_examples, len(evals)))])
+    cb = FullGradNormCallback(out / "probe_timing.jsonl", batch, 1)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        cb.probe(model, 0)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def measure_arm(cfg: RunConfig, steps: int, root: Path) -> dict:
+    """Step time, fixed cost and probe cost of one arm (a short run of `steps` steps under `root`)."""
+    from core.finetune import train
+    short = _short(cfg, steps)
+    out = root / arm_key(cfg)
+    load = os.getloadavg()
+    t0 = time.perf_counter()
+    train(short, out, "budget")
+    total = time.perf_counter() - t0
+    times = [r["step_time"] for r in read_jsonl(out / "metrics.jsonl") if "step_time" in r][1:]
+    step = statistics.median(times) if times else 0.0
+    probe = probe_seconds(short, root / (arm_key(cfg) + ".probe")) if cfg.probe_every else 0.0
+    return {"step_s": step, "step_times": times, "overhead_s": total - step * len(times) if times else total,
+            "total_s": total, "steps": steps if short.method != "zero_shot" else 0, "probe_s": probe,
+            "loadavg_before": load, "loadavg_after": os.getloadavg(), "method": cfg.method,
+            "batch": [cfg.batch_size, cfg.max_length], "model": cfg.model}
+
+
+def measure(profile: str, steps: int, configs_dir: Path = CONFIGS, only: list[str] | None = None) -> dict:
+    """Measure every distinct arm of the profile (first seed), back to back in this process."""
+    arms = {}
+    for cfg in plan(profile, configs_dir):
+        key = arm_key(cfg)
+        if key in arms or (only and key not in only):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            arms[key] = measure_arm(cfg, steps, Path(tmp))
+        print(f"{key}: step {arms[key]['step_s']:.3f} s, fixed {arms[key]['overhead_s']:.1f} s, probe "
+              f"{arms[key]['probe_s']:.2f} s (load {arms[key]['loadavg_before'][0]:.1f})", flush=True)
+    return arms
+
+
+def reference_steps(profile: str = "cpu", root: Path = RESULTS) -> dict:
+    """Median step time per arm of MISA's committed 16-step accuracy_math runs (batch 4 x 64, the same batch as the
+    cpu profile; measured on the quiet machine of their manifests): {"accuracy_math.<method>": seconds}."""
+    out = {}
+    for result in sorted((Path(root) / "misa" / "accuracy_math" / profile).glob("*-s*/result.json")):
+        data = read_json(result)
+        cfg = read_json(result.with_name("manifest.json"))["config"]
+        if cfg["max_steps"] == 16 and data.get("mean_step_s"):
+            out.setdefault(f"accuracy_math.{cfg['name']}", []).append(data["mean_step_s"])
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
+def load_factor(arms: dict, reference: dict) -> float | None:
+    """Median over the arms measured now and in the reference of (measured step / reference step): how much slower
+    this machine runs now than when the reference was measured (the other tenants' load)."""
+    ratios = [arms[k]["step_s"] / reference[k] for k in arms if k in reference and arms[k]["step_s"] > 0]
+    return statistics.median(ratios) if ratios else None
+
+
+def scaled(arms: dict, factor: float) -> dict:
+    """Every time of `arms` divided by `factor` (the measurement brought back to the reference machine's load)."""
+    keys = ("step_s", "overhead_s", "probe_s")
+    return {k: {**a, **{t: a[t] / factor for t in keys}} for k, a in arms.items()}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--only", nargs="*", help="arms (experiment.name) to measure")
+    args = parser.parse_args(argv)
+    arms = measure(args.profile, args.steps, only=args.only)
+    configs = [c for c in plan(args.profile) if arm_key(c) in arms]
+    reference = reference_steps()
+    factor = load_factor(arms, reference)
+    record = {"profile": args.profile, "steps": args.steps, "arms": arms, "cpus": os.cpu_count(),
+              "reference_step_s": reference, "load_factor": factor,
+              "prediction_at_measured_load": predict(configs, arms),
+              "prediction_at_reference_load": predict(configs, scaled(arms, factor)) if factor else None,
+              "manifest": manifest({"profile": args.profile, "steps": args.steps, "only": args.only})}
+    path = RESULTS / "misa" / "budget" / f"{args.profile}-{time.strftime('%Y%m%dT%H%M%S')}.json"
+    write_new_json(path, record)
+    print(f"-> {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
