@@ -83,7 +83,7 @@ misa-runs: $(STAMP) models  ## MISA paper: gradient-variance data, memory study,
 	$(PY) -m papers.misa.memory --profile $(MISA_STUDY)
 	$(PY) -m core.experiment papers/misa/configs --profile $(PROFILE) --jobs $(JOBS)
 	$(if $(MISA_DECIDES),$(PY) -m core.learnability misa accuracy_math --profile $(PROFILE) --metric eval_loss \
-		--metric test_accuracy --metric lm_eval.sft_math_mc.acc_norm)
+		--metric test_accuracy)
 	$(if $(MISA_DECIDES),$(PY) -m papers.misa.convergence_fit --profile $(PROFILE))
 	$(PY) -m papers.misa.claims $(PROFILE)
 

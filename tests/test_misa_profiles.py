@@ -55,7 +55,7 @@ def test_cpu_profile_runs_past_the_warm_up_with_every_arm():
         {k: v for k, v in misa.to_dict().items() if k not in ("name", "misa", "lr_probe")}
     assert by["lisa"][0].lisa.gamma == 1 and by["badam"][0].badam.interval == 10
     assert all(c.lr_probe.grid or c.lr_probe.source for a in ARMS - {"zero_shot"} for c in by[a])
-    assert all(c.probe_every == 20 for c in cfgs)
+    assert all(c.probe_every == 25 for c in cfgs)
 
 
 def test_gpu_profile_runs_the_same_arms_longer_plus_dora():
@@ -76,11 +76,11 @@ def test_pretrain_stand_in_uses_the_c4_script_settings():
 def test_budget_arithmetic_on_known_inputs():
     cfgs = runs("accuracy_math", "cpu")
     arms = {f"accuracy_math.{c.name}": {"step_s": 1.0, "overhead_s": 10.0, "probe_s": 2.0} for c in cfgs}
-    assert n_probes(cfgs[1]) == 11 and n_probes(cfgs[0]) == 0           # zero_shot trains nothing
-    # 18 training runs x (200 steps + 10 s + 11 probes x 2 s) + zero_shot 10 s
+    assert n_probes(cfgs[1]) == 9 and n_probes(cfgs[0]) == 0            # zero_shot trains nothing
+    # 18 training runs x (200 steps + 10 s + 9 probes x 2 s) + zero_shot 10 s
     # lr probes: 5 grids x 3 lrs x (30 steps + 10 s); misa_uniform reuses misa's selection
     assert len(lr_probe_runs(cfgs)) == 15
     out = predict(cfgs, arms, {"install": 180.0})
-    assert out["runs_s"] == 18 * (200 + 10 + 22) + 10
+    assert out["runs_s"] == 18 * (200 + 10 + 18) + 10
     assert out["lr_probes_s"] == 15 * 40
     assert out["total_s"] == out["runs_s"] + out["lr_probes_s"] + 180.0

@@ -140,12 +140,36 @@ def scaled(arms: dict, factor: float) -> dict:
     return {k: {**a, **{t: a[t] / factor for t in keys}} for k, a in arms.items()}
 
 
+def batch_ratio(methods=("full", "lora", "lisa", "badam", "misa"), batches=(2, 4), seq: int = 48,
+                steps: int = 3) -> dict:
+    """Step time per method at each batch size on SmolLM2, back to back in this process (`core.bench.bench_method`,
+    random tokens of length `seq` ~ the math prompts' 45-49 tokens): the ratio batch 2 / batch 4 does not depend
+    on the machine's load as much as the absolute times do."""
+    from core.bench import PROFILES, bench_method
+    rows = {}
+    for method in methods:
+        for b in batches:
+            load = os.getloadavg()
+            row = bench_method(method, dict(PROFILES["cpu"], batch=b, seq=seq, gamma=1, steps=steps), "cpu")
+            rows[f"{method}@{b}"] = {"step_s": row["step_s_median"], "step_s_all": row["step_s_all"],
+                                     "loadavg_before": load}
+            print(f"{method} batch {b}x{seq}: {row['step_s_median']:.3f} s (load {load[0]:.1f})", flush=True)
+    ratios = {m: rows[f"{m}@{batches[0]}"]["step_s"] / rows[f"{m}@{batches[-1]}"]["step_s"] for m in methods}
+    return {"rows": rows, "ratio_small_over_large": ratios, "seq": seq, "batches": list(batches)}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--only", nargs="*", help="arms (experiment.name) to measure")
+    parser.add_argument("--batch-ratio", action="store_true", help="only the batch 2 / batch 4 step-time ratios")
     args = parser.parse_args(argv)
+    if args.batch_ratio:
+        path = RESULTS / "misa" / "budget" / f"batch_ratio-{time.strftime('%Y%m%dT%H%M%S')}.json"
+        write_new_json(path, {**batch_ratio(), "manifest": manifest({"study": "batch_ratio"})})
+        print(f"-> {path}")
+        return 0
     arms = measure(args.profile, args.steps, only=args.only)
     configs = [c for c in plan(args.profile) if arm_key(c) in arms]
     reference = reference_steps()
