@@ -158,13 +158,68 @@ def batch_ratio(methods=("full", "lora", "lisa", "badam", "misa"), batches=(2, 4
     return {"rows": rows, "ratio_small_over_large": ratios, "seq": seq, "batches": list(batches)}
 
 
+def quiet_arms(measured: dict, reference: dict, ratios: dict, names: dict[str, str], batch_ratio: float | None = None) -> dict:
+    """Per-arm costs brought to the reference machine's load: steps from the reference step time of the arm's
+    method (`names` maps an arm to the reference arm, e.g. misa_uniform -> misa) × the measured batch ratio of its
+    method (or one `batch_ratio` for all); fixed and probe costs and unreferenced arms (other models) measured now
+    and divided by the load factor."""
+    factor = load_factor(measured, reference)
+    out = scaled(measured, factor)
+    for arm, ref in names.items():
+        method = ref.split(".")[1]
+        ratio = batch_ratio if batch_ratio is not None else ratios.get(method)
+        if ref in reference and ratio is not None:
+            out[arm] = {**out.get(arm, {}), "step_s": reference[ref] * ratio}
+    fixed = statistics.median(a["overhead_s"] for k, a in out.items() if k.startswith("accuracy_math."))
+    probe = statistics.median(a["probe_s"] for k, a in out.items() if k.startswith("accuracy_math.") and a["probe_s"])
+    for arm in names:
+        out[arm] = {**out[arm], "overhead_s": fixed, "probe_s": probe}
+    return out
+
+
+# Stages outside the runs, in seconds, with their source. v002's `make reproduce-misa` from a fresh clone took
+# 1864 s, 935 s of it inside training (the committed runs' wall_s); of the other 929 s, install is 180 s
+# (papers/lisa/LOG.md 13) and each of v002's 34 runs spent at least 10 s loading and evaluating, so conversion,
+# gradient study, memory study and notebooks took at most 929 - 180 - 340 = 409 s.
+FIXED_STAGES = {"install (papers/lisa/LOG.md 13)": 180.0,
+                "SmolLM2 conversion, gradient + memory studies, notebooks (bound from v002's timed run)": 409.0}
+
+
+def predict_main(profile: str, measured_path: str, ratio_path: str) -> int:
+    """Prediction of the profile's `make reproduce-misa` wall time at the reference load, per-method batch ratios
+    and (conservative) the largest ratio for every method; written next to its inputs."""
+    measured, ratio = read_json(Path(measured_path)), read_json(Path(ratio_path))
+    configs = plan(profile)
+    names = {arm_key(c): "accuracy_math." + ("misa" if c.name == "misa_uniform" else c.name)
+             for c in configs if c.experiment == "accuracy_math" and c.method != "zero_shot"}
+    ratios = ratio["ratio_small_over_large"]
+    reference = measured["reference_step_s"]
+    arms = {"per_method_ratio": quiet_arms(measured["arms"], reference, ratios, names),
+            "largest_ratio": quiet_arms(measured["arms"], reference, ratios, names, max(ratios.values()))}
+    out = {"profile": profile, "inputs": [measured_path, ratio_path], "fixed_stages_s": FIXED_STAGES,
+           "load_factor": load_factor(measured["arms"], reference), "arms": arms,
+           "predictions": {k: predict(configs, a, FIXED_STAGES) for k, a in arms.items()},
+           "manifest": manifest({"profile": profile, "measured": measured_path, "ratio": ratio_path})}
+    path = RESULTS / "misa" / "budget" / f"{profile}-prediction.json"
+    write_new_json(path, out)
+    for k, p in out["predictions"].items():
+        print(f"{k}: {p['total_min']:.1f} min (runs {p['runs_s'] / 60:.1f}, lr probes {p['lr_probes_s'] / 60:.1f}, "
+              f"fixed {sum(p['fixed_s'].values()) / 60:.1f})")
+    print(f"-> {path}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--only", nargs="*", help="arms (experiment.name) to measure")
     parser.add_argument("--batch-ratio", action="store_true", help="only the batch 2 / batch 4 step-time ratios")
+    parser.add_argument("--predict", nargs=2, metavar=("MEASURED", "RATIO"),
+                        help="predict the profile's wall time from a measurement record and a batch_ratio record")
     args = parser.parse_args(argv)
+    if args.predict:
+        return predict_main(args.profile, *args.predict)
     if args.batch_ratio:
         path = RESULTS / "misa" / "budget" / f"batch_ratio-{time.strftime('%Y%m%dT%H%M%S')}.json"
         write_new_json(path, {**batch_ratio(), "manifest": manifest({"study": "batch_ratio"})})
