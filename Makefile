@@ -78,10 +78,13 @@ reproduce-lisa: $(STAMP) models lisa-runs bench lisa-figures  ## LISA end to end
 # PROFILE=quick (MISA smoke look) reuses the cpu gradient / memory studies; cpu and gpu runs are gated and fitted
 MISA_STUDY = $(if $(filter quick,$(PROFILE)),cpu,$(PROFILE))
 MISA_DECIDES = $(filter cpu gpu,$(PROFILE))
+# cpu / gpu / quick: the 6-arm accuracy_math runs (their probes are the convergence data) and the C4 stand-in;
+# the v002 sentiment and convergence configs run in the paper profile only (papers/misa/README.md "Scale")
+MISA_ONLY = $(if $(filter paper,$(PROFILE)),accuracy_math accuracy_sentiment convergence,accuracy_math pretrain)
 misa-runs: $(STAMP) models  ## MISA paper: gradient-variance data, memory study, training runs of PROFILE (gpu: JOBS=4)
 	$(PY) -m papers.misa.variance --profile $(MISA_STUDY)
 	$(PY) -m papers.misa.memory --profile $(MISA_STUDY)
-	$(PY) -m core.experiment papers/misa/configs --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m core.experiment papers/misa/configs --profile $(PROFILE) --jobs $(JOBS) --only $(MISA_ONLY)
 	$(if $(MISA_DECIDES),$(PY) -m core.learnability misa accuracy_math --profile $(PROFILE) --metric eval_loss \
 		--metric test_accuracy)
 	$(if $(MISA_DECIDES),$(PY) -m papers.misa.convergence_fit --profile $(PROFILE))

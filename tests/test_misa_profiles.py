@@ -20,7 +20,13 @@ def runs(experiment: str, profile: str):
 
 @pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
-def test_every_profile_loads(path, profile):
+def test_every_profile_loads(path, profile, monkeypatch):
+    if profile == "paper":
+        monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # paper models are hub ids (as tests/test_config.py)
+    if path.stem in ("accuracy_sentiment", "convergence") and profile in ("quick", "gpu"):
+        pytest.skip("v002 configs: cpu and paper profiles only (make misa-runs runs them in the paper profile)")
+    if path.stem == "pretrain" and profile == "paper":
+        pytest.skip("no paper-scale model or corpus offline")
     for cfg in load_experiment(path, profile):
         assert cfg.paper == "misa" and cfg.max_steps > 0
 
