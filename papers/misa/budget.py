@@ -32,9 +32,12 @@ def arm_key(cfg: RunConfig) -> str:
     return f"{cfg.experiment}.{cfg.name}"
 
 
-def plan(profile: str, configs_dir: Path = CONFIGS) -> list[RunConfig]:
+EXPERIMENTS = ("accuracy_math", "pretrain")   # what `make misa-runs` runs outside PROFILE=paper (Makefile MISA_ONLY)
+
+
+def plan(profile: str, configs_dir: Path = CONFIGS, experiments=EXPERIMENTS) -> list[RunConfig]:
     """Every (run, seed) of the profile, lr as configured (the probe's choice does not change the cost)."""
-    return [c for path in sorted(Path(configs_dir).glob("*.yaml")) for c in load_experiment(path, profile)]
+    return [c for name in experiments for c in load_experiment(Path(configs_dir) / f"{name}.yaml", profile)]
 
 
 def n_probes(cfg: RunConfig) -> int:
