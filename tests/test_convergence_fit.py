@@ -6,7 +6,7 @@ import pytest
 from scipy import stats as sps
 
 from core.stats import mde_se
-from papers.misa.convergence_fit import exponent_interval, horizon, power_law_fit, seed_exponents, summarize, sxx
+from papers.misa.convergence_fit import exponent_interval, horizon, power_law_fit, summarize, sxx
 
 STEPS = np.arange(0, 201, 20)
 

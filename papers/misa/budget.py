@@ -161,7 +161,8 @@ def batch_ratio(methods=("full", "lora", "lisa", "badam", "misa"), batches=(2, 4
     return {"rows": rows, "ratio_small_over_large": ratios, "seq": seq, "batches": list(batches)}
 
 
-def quiet_arms(measured: dict, reference: dict, ratios: dict, names: dict[str, str], batch_ratio: float | None = None) -> dict:
+def quiet_arms(measured: dict, reference: dict, ratios: dict, names: dict[str, str],
+               batch_ratio: float | None = None) -> dict:
     """Per-arm costs brought to the reference machine's load: steps from the reference step time of the arm's
     method (`names` maps an arm to the reference arm, e.g. misa_uniform -> misa) × the measured batch ratio of its
     method (or one `batch_ratio` for all); fixed and probe costs and unreferenced arms (other models) measured now
