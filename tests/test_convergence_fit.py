@@ -6,7 +6,14 @@ import pytest
 from scipy import stats as sps
 
 from core.stats import mde_se
-from papers.misa.convergence_fit import exponent_interval, horizon, power_law_fit, summarize, sxx
+from papers.misa.convergence_fit import (
+    exponent_interval,
+    fitted_curves,
+    horizon,
+    power_law_fit,
+    summarize,
+    sxx,
+)
 
 STEPS = np.arange(0, 201, 20)
 
@@ -66,3 +73,20 @@ def test_horizon_is_the_first_probe_grid_length_with_enough_power():
         return mde_se(h["se_now"] * math.sqrt(sxx(steps) / sxx(np.arange(20, k + 1, 20))), 2)
     assert mde_at(h["K"]) <= h["gap"] < mde_at(h["K"] - 20)
     assert horizon([-0.4, -0.6, -0.5], steps)["K"] == math.inf    # mean exactly -1/2: no gap to detect
+
+
+def test_fitted_curves_for_the_figure():
+    """Exact power laws with exponents -0.2, -0.3, -0.4 (3 seeds): the drawn fit has the mean exponent -0.3 through
+    the mean intercept, the band's exponents are the t interval, and the reference has slope -1/2 through the fit's
+    first point."""
+    k = np.arange(0, 201, 25)
+    series = [(k, 4.0 * np.maximum(k, 1) ** b) for b in (-0.2, -0.3, -0.4)]
+    out = fitted_curves(series, "raw")
+    grid, fit, ref = np.array(out["K"]), np.array(out["fit"]), np.array(out["reference"])
+    assert grid[0] == 25 and grid[-1] == pytest.approx(200)
+    assert fit == pytest.approx(4.0 * grid ** -0.3)
+    assert out["exponent"] == pytest.approx(-0.3) and out["n_seeds"] == 3
+    half = sps.t.ppf(0.975, 2) * 0.1 / math.sqrt(3)
+    assert out["interval"] == pytest.approx([-0.3 - half, -0.3 + half])
+    assert np.log(ref[-1] / ref[0]) / np.log(grid[-1] / grid[0]) == pytest.approx(-0.5)
+    assert ref[0] == pytest.approx(fit[0]) and out["lo"][0] == pytest.approx(fit[0])

@@ -78,6 +78,30 @@ def exponent_interval(series: list[tuple], how: str = "mean", fit_from: int = 1,
     return t_interval(seed_exponents(series, how, fit_from), confidence)
 
 
+def fitted_curves(series: list[tuple], how: str = "mean", fit_from: int = 1, points: int = 50) -> dict:
+    """What the convergence figure draws for one arm: on a log grid of K over the probed range, the fitted
+    exp(mean log c)·K^b̂ with b̂ the mean exponent over seeds, the same curve at the ends of its t interval ("lo",
+    "hi" exponents, through the same point at the first probe), and K^−1/2 through the fit's value at the first
+    probe (the theorem's rate, its constant unknown)."""
+    fits = []
+    for steps, values in series:
+        k = np.asarray(steps, dtype=float)
+        keep = k >= max(fit_from, 1)
+        fits.append(power_law_fit(k[keep], summarize(values, how)[keep]))
+    b = [f["exponent"] for f in fits]
+    iv = t_interval(b)
+    k_all = np.asarray(series[0][0], dtype=float)
+    k0, k1 = k_all[k_all >= max(fit_from, 1)].min(), k_all.max()
+    grid = np.geomspace(k0, k1, points)
+    y0 = math.exp(float(np.mean([f["log_c"] for f in fits]))) * k0 ** iv.estimate
+
+    def through(expo: float) -> np.ndarray:
+        return y0 * (grid / k0) ** expo
+    return {"K": grid.tolist(), "fit": through(iv.estimate).tolist(), "lo": through(iv.lo).tolist(),
+            "hi": through(iv.hi).tolist(), "reference": through(TARGET).tolist(), "exponent": iv.estimate,
+            "interval": [iv.lo, iv.hi], "n_seeds": iv.n}
+
+
 def sxx(steps) -> float:
     """Σ (log k − mean log k)² over a probe grid (K > 0)."""
     x = np.log(np.asarray([k for k in steps if k > 0], dtype=float))
@@ -136,7 +160,8 @@ def arm_report(series: list[tuple], fit_from: int) -> dict:
         out[how] = {"per_seed": b, "estimate": float(np.mean(b)),
                     "interval": [iv.lo, iv.hi] if iv else None, "n_seeds": len(b),
                     "excludes_target": iv.excludes(TARGET) if iv else None,
-                    "horizon": horizon(b, series[0][0]) if len(b) > 1 else None}
+                    "horizon": horizon(b, series[0][0]) if len(b) > 1 else None,
+                    "curves": fitted_curves(series, how, fit_from) if len(b) > 1 else None}
     return out
 
 
@@ -146,11 +171,10 @@ def main(argv=None) -> int:
     parser.add_argument("--experiment", default="accuracy_math")
     parser.add_argument("--arms", nargs="*", default=["misa", "misa_uniform", "lisa", "badam", "lora", "full"])
     parser.add_argument("--fit-from", type=int, default=1, help="first step used in the fit (0 is never used)")
-    parser.add_argument("--force", action="store_true", help="refit even if the result file exists")
     args = parser.parse_args(argv)
     path = RESULTS / "misa" / "convergence_fit" / f"{args.profile}.json"
-    if path.exists() and not args.force:
-        print(f"{path} exists (move it away and pass --force to refit)")
+    if path.exists():
+        print(f"{path} exists (move it away to refit)")
         return 0
     arms = {arm: load_series(args.profile, arm, args.experiment) for arm in args.arms}
     report = {arm: arm_report(s, args.fit_from) for arm, s in arms.items() if len(s) >= 2}
@@ -161,7 +185,7 @@ def main(argv=None) -> int:
     inputs = [f"misa/{args.experiment}/{args.profile}/{a}-s*/probes.jsonl" for a in report]
     write_new_json(path, {"profile": args.profile, "experiment": args.experiment, "fit_from": args.fit_from,
                           "target": TARGET, "arms": report, "inputs": inputs,
-                          "manifest": manifest({k: v for k, v in vars(args).items() if k != "force"})})
+                          "manifest": manifest(vars(args))})
     print(f"-> {path}")
     return 0
 
