@@ -75,12 +75,11 @@ lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing resul
 reproduce-lisa: $(STAMP) models lisa-runs bench lisa-figures  ## LISA end to end: set-up, data, runs, notebooks, figures
 	@echo "LISA reproduced: figures/lisa/MANIFEST.json, notebooks/executed/lisa/, claims in papers/lisa/README.md"
 
-# PROFILE=quick (MISA smoke look) reuses the cpu gradient / memory studies; cpu and gpu runs are gated and fitted
-MISA_STUDY = $(if $(filter quick,$(PROFILE)),cpu,$(PROFILE))
-MISA_DECIDES = $(filter cpu gpu,$(PROFILE))
-# cpu / gpu / quick: the 6-arm accuracy_math runs (their probes are the convergence data) and the C4 stand-in;
-# the v002 sentiment and convergence configs run in the paper profile only (papers/misa/README.md "Scale")
-MISA_ONLY = $(if $(filter paper,$(PROFILE)),accuracy_math accuracy_sentiment convergence,accuracy_math pretrain)
+# PROFILE=decide: MISA's deciding design (accuracy_math 6 arms + the C4 stand-in), gated and fitted, as gpu; cpu keeps
+# v002's committed runs (skipped when finished); quick and decide reuse the cpu gradient / memory studies
+MISA_STUDY = $(if $(filter quick decide,$(PROFILE)),cpu,$(PROFILE))
+MISA_DECIDES = $(filter decide gpu,$(PROFILE))
+MISA_ONLY = $(if $(filter cpu paper,$(PROFILE)),accuracy_math accuracy_sentiment convergence,accuracy_math pretrain)
 misa-runs: $(STAMP) models  ## MISA paper: gradient-variance data, memory study, training runs of PROFILE (gpu: JOBS=4)
 	$(PY) -m papers.misa.variance --profile $(MISA_STUDY)
 	$(PY) -m papers.misa.memory --profile $(MISA_STUDY)

@@ -9,7 +9,7 @@ the absolute times carry the other tenants' load, so the file keeps both. `predi
 (run, seed) of the plan, steps × step time + fixed cost + probes × probe cost, plus every lr-probe run (grid × probe
 steps), plus the fixed stages (install, model conversion, studies, notebooks) passed in with their sources.
 
-    python -m papers.misa.budget --profile cpu --steps 6   # -> data/results/misa/budget/<profile>.json
+    python -m papers.misa.budget --profile decide --steps 4   # -> data/results/misa/budget/<profile>-<time>.json
 """
 from __future__ import annotations
 
@@ -215,7 +215,7 @@ def predict_main(profile: str, measured_path: str, ratio_path: str) -> int:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--profile", default="decide")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--only", nargs="*", help="arms (experiment.name) to measure")
     parser.add_argument("--batch-ratio", action="store_true", help="only the batch 2 / batch 4 step-time ratios")

@@ -17,7 +17,7 @@ seeds differ in their true rates); the horizon is the smallest K at which the mi
 seed-level t test (80 % power, α = 0.05, `core.stats.mde_se`) is at most |b̂ − (−1/2)|. A bound with an unknown
 constant is never contradicted by a finite run; the horizon is about the measured rate, not the bound.
 
-    python -m papers.misa.convergence_fit --profile cpu    # -> data/results/misa/convergence_fit/<profile>.json
+    python -m papers.misa.convergence_fit --profile decide    # -> data/results/misa/convergence_fit/<profile>.json
 """
 from __future__ import annotations
 
@@ -167,7 +167,7 @@ def arm_report(series: list[tuple], fit_from: int) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="cpu")
+    parser.add_argument("--profile", default="decide")
     parser.add_argument("--experiment", default="accuracy_math")
     parser.add_argument("--arms", nargs="*", default=["misa", "misa_uniform", "lisa", "badam", "lora", "full"])
     parser.add_argument("--fit-from", type=int, default=1, help="first step used in the fit (0 is never used)")
