@@ -75,10 +75,19 @@ lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing resul
 reproduce-lisa: $(STAMP) models lisa-runs bench lisa-figures  ## LISA end to end: set-up, data, runs, notebooks, figures
 	@echo "LISA reproduced: figures/lisa/MANIFEST.json, notebooks/executed/lisa/, claims in papers/lisa/README.md"
 
-misa-runs: $(STAMP) models  ## MISA paper: gradient-variance data, memory study, training runs of PROFILE
-	$(PY) -m papers.misa.variance --profile $(PROFILE)
-	$(PY) -m papers.misa.memory --profile $(PROFILE)
-	$(PY) -m core.experiment papers/misa/configs --profile $(PROFILE) --jobs $(JOBS)
+# PROFILE=decide: MISA's deciding design (accuracy_math 6 arms + the C4 stand-in), gated and fitted, as gpu; cpu keeps
+# v002's committed runs (skipped when finished); quick and decide reuse the cpu gradient / memory studies
+MISA_STUDY = $(if $(filter quick decide,$(PROFILE)),cpu,$(PROFILE))
+MISA_DECIDES = $(filter decide gpu,$(PROFILE))
+MISA_ONLY = $(if $(filter cpu paper,$(PROFILE)),accuracy_math accuracy_sentiment convergence,accuracy_math pretrain)
+misa-runs: $(STAMP) models  ## MISA paper: gradient-variance data, memory study, training runs of PROFILE (gpu: JOBS=4)
+	$(PY) -m papers.misa.variance --profile $(MISA_STUDY)
+	$(PY) -m papers.misa.memory --profile $(MISA_STUDY)
+	$(PY) -m core.experiment papers/misa/configs --profile $(PROFILE) --jobs $(JOBS) --only $(MISA_ONLY)
+	$(if $(MISA_DECIDES),$(PY) -m core.learnability misa accuracy_math --profile $(PROFILE) --metric eval_loss \
+		--metric test_accuracy)
+	$(if $(MISA_DECIDES),$(PY) -m papers.misa.convergence_fit --profile $(PROFILE))
+	$(PY) -m papers.misa.claims $(PROFILE)
 
 misa-figures: $(STAMP)  ## MISA paper: execute the notebooks from existing results -> figures/misa/
 	$(PY) -m core.figures misa --profile $(PROFILE)

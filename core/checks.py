@@ -25,7 +25,7 @@ RANGES = {
     "lora.r": "(0, inf)", "lora.alpha": "(0, inf)", "lora.dropout": "[0, 1)",
     "lisa.gamma": "[0, inf)", "lisa.interval": "(0, inf)",
     "galore.rank": "(0, inf)", "galore.update_proj_gap": "(0, inf)", "galore.scale": "(0, inf)",
-    "misa.budget": "(0, 1]", "misa.eta": "(0, inf)", "misa.interval": "(0, inf)", "misa.beta": "[0, 1)",
+    "misa.budget": "(0, 1]", "misa.eta": "[0, inf)", "misa.interval": "(0, inf)", "misa.beta": "[0, 1)",
     "misa.clip": "(0, inf)", "misa.sample_last": "[0, inf)", "badam.interval": "(0, inf)",
     "ist.interval": "(0, inf)", "ist.n_probes": "(0, inf)", "ist.suppress_frac": "(0, 1]", "ist.suppression": "[0, 1]",
     "ist.update_frac": "(0, 1]", "ist.lr": "(0, inf)", "ist.probe_batch": "(0, inf)",

@@ -171,8 +171,9 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-METHODS = ("full", "lora", "galore", "lisa", "misa", "badam", "ist", "mezo", "zero_shot")
-ENCODER_METHODS = ("full", "lora", "mezo", "zero_shot")  # an encoder is a verbalizer classifier (core.encoder_cls)
+METHODS = ("full", "lora", "dora", "galore", "lisa", "misa", "badam", "ist", "mezo", "zero_shot")
+# an encoder is a verbalizer classifier (core.encoder_cls)
+ENCODER_METHODS = ("full", "lora", "dora", "mezo", "zero_shot")
 LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial",
                  "inverse_sqrt")  # transformers SchedulerType values that need no extra arguments
 DTYPES = ("float32", "bfloat16", "float16")

@@ -1,4 +1,4 @@
-"""One fine-tuning run from a `RunConfig`: full FT, LoRA (peft), GaLore (galore-torch), LISA, MISA, BAdam, IST,
+"""One fine-tuning run from a `RunConfig`: full FT, LoRA / DoRA (peft), GaLore (galore-torch), LISA, MISA, BAdam, IST,
 MeZO / Sparse MeZO (`core.trainers.ZOTrainer`), or none (`zero_shot`: evaluation only).
 
 All methods go through one `transformers.Trainer`; a method only changes what is trainable (LoRA), the
@@ -37,15 +37,16 @@ GALORE_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"
 
 
 def uses_lora(cfg: RunConfig) -> bool:
-    return cfg.method in ("lora", "ist") or (cfg.method == "mezo" and cfg.zo.lora)
+    return cfg.method in ("lora", "dora", "ist") or (cfg.method == "mezo" and cfg.zo.lora)
 
 
 def apply_lora(model, cfg: RunConfig, task_type: str = "CAUSAL_LM"):
-    """Wrap with peft LoRA; `targets` is "all-linear" or a comma-separated list of module names."""
+    """Wrap with peft LoRA (DoRA, Liu et al. 2024, for `method: dora`: peft's ``use_dora``); `targets` is
+    "all-linear" or a comma-separated list of module names."""
     from peft import LoraConfig, get_peft_model
     targets = cfg.lora.targets if cfg.lora.targets == "all-linear" else cfg.lora.targets.split(",")
     lcfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=targets, task_type=task_type)
+                      target_modules=targets, task_type=task_type, use_dora=cfg.method == "dora")
     return get_peft_model(model, lcfg)
 
 

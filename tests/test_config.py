@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from core.config import ConfigError, RunConfig, build, load_experiment, merge, parse_overrides
 
@@ -60,6 +61,8 @@ def test_duplicate_run_names_rejected(tmp_path):
 def test_shipped_configs_validate(path, profile, monkeypatch):
     if profile == "paper":
         monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # paper models are hub ids, downloaded on a machine with a network
+    if profile not in yaml.safe_load(path.read_text())["profiles"]:  # e.g. a stand-in with no paper-scale setting
+        pytest.skip(f"{path.stem} has no {profile} profile")
     cfgs = load_experiment(path, profile)
     assert cfgs and all(c.paper == path.parent.parent.name for c in cfgs)
     if profile == "paper":  # long runs checkpoint, so an interrupted one resumes instead of restarting

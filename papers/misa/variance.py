@@ -28,6 +28,7 @@ from core.stats import (inclusion_variance, monte_carlo_variance, optimal_inclus
 
 PROFILES = {
     "cpu": dict(model="smollm2-135m", task="instruct", batches=16, batch_size=4, max_length=64, seed=0),
+    "gpu": dict(model="smollm2-135m", task="instruct", batches=64, batch_size=8, max_length=64, seed=0),
     "tiny": dict(model="tiny-llama", task="instruct", batches=4, batch_size=2, max_length=32, seed=0),
     "paper": dict(model="meta-llama/Meta-Llama-3-8B", task="vicgalle/alpaca-gpt4", batches=16, batch_size=2,
                   max_length=512, seed=0),
