@@ -5,7 +5,8 @@
 For every ``notebooks/src/<paper>_<artifact>.py`` (jupytext percent script with a ``parameters`` cell):
 jupytext -> ipynb, papermill executes it to ``notebooks/executed/<paper>/<artifact>-vNNN.ipynb``; the figure
 lands at ``figures/<paper>/<artifact>/vNNN.png``. ``figures/<paper>/MANIFEST.json`` records, per version:
-notebook, parameters, input result files with sha256, git sha and date. A new version is made only when
+notebook, parameters, input result files with sha256, the figure's verdicts (`core.plotting.finish`), git sha and
+date. The kernel keeps matplotlib's inline backend, so the executed notebook shows its figure. A new version is made only when
 the notebook source or its inputs changed (``--force`` always makes one); old versions are kept.
 """
 from __future__ import annotations
@@ -76,6 +77,7 @@ def execute(src: Path, paper: str, profile: str, out_root: Path, results_root: P
     record = {"figure": str(figure.relative_to(out_root)), "notebook": str(src.relative_to(REPO)),
               "executed_notebook": str(executed.relative_to(out_root)), "notebook_sha256": src_sha,
               "parameters": {"profile": profile}, "inputs": sidecar["inputs"], "table": sidecar["table"],
+              "verdicts": sidecar.get("verdicts", []),
               "git_sha": git_sha(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     entry["versions"][version] = record
     entry["latest"] = version

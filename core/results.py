@@ -9,12 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from core.data import sha256_file  # noqa: E402
-from core.run import REPO, RESULTS, atomic_write_json, read_json, read_jsonl  # noqa: E402
+from core.data import sha256_file
+from core.run import REPO, RESULTS, atomic_write_json, read_json, read_jsonl
 
 INPUTS: set[Path] = set()
 
@@ -70,6 +66,20 @@ def load_runs(paper: str, experiment: str, profile: str = "cpu", root: Path | st
     return sorted(runs, key=lambda r: (r.name, r.seed))
 
 
+def by_method(runs: list[Run], value, names: list[str] | None = None) -> dict[str, dict[int, float]]:
+    """{run name: {seed: value(run)}} for the runs (in `names` order when given; names without runs are left out)."""
+    out: dict[str, dict[int, float]] = {}
+    for run in runs:
+        out.setdefault(run.name, {})[run.seed] = value(run)
+    return {n: out[n] for n in (names or sorted(out)) if n in out}
+
+
+def paired(a: dict[int, float], b: dict[int, float]) -> tuple[list[float], list[float]]:
+    """The values of two methods on their common seeds, aligned seed by seed (same seed = same data order)."""
+    seeds = sorted(set(a) & set(b))
+    return [a[s] for s in seeds], [b[s] for s in seeds]
+
+
 def load_json(path: Path | str):
     """Any other result file (e.g. a bench JSON), recorded as an input."""
     path = Path(path)
@@ -94,10 +104,12 @@ def locate_input(recorded: str, results_root: Path | str = RESULTS) -> Path:
     return path if path.is_absolute() else REPO / path
 
 
-def save_figure(fig, figure_path: str, table: dict | None = None) -> None:
-    """Write the PNG, the numbers it shows, and the list of result files it came from (with sha256)."""
+def save_figure(fig, figure_path: str, table: dict | None = None, verdicts: list[dict] | None = None) -> None:
+    """Write the PNG (fig.savefig: no backend switch, so a notebook still shows the figure inline), the numbers
+    it shows, its verdicts, and the list of result files it came from (with sha256)."""
     path = Path(figure_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     inputs = [{"path": repo_relative(p), "sha256": sha256_file(p)} for p in sorted(INPUTS)]
-    atomic_write_json(path.with_suffix(".inputs.json"), {"inputs": inputs, "table": table or {}})
+    atomic_write_json(path.with_suffix(".inputs.json"), {"inputs": inputs, "table": table or {},
+                                                          "verdicts": verdicts or []})
