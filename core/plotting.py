@@ -48,8 +48,10 @@ NAMES = {
     "sft_math_mc": "arithmetic, multiple choice (acc_norm)", "sft_instruct_ll": "instructions, exact answer",
     "accuracy_math": "arithmetic", "accuracy_sentiment": "sentiment", "accuracy_entailment": "entailment (RTE-like)",
     "accuracy_boolq": "yes/no QA (BoolQ-like)", "accuracy_smollm2": "SmolLM2-135M, sentiment",
-    "smollm2": "SmolLM2-135M", "gpt2arch": "GPT-2 architecture (random init)",
-    "update": "norm of the update", "weight": "norm of the trainable weights",
+    "smollm2": "SmolLM2-135M", "smollm2-135m": "SmolLM2-135M", "minilm-l6": "all-MiniLM-L6-v2", "gpt2arch": "GPT-2 architecture (random init)",
+    "update": "norm of the update", "layer_uniform (LISA)": "layer-wise uniform (LISA)",
+    "module_uniform": "module-wise uniform", "module_importance (MISA, eta=1)": "module-wise importance (MISA, η = 1)",
+    "module_optimal (pi ~ |g|/sqrt(n))": "module-wise optimal (π ∝ ‖g_b‖/√n_b)", "weight": "norm of the trainable weights",
 }
 _CB = sns.color_palette("colorblind")
 PALETTE = {"zero_shot": (0.55, 0.55, 0.55), "inference": (0.55, 0.55, 0.55), "full": _CB[0], "lora": _CB[1],
@@ -58,6 +60,7 @@ PALETTE = {"zero_shot": (0.55, 0.55, 0.55), "inference": (0.55, 0.55, 0.55), "fu
            "r-mezo-0.8": _CB[8], "sparse_mezo": _CB[2], "ours": _CB[3], "reference": _CB[7]}
 _PATTERNS = [(re.compile(r"misa_d([0-9.]+)"), lambda m: f"MISA δ = {float(m[1]) * 100:g} %"),
              (re.compile(r"lisa_g(\d+)"), lambda m: f"LISA γ = {m[1]}"),
+             (re.compile(r"ist_(\d+)"), lambda m: f"LoRA + IST ({m[1]} % of layers)"),
              (re.compile(r"lora_r(\d+)"), lambda m: f"LoRA r {m[1]}"),
              (re.compile(r"badam_?(\d*)l?"), lambda m: "BAdam" + (f" {m[1]} layer" if m[1] else ""))]
 
@@ -146,7 +149,8 @@ def describe(iv: Interval, over: str | None = None) -> str:
         return "one measurement" if iv.n <= 1 else f"measured, {iv.n} {over}"
     kinds = {"t": "t-interval", "paired-t": "paired t-interval", "paired-t over seeds": "paired t-interval",
              "seed-range": "min-max range", "bootstrap": "bootstrap interval", "fit": "t-interval of the fitted slope",
-             "ratio": "Welch t-interval of the log ratio"}
+             "ratio": "Welch t-interval of the log ratio",
+             "Fisher-z": "Fisher-z interval"}
     return f"{'' if iv.kind == 'seed-range' else '95 % '}{kinds.get(iv.kind, iv.kind)} over {iv.n} {over}"
 
 
@@ -176,7 +180,9 @@ class Verdict:
         return paper_number(self.claim)
 
     def line(self) -> str:
-        return f"{self.verdict} — ours {self.ours}; paper {self.paper}"
+        """Verdict, ours, and the paper's number (left out when the paper states only a direction)."""
+        paper = "" if self.claim.get("paper_value") is None else f"; paper {self.paper}"
+        return f"{self.verdict} — ours {self.ours}{paper}"
 
     def record(self) -> dict:
         return {"claim": self.claim["id"], "label": self.label, "verdict": self.verdict, "ours": self.ours,
@@ -310,6 +316,12 @@ def band_curves(ax, curves: dict[str, np.ndarray], steps=None, ylabel: str = "",
     return out
 
 
+def tilt(ax, degrees: float = 30) -> None:
+    """Slanted x tick labels anchored at their right end (long method names stay apart)."""
+    for label in ax.get_xticklabels():
+        label.set(rotation=degrees, ha="right", rotation_mode="anchor")
+
+
 def paper_line(ax, claim: dict, value: float | None = None, label: str | None = None, axis: str = "y") -> None:
     """A dashed black reference line at the paper's value (or `value`, e.g. a value the claim's text names)."""
     v = claim["paper_value"] if value is None else value
@@ -349,7 +361,7 @@ def finish(fig, figure_path: str, table: dict, verdicts: list[Verdict], title: s
     """Title, one subtitle line per verdict (with the paper's number), legibility check, then save the PNG with
     its inputs, table and verdicts (core.results.save_figure; core.figures copies them into the manifest)."""
     width = int(fig.get_figwidth() * 11)
-    lines = [textwrap.fill(f"{v.label[0].upper() + v.label[1:]}: {v.line()}", width) for v in verdicts]
+    lines = [textwrap.fill(f"{v.label}: {v.line()}", width) for v in verdicts]
     fig.suptitle("\n".join([title, *lines]), fontsize=11, ha="left", x=0.01, fontweight="normal")
     check_legible(fig)
     save_figure(fig, figure_path, plain(table), verdicts=[v.record() for v in verdicts])
