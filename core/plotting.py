@@ -139,7 +139,7 @@ def paper_number(claim: dict) -> str:
 
 # ---- verdicts ---------------------------------------------------------------------------------------------------
 
-UNITS = {"t": "seeds", "paired-t": "seeds", "paired-t over seeds": "seeds"}
+UNITS = {"t": "seeds", "paired-t": "seeds", "paired-t over seeds": "seeds", "crossed seeds x items": "seeds"}
 
 
 def describe(iv: Interval, over: str | None = None) -> str:
@@ -150,7 +150,7 @@ def describe(iv: Interval, over: str | None = None) -> str:
     kinds = {"t": "t-interval", "paired-t": "paired t-interval", "paired-t over seeds": "paired t-interval",
              "seed-range": "min-max range", "bootstrap": "bootstrap interval", "fit": "t-interval of the fitted slope",
              "ratio": "Welch t-interval of the log ratio",
-             "Fisher-z": "Fisher-z interval"}
+             "Fisher-z": "Fisher-z interval", "crossed seeds x items": "interval of the seeds × test-items design"}
     return f"{'' if iv.kind == 'seed-range' else '95 % '}{kinds.get(iv.kind, iv.kind)} over {iv.n} {over}"
 
 

@@ -5,8 +5,8 @@
 # direction is compared. CPU stand-in: SmolLM2-135M, batch 4, 3 seeds, (a) bigbench arithmetic: multiple-choice
 # accuracy on the test examples; (b) multiemo sentiment: verbalizer accuracy. `ist_random` trains the same number of
 # layers per step, chosen uniformly: IST − random isolates the scores. Every seed is a point; black: mean and 95 %
-# t-interval over seeds. Verdicts: per seed the accuracy difference on the same test examples, then a paired
-# t-interval over seeds (`core.stats.accuracy_diff`). Right: measured peak memory of one step (`papers/ist/memory.py`).
+# t-interval over seeds. Verdicts: the accuracy difference on the same test examples with the interval of the
+# crossed seeds × test-items design (`core.stats.accuracy_diff`). Right: measured peak memory of one step (`papers/ist/memory.py`).
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from core.plotting import bars, figure, finish, fmt_interval, judge, measured, name, seed_points, tilt, verdict_cell
 from core.results import by_method, load_json, load_runs
-from core.stats import accuracy_diff, mde_of, t_interval
+from core.stats import accuracy_diff, mde_accuracy, t_interval
 
 methods = ["lora", "ist", "ist_random", "lisa"]
 table, verdicts = {}, []
@@ -30,7 +30,7 @@ for exp in ("accuracy_math", "accuracy_sentiment"):
     for other, claim in (("lora", "accuracy"), ("ist_random", "ist_vs_random")):
         seeds = sorted(set(correct["ist"]) & set(correct[other]))
         iv = accuracy_diff([correct["ist"][s] for s in seeds], [correct[other][s] for s in seeds])
-        mde = mde_of([acc["ist"][s] for s in seeds], [acc[other][s] for s in seeds])
+        mde = mde_accuracy([correct["ist"][s] for s in seeds], [correct[other][s] for s in seeds])
         table[exp][f"ist_minus_{other}"] = {"interval": iv, "mde": mde}
         verdicts.append(judge("ist", claim, iv, mde, label=f"{name(exp)}, IST − {name(other)}",
                               ours=f"test accuracy {fmt_interval(iv)}"))

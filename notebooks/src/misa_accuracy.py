@@ -4,8 +4,7 @@
 # `badam` package, K = 5) and MISA (δ = 3 %, T = 5), 3 seeds each, on (a) the bigbench arithmetic split, scored by
 # multiple-choice accuracy on the test examples and by lm-eval's `sft_math_mc` (acc_norm), and (b) the multiemo
 # sentiment split, scored by verbalizer accuracy. Every seed is a point; the black bar is the mean with a 95 %
-# t-interval over seeds. The verdict is MISA − LoRA test accuracy: per seed the difference on the same test
-# examples, then a paired t-interval over seeds (`core.stats.accuracy_diff`; seeds × items never pooled).
+# t-interval over seeds. The verdict is MISA − LoRA test accuracy on the same test examples, with the interval of the crossed seeds × test-items design (`core.stats.accuracy_diff`; never pooled).
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -15,7 +14,7 @@ figure_path = "/tmp/misa_accuracy.png"
 # %%
 from core.plotting import tilt, figure, finish, fmt_interval, judge, name, seed_points, verdict_cell
 from core.results import by_method, load_runs
-from core.stats import accuracy_diff, mde_of, t_interval
+from core.stats import accuracy_diff, mde_accuracy, t_interval
 
 methods = ["full", "lora", "lisa", "badam", "misa"]
 panels = [("accuracy_math", "test_accuracy"), ("accuracy_math", "sft_math_mc"), ("accuracy_sentiment", "test_accuracy"),
@@ -32,7 +31,7 @@ for exp, group in runs.items():
     seeds = sorted(set(correct["misa"]) & set(correct["lora"]))
     iv = accuracy_diff([correct["misa"][s] for s in seeds], [correct["lora"][s] for s in seeds])
     acc = table[exp]["test_accuracy"]
-    mde = mde_of([acc["misa"]["per_seed"][s] for s in seeds], [acc["lora"]["per_seed"][s] for s in seeds])
+    mde = mde_accuracy([correct["misa"][s] for s in seeds], [correct["lora"][s] for s in seeds])
     table[exp]["misa_minus_lora"] = {"interval": iv, "mde": mde}
     verdicts.append(judge("misa", "accuracy", iv, mde, label=f"{name(exp)}: MISA − LoRA",
                           ours=f"{name(exp)}: MISA − LoRA test accuracy {fmt_interval(iv)}"))

@@ -16,7 +16,7 @@
 # Steps-to-target: the first evaluated step at which an S-MeZO variant's seed-mean validation accuracy reaches
 # MeZO's final one (the paper's definition with MeZO's final accuracy as the target); resolution 20 (SmolLM2 10) steps.
 
-# Verdicts: S-MeZO − MeZO test accuracy per seed on the same examples, paired t-interval over seeds
+# Verdicts: S-MeZO − MeZO test accuracy on the same examples, interval of the crossed seeds × test-items design
 # (`core.stats.accuracy_diff`); steps-to-target per seed (S-MeZO seed s against MeZO seed s's final validation accuracy).
 
 # %% tags=["parameters"]
@@ -30,7 +30,7 @@ from core.data import load_task
 from core.plotting import (Verdict, color, figure, finish, fmt_interval, judge, name, paper_claim, seed_points, tilt,
                            verdict_cell)
 from core.results import by_method, load_runs
-from core.stats import accuracy_diff, mde_of, t_interval
+from core.stats import accuracy_diff, mde_accuracy, mde_of, t_interval
 from core.verdicts import inconclusive
 
 experiments = ["accuracy_sentiment", "accuracy_entailment", "accuracy_boolq", "accuracy_smollm2"]
@@ -61,7 +61,7 @@ for exp in experiments:
         seeds = sorted(set(correct[m]) & set(correct["mezo"]))
         reach = {r.seed: steps_to(curve(r), mezo_final[r.seed]) for r in runs if r.name == m and r.seed in mezo_final}
         t[m] = {"minus_mezo": accuracy_diff([correct[m][s] for s in seeds], [correct["mezo"][s] for s in seeds]),
-                "mde": mde_of([acc[m][s] for s in seeds], [acc["mezo"][s] for s in seeds]),
+                "mde": mde_accuracy([correct[m][s] for s in seeds], [correct["mezo"][s] for s in seeds]),
                 "steps_to_mezo_final": reach, "mezo_steps": max(curve(runs[0]))}
     table[exp] = t
 
