@@ -145,8 +145,10 @@ UNITS = {"t": "seeds", "paired-t": "seeds", "paired-t over seeds": "seeds", "cro
 def describe(iv: Interval, over: str | None = None) -> str:
     """What an interval is, in words: '95 % t-interval over 3 seeds'."""
     over = over or UNITS.get(iv.kind, "units")
-    if iv.n <= 1 or iv.kind == "measured":
+    if iv.kind == "measured":
         return "one measurement" if iv.n <= 1 else f"measured, {iv.n} {over}"
+    if iv.kind.startswith("t (sd of"):  # core.stats.reference_sd_interval: one run per setting
+        return f"95 % t-interval, one run each, {iv.kind[3:-1]}"
     kinds = {"t": "t-interval", "paired-t": "paired t-interval", "paired-t over seeds": "paired t-interval",
              "seed-range": "min-max range", "bootstrap": "bootstrap interval", "fit": "t-interval of the fitted slope",
              "ratio": "Welch t-interval of the log ratio",

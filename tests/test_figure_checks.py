@@ -39,7 +39,7 @@ def executed_problems(nb: dict) -> list[str]:
     outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
     problems = [] if any("image/png" in o.get("data", {}) for o in outputs) else ["no inline figure"]
     last = next((c for c in reversed(nb["cells"]) if c["cell_type"] == "code"), {"outputs": []})
-    md = "".join(o.get("data", {}).get("text/markdown", "") for o in last.get("outputs", []))
+    md = "".join("".join(o.get("data", {}).get("text/markdown", "")) for o in last.get("outputs", []))  # str or lines
     return problems + ([] if "## Verdict" in md else ["does not end with the verdict table"])
 
 
@@ -77,6 +77,9 @@ def test_the_checks_fail_on_figures_and_notebooks_without_verdicts():
     assert source_problems("# %%\nfinish(f)\n# %%\nverdict_cell(verdicts)\n") == []
     bare = {"cells": [{"cell_type": "code", "outputs": [{"data": {"text/plain": "{}"}}]}]}
     assert executed_problems(bare) == ["no inline figure", "does not end with the verdict table"]
+    done = {"cells": [{"cell_type": "code", "outputs": [{"data": {"image/png": "..."}}]},
+                      {"cell_type": "code", "outputs": [{"data": {"text/markdown": ["## Verdict\n", "| a |"]}}]}]}
+    assert executed_problems(done) == []
 
 
 def test_plotting_rejects_internal_names_and_small_text(tmp_path):

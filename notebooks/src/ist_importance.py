@@ -6,7 +6,8 @@
 # model and task (`lisa/weight_norms/smollm2_lora`, all 7 linear modules + embedding adapted), whose skew is
 # LISA's §3.1 observation. Right: how often each layer was selected for training. Verdict: do IST's scores
 # rank as important (low score) the layers whose LoRA update is largest? Spearman ρ between final score and the run's
-# per-layer update norm, with a 95 % Fisher-z interval over layers (IST expects ρ < 0).
+# per-layer update norm, with a 95 % Fisher-z interval over layers (IST expects ρ < 0). With one run and no seed
+# interval the verdict is inconclusive, as in the claims table.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -17,9 +18,10 @@ figure_path = "/tmp/ist_importance.png"
 import matplotlib.pyplot as plt
 import numpy as np
 from core.norms import mean_block_norms, norm_skew
-from core.plotting import color, figure, finish, fmt_interval, judge, name, verdict_cell
+from core.plotting import Verdict, color, figure, finish, fmt_interval, name, paper_claim, verdict_cell
 from core.results import load_runs
 from core.stats import Interval
+from core.verdicts import inconclusive
 from scipy import stats as sps
 
 run = load_runs("ist", "importance", profile, results_root)[0]
@@ -40,10 +42,10 @@ rho_iv = Interval(float(rho), float(np.tanh(np.arctanh(rho) - 1.96 * se)), float
 table = {"final_scores": final.tolist(), "score_range": float(np.ptp(final)), "updates": int(scores.shape[0]),
          "selection_counts": counts.tolist(), "spearman_score_vs_update_norm": rho_iv,
          "lisa_lora_update_skew": norm_skew(lisa_blocks, lisa_norms)}
-verdicts = [judge("ist", "importance", rho_iv, float(np.tanh((1.96 + 0.84) * se)), direction="lower",
-                  label="scores vs update norms",
-                  ours=f"Spearman ρ(score, update norm) {fmt_interval(rho_iv, over='layers')}, after "
-                       f"{scores.shape[0]} score updates (score range {np.ptp(final):.3f})")]
+verdicts = [Verdict(paper_claim("ist", "importance"), inconclusive(float("inf")),
+                    f"one run: Spearman ρ(score, update norm) {fmt_interval(rho_iv, over='layers')} after "
+                    f"{scores.shape[0]} score updates (final scores span {np.ptp(final):.3f}); no seed interval",
+                    "scores vs update norms")]
 
 # %%
 fig, axes = figure(3, 1, width=4.9, height=4.4)

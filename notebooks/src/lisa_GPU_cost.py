@@ -22,7 +22,8 @@ from core.plotting import figure, finish, judge, measured, name, paper_claim, ve
 from core.results import load_json
 from transformers import AutoConfig
 
-files = [f"{profile}-cpu", f"{profile}-cuda", "gpu-cuda"]
+bench_profile = profile if (Path(results_root) / "bench" / f"{profile}-cpu.json").exists() else "cpu"  # quick: cpu's
+files = [f"{bench_profile}-cpu", f"{bench_profile}-cuda", "gpu-cuda"]
 benches = {n: load_json(p) for n in files if (p := Path(results_root) / "bench" / f"{n}.json").exists() or n == files[0]}
 methods = ["inference", "full", "lora", "galore", "lisa"]
 

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 from core.plotting import figure, finish, fmt_interval, judge, name, verdict_cell
+from core.results import load_json
 from core.stats import Interval
-from core.results import load_json, save_figure
+from core.verdicts import compare
 from core.sampling import importance_probs
 from core.stats import bootstrap_ci, bootstrap_ratio_ci, optimal_probs
 from papers.misa.variance import (GAMMAS, block_matrix, closed_vs_monte_carlo, equal_budget_table, lisa_monte_carlo,
@@ -74,7 +75,8 @@ norm_scale = {"median_block_norm": float(np.median(np.sqrt(sq))), "max_block_nor
 # %% [markdown]
 # ## Verdict: MISA's importance sampling vs LISA's layer-wise sampling at equal budget
 # The ratio of variances (MISA ÷ LISA) over the 16 batches with a 95 % percentile bootstrap over batches (16
-# exchangeable batches, not 3 seeds); the MDE is that of a normal test with the bootstrap's standard error.
+# exchangeable batches, not 3 seeds); the MDE is that of a normal test with the bootstrap's standard error. And the
+# paper's one-block distribution against uniform sampling, paired over the batches (panel c).
 
 # %%
 n_batches = sq.shape[0]
@@ -82,6 +84,10 @@ iv = {g: Interval(r[0], r[1], r[2], n_batches, "bootstrap") for g, r in ratios.i
 verdicts = [judge("misa", "variance", iv[g], 2.8 * (iv[g].hi - iv[g].lo) / 3.92, unit="x", over="batches",
                   label=f"δ = {table[g]['budget'] * 100:.2g} % (LISA γ = {g[5:]})",
                   ours=f"MISA ÷ LISA variance {fmt_interval(iv[g], 'x', 'batches')}") for g in (min(table), max(table))]
+one_block = compare(single["exp_eta1"], single["exp_eta0"], None, -1, unit="batches")  # as papers/misa/claims.py
+verdicts.append(judge("misa", "sampling_distribution", one_block.interval, one_block.mde, over="batches",
+                      label="paper's one-block p (η = 1) − uniform",
+                      ours=f"variance / ‖g‖² {fmt_interval(one_block.interval, over='batches')}"))
 
 fig, axes = figure(3, 1, width=4.9, height=4.6)
 names = list(check)
