@@ -32,8 +32,8 @@ def run_dirs(inputs: list[dict], artifact: str = "") -> list[str]:
 
 
 def summarize_runs(dirs: list[str], limit: int = 4) -> str:
-    """The first `limit` run folders as links into data/results/, then how many more."""
-    shown = ", ".join(f"[`{d}`](../data/results/{d})" for d in dirs[:limit])
+    """The first `limit` run folders as links into data/results/ (results kept elsewhere: plain), then how many more."""
+    shown = ", ".join(f"`{d}`" if d.startswith("/") else f"[`{d}`](../data/results/{d})" for d in dirs[:limit])
     return shown + (f" (+{len(dirs) - limit} more)" if len(dirs) > limit else "")
 
 

@@ -52,7 +52,7 @@ def test_notebook_executes_into_versioned_figure(results, tmp_path):
     nb = json.loads((tmp_path / rec["executed_notebook"]).read_text())
     outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
     assert any("image/png" in o.get("data", {}) for o in outputs)
-    assert "## Verdict" in outputs[-1]["data"]["text/markdown"]
+    assert "## Verdict" in "".join(outputs[-1]["data"]["text/markdown"])
     # unchanged inputs: no new version; forced: a new one, the old one kept
     assert execute(src, "lisa", "cpu", tmp_path, results) is None
     rec2 = execute(src, "lisa", "cpu", tmp_path, results, force=True)
@@ -82,16 +82,20 @@ def test_index_lists_every_figure_with_provenance(results, tmp_path):
     row = next(line for line in index.splitlines() if line.startswith("| lisa | [loss_curves]"))
     assert "(lisa/loss_curves/v001.png)" in row and "| Fig. X |" in row
     assert re.search(r"\*\*(holds|does not hold|inconclusive \(MDE = [^)]+\))\*\* \|$", row)
-    assert "notebooks/src/lisa_loss_curves.py" in row and "(../data/results/lisa/loss_curves/cpu/full-s0)" in row
+    assert "notebooks/src/lisa_loss_curves.py" in row and "lisa/loss_curves/cpu/full-s0" in row
     assert "| lisa | Llama2-70B-mt | Table 5 | c | needs a 70B model |" in index
 
 
 def test_index_lists_a_figures_own_runs_first():
-    from core.figure_index import run_dirs
+    from core.figure_index import run_dirs, summarize_runs
     inputs = [{"path": f"data/results/lisa/{exp}/cpu/{name}/result.json"}
               for exp, name in (("loss_curves", "full-s0"), ("loss_curves", "full-s1"), ("weight_norms", "smollm2_lora-s0"))]
     assert run_dirs(inputs, "weight_norms")[0] == "lisa/weight_norms/cpu/smollm2_lora-s0"
     assert run_dirs(inputs, "loss_curves")[0] == "lisa/loss_curves/cpu/full-s0"
+    assert summarize_runs(run_dirs(inputs, "weight_norms"), 2) == ("[`lisa/weight_norms/cpu/smollm2_lora-s0`]"
+                                                                   "(../data/results/lisa/weight_norms/cpu/smollm2_lora-s0), "
+                                                                   "[`lisa/loss_curves/cpu/full-s0`](../data/results/lisa/"
+                                                                   "loss_curves/cpu/full-s0) (+1 more)")
 
 
 def test_recorded_inputs_resolve_into_this_clones_results(tmp_path):
