@@ -183,7 +183,8 @@ class Verdict:
 
     def line(self) -> str:
         """Verdict, ours, and the paper's number (left out when the paper states only a direction)."""
-        paper = "" if self.claim.get("paper_value") is None else f"; paper {self.paper}"
+        value = self.claim.get("paper_value")
+        paper = "" if value is None else f"; paper {fmt_value(value, self.claim.get('unit'))}"  # source: verdict cell
         return f"{self.verdict} — ours {self.ours}{paper}"
 
     def record(self) -> dict:
@@ -232,6 +233,12 @@ def trend(x, y) -> tuple[Interval, float]:
     half = sps.t.ppf(0.975, df) * fit.stderr
     mde = (sps.t.ppf(0.975, df) + sps.t.ppf(0.8, df)) * fit.stderr
     return Interval(float(fit.slope), float(fit.slope - half), float(fit.slope + half), x.size, "fit"), float(mde)
+
+
+def mde_from(iv: Interval) -> float:
+    """MDE of a design known only through its 95 % interval (a bootstrap or Welch ratio): (z_0.975 + z_0.8) · se with
+    se = width / (2 · 1.96), the normal approximation at 80 % power and α = 0.05."""
+    return 2.8 * (iv.hi - iv.lo) / 3.92
 
 
 def ratio_interval(a, b) -> Interval:

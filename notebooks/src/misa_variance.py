@@ -20,7 +20,7 @@ figure_path = "/tmp/misa_variance.png"
 from pathlib import Path
 
 import numpy as np
-from core.plotting import figure, finish, fmt_interval, judge, name, verdict_cell
+from core.plotting import figure, finish, fmt_interval, judge, mde_from, name, verdict_cell
 from core.results import load_json
 from core.stats import Interval
 from core.verdicts import compare
@@ -81,7 +81,7 @@ norm_scale = {"median_block_norm": float(np.median(np.sqrt(sq))), "max_block_nor
 # %%
 n_batches = sq.shape[0]
 iv = {g: Interval(r[0], r[1], r[2], n_batches, "bootstrap") for g, r in ratios.items()}
-verdicts = [judge("misa", "variance", iv[g], 2.8 * (iv[g].hi - iv[g].lo) / 3.92, unit="x", over="batches",
+verdicts = [judge("misa", "variance", iv[g], mde_from(iv[g]), unit="x", over="batches",
                   label=f"δ = {table[g]['budget'] * 100:.2g} % (LISA γ = {g[5:]})",
                   ours=f"MISA ÷ LISA variance {fmt_interval(iv[g], 'x', 'batches')}") for g in (min(table), max(table))]
 one_block = compare(single["exp_eta1"], single["exp_eta0"], None, -1, unit="batches")  # as papers/misa/claims.py
