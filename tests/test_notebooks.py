@@ -1,4 +1,5 @@
 """Papermill smoke test: a tiny results fixture -> executed notebook -> versioned figure + manifest."""
+
 import json
 import re
 
@@ -24,6 +25,7 @@ def results(tmp_path_factory):
     cfg.write_text(FIXTURE)
     import core.experiment as experiment
     import core.run as run
+
     old = run.RESULTS
     experiment.RESULTS = root
     try:
@@ -35,6 +37,7 @@ def results(tmp_path_factory):
 
 def test_notebook_executes_into_versioned_figure(results, tmp_path):
     from core.figures import execute
+
     src = REPO / "notebooks" / "src" / "lisa_loss_curves.py"
     rec = execute(src, "lisa", "cpu", tmp_path, results)
     assert (tmp_path / rec["figure"]).stat().st_size > 10_000
@@ -61,6 +64,7 @@ def test_notebook_executes_into_versioned_figure(results, tmp_path):
 
 def test_downstream_notebook_reads_lm_eval_scores(results, tmp_path):
     from core.figures import execute
+
     rec = execute(REPO / "notebooks" / "src" / "lisa_downstream.py", "lisa", "cpu", tmp_path, results)
     assert {"sft_math_mc", "sft_instruct_ll"} <= set(rec["table"])
     assert set(rec["table"]["sft_math_mc"]) == {"full", "lora", "galore", "lisa"}
@@ -72,12 +76,14 @@ def test_index_lists_every_figure_with_provenance(results, tmp_path):
     verdict its notebook recorded; the paper's claims without a figure are listed with the reason."""
     from core.figure_index import build_index
     from core.figures import execute
+
     execute(REPO / "notebooks" / "src" / "lisa_loss_curves.py", "lisa", "cpu", tmp_path, results)
     (tmp_path / "papers" / "lisa").mkdir(parents=True)
     (tmp_path / "papers" / "lisa" / "figures.yaml").write_text("loss_curves: {counterpart: Fig. X}\n")
     (tmp_path / "papers" / "lisa" / "claims.yaml").write_text(
         "paper: {short: LISA}\nclaims:\n  - {id: Llama2-70B-mt, figure: null, claim: c, source: 'Table 5; v1',"
-        " testable_offline: needs a 70B model}\n")
+        " testable_offline: needs a 70B model}\n"
+    )
     index = build_index(tmp_path)
     row = next(line for line in index.splitlines() if line.startswith("| lisa | [loss_curves]"))
     assert "(lisa/loss_curves/v001.png)" in row and "| Fig. X |" in row
@@ -88,20 +94,30 @@ def test_index_lists_every_figure_with_provenance(results, tmp_path):
 
 def test_index_lists_a_figures_own_runs_first():
     from core.figure_index import run_dirs, summarize_runs
-    inputs = [{"path": f"data/results/lisa/{exp}/cpu/{name}/result.json"}
-              for exp, name in (("loss_curves", "full-s0"), ("loss_curves", "full-s1"), ("weight_norms", "smollm2_lora-s0"))]
+
+    inputs = [
+        {"path": f"data/results/lisa/{exp}/cpu/{name}/result.json"}
+        for exp, name in (
+            ("loss_curves", "full-s0"),
+            ("loss_curves", "full-s1"),
+            ("weight_norms", "smollm2_lora-s0"),
+        )
+    ]
     assert run_dirs(inputs, "weight_norms")[0] == "lisa/weight_norms/cpu/smollm2_lora-s0"
     assert run_dirs(inputs, "loss_curves")[0] == "lisa/loss_curves/cpu/full-s0"
-    assert summarize_runs(run_dirs(inputs, "weight_norms"), 2) == ("[`lisa/weight_norms/cpu/smollm2_lora-s0`]"
-                                                                   "(../data/results/lisa/weight_norms/cpu/smollm2_lora-s0), "
-                                                                   "[`lisa/loss_curves/cpu/full-s0`](../data/results/lisa/"
-                                                                   "loss_curves/cpu/full-s0) (+1 more)")
+    assert summarize_runs(run_dirs(inputs, "weight_norms"), 2) == (
+        "[`lisa/weight_norms/cpu/smollm2_lora-s0`]"
+        "(../data/results/lisa/weight_norms/cpu/smollm2_lora-s0), "
+        "[`lisa/loss_curves/cpu/full-s0`](../data/results/lisa/"
+        "loss_curves/cpu/full-s0) (+1 more)"
+    )
 
 
 def test_recorded_inputs_resolve_into_this_clones_results(tmp_path):
     """An absolute input path recorded by another clone maps onto our results folder, even where that other
     clone exists on this machine (its files must never decide whether our figure is up to date)."""
     from core.results import locate_input
+
     other = tmp_path / "other_clone" / "data" / "results" / "bench" / "cpu-cpu.json"
     other.parent.mkdir(parents=True)
     other.write_text("{}")

@@ -19,20 +19,37 @@ from core.stats import paired_interval, t_interval
 runs = load_runs("lisa", "loss_curves", profile, results_root)
 methods = [m for m in ("full", "lora", "galore", "lisa") if any(r.name == m for r in runs)]
 tasks = {"sft_math_mc": "acc_norm", "sft_instruct_ll": "acc"}
-scores = {t: by_method(runs, lambda r, t=t, k=k: r.result["lm_eval"][t][k], methods) for t, k in tasks.items()}
-table = {t: {m: {"per_seed": s[m], "mean": t_interval(list(s[m].values()))} for m in methods} for t, s in scores.items()}
+scores = {
+    t: by_method(runs, lambda r, t=t, k=k: r.result["lm_eval"][t][k], methods) for t, k in tasks.items()
+}
+table = {
+    t: {m: {"per_seed": s[m], "mean": t_interval(list(s[m].values()))} for m in methods}
+    for t, s in scores.items()
+}
 table["lisa_minus_lora"] = {t: paired_interval(*paired(scores[t]["lisa"], scores[t]["lora"])) for t in tasks}
-verdicts = [untestable("lisa", "downstream", "proxy: LISA − LoRA " + "; ".join(
-    f"{name(t)} {fmt_interval(table['lisa_minus_lora'][t])}" for t in tasks))]
+verdicts = [
+    untestable(
+        "lisa",
+        "downstream",
+        "proxy: LISA − LoRA "
+        + "; ".join(f"{name(t)} {fmt_interval(table['lisa_minus_lora'][t])}" for t in tasks),
+    )
+]
 
 # %%
 fig, axes = figure(2, 1, width=6.4)
 for ax, t in zip(axes, tasks):
-    seed_points(ax, {m: list(scores[t][m].values()) for m in methods}, {m: table[t][m]["mean"] for m in methods},
-                ylabel="accuracy")
+    seed_points(
+        ax,
+        {m: list(scores[t][m].values()) for m in methods},
+        {m: table[t][m]["mean"] for m in methods},
+        ylabel="accuracy",
+    )
     ax.set_title(name(t))
     ax.set_ylim(-0.05, 1.05)
-finish(fig, figure_path, table, verdicts, "LISA downstream proxy: held-out arithmetic and instruction answers")
+finish(
+    fig, figure_path, table, verdicts, "LISA downstream proxy: held-out arithmetic and instruction answers"
+)
 
 # %%
 verdict_cell(verdicts)

@@ -13,6 +13,7 @@ figure_path = "/tmp/lisa_loss_curves.png"
 
 # %%
 import numpy as np
+
 from core.plotting import band_curves, figure, finish, fmt_interval, judge, seed_points, verdict_cell
 from core.results import by_method, load_runs, paired
 from core.stats import mde_of, paired_interval, smooth, t_interval
@@ -22,18 +23,34 @@ methods = [m for m in ("full", "lora", "galore", "lisa") if any(r.name == m for 
 evals = by_method(runs, lambda r: r.result["eval_loss"], methods)
 curves = {m: np.array([smooth(r.losses, 5) for r in runs if r.name == m]) for m in methods}
 diffs = {m: paired_interval(*paired(evals["lisa"], evals[m])) for m in methods if m != "lisa"}
-table = {m: {"eval_loss": t_interval(list(evals[m].values())), "eval_loss_per_seed": evals[m],
-             "final_train_loss_per_seed": {r.seed: float(np.mean(r.losses[-5:])) for r in runs if r.name == m}}
-         for m in methods}
+table = {
+    m: {
+        "eval_loss": t_interval(list(evals[m].values())),
+        "eval_loss_per_seed": evals[m],
+        "final_train_loss_per_seed": {r.seed: float(np.mean(r.losses[-5:])) for r in runs if r.name == m},
+    }
+    for m in methods
+}
 table["lisa_minus"] = diffs
-verdicts = [judge("lisa", "loss_curves", diffs["lora"], mde_of(*paired(evals["lisa"], evals["lora"])),
-                  ours="LISA − LoRA validation loss " + fmt_interval(diffs["lora"]))]
+verdicts = [
+    judge(
+        "lisa",
+        "loss_curves",
+        diffs["lora"],
+        mde_of(*paired(evals["lisa"], evals["lora"])),
+        ours="LISA − LoRA validation loss " + fmt_interval(diffs["lora"]),
+    )
+]
 
 # %%
 fig, (ax_train, ax_eval) = figure(2, 1, width=6.4)
 band_curves(ax_train, curves, ylabel="training loss (5-step moving average)")
-seed_points(ax_eval, {m: list(evals[m].values()) for m in methods},
-            {m: table[m]["eval_loss"] for m in methods}, ylabel="validation loss after training")
+seed_points(
+    ax_eval,
+    {m: list(evals[m].values()) for m in methods},
+    {m: table[m]["eval_loss"] for m in methods},
+    ylabel="validation loss after training",
+)
 ax_eval.set_title("validation loss (the verdict's metric)")
 ax_train.set_title(f"SmolLM2-135M, instructions, {runs[0].config['max_steps']} steps")
 finish(fig, figure_path, table, verdicts, "LISA vs full FT, LoRA, GaLore: loss on the same batches")
@@ -43,6 +60,7 @@ finish(fig, figure_path, table, verdicts, "LISA vs full FT, LoRA, GaLore: loss o
 
 # %%
 from IPython.display import Markdown
+
 Markdown("\n".join(f"- LISA − {m}: {fmt_interval(iv)}" for m, iv in diffs.items()))
 
 # %%

@@ -12,33 +12,53 @@ figure_path = "/tmp/lisa_random_variance.png"
 
 # %%
 import numpy as np
-from core.plotting import band_curves, figure, finish, seed_points, untestable, verdict_cell
+
+from core.plotting import band_curves, color, figure, finish, seed_points, untestable, verdict_cell
 from core.results import by_method, load_runs
 from core.stats import smooth, t_interval
 
 runs = load_runs("lisa", "loss_curves", profile, results_root)
 methods = [m for m in ("full", "lisa") if any(r.name == m for r in runs)]
 evals = by_method(runs, lambda r: r.result["eval_loss"], methods)
-table = {m: {"eval_loss_per_seed": evals[m], "eval_loss_range": float(np.ptp(list(evals[m].values()))),
-             "eval_loss": t_interval(list(evals[m].values()))} for m in methods}
-table["lisa"]["layers_trained"] = {r.seed: sorted({int(l[5:]) for h in (r.result.get("lisa_history") or [])
-                                                   for l in h["active"]}) for r in runs if r.name == "lisa"}
-verdicts = [untestable("lisa", "random_variance",
-                       f"proxy: validation-loss range across LISA seeds {table['lisa']['eval_loss_range']:.3f} vs full FT "
-                       f"{table['full']['eval_loss_range']:.3f} (loss, not MT-Bench)")]
+table = {
+    m: {
+        "eval_loss_per_seed": evals[m],
+        "eval_loss_range": float(np.ptp(list(evals[m].values()))),
+        "eval_loss": t_interval(list(evals[m].values())),
+    }
+    for m in methods
+}
+table["lisa"]["layers_trained"] = {
+    r.seed: sorted({int(layer[5:]) for h in (r.result.get("lisa_history") or []) for layer in h["active"]})
+    for r in runs
+    if r.name == "lisa"
+}
+verdicts = [
+    untestable(
+        "lisa",
+        "random_variance",
+        f"proxy: validation-loss range across LISA seeds {table['lisa']['eval_loss_range']:.3f} vs full FT "
+        f"{table['full']['eval_loss_range']:.3f} (loss, not MT-Bench)",
+    )
+]
 
 # %%
 fig, (ax_curves, ax_eval, ax_layers) = figure(3, 1, width=4.9)
-band_curves(ax_curves, {m: np.array([smooth(r.losses, 5) for r in runs if r.name == m]) for m in methods},
-            ylabel="training loss (5-step moving average)")
-seed_points(ax_eval, {m: list(evals[m].values()) for m in methods}, {m: table[m]["eval_loss"] for m in methods},
-            ylabel="validation loss after training")
+band_curves(
+    ax_curves,
+    {m: np.array([smooth(r.losses, 5) for r in runs if r.name == m]) for m in methods},
+    ylabel="training loss (5-step moving average)",
+)
+seed_points(
+    ax_eval,
+    {m: list(evals[m].values()) for m in methods},
+    {m: table[m]["eval_loss"] for m in methods},
+    ylabel="validation loss after training",
+)
 ax_eval.set_title("spread across seeds")
-n_layers = runs[0].config.get("n_layers") or 30
-for i, (seed, layers) in enumerate(table["lisa"]["layers_trained"].items()):
-    ax_layers.scatter(layers, [seed] * len(layers), color="C3", s=30)
+for seed, layers in table["lisa"]["layers_trained"].items():
+    ax_layers.scatter(layers, [seed] * len(layers), color=color("lisa"), s=30)
 ax_layers.set_yticks(list(table["lisa"]["layers_trained"]))
-ax_layers.set_xlim(-1, n_layers)
 ax_layers.set_xlabel("layer index")
 ax_layers.set_ylabel("LISA seed")
 ax_layers.set_title("layers each LISA seed trained")

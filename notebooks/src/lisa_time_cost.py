@@ -15,12 +15,29 @@ figure_path = "/tmp/lisa_time_cost.png"
 from pathlib import Path
 
 import numpy as np
-from core.plotting import mde_from, figure, finish, fmt_interval, judge, name, paper_claim, paper_line, ratio_interval, verdict_cell
+
+from core.plotting import (
+    figure,
+    finish,
+    fmt_interval,
+    judge,
+    mde_from,
+    name,
+    paper_claim,
+    ratio_interval,
+    verdict_cell,
+)
 from core.results import load_json
 
-bench_profile = profile if (Path(results_root) / "bench" / f"{profile}-cpu.json").exists() else "cpu"  # quick: cpu's
+bench_profile = (
+    profile if (Path(results_root) / "bench" / f"{profile}-cpu.json").exists() else "cpu"
+)  # quick: cpu's
 files = [f"{bench_profile}-cpu", f"{bench_profile}-cuda", "gpu-cuda"]
-benches = {n: load_json(p) for n in files if (p := Path(results_root) / "bench" / f"{n}.json").exists() or n == files[0]}
+benches = {
+    n: load_json(p)
+    for n in files
+    if (p := Path(results_root) / "bench" / f"{n}.json").exists() or n == files[0]
+}
 methods = ["inference", "full", "lora", "galore", "lisa"]
 
 
@@ -30,17 +47,35 @@ def setting(bench):
 
 
 table = {}
-for key, bench in benches.items():
+for bench in benches.values():
     rows = {r["method"]: r for r in bench["rows"]}
-    table[setting(bench)] = {"step_s": {m: rows[m]["step_s_all"] for m in methods},
-                             "full_over_lisa": ratio_interval(rows["full"]["step_s_all"], rows["lisa"]["step_s_all"]),
-                             "lora_over_lisa": ratio_interval(rows["lora"]["step_s_all"], rows["lisa"]["step_s_all"])}
-largest = max(benches.values(), key=lambda b: b["setting"]["batch"] * b["setting"]["seq"] * (b["device"] == "cuda"))
-judged = dict.fromkeys([setting(benches[files[0]]), setting(largest)])  # the CPU bench (as the claims table) and the largest GPU one
-verdicts = [judge("lisa", claim_id, table[s][key], mde_from(table[s][key]), over="steps", label=f"{s}, vs {who}",
-                  ours=f"{who}/LISA {fmt_interval(table[s][key], 'x', 'steps')}")
-            for s in judged for key, claim_id, who in (("full_over_lisa", "time_cost", "full FT"),
-                                                      ("lora_over_lisa", "time_vs_lora", "LoRA"))]
+    table[setting(bench)] = {
+        "step_s": {m: rows[m]["step_s_all"] for m in methods},
+        "full_over_lisa": ratio_interval(rows["full"]["step_s_all"], rows["lisa"]["step_s_all"]),
+        "lora_over_lisa": ratio_interval(rows["lora"]["step_s_all"], rows["lisa"]["step_s_all"]),
+    }
+largest = max(
+    benches.values(), key=lambda b: b["setting"]["batch"] * b["setting"]["seq"] * (b["device"] == "cuda")
+)
+judged = dict.fromkeys(
+    [setting(benches[files[0]]), setting(largest)]
+)  # the CPU bench (as the claims table) and the largest GPU one
+verdicts = [
+    judge(
+        "lisa",
+        claim_id,
+        table[s][key],
+        mde_from(table[s][key]),
+        over="steps",
+        label=f"{s}, vs {who}",
+        ours=f"{who}/LISA {fmt_interval(table[s][key], 'x', 'steps')}",
+    )
+    for s in judged
+    for key, claim_id, who in (
+        ("full_over_lisa", "time_cost", "full FT"),
+        ("lora_over_lisa", "time_vs_lora", "LoRA"),
+    )
+]
 
 # %%
 fig, (ax_rel, ax_ratio) = figure(2, 1, width=6.6)
@@ -48,19 +83,30 @@ width = 0.8 / len(table)
 for j, (label, row) in enumerate(table.items()):
     full = np.exp(np.mean(np.log(row["step_s"]["full"])))
     rel = [np.exp(np.mean(np.log(row["step_s"][m]))) / full for m in methods]
-    ax_rel.bar(np.arange(len(methods)) + (j - (len(table) - 1) / 2) * width, rel, width, label=label, color=f"C{j}")
+    ax_rel.bar(
+        np.arange(len(methods)) + (j - (len(table) - 1) / 2) * width, rel, width, label=label, color=f"C{j}"
+    )
 ax_rel.set_xticks(range(len(methods)), [name(m).replace(" (forward only)", "") for m in methods])
 ax_rel.set_ylabel("step time ÷ full FT's step time")
 ax_rel.legend(title="setting", loc="upper left")
 ax_rel.set_title("step time relative to full FT (SmolLM2-135M)")
 for k, (key, claim_id) in enumerate((("full_over_lisa", "time_cost"), ("lora_over_lisa", "time_vs_lora"))):
-    for j, (label, row) in enumerate(table.items()):
+    for j, row in enumerate(table.values()):
         iv = row[key]
-        ax_ratio.errorbar(k + (j - (len(table) - 1) / 2) * width, iv.estimate, yerr=[[iv.estimate - iv.lo], [iv.hi - iv.estimate]],
-                          fmt="o", color=f"C{j}", capsize=4, ms=7)
+        ax_ratio.errorbar(
+            k + (j - (len(table) - 1) / 2) * width,
+            iv.estimate,
+            yerr=[[iv.estimate - iv.lo], [iv.hi - iv.estimate]],
+            fmt="o",
+            color=f"C{j}",
+            capsize=4,
+            ms=7,
+        )
     claim = paper_claim("lisa", claim_id)
     ax_ratio.hlines(claim["paper_value"], k - 0.4, k + 0.4, color="black", ls="--", lw=1.3)
-    ax_ratio.annotate(f"paper {claim['paper_value']}×", (k + 0.4, claim["paper_value"]), ha="right", va="bottom")
+    ax_ratio.annotate(
+        f"paper {claim['paper_value']}×", (k + 0.4, claim["paper_value"]), ha="right", va="bottom"
+    )
 ax_ratio.axhline(1, color="0.4", lw=0.8)
 ax_ratio.set_xticks([0, 1], ["full FT ÷ LISA", "LoRA ÷ LISA"])
 ax_ratio.set_ylabel("speed-up of LISA (×)")

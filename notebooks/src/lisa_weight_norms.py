@@ -13,6 +13,7 @@ figure_path = "/tmp/lisa_weight_norms.png"
 
 # %%
 import numpy as np
+
 from core.norms import mean_block_norms, norm_skew
 from core.plotting import Verdict, color, figure, finish, judge, name, paper_claim, verdict_cell
 from core.results import load_runs
@@ -20,14 +21,24 @@ from core.stats import t_interval
 from core.verdicts import inconclusive
 
 runs = load_runs("lisa", "weight_norms", profile, results_root)
-if not any(r.name == "smollm2_full" for r in runs):  # the loss-curve full-FT run logged its norms (same setting)
+if not any(
+    r.name == "smollm2_full" for r in runs
+):  # the loss-curve full-FT run logged its norms (same setting)
     runs += [r for r in load_runs("lisa", "loss_curves", profile, results_root) if r.name == "full"]
     for r in runs:
         r.name = "smollm2_full" if r.name == "full" else r.name
 runs = [r for r in runs if r.weight_norms]
 archs = [a for a in ("smollm2", "gpt2arch") if {f"{a}_full", f"{a}_lora"} <= {r.name for r in runs}]
-skews = {f"{a}_{m}": {kind: {r.seed: norm_skew(*mean_block_norms(r.weight_norms, kind)) for r in runs if r.name == f"{a}_{m}"}
-                      for kind in ("update", "weight")} for a in archs for m in ("full", "lora")}
+skews = {
+    f"{a}_{m}": {
+        kind: {
+            r.seed: norm_skew(*mean_block_norms(r.weight_norms, kind)) for r in runs if r.name == f"{a}_{m}"
+        }
+        for kind in ("update", "weight")
+    }
+    for a in archs
+    for m in ("full", "lora")
+}
 table = {"skew": skews}
 lora, full = skews["smollm2_lora"]["update"], skews["smollm2_full"]["update"]
 seeds = sorted(set(lora) & set(full))
@@ -35,9 +46,16 @@ if len(seeds) >= 2:
     iv = t_interval([lora[s] / full[s] for s in seeds])
     verdicts = [judge("lisa", "weight_norms", iv, 0.0, label="LoRA skew ÷ full FT skew")]
 else:
-    text = (f"SmolLM2 update-norm skew LoRA {np.mean(list(lora.values())):.1f}× vs full FT {np.mean(list(full.values())):.1f}× "
-            f"(one run each: no interval)")
-    verdicts = [Verdict(paper_claim("lisa", "weight_norms"), inconclusive(float("inf")), text, "LoRA skew vs full FT skew")]
+    text = (
+        f"SmolLM2 update-norm skew LoRA {np.mean(list(lora.values())):.1f}× "
+        f"vs full FT {np.mean(list(full.values())):.1f}× "
+        f"(one run each: no interval)"
+    )
+    verdicts = [
+        Verdict(
+            paper_claim("lisa", "weight_norms"), inconclusive(float("inf")), text, "LoRA skew vs full FT skew"
+        )
+    ]
 
 # %%
 fig, axes = figure(len(archs), 2, width=6.8, height=3.6)
@@ -49,7 +67,14 @@ for col, arch in enumerate(archs):
             run = next(r for r in runs if r.name == f"{arch}_{method}")
             blocks, vals = mean_block_norms(run.weight_norms, kind)
             skew = skews[f"{arch}_{method}"][kind][run.seed]
-            ax.plot(range(len(blocks)), vals, marker="o", ms=3, color=color(method), label=f"{name(method)} (skew {skew:.1f}×)")
+            ax.plot(
+                range(len(blocks)),
+                vals,
+                marker="o",
+                ms=3,
+                color=color(method),
+                label=f"{name(method)} (skew {skew:.1f}×)",
+            )
         step = max(1, len(blocks) // 10)
         ax.set_xticks(range(0, len(blocks), step), [b.replace("layer", "") for b in blocks][::step])
         ax.set_yscale("log")

@@ -15,9 +15,21 @@ figure_path = "/tmp/misa_convergence.png"
 
 # %%
 import numpy as np
-from core.plotting import Verdict, band_curves, color, figure, finish, fmt_interval, name, paper_claim, trend, verdict_cell
-from core.verdicts import not_testable
+
+from core.plotting import (
+    Verdict,
+    band_curves,
+    color,
+    figure,
+    finish,
+    fmt_interval,
+    name,
+    paper_claim,
+    trend,
+    verdict_cell,
+)
 from core.results import load_runs
+from core.verdicts import not_testable
 
 runs = {r.name: r for r in load_runs("misa", "convergence", profile, results_root)}
 table, probes = {}, {}
@@ -26,21 +38,44 @@ for key, run in runs.items():
     k, g = np.array([p["step"] for p in rows]), np.array([p["full_grad_sq"] for p in rows])
     slope, mde = trend(np.log(k), np.log(g))
     probes[key] = (k, g)
-    table[key] = {"exponent": slope, "mde": mde, "grad_sq_start": float(g[0]), "grad_sq_end": float(g[-1]),
-                  "final_train_loss": run.result["final_train_loss"], "eval_loss": run.result["eval_loss"]}
-verdicts = [Verdict(paper_claim("misa", "convergence"),
-                    not_testable("a rate bound with an unknown constant; no finite run can contradict it"),
-                    f"MISA: exponent b of ‖∇f‖² in K {fmt_interval(table['misa']['exponent'], over='probes')}")]
+    table[key] = {
+        "exponent": slope,
+        "mde": mde,
+        "grad_sq_start": float(g[0]),
+        "grad_sq_end": float(g[-1]),
+        "final_train_loss": run.result["final_train_loss"],
+        "eval_loss": run.result["eval_loss"],
+    }
+verdicts = [
+    Verdict(
+        paper_claim("misa", "convergence"),
+        not_testable("a rate bound with an unknown constant; no finite run can contradict it"),
+        f"MISA: exponent b of ‖∇f‖² in K {fmt_interval(table['misa']['exponent'], over='probes')}",
+    )
+]
 
 # %%
 fig, (ax_g, ax_b, ax_loss) = figure(3, 1, width=4.9, height=4.4)
 for key, (k, g) in probes.items():
     b = table[key]["exponent"]
     ax_g.plot(k, g, "o", ms=4, color=color(key), label=f"{name(key)}: b = {b.estimate:.2f}")
-    ax_g.plot(k, np.exp(np.mean(np.log(g)) + b.estimate * (np.log(k) - np.mean(np.log(k)))), "-", color=color(key), lw=1.2)
+    ax_g.plot(
+        k,
+        np.exp(np.mean(np.log(g)) + b.estimate * (np.log(k) - np.mean(np.log(k)))),
+        "-",
+        color=color(key),
+        lw=1.2,
+    )
 first = np.mean([g[0] for _, g in probes.values()])
-kk = np.array([min(k.min() for k, _ in probes.values()), max(k.max() for k, _ in probes.values())], dtype=float)
-ax_g.plot(kk, first * (kk / kk[0]) ** paper_claim("misa", "convergence")["paper_value"], "k--", label="slope −0.5 (the bound)")
+kk = np.array(
+    [min(k.min() for k, _ in probes.values()), max(k.max() for k, _ in probes.values())], dtype=float
+)
+ax_g.plot(
+    kk,
+    first * (kk / kk[0]) ** paper_claim("misa", "convergence")["paper_value"],
+    "k--",
+    label="slope −0.5 (the bound)",
+)
 ax_g.set_xscale("log")
 ax_g.set_yscale("log")
 ax_g.set_xlabel("block updates K (optimizer steps)")
@@ -50,8 +85,17 @@ ax_g.legend(fontsize=9)
 keys = list(table)
 for i, key in enumerate(keys):
     iv = table[key]["exponent"]
-    ax_b.errorbar(i, iv.estimate, yerr=[[iv.estimate - iv.lo], [iv.hi - iv.estimate]], fmt="D", color=color(key), capsize=5)
-ax_b.axhline(paper_claim("misa", "convergence")["paper_value"], color="black", ls="--", label="paper's bound: −0.5")
+    ax_b.errorbar(
+        i,
+        iv.estimate,
+        yerr=[[iv.estimate - iv.lo], [iv.hi - iv.estimate]],
+        fmt="D",
+        color=color(key),
+        capsize=5,
+    )
+ax_b.axhline(
+    paper_claim("misa", "convergence")["paper_value"], color="black", ls="--", label="paper's bound: −0.5"
+)
 ax_b.axhline(0, color="0.4", lw=0.8)
 ax_b.set_xticks(range(len(keys)), [name(k) for k in keys])
 ax_b.set_ylabel("fitted exponent b")

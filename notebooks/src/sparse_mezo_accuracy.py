@@ -17,7 +17,8 @@
 # MeZO's final one (the paper's definition with MeZO's final accuracy as the target); resolution 20 (SmolLM2 10) steps.
 
 # Verdicts: S-MeZO − MeZO test accuracy on the same examples, interval of the crossed seeds × test-items design
-# (`core.stats.accuracy_diff`); steps-to-target per seed (S-MeZO seed s against MeZO seed s's final validation accuracy).
+# (`core.stats.accuracy_diff`); steps-to-target per seed (S-MeZO seed s against MeZO seed s's final validation
+# accuracy).
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -26,9 +27,21 @@ figure_path = "/tmp/sparse_mezo_accuracy.png"
 
 # %%
 import numpy as np
+
 from core.data import load_task
-from core.plotting import (Verdict, color, figure, finish, fmt_interval, judge, name, paper_claim, seed_points, tilt,
-                           verdict_cell)
+from core.plotting import (
+    Verdict,
+    color,
+    figure,
+    finish,
+    fmt_interval,
+    judge,
+    name,
+    paper_claim,
+    seed_points,
+    tilt,
+    verdict_cell,
+)
 from core.results import by_method, load_runs
 from core.stats import accuracy_diff, mde_accuracy, mde_of, t_interval
 from core.verdicts import inconclusive
@@ -53,32 +66,63 @@ for exp in experiments:
     runs_of[exp] = runs
     acc = by_method(runs, lambda r: r.result["test_accuracy"], order)
     correct = by_method(runs, lambda r: r.result["test_correct"], order)
-    labels = [ex["label"] for ex in load_task(runs[0].config["task"], "test", runs[0].config["eval_examples"])]
-    t = {"test_accuracy": {m: {"per_seed": v, "mean": t_interval(list(v.values())) if len(v) > 1 else None} for m, v in acc.items()},
-         "majority_class": max(np.bincount(labels)) / len(labels)}
+    labels = [
+        ex["label"] for ex in load_task(runs[0].config["task"], "test", runs[0].config["eval_examples"])
+    ]
+    t = {
+        "test_accuracy": {
+            m: {"per_seed": v, "mean": t_interval(list(v.values())) if len(v) > 1 else None}
+            for m, v in acc.items()
+        },
+        "majority_class": max(np.bincount(labels)) / len(labels),
+    }
     mezo_final = {r.seed: curve(r)[max(curve(r))] for r in runs if r.name == "mezo"}
     for m in (m for m in ("s-mezo-0.8", "s-mezo-0.8-lr10x") if m in acc):
         seeds = sorted(set(correct[m]) & set(correct["mezo"]))
-        reach = {r.seed: steps_to(curve(r), mezo_final[r.seed]) for r in runs if r.name == m and r.seed in mezo_final}
-        t[m] = {"minus_mezo": accuracy_diff([correct[m][s] for s in seeds], [correct["mezo"][s] for s in seeds]),
-                "mde": mde_accuracy([correct[m][s] for s in seeds], [correct["mezo"][s] for s in seeds]),
-                "steps_to_mezo_final": reach, "mezo_steps": max(curve(runs[0]))}
+        reach = {
+            r.seed: steps_to(curve(r), mezo_final[r.seed])
+            for r in runs
+            if r.name == m and r.seed in mezo_final
+        }
+        t[m] = {
+            "minus_mezo": accuracy_diff([correct[m][s] for s in seeds], [correct["mezo"][s] for s in seeds]),
+            "mde": mde_accuracy([correct[m][s] for s in seeds], [correct["mezo"][s] for s in seeds]),
+            "steps_to_mezo_final": reach,
+            "mezo_steps": max(curve(runs[0])),
+        }
     table[exp] = t
 
 # the paper's RTE gain (claims.yaml `accuracy`, in points) as an accuracy difference, as in papers/sparse_mezo/claims.py
 claim = paper_claim("sparse_mezo", "accuracy")
 d = table["accuracy_entailment"]["s-mezo-0.8"]
-verdicts = [judge("sparse_mezo", "accuracy", d["minus_mezo"], d["mde"], paper_effect=claim["paper_value"] / 100,
-                  label=f"{name('accuracy_entailment')}: S-MeZO − MeZO", ours=f"test accuracy {fmt_interval(d['minus_mezo'])}")]
+verdicts = [
+    judge(
+        "sparse_mezo",
+        "accuracy",
+        d["minus_mezo"],
+        d["mde"],
+        paper_effect=claim["paper_value"] / 100,
+        label=f"{name('accuracy_entailment')}: S-MeZO − MeZO",
+        ours=f"test accuracy {fmt_interval(d['minus_mezo'])}",
+    )
+]
 reach = table["accuracy_entailment"]["s-mezo-0.8"]["steps_to_mezo_final"]
 last = table["accuracy_entailment"]["s-mezo-0.8"]["mezo_steps"]
 speed = [last / s for s in reach.values() if s]
 if len(speed) == len(reach) and len(speed) >= 2:
-    verdicts.append(judge("sparse_mezo", "convergence_speed", t_interval(speed), mde_of(speed), label="speed-up"))
+    verdicts.append(
+        judge("sparse_mezo", "convergence_speed", t_interval(speed), mde_of(speed), label="speed-up")
+    )
 else:
-    verdicts.append(Verdict(paper_claim("sparse_mezo", "convergence_speed"), inconclusive(float("inf")),
-                            f"{name('accuracy_entailment')}: S-MeZO reached MeZO's final validation accuracy in "
-                            f"{len(speed)} of {len(reach)} seeds within {last} steps", "speed-up"))
+    verdicts.append(
+        Verdict(
+            paper_claim("sparse_mezo", "convergence_speed"),
+            inconclusive(float("inf")),
+            f"{name('accuracy_entailment')}: S-MeZO reached MeZO's final validation accuracy in "
+            f"{len(speed)} of {len(reach)} seeds within {last} steps",
+            "speed-up",
+        )
+    )
 
 # %%
 fig, axes = figure(len(experiments), 2, width=3.7, height=3.9)
@@ -86,8 +130,12 @@ axes = np.asarray(axes).reshape(2, len(experiments))
 for j, exp in enumerate(experiments):
     rows = table[exp]["test_accuracy"]
     ax = axes[0, j]
-    seed_points(ax, {m: list(r["per_seed"].values()) for m, r in rows.items()},
-                {m: r["mean"] for m, r in rows.items() if r["mean"] is not None}, ylabel="test accuracy")
+    seed_points(
+        ax,
+        {m: list(r["per_seed"].values()) for m, r in rows.items()},
+        {m: r["mean"] for m, r in rows.items() if r["mean"] is not None},
+        ylabel="test accuracy",
+    )
     ax.axhline(table[exp]["majority_class"], color="0.3", lw=1, ls=":")
     ax.set_ylim(0.2, 1.0)
     ax.set_title(name(exp), fontsize=10)
@@ -100,13 +148,26 @@ for j, exp in enumerate(experiments):
         curves = [curve(r) for r in group]
         steps = sorted(set.intersection(*(set(c) for c in curves)))
         if m != "zero_shot" and len(steps) > 1:
-            ax.plot(steps, [np.mean([c[s] for c in curves]) for s in steps], "o-", ms=3, color=color(m), label=name(m))
+            ax.plot(
+                steps,
+                [np.mean([c[s] for c in curves]) for s in steps],
+                "o-",
+                ms=3,
+                color=color(m),
+                label=name(m),
+            )
     ax.axhline(table[exp]["majority_class"], color="0.3", lw=1, ls=":", label="majority class")
     ax.set_xlabel("step")
     ax.set_ylabel("validation accuracy (seed mean)")
     if j == 0:
         ax.legend(fontsize=9)
-finish(fig, figure_path, table, verdicts, "Sparse MeZO vs MeZO, R-MeZO, full FT, LoRA, zero-shot (dotted: majority class)")
+finish(
+    fig,
+    figure_path,
+    table,
+    verdicts,
+    "Sparse MeZO vs MeZO, R-MeZO, full FT, LoRA, zero-shot (dotted: majority class)",
+)
 
 # %%
 verdict_cell(verdicts)

@@ -21,55 +21,111 @@ figure_path = "/tmp/sparse_mezo_memory.png"
 from pathlib import Path
 
 import numpy as np
+
 from core.memory import PAPER_MODELS, param_counts, predict_memory
-from core.plotting import (Verdict, bars, figure, finish, name, paper_claim, ratio_interval, tilt, verdict_cell,
-                           fmt_interval)
+from core.plotting import (
+    Verdict,
+    bars,
+    figure,
+    finish,
+    fmt_interval,
+    name,
+    paper_claim,
+    ratio_interval,
+    tilt,
+    verdict_cell,
+)
 from core.results import load_json
 from core.verdicts import DOES_NOT_HOLD, HOLDS
 
 bench = load_json(Path(results_root) / "sparse_mezo" / "memory" / f"{profile}-cpu.json")
 rows = {r["label"]: r for r in bench["rows"] if "skipped" not in r}
 sparse = next(k for k in rows if k.startswith("s-mezo") and k.endswith("0.8"))
-table = {"measured": {k: {"peak_mb": r["peak_mb"], "analytic_mb": r["predicted_peak_mb"], "step_s": r["step_s_all"],
-                          "time_vs_forward": r["time_vs_inference"], "memory_vs_mezo": r["memory_vs_mezo"]}
-                      for k, r in rows.items()}}
+table = {
+    "measured": {
+        k: {
+            "peak_mb": r["peak_mb"],
+            "analytic_mb": r["predicted_peak_mb"],
+            "step_s": r["step_s_all"],
+            "time_vs_forward": r["time_vs_inference"],
+            "memory_vs_mezo": r["memory_vs_mezo"],
+        }
+        for k, r in rows.items()
+    }
+}
 table["time_vs_mezo"] = {k: ratio_interval(rows[k]["step_s_all"], rows["mezo"]["step_s_all"]) for k in rows}
-GB = 1024 ** 3
+GB = 1024**3
 fp16 = dict(weight_bytes=2, grad_bytes=2, state_bytes=4, act_bytes=2)
 paper = {"full": 128.2, "lora": 22.4, "mezo": 14.6, "sparse_mezo": 14.6, "stored mask": 28.3}
 extrap = {}
 for key in ("llama-7b", "llama-30b"):
     spec = PAPER_MODELS[key]
-    pred = {m: predict_memory(spec, m, 16, 256, lora_r=16, master_weights=(m == "full"), **fp16)["total"] / GB
-            for m in ("inference", "mezo", "sparse_mezo", "lora", "full")}
-    n = sum(v for k, v in param_counts(spec).items() if k in ("embed", "head", "norm")) + spec.layers * param_counts(spec)["layer"]
+    pred = {
+        m: predict_memory(spec, m, 16, 256, lora_r=16, master_weights=(m == "full"), **fp16)["total"] / GB
+        for m in ("inference", "mezo", "sparse_mezo", "lora", "full")
+    }
+    n = (
+        sum(v for k, v in param_counts(spec).items() if k in ("embed", "head", "norm"))
+        + spec.layers * param_counts(spec)["layer"]
+    )
     pred["stored mask"] = pred["sparse_mezo"] + n * 2 / GB
     extrap[spec.name] = pred
 table["analytic_fp16_b16_s256_GB"] = extrap
 ratio = rows[sparse]["peak_mb"] / rows["mezo"]["peak_mb"]
-verdicts = [Verdict(paper_claim("sparse_mezo", "memory"), HOLDS if abs(ratio - 1) <= 0.02 else DOES_NOT_HOLD,
-                    f"measured peak {name(sparse)} ÷ MeZO = {ratio:.3f}× (SmolLM2-135M, CPU)", "S-MeZO vs MeZO memory")]
+verdicts = [
+    Verdict(
+        paper_claim("sparse_mezo", "memory"),
+        HOLDS if abs(ratio - 1) <= 0.02 else DOES_NOT_HOLD,
+        f"measured peak {name(sparse)} ÷ MeZO = {ratio:.3f}× (SmolLM2-135M, CPU)",
+        "S-MeZO vs MeZO memory",
+    )
+]
 time_iv = table["time_vs_mezo"][sparse]
 
 # %%
 fig, (ax_m, ax_t, ax_x) = figure(3, 1, width=4.9, height=4.4)
 labels = list(rows)
 bars(ax_m, {k: rows[k]["peak_mb"] for k in labels}, ylabel="peak memory of one step (MB)", fmt="{:.0f}")
-ax_m.scatter(range(len(labels)), [rows[k]["predicted_peak_mb"] for k in labels], marker="_", s=250, color="black",
-             zorder=3, label="analytic model")
+ax_m.scatter(
+    range(len(labels)),
+    [rows[k]["predicted_peak_mb"] for k in labels],
+    marker="_",
+    s=250,
+    color="black",
+    zorder=3,
+    label="analytic model",
+)
 ax_m.legend()
 ax_m.set_title("SmolLM2-135M, batch 4×64, fp32, CPU")
 tilt(ax_m)
 bars(ax_t, {k: rows[k]["time_vs_inference"] for k in labels}, ylabel="step time ÷ one forward", fmt="{:.1f}×")
-ax_t.set_title(f"step time; S-MeZO ÷ MeZO {time_iv.estimate:.2f}× [{time_iv.lo:.2f}, {time_iv.hi:.2f}]", fontsize=10)
+ax_t.set_title(
+    f"step time; S-MeZO ÷ MeZO {time_iv.estimate:.2f}× [{time_iv.lo:.2f}, {time_iv.hi:.2f}]", fontsize=10
+)
 tilt(ax_t)
 names = list(extrap["LLaMA-7B"])
 w = 0.27
 for j, (model, pred) in enumerate(extrap.items()):
-    ax_x.bar(np.arange(len(names)) + (j - 1) * w, [pred[m] for m in names], w, label=f"analytic {model}", color=f"C{j}")
-ax_x.scatter(np.arange(len(names)) + w, [paper.get(m, np.nan) for m in names], marker="D", s=50, color="black",
-             label="paper, LLaMA-7b", zorder=3)
-ax_x.set_xticks(range(len(names)), [name(m) if m in ("full", "lora", "mezo", "sparse_mezo", "inference") else m for m in names])
+    ax_x.bar(
+        np.arange(len(names)) + (j - 1) * w,
+        [pred[m] for m in names],
+        w,
+        label=f"analytic {model}",
+        color=f"C{j}",
+    )
+ax_x.scatter(
+    np.arange(len(names)) + w,
+    [paper.get(m, np.nan) for m in names],
+    marker="D",
+    s=50,
+    color="black",
+    label="paper, LLaMA-7b",
+    zorder=3,
+)
+ax_x.set_xticks(
+    range(len(names)),
+    [name(m) if m in ("full", "lora", "mezo", "sparse_mezo", "inference") else m for m in names],
+)
 tilt(ax_x)
 ax_x.set_yscale("log")
 ax_x.set_ylabel("GB")
@@ -82,7 +138,10 @@ finish(fig, figure_path, table, verdicts, "Sparse MeZO memory and time vs MeZO, 
 
 # %%
 from IPython.display import Markdown
-Markdown("\n".join(f"- {name(k)}: {fmt_interval(iv, 'x', 'steps')}" for k, iv in table["time_vs_mezo"].items()))
+
+Markdown(
+    "\n".join(f"- {name(k)}: {fmt_interval(iv, 'x', 'steps')}" for k, iv in table["time_vs_mezo"].items())
+)
 
 # %%
 verdict_cell(verdicts)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+
 from core.plotting import figure, finish, fmt_interval, judge, name, verdict_cell
 from core.results import load_json
 from core.stats import bootstrap_ci, bootstrap_ratio_ci, mde_of, paired_interval
@@ -30,8 +31,7 @@ data = load_json(Path(results_root) / "sparse_mezo" / "noise" / f"{profile}.json
 labels = [f"Q{i + 1}" for i in range(len(data["bands"]))]
 table, verdicts = {}, []
 for model, res in data["models"].items():
-    draws = res["draws"]
-    col = lambda key: np.array([d[key] for d in draws])  # noqa: E731  (draws x bands)
+    col = lambda key, draws=res["draws"]: np.array([d[key] for d in draws])  # noqa: E731  (draws x bands)
     err, gsq = col("err"), col("grad_sq")
     noise = col("noise")
     table[model] = {
@@ -42,9 +42,18 @@ for model, res in data["models"].items():
         "relative_error": [bootstrap_ratio_ci(err[:, b], gsq[:, b]) for b in range(len(labels))],
         "noise_Q5_minus_Q1": paired_interval(noise[:, -1], noise[:, 0]),
     }
-    verdicts.append(judge("sparse_mezo", "noise", table[model]["noise_Q5_minus_Q1"], mde_of(noise[:, -1], noise[:, 0]),
-                          label=name(model), over="directions",
-                          ours=f"ΔL(Q5) − ΔL(Q1) of equal noise {fmt_interval(table[model]['noise_Q5_minus_Q1'], over='directions')}"))
+    verdicts.append(
+        judge(
+            "sparse_mezo",
+            "noise",
+            table[model]["noise_Q5_minus_Q1"],
+            mde_of(noise[:, -1], noise[:, 0]),
+            label=name(model),
+            over="directions",
+            ours=f"ΔL(Q5) − ΔL(Q1) of equal noise {fmt_interval(table[model]['noise_Q5_minus_Q1'], over='directions')}",
+        )
+    )
+
 
 # %%
 def quintile_bars(ax, rows, title, ylabel, log=False):
@@ -64,9 +73,20 @@ fig, axes = figure(3, len(models), width=4.9, height=3.6)
 axes = np.asarray(axes).reshape(len(models), 3)
 for row, model in zip(axes, models):
     t = table[model]
-    quintile_bars(row[0], t["noise_dL"], f"{name(model)}: same noise on one quintile", "loss change (bar: 95 % bootstrap)")
+    quintile_bars(
+        row[0],
+        t["noise_dL"],
+        f"{name(model)}: same noise on one quintile",
+        "loss change (bar: 95 % bootstrap)",
+    )
     quintile_bars(row[1], t["step_dL"], f"{name(model)}: ZO step on one quintile", "loss change")
-    quintile_bars(row[2], t["relative_error"], f"{name(model)}: SPSA error vs backprop", "E‖ĝ_b−∇_b‖² / E‖∇_b‖²", log=True)
+    quintile_bars(
+        row[2],
+        t["relative_error"],
+        f"{name(model)}: SPSA error vs backprop",
+        "E‖ĝ_b−∇_b‖² / E‖∇_b‖²",
+        log=True,
+    )
     ax2 = row[2].twinx()
     ax2.plot(labels, t["grad_share"], "ro-", ms=4)
     ax2.set_ylabel("share of ‖∇L‖² (red)")
