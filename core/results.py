@@ -88,6 +88,23 @@ def load_json(path: Path | str):
     return _read(path)
 
 
+def bench_label(bench: dict) -> str:
+    """A bench file's setting in words: 'CPU, batch 4×64', 'H100, batch 8×512'."""
+    st, gpu = bench["setting"], bench["manifest"]["machine"].get("gpu", "")
+    return f"{'H100' if 'H100' in gpu else 'GPU' if gpu else 'CPU'}, batch {st['batch']}×{st['seq']}"
+
+
+def load_benches(profile: str, root: Path | str = RESULTS) -> dict[str, dict]:
+    """The `make bench` files of a profile by bench_label, CPU first: <profile>-cpu (required; a profile without
+    its own bench, e.g. quick, reads cpu's), then <profile>-cuda and gpu-cuda where present (the CUDA files were
+    measured on a GPU lent to one session). Each file is recorded as a figure input."""
+    base = Path(root) / "bench"
+    profile = profile if (base / f"{profile}-cpu.json").exists() else "cpu"
+    names = dict.fromkeys([f"{profile}-cpu", f"{profile}-cuda", "gpu-cuda"])
+    found = [n for n in names if n == f"{profile}-cpu" or (base / f"{n}.json").exists()]
+    return {bench_label(b): b for b in (load_json(base / f"{n}.json") for n in found)}
+
+
 def repo_relative(path: Path) -> str:
     """`path` relative to the repository when inside it (so manifests do not depend on the clone's location)."""
     path = Path(path).resolve()

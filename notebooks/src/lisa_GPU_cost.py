@@ -13,7 +13,6 @@ results_root = "data/results"
 figure_path = "/tmp/lisa_GPU_cost.png"
 
 # %%
-from pathlib import Path
 
 import numpy as np
 from transformers import AutoConfig
@@ -21,23 +20,10 @@ from transformers import AutoConfig
 from core.memory import MB, PAPER_MODELS, ArchSpec, predict_memory
 from core.models import resolve
 from core.plotting import figure, finish, judge, measured, name, paper_claim, verdict_cell
-from core.results import load_json
+from core.results import load_benches
 
-bench_profile = (
-    profile if (Path(results_root) / "bench" / f"{profile}-cpu.json").exists() else "cpu"
-)  # quick: cpu's
-files = [f"{bench_profile}-cpu", f"{bench_profile}-cuda", "gpu-cuda"]
-benches = {
-    n: load_json(p)
-    for n in files
-    if (p := Path(results_root) / "bench" / f"{n}.json").exists() or n == files[0]
-}
+benches = load_benches(profile, results_root)  # {"CPU, batch 4×64": bench, ...}
 methods = ["inference", "full", "lora", "galore", "lisa"]
-
-
-def setting(bench):
-    st, gpu = bench["setting"], bench["manifest"]["machine"].get("gpu", "")
-    return f"{'H100' if 'H100' in gpu else 'GPU' if gpu else 'CPU'}, batch {st['batch']}×{st['seq']}"
 
 
 def analytic_mb(bench, method):
@@ -78,12 +64,12 @@ extrap = {
 }
 table = {
     "measured_vs_analytic": {
-        setting(b): {
+        label: {
             r["method"]: {"measured_mb": r["peak_mb"], "analytic_mb": analytic_mb(b, r["method"])}
             for r in b["rows"]
             if r["method"] in methods
         }
-        for b in benches.values()
+        for label, b in benches.items()
     },
     "extrapolated_gb": extrap,
 }
@@ -101,9 +87,12 @@ ratios[f"{big}, analytic"] = {
 }
 table["ratios"] = ratios
 largest = max(
-    benches.values(), key=lambda b: b["setting"]["batch"] * b["setting"]["seq"] * (b["device"] == "cuda")
+    benches,
+    key=lambda k: (
+        benches[k]["setting"]["batch"] * benches[k]["setting"]["seq"] * (benches[k]["device"] == "cuda")
+    ),
 )
-r_big = ratios[setting(largest)]["LISA ÷ LoRA"]
+r_big = ratios[largest]["LISA ÷ LoRA"]
 seven = next(n for n in extrap if "7B" in n and "2" in n)
 verdicts = [
     judge(
@@ -112,7 +101,7 @@ verdicts = [
         measured(r_big),
         0.0,
         label="LISA vs LoRA",
-        ours=f"measured {setting(largest)}: LISA ÷ LoRA {r_big:.2f}×; analytic {big}: "
+        ours=f"measured {largest}: LISA ÷ LoRA {r_big:.2f}×; analytic {big}: "
         f"{ratios[f'{big}, analytic']['LISA ÷ LoRA']:.2f}×",
     ),
     judge(

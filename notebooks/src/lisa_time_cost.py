@@ -12,7 +12,6 @@ results_root = "data/results"
 figure_path = "/tmp/lisa_time_cost.png"
 
 # %%
-from pathlib import Path
 
 import numpy as np
 
@@ -27,39 +26,29 @@ from core.plotting import (
     ratio_interval,
     verdict_cell,
 )
-from core.results import load_json
+from core.results import load_benches
 
-bench_profile = (
-    profile if (Path(results_root) / "bench" / f"{profile}-cpu.json").exists() else "cpu"
-)  # quick: cpu's
-files = [f"{bench_profile}-cpu", f"{bench_profile}-cuda", "gpu-cuda"]
-benches = {
-    n: load_json(p)
-    for n in files
-    if (p := Path(results_root) / "bench" / f"{n}.json").exists() or n == files[0]
-}
+benches = load_benches(profile, results_root)  # {"CPU, batch 4×64": bench, ...}
 methods = ["inference", "full", "lora", "galore", "lisa"]
 
 
-def setting(bench):
-    st, gpu = bench["setting"], bench["manifest"]["machine"].get("gpu", "")
-    return f"{'H100' if 'H100' in gpu else 'GPU' if gpu else 'CPU'}, batch {st['batch']}×{st['seq']}"
-
-
 table = {}
-for bench in benches.values():
+for label, bench in benches.items():
     rows = {r["method"]: r for r in bench["rows"]}
-    table[setting(bench)] = {
+    table[label] = {
         "step_s": {m: rows[m]["step_s_all"] for m in methods},
         "full_over_lisa": ratio_interval(rows["full"]["step_s_all"], rows["lisa"]["step_s_all"]),
         "lora_over_lisa": ratio_interval(rows["lora"]["step_s_all"], rows["lisa"]["step_s_all"]),
     }
 largest = max(
-    benches.values(), key=lambda b: b["setting"]["batch"] * b["setting"]["seq"] * (b["device"] == "cuda")
+    benches,
+    key=lambda k: (
+        benches[k]["setting"]["batch"] * benches[k]["setting"]["seq"] * (benches[k]["device"] == "cuda")
+    ),
 )
 judged = dict.fromkeys(
-    [setting(benches[files[0]]), setting(largest)]
-)  # the CPU bench (as the claims table) and the largest GPU one
+    [next(iter(benches)), largest]
+)  # the CPU bench (as the claims table), the largest GPU one
 verdicts = [
     judge(
         "lisa",
