@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -72,6 +73,7 @@ def execute(
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     jupytext.write(nb, raw)
     params = {"profile": profile, "results_root": str(results_root), "figure_path": str(figure)}
+    os.environ.pop("MPLBACKEND", None)  # the kernel inherits it; IPython's inline backend embeds the figure
     try:
         papermill.execute_notebook(
             str(raw),
