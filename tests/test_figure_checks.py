@@ -114,7 +114,7 @@ def test_plotting_rejects_internal_names_and_small_text(tmp_path):
 
 def test_judge_takes_the_paper_number_from_claims_yaml():
     """A ratio claim (LISA time_cost: 2.9x, higher): judged against 1 and the paper's ratio from claims.yaml."""
-    from core.plotting import judge, measured, paper_claim
+    from core.claims import judge, measured, paper_claim
     from core.stats import Interval
 
     assert paper_claim("lisa", "time_cost")["paper_value"] == 2.9

@@ -17,18 +17,8 @@ figure_path = "/tmp/ist_accuracy.png"
 # %%
 from pathlib import Path
 
-from core.plotting import (
-    bars,
-    figure,
-    finish,
-    fmt_interval,
-    judge,
-    measured,
-    name,
-    seed_points,
-    tilt,
-    verdict_cell,
-)
+from core.claims import fmt_interval, judge, measured, verdict_cell
+from core.plotting import bars, figure, finish, name, seed_points, tilt
 from core.results import by_method, load_json, load_runs
 from core.stats import accuracy_diff, mde_accuracy, t_interval
 

@@ -20,8 +20,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from scipy import stats as sps
 
+from core.claims import Verdict, fmt_interval, paper_claim, verdict_cell
 from core.norms import mean_block_norms, norm_skew
-from core.plotting import Verdict, color, figure, finish, fmt_interval, paper_claim, verdict_cell
+from core.plotting import color, figure, finish
 from core.results import load_runs
 from core.stats import Interval
 from core.verdicts import inconclusive

@@ -17,9 +17,10 @@ figure_path = "/tmp/lisa_GPU_cost.png"
 import numpy as np
 from transformers import AutoConfig
 
+from core.claims import judge, measured, paper_claim, verdict_cell
 from core.memory import MB, PAPER_MODELS, ArchSpec, predict_memory
 from core.models import resolve
-from core.plotting import figure, finish, judge, measured, name, paper_claim, verdict_cell
+from core.plotting import figure, finish, name
 from core.results import load_benches
 
 benches = load_benches(profile, results_root)  # {"CPU, batch 4×64": bench, ...}

@@ -15,7 +15,8 @@ figure_path = "/tmp/lisa_ablations.png"
 # %%
 import numpy as np
 
-from core.plotting import color, figure, finish, fmt_interval, judge, name, verdict_cell
+from core.claims import fmt_interval, judge, verdict_cell
+from core.plotting import color, figure, finish, name
 from core.results import load_runs
 from core.stats import mde_reference, reference_sd_interval, t_interval
 

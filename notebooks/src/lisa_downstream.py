@@ -12,7 +12,8 @@ results_root = "data/results"
 figure_path = "/tmp/lisa_downstream.png"
 
 # %%
-from core.plotting import figure, finish, fmt_interval, name, seed_points, untestable, verdict_cell
+from core.claims import fmt_interval, untestable, verdict_cell
+from core.plotting import figure, finish, name, seed_points
 from core.results import by_method, load_runs, paired
 from core.stats import paired_interval, t_interval
 

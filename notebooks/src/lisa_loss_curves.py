@@ -14,7 +14,8 @@ figure_path = "/tmp/lisa_loss_curves.png"
 # %%
 import numpy as np
 
-from core.plotting import band_curves, figure, finish, fmt_interval, judge, seed_points, verdict_cell
+from core.claims import fmt_interval, judge, verdict_cell
+from core.plotting import band_curves, figure, finish, seed_points
 from core.results import by_method, load_runs, paired
 from core.stats import mde_of, paired_interval, smooth, t_interval
 

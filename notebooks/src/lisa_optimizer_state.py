@@ -14,7 +14,8 @@ figure_path = "/tmp/lisa_optimizer_state.png"
 # %%
 from pathlib import Path
 
-from core.plotting import color, figure, finish, judge, measured, name, verdict_cell
+from core.claims import judge, measured, verdict_cell
+from core.plotting import color, figure, finish, name
 from core.results import load_json
 
 res = load_json(Path(results_root) / "lisa" / "optimizer_state" / profile / "cpu.json")

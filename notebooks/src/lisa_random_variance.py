@@ -13,7 +13,8 @@ figure_path = "/tmp/lisa_random_variance.png"
 # %%
 import numpy as np
 
-from core.plotting import band_curves, color, figure, finish, seed_points, untestable, verdict_cell
+from core.claims import untestable, verdict_cell
+from core.plotting import band_curves, color, figure, finish, seed_points
 from core.results import by_method, load_runs
 from core.stats import smooth, t_interval
 

@@ -15,17 +15,8 @@ figure_path = "/tmp/lisa_time_cost.png"
 
 import numpy as np
 
-from core.plotting import (
-    figure,
-    finish,
-    fmt_interval,
-    judge,
-    mde_from,
-    name,
-    paper_claim,
-    ratio_interval,
-    verdict_cell,
-)
+from core.claims import fmt_interval, judge, mde_from, paper_claim, ratio_interval, verdict_cell
+from core.plotting import figure, finish, name
 from core.results import load_benches
 
 benches = load_benches(profile, results_root)  # {"CPU, batch 4×64": bench, ...}

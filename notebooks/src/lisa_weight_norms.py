@@ -14,8 +14,9 @@ figure_path = "/tmp/lisa_weight_norms.png"
 # %%
 import numpy as np
 
+from core.claims import Verdict, judge, paper_claim, verdict_cell
 from core.norms import mean_block_norms, norm_skew
-from core.plotting import Verdict, color, figure, finish, judge, name, paper_claim, verdict_cell
+from core.plotting import color, figure, finish, name
 from core.results import load_runs
 from core.stats import t_interval
 from core.verdicts import inconclusive

@@ -13,7 +13,8 @@ results_root = "data/results"
 figure_path = "/tmp/misa_accuracy.png"
 
 # %%
-from core.plotting import figure, finish, fmt_interval, judge, name, seed_points, tilt, verdict_cell
+from core.claims import fmt_interval, judge, verdict_cell
+from core.plotting import figure, finish, name, seed_points, tilt
 from core.results import by_method, load_runs
 from core.stats import accuracy_diff, mde_accuracy, t_interval
 

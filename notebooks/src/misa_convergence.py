@@ -16,18 +16,8 @@ figure_path = "/tmp/misa_convergence.png"
 # %%
 import numpy as np
 
-from core.plotting import (
-    Verdict,
-    band_curves,
-    color,
-    figure,
-    finish,
-    fmt_interval,
-    name,
-    paper_claim,
-    trend,
-    verdict_cell,
-)
+from core.claims import Verdict, fmt_interval, paper_claim, trend, verdict_cell
+from core.plotting import band_curves, color, figure, finish, name
 from core.results import load_runs
 from core.verdicts import not_testable
 

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.claims import judge, measured, verdict_cell
 from core.memory import PAPER_MODELS, predict_memory
-from core.plotting import bars, color, figure, finish, judge, measured, name, tilt, verdict_cell
+from core.plotting import bars, color, figure, finish, name, tilt
 from core.results import load_json
 
 bench = load_json(Path(results_root) / "misa" / "memory" / f"{profile}-cpu.json")

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.plotting import figure, finish, fmt_interval, judge, mde_from, name, verdict_cell
+from core.claims import fmt_interval, judge, mde_from, verdict_cell
+from core.plotting import figure, finish, name
 from core.results import load_json
 from core.sampling import importance_probs
 from core.stats import Interval, bootstrap_ci, bootstrap_ratio_ci, optimal_probs

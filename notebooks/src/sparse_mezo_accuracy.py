@@ -28,20 +28,9 @@ figure_path = "/tmp/sparse_mezo_accuracy.png"
 # %%
 import numpy as np
 
+from core.claims import Verdict, fmt_interval, judge, paper_claim, verdict_cell
 from core.data import load_task
-from core.plotting import (
-    Verdict,
-    color,
-    figure,
-    finish,
-    fmt_interval,
-    judge,
-    name,
-    paper_claim,
-    seed_points,
-    tilt,
-    verdict_cell,
-)
+from core.plotting import color, figure, finish, name, seed_points, tilt
 from core.results import by_method, load_runs
 from core.stats import accuracy_diff, mde_accuracy, mde_of, t_interval
 from core.verdicts import inconclusive

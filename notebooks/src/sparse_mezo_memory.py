@@ -22,19 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core.claims import Verdict, fmt_interval, paper_claim, ratio_interval, verdict_cell
 from core.memory import PAPER_MODELS, param_counts, predict_memory
-from core.plotting import (
-    Verdict,
-    bars,
-    figure,
-    finish,
-    fmt_interval,
-    name,
-    paper_claim,
-    ratio_interval,
-    tilt,
-    verdict_cell,
-)
+from core.plotting import bars, figure, finish, name, tilt
 from core.results import load_json
 from core.verdicts import DOES_NOT_HOLD, HOLDS
 

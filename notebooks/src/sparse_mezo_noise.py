@@ -23,7 +23,8 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from core.plotting import figure, finish, fmt_interval, judge, name, verdict_cell
+from core.claims import fmt_interval, judge, verdict_cell
+from core.plotting import figure, finish, name
 from core.results import load_json
 from core.stats import bootstrap_ci, bootstrap_ratio_ci, mde_of, paired_interval
 
