@@ -221,9 +221,8 @@ def bars(
     ylabel: str = "",
     labels: dict[str, str] | None = None,
     fmt: str = "{:.3g}",
-    intervals: dict[str, Interval] | None = None,
 ) -> None:
-    """One bar per key with its value written on it (for deterministic measurements, no interval needed)."""
+    """One bar per key with its value written on it (deterministic measurements: no interval to draw)."""
     keys = list(values)
     x = np.arange(len(keys))
     ax.bar(x, [values[k] for k in keys], color=[color(k) for k in keys])
@@ -237,12 +236,8 @@ def bars(
             xytext=(0, 2),
             textcoords="offset points",
         )
-        iv = (intervals or {}).get(k)
-        if iv is not None and iv.hi > iv.lo:
-            ax.errorbar(
-                i, iv.estimate, yerr=[[iv.estimate - iv.lo], [iv.hi - iv.estimate]], color="black", capsize=4
-            )
     ax.set_xticks(x, [(labels or {}).get(k) or name(k) for k in keys])
+    ax.margins(y=0.12)  # room for the values written on the bars
     ax.set_ylabel(ylabel)
 
 

@@ -113,6 +113,7 @@ for j, v in enumerate(keys):
     )
 ax_x.set_xticks(range(len(names)), [n.replace(", ", "\n") for n in names])
 ax_x.set_ylabel("predicted peak (GB)")
+ax_x.set_ylim(top=ax_x.get_ylim()[1] * 1.3)  # room for the legend
 ax_x.set_title("analytic model at the paper's setting (batch 2)")
 ax_x.legend(ncol=2, fontsize=9)
 finish(
