@@ -163,6 +163,7 @@ def seed_points(
     ylabel: str = "",
     over: str = "seeds",
     labels: dict[str, str] | None = None,
+    legend_loc: str = "best",
 ) -> None:
     """Every seed as a point (seaborn stripplot) and, per group, the mean with its interval as a black bar;
     the legend says what the bar is. `intervals` default: none drawn (points only)."""
@@ -212,7 +213,7 @@ def seed_points(
     ax.set_xticks(range(len(keys)), ticks)
     ax.set_xlim(-0.6, len(keys) - 0.4)
     ax.set_ylabel(ylabel)
-    ax.legend(handles=handles, loc="best")
+    ax.legend(handles=handles, loc=legend_loc)
 
 
 def bars(

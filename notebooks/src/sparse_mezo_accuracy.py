@@ -124,6 +124,7 @@ for j, exp in enumerate(experiments):
         {m: list(r["per_seed"].values()) for m, r in rows.items()},
         {m: r["mean"] for m, r in rows.items() if r["mean"] is not None},
         ylabel="test accuracy",
+        legend_loc="lower left",
     )
     ax.axhline(table[exp]["majority_class"], color="0.3", lw=1, ls=":")
     ax.set_ylim(0.2, 1.0)
@@ -148,7 +149,7 @@ for j, exp in enumerate(experiments):
     ax.axhline(table[exp]["majority_class"], color="0.3", lw=1, ls=":", label="majority class")
     ax.set_xlabel("step")
     ax.set_ylabel("validation accuracy (seed mean)")
-    if j == 0:
+    if j < 2:  # the methods of the other panels are a subset of these two
         ax.legend(fontsize=9)
 finish(
     fig,
