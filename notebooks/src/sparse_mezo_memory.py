@@ -2,16 +2,17 @@
 # # Sparse MeZO memory and time: inference vs MeZO vs S-MeZO vs R-MeZO vs LoRA vs full FT
 # Paper (LLaMA-7b, papers/sparse_mezo/claims.yaml): FT (Adam) 128.2 GB, LoRA 22.4 GB [S], MeZO 14.6 GB, S-MeZO with a
 # stored mask ("vanilla") 28.3 GB, S-MeZO with the mask computed in the forward pass (efficient implementation)
-# 14.6 GB = MeZO. Our ZO (`core.zo`) always perturbs inside the forward, i.e. the efficient implementation.
+# 14.6 GB = MeZO. Our ZO (`core.zo`) always perturbs inside the forward, i.e. the efficient implementation, one
+# row group at a time (z: the chunked counter-based stream `core.zo_stream`, version chunked-v2).
 # Left: measured peak of one step (SmolLM2-135M, batch 4 × 64, fp32, CPU; `papers/sparse_mezo/memory.py`, the
-# `make bench` procedure) next to the analytic model (`core.memory.predict_memory`). Middle: step time and its
-# ratio to one forward (MeZO's metric; the issue's targets: MeZO ≤ 2.3× a forward and ≤ 1.1× inference memory,
-# S-MeZO ≤ 1.02× MeZO memory and ≤ 1.15× MeZO time). Right: the analytic model extrapolated to LLaMA-7b and
-# LLaMA-30b in fp16 (batch 16 × 256 tokens: an assumption, the paper's measurement setting was not reachable)
+# `make bench` procedure) next to the analytic model (`core.memory.predict_memory`). Middle: step time ÷ one forward
+# (MeZO's metric) from the ZO throughput benchmark, forward and ZO steps back to back in one process, at batch 4 × 64
+# and MeZO's 16 × 128 (issue 20's targets: MeZO ≤ 2.2× a forward at 16 × 128 and ≤ 3.5× at 4 × 64, S-MeZO ≤ 1.05×
+# and R-MeZO ≤ 1.10× MeZO time). Right: the analytic model extrapolated to LLaMA-7b and LLaMA-30b in fp16 (batch
+# 16 × 256 tokens: an assumption, the paper's measurement setting was not reachable)
 # beside the paper's numbers; "stored mask" adds one fp16 copy of the weights (the vanilla mask). Peaks are
-# deterministic byte counts; step-time ratios have a 95 % Welch t-interval over the repeated steps (middle: the ZO
-# throughput benchmark's rounds, forward and ZO steps back to back, when it has been made). The paper's claim
-# is equality (S-MeZO = MeZO memory): it holds when the measured ratio is within 2 % of 1 (the issue's target).
+# deterministic byte counts; step-time ratios have a 95 % Welch t-interval over the benchmark's rounds. The paper's
+# claim is equality (S-MeZO = MeZO memory): it holds when the measured ratio is within 2 % of 1.
 
 # %% tags=["parameters"]
 profile = "cpu"
