@@ -133,9 +133,14 @@ check-reproduced: $(STAMP)  ## after a reproduce target: compare re-made results
 baselines: $(STAMP) models  ## foundation baselines (full FT, LoRA, GaLore) on the math task (instruct: LISA loss curves)
 	$(PY) -m core.experiment papers/baselines/configs --profile $(PROFILE)
 
-lab: $(STAMP)  ## install JupyterLab into .venv and open it on notebooks/
+# as root (most containers) JupyterLab refuses to start without --allow-root
+LAB_FLAGS := --ServerApp.root_dir=notebooks --LabApp.default_url=/lab/tree/executed $(if $(filter 0,$(shell id -u)),--allow-root,)
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
+lab: $(STAMP)  ## JupyterLab on notebooks/: opens executed/; the jupytext sources in src/ open as notebooks (LAB_ARGS=...)
 	$(PIP) -e '.[dev,lab]'
-	$(VENV)/bin/jupyter lab notebooks/
+	mkdir -p $(dir $(LAB_SETTINGS))
+	echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"python": "Jupytext Notebook"}}}' > $(LAB_SETTINGS)
+	$(VENV)/bin/jupyter lab $(LAB_FLAGS) $(LAB_ARGS)
 
 clean-venv:  ## remove .venv (results and caches are kept)
 	rm -rf $(VENV)

@@ -1,11 +1,14 @@
-"""Generate ``figures/README.md``: every figure of every paper with its paper counterpart, latest version,
-source and executed notebook, the runs it was computed from, and the verdict of its claim.
+"""Generate ``figures/README.md``: every figure of every paper, named as in the paper, with its latest version,
+source and executed notebook, its own runs first (linked), and the verdicts its notebook computed; then the
+paper's figures and claims that have no figure here, with the reason.
 
     python -m core.figure_index            # (re)writes figures/README.md from figures/*/MANIFEST.json
 
-Counterparts and verdicts come from ``papers/<paper>/figures.yaml`` (``<artifact>: {counterpart, verdict}``);
-everything else from the manifests that `core.figures` writes, so the index never holds a number itself.
+Paper counterparts come from ``papers/<paper>/figures.yaml`` (``<artifact>: {counterpart}``), verdicts from the
+latest manifest entry (`core.plotting.finish` records them), claims without a figure from
+``papers/<paper>/claims.yaml``; the index never holds a number itself.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,62 +19,117 @@ import yaml
 
 from core.run import REPO, atomic_write_text
 
+RUN_FILES = ("manifest.json", "result.json", "metrics.jsonl", "weight_norms.jsonl", "probes.jsonl")
 
-def run_dirs(inputs: list[dict]) -> list[str]:
-    """Distinct result folders (run directories, or the file for single-file inputs) behind a figure."""
+
+def run_dirs(inputs: list[dict], artifact: str = "") -> list[str]:
+    """Distinct result folders (run directories, or the file for single-file inputs) behind a figure; those of the
+    figure's own experiment (a path segment equal to `artifact`) first, then the rest, each group sorted."""
     dirs = set()
     for item in inputs:
         path = item["path"].split("data/results/", 1)[-1]
-        parent = str(Path(path).parent)
-        dirs.add(parent if Path(path).name in ("manifest.json", "result.json", "metrics.jsonl", "weight_norms.jsonl",
-                                               "probes.jsonl") else path)
-    return sorted(dirs)
+        dirs.add(str(Path(path).parent) if Path(path).name in RUN_FILES else path)
+    return sorted(dirs, key=lambda d: (artifact not in Path(d).parts, d))
 
 
 def summarize_runs(dirs: list[str], limit: int = 4) -> str:
-    shown = ", ".join(f"`{d}`" for d in dirs[:limit])
+    """The first `limit` run folders as links into data/results/ (results kept elsewhere: plain), then how many more."""
+    shown = ", ".join(
+        f"`{d}`" if d.startswith("/") else f"[`{d}`](../data/results/{d})" for d in dirs[:limit]
+    )
     return shown + (f" (+{len(dirs) - limit} more)" if len(dirs) > limit else "")
+
+
+def verdict_text(record: dict) -> str:
+    """'label: verdict; ...' from a manifest record; says so when the figure recorded none."""
+    verdicts = record.get("verdicts") or []
+    if not verdicts:
+        return "**no verdict recorded** (made before core.plotting; re-make it)"
+    return "; ".join(
+        f"{v['label']}: **{v['verdict']}**"
+        if v.get("label") not in (None, "verdict")
+        else f"**{v['verdict']}**"
+        for v in verdicts
+    )
+
+
+def _yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text()) or {} if path.exists() else {}
 
 
 def paper_rows(paper_dir: Path, root: Path) -> list[str]:
     paper = paper_dir.name
     manifest = json.loads((paper_dir / "MANIFEST.json").read_text())
-    meta_path = root / "papers" / paper / "figures.yaml"
-    meta = yaml.safe_load(meta_path.read_text()) if meta_path.exists() else {}
+    meta = _yaml(root / "papers" / paper / "figures.yaml")
     rows = []
     for artifact in sorted(manifest):
         entry = manifest[artifact]
         latest = entry["versions"][entry["latest"]]
-        info = meta.get(artifact, {})
         rel = f"{paper}/{artifact}/{entry['latest']}.png"
-        rows.append(f"| {paper} | [{artifact}]({rel}) | {info.get('counterpart', '—')} | {entry['latest']} "
-                    f"(of {len(entry['versions'])}) | [{Path(latest['notebook']).name}](../{latest['notebook']}) / "
-                    f"[executed](../{latest['executed_notebook']}) | {summarize_runs(run_dirs(latest['inputs']))} | "
-                    f"{info.get('verdict', 'see the claims table')} |")
+        rows.append(
+            f"| {paper} | [{artifact}]({rel}) | {meta.get(artifact, {}).get('counterpart', '—')} | {entry['latest']} "
+            f"(of {len(entry['versions'])}) | [{Path(latest['notebook']).name}](../{latest['notebook']}) / "
+            f"[executed](../{latest['executed_notebook']}) | {summarize_runs(run_dirs(latest['inputs'], artifact))} | "
+            f"{verdict_text(latest)} |"
+        )
+    return rows
+
+
+def missing_rows(paper: str, root: Path) -> list[str]:
+    """The paper's claims that no figure here shows (claims.yaml `figure: null`), with the reason."""
+    claims = _yaml(root / "papers" / paper / "claims.yaml").get("claims", [])
+    rows = []
+    for c in claims:
+        if c.get("figure"):
+            continue
+        why = (
+            c["testable_offline"]
+            if c.get("testable_offline") is not True
+            else "testable offline; no figure made yet"
+        )
+        rows.append(f"| {paper} | {c['id']} | {c['source'].split(';')[0]} | {c['claim']} | {why} |")
     return rows
 
 
 def build_index(root: Path = REPO) -> str:
-    lines = ["# Figures", "",
-             "Generated by `python -m core.figure_index` (`make figures`); do not edit. One row per figure (latest",
-             "version; older versions stay next to it). Provenance of each version (input files with sha256, git sha,",
-             "date, the numbers it shows) is in `figures/<paper>/MANIFEST.json`; claims and paper numbers in",
-             "`papers/<paper>/README.md`.", "",
-             "| paper | figure | paper counterpart | version | notebook | runs | verdict |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
-    for paper_dir in sorted(p for p in (root / "figures").iterdir() if (p / "MANIFEST.json").exists()):
+    papers = sorted(p for p in (root / "figures").iterdir() if (p / "MANIFEST.json").exists())
+    lines = [
+        "# Figures",
+        "",
+        "Generated by `python -m core.figure_index` (`make figures`); do not edit. One row per figure (latest",
+        "version; older versions stay next to it), named as in the paper. Provenance of each version (input files",
+        "with sha256, git sha, date, the numbers it shows, its verdicts) is in `figures/<paper>/MANIFEST.json`;",
+        "claims, paper numbers and sources in `papers/<paper>/claims.yaml` and `papers/<paper>/README.md`.",
+        "",
+        "| paper | figure | paper counterpart | version | notebook | runs (own first) | verdict |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for paper_dir in papers:
         lines += paper_rows(paper_dir, root)
+    missing = [row for paper_dir in papers for row in missing_rows(paper_dir.name, root)]
+    if missing:
+        lines += [
+            "",
+            "## Paper figures and claims without a figure here",
+            "",
+            "| paper | claim | where in the paper | claim | why not |",
+            "| --- | --- | --- | --- | --- |",
+            *missing,
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--root", default=str(REPO), help="repository root holding figures/ and papers/")
     args = parser.parse_args(argv)
     root = Path(args.root)
     text = build_index(root)
     atomic_write_text(root / "figures" / "README.md", text)
-    print(f"wrote {root / 'figures' / 'README.md'} ({text.count(chr(10)) - 8} figures)")
+    rows = sum(line.startswith("| ") and ".png)" in line for line in text.splitlines())
+    print(f"wrote {root / 'figures' / 'README.md'} ({rows} figures)")
     return 0
 
 

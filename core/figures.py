@@ -5,14 +5,17 @@
 For every ``notebooks/src/<paper>_<artifact>.py`` (jupytext percent script with a ``parameters`` cell):
 jupytext -> ipynb, papermill executes it to ``notebooks/executed/<paper>/<artifact>-vNNN.ipynb``; the figure
 lands at ``figures/<paper>/<artifact>/vNNN.png``. ``figures/<paper>/MANIFEST.json`` records, per version:
-notebook, parameters, input result files with sha256, git sha and date. A new version is made only when
-the notebook source or its inputs changed (``--force`` always makes one); old versions are kept.
+notebook, parameters, input result files with sha256, the figure's verdicts (`core.plotting.finish`), git sha and
+date. The kernel keeps matplotlib's inline backend, so the executed notebook shows its figure. A new version is
+made only when the notebook source or its inputs changed (``--force`` always makes one); old versions are kept.
 """
+
 from __future__ import annotations
 
 import argparse
 import hashlib
 import json
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,11 +49,14 @@ def up_to_date(entry: dict, src_sha: str, profile: str, results_root: Path) -> b
     return all(p.exists() and _sha(p) == sha for p, sha in paths)
 
 
-def execute(src: Path, paper: str, profile: str, out_root: Path, results_root: Path, force: bool = False) -> dict | None:
+def execute(
+    src: Path, paper: str, profile: str, out_root: Path, results_root: Path, force: bool = False
+) -> dict | None:
     """Run one notebook; returns its manifest record, or None when up to date."""
     import jupytext
     import papermill
-    artifact = src.stem[len(paper) + 1:]
+
+    artifact = src.stem[len(paper) + 1 :]
     manifest_path = out_root / "figures" / paper / "MANIFEST.json"
     manifest = load_manifest(manifest_path)
     entry = manifest.setdefault(artifact, {"versions": {}})
@@ -67,16 +73,32 @@ def execute(src: Path, paper: str, profile: str, out_root: Path, results_root: P
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     jupytext.write(nb, raw)
     params = {"profile": profile, "results_root": str(results_root), "figure_path": str(figure)}
+    os.environ.pop("MPLBACKEND", None)  # the kernel inherits it; IPython's inline backend embeds the figure
     try:
-        papermill.execute_notebook(str(raw), str(executed), parameters=params, kernel_name="python3",
-                                   cwd=str(REPO), progress_bar=False, language="python")
+        papermill.execute_notebook(
+            str(raw),
+            str(executed),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(REPO),
+            progress_bar=False,
+            language="python",
+        )
     finally:
         raw.unlink(missing_ok=True)
     sidecar = json.loads(figure.with_suffix(".inputs.json").read_text())
-    record = {"figure": str(figure.relative_to(out_root)), "notebook": str(src.relative_to(REPO)),
-              "executed_notebook": str(executed.relative_to(out_root)), "notebook_sha256": src_sha,
-              "parameters": {"profile": profile}, "inputs": sidecar["inputs"], "table": sidecar["table"],
-              "git_sha": git_sha(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    record = {
+        "figure": str(figure.relative_to(out_root)),
+        "notebook": str(src.relative_to(REPO)),
+        "executed_notebook": str(executed.relative_to(out_root)),
+        "notebook_sha256": src_sha,
+        "parameters": {"profile": profile},
+        "inputs": sidecar["inputs"],
+        "table": sidecar["table"],
+        "verdicts": sidecar.get("verdicts", []),
+        "git_sha": git_sha(),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
     entry["versions"][version] = record
     entry["latest"] = version
     atomic_write_json(manifest_path, manifest)
@@ -85,7 +107,9 @@ def execute(src: Path, paper: str, profile: str, out_root: Path, results_root: P
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("paper")
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--only", nargs="*")

@@ -9,12 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from core.data import sha256_file  # noqa: E402
-from core.run import REPO, RESULTS, atomic_write_json, read_json, read_jsonl  # noqa: E402
+from core.data import sha256_file
+from core.run import REPO, RESULTS, atomic_write_json, read_json, read_jsonl
 
 INPUTS: set[Path] = set()
 
@@ -70,12 +66,43 @@ def load_runs(paper: str, experiment: str, profile: str = "cpu", root: Path | st
     return sorted(runs, key=lambda r: (r.name, r.seed))
 
 
+def by_method(runs: list[Run], value, names: list[str] | None = None) -> dict[str, dict[int, float]]:
+    """{run name: {seed: value(run)}} for the runs (in `names` order when given; names without runs are left out)."""
+    out: dict[str, dict[int, float]] = {}
+    for run in runs:
+        out.setdefault(run.name, {})[run.seed] = value(run)
+    return {n: out[n] for n in (names or sorted(out)) if n in out}
+
+
+def paired(a: dict[int, float], b: dict[int, float]) -> tuple[list[float], list[float]]:
+    """The values of two methods on their common seeds, aligned seed by seed (same seed = same data order)."""
+    seeds = sorted(set(a) & set(b))
+    return [a[s] for s in seeds], [b[s] for s in seeds]
+
+
 def load_json(path: Path | str):
     """Any other result file (e.g. a bench JSON), recorded as an input."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; `make bench` writes it")
     return _read(path)
+
+
+def bench_label(bench: dict) -> str:
+    """A bench file's setting in words: 'CPU, batch 4×64', 'H100, batch 8×512'."""
+    st, gpu = bench["setting"], bench["manifest"]["machine"].get("gpu", "")
+    return f"{'H100' if 'H100' in gpu else 'GPU' if gpu else 'CPU'}, batch {st['batch']}×{st['seq']}"
+
+
+def load_benches(profile: str, root: Path | str = RESULTS) -> dict[str, dict]:
+    """The `make bench` files of a profile by bench_label, CPU first: <profile>-cpu (required; a profile without
+    its own bench, e.g. quick, reads cpu's), then <profile>-cuda and gpu-cuda where present (the CUDA files were
+    measured on a GPU lent to one session). Each file is recorded as a figure input."""
+    base = Path(root) / "bench"
+    profile = profile if (base / f"{profile}-cpu.json").exists() else "cpu"
+    names = dict.fromkeys([f"{profile}-cpu", f"{profile}-cuda", "gpu-cuda"])
+    found = [n for n in names if n == f"{profile}-cpu" or (base / f"{n}.json").exists()]
+    return {bench_label(b): b for b in (load_json(base / f"{n}.json") for n in found)}
 
 
 def repo_relative(path: Path) -> str:
@@ -94,10 +121,12 @@ def locate_input(recorded: str, results_root: Path | str = RESULTS) -> Path:
     return path if path.is_absolute() else REPO / path
 
 
-def save_figure(fig, figure_path: str, table: dict | None = None) -> None:
-    """Write the PNG, the numbers it shows, and the list of result files it came from (with sha256)."""
+def save_figure(fig, figure_path: str, table: dict | None = None, verdicts: list[dict] | None = None) -> None:
+    """Write the PNG (fig.savefig: no backend switch, so a notebook still shows the figure inline), the numbers
+    it shows, its verdicts, and the list of result files it came from (with sha256)."""
     path = Path(figure_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     inputs = [{"path": repo_relative(p), "sha256": sha256_file(p)} for p in sorted(INPUTS)]
-    atomic_write_json(path.with_suffix(".inputs.json"), {"inputs": inputs, "table": table or {}})
+    atomic_write_json(path.with_suffix(".inputs.json"), {"inputs": inputs, "table": table or {},
+                                                          "verdicts": verdicts or []})

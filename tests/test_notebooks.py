@@ -1,5 +1,7 @@
 """Papermill smoke test: a tiny results fixture -> executed notebook -> versioned figure + manifest."""
+
 import json
+import re
 
 import pytest
 
@@ -23,6 +25,7 @@ def results(tmp_path_factory):
     cfg.write_text(FIXTURE)
     import core.experiment as experiment
     import core.run as run
+
     old = run.RESULTS
     experiment.RESULTS = root
     try:
@@ -34,6 +37,7 @@ def results(tmp_path_factory):
 
 def test_notebook_executes_into_versioned_figure(results, tmp_path):
     from core.figures import execute
+
     src = REPO / "notebooks" / "src" / "lisa_loss_curves.py"
     rec = execute(src, "lisa", "cpu", tmp_path, results)
     assert (tmp_path / rec["figure"]).stat().st_size > 10_000
@@ -44,7 +48,14 @@ def test_notebook_executes_into_versioned_figure(results, tmp_path):
     inputs = entry["versions"]["v001"]["inputs"]
     assert len([i for i in inputs if i["path"].endswith("result.json")]) == 8
     assert all(len(i["sha256"]) == 64 for i in inputs)
-    assert set(entry["versions"]["v001"]["table"]) == {"full", "lora", "galore", "lisa"}
+    assert set(entry["versions"]["v001"]["table"]) == {"full", "lora", "galore", "lisa", "lisa_minus"}
+    # the verdict computed in the notebook is in the manifest; the executed notebook shows the figure inline and
+    # ends with the verdict table
+    assert entry["versions"]["v001"]["verdicts"][0]["claim"] == "loss_curves"
+    nb = json.loads((tmp_path / rec["executed_notebook"]).read_text())
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    assert "## Verdict" in "".join(outputs[-1]["data"]["text/markdown"])
     # unchanged inputs: no new version; forced: a new one, the old one kept
     assert execute(src, "lisa", "cpu", tmp_path, results) is None
     rec2 = execute(src, "lisa", "cpu", tmp_path, results, force=True)
@@ -53,27 +64,60 @@ def test_notebook_executes_into_versioned_figure(results, tmp_path):
 
 def test_downstream_notebook_reads_lm_eval_scores(results, tmp_path):
     from core.figures import execute
+
     rec = execute(REPO / "notebooks" / "src" / "lisa_downstream.py", "lisa", "cpu", tmp_path, results)
-    assert set(rec["table"]["lisa"]) == {"sft_math_mc", "sft_instruct_ll"}
+    assert {"sft_math_mc", "sft_instruct_ll"} <= set(rec["table"])
+    assert set(rec["table"]["sft_math_mc"]) == {"full", "lora", "galore", "lisa"}
+    assert rec["verdicts"][0]["verdict"].startswith("not testable offline (MT-Bench")
 
 
 def test_index_lists_every_figure_with_provenance(results, tmp_path):
-    """`make figures` ends with core.figure_index: one row per figure, linking version, notebook and runs."""
+    """`make figures` ends with core.figure_index: one row per figure, linking version, notebook and runs, with the
+    verdict its notebook recorded; the paper's claims without a figure are listed with the reason."""
     from core.figure_index import build_index
     from core.figures import execute
+
     execute(REPO / "notebooks" / "src" / "lisa_loss_curves.py", "lisa", "cpu", tmp_path, results)
     (tmp_path / "papers" / "lisa").mkdir(parents=True)
-    (tmp_path / "papers" / "lisa" / "figures.yaml").write_text("loss_curves: {counterpart: Fig. X, verdict: holds}\n")
+    (tmp_path / "papers" / "lisa" / "figures.yaml").write_text("loss_curves: {counterpart: Fig. X}\n")
+    (tmp_path / "papers" / "lisa" / "claims.yaml").write_text(
+        "paper: {short: LISA}\nclaims:\n  - {id: Llama2-70B-mt, figure: null, claim: c, source: 'Table 5; v1',"
+        " testable_offline: needs a 70B model}\n"
+    )
     index = build_index(tmp_path)
     row = next(line for line in index.splitlines() if line.startswith("| lisa | [loss_curves]"))
-    assert "(lisa/loss_curves/v001.png)" in row and "| Fig. X |" in row and row.endswith("| holds |")
+    assert "(lisa/loss_curves/v001.png)" in row and "| Fig. X |" in row
+    assert re.search(r"\*\*(holds|does not hold|inconclusive \(MDE = [^)]+\))\*\* \|$", row)
     assert "notebooks/src/lisa_loss_curves.py" in row and "lisa/loss_curves/cpu/full-s0" in row
+    assert "| lisa | Llama2-70B-mt | Table 5 | c | needs a 70B model |" in index
+
+
+def test_index_lists_a_figures_own_runs_first():
+    from core.figure_index import run_dirs, summarize_runs
+
+    inputs = [
+        {"path": f"data/results/lisa/{exp}/cpu/{name}/result.json"}
+        for exp, name in (
+            ("loss_curves", "full-s0"),
+            ("loss_curves", "full-s1"),
+            ("weight_norms", "smollm2_lora-s0"),
+        )
+    ]
+    assert run_dirs(inputs, "weight_norms")[0] == "lisa/weight_norms/cpu/smollm2_lora-s0"
+    assert run_dirs(inputs, "loss_curves")[0] == "lisa/loss_curves/cpu/full-s0"
+    assert summarize_runs(run_dirs(inputs, "weight_norms"), 2) == (
+        "[`lisa/weight_norms/cpu/smollm2_lora-s0`]"
+        "(../data/results/lisa/weight_norms/cpu/smollm2_lora-s0), "
+        "[`lisa/loss_curves/cpu/full-s0`](../data/results/lisa/"
+        "loss_curves/cpu/full-s0) (+1 more)"
+    )
 
 
 def test_recorded_inputs_resolve_into_this_clones_results(tmp_path):
     """An absolute input path recorded by another clone maps onto our results folder, even where that other
     clone exists on this machine (its files must never decide whether our figure is up to date)."""
     from core.results import locate_input
+
     other = tmp_path / "other_clone" / "data" / "results" / "bench" / "cpu-cpu.json"
     other.parent.mkdir(parents=True)
     other.write_text("{}")

@@ -1,8 +1,10 @@
 # %% [markdown]
-# # LISA: training loss of FT, LoRA, GaLore and LISA (paper: `*_gpt4_loss_step`)
-# Paper claim (LISA §4.2, Fig. "LLaMA-2-7B_gpt4_loss_step" and siblings): on Alpaca-GPT4, LISA's loss falls
-# as fast as or faster than full fine-tuning, and below LoRA and GaLore. Here: SmolLM2-135M-Instruct on the
-# bigbench natural_instructions split (`cpu` profile), 3 seeds, mean with 95% bootstrap bands over seeds.
+# # LISA: loss of full FT, LoRA, GaLore and LISA (paper: `*_gpt4_loss_step`)
+# Paper claim (LISA §4.2): on Alpaca-GPT4, LISA's loss falls as fast as or faster than full fine-tuning's, and
+# below LoRA's and GaLore's. Here: SmolLM2-135M-Instruct on the bigbench natural_instructions split, every
+# method on the same batches for a given seed. Left: training loss (5-step moving average), each seed thin,
+# the mean thick, the band a 95 % t-interval over seeds. Right: the validation loss at the end, which the
+# verdict uses: LISA − LoRA paired by seed (same seed = same data order), 95 % paired t-interval.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -10,37 +12,57 @@ results_root = "data/results"
 figure_path = "/tmp/lisa_loss_curves.png"
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
-from core.results import load_runs, save_figure
-from core.stats import bootstrap_ci, curve_band, smooth
+
+from core.claims import fmt_interval, judge, verdict_cell
+from core.plotting import band_curves, figure, finish, seed_points
+from core.results import by_method, load_runs, paired
+from core.stats import mde_of, paired_interval, smooth, t_interval
 
 runs = load_runs("lisa", "loss_curves", profile, results_root)
-methods = ["full", "lora", "galore", "lisa"]
-labels = {"full": "Full FT", "lora": "LoRA", "galore": "GaLore", "lisa": "LISA (E+H+2L)"}
+methods = [m for m in ("full", "lora", "galore", "lisa") if any(r.name == m for r in runs)]
+evals = by_method(runs, lambda r: r.result["eval_loss"], methods)
+curves = {m: np.array([smooth(r.losses, 5) for r in runs if r.name == m]) for m in methods}
+diffs = {m: paired_interval(*paired(evals["lisa"], evals[m])) for m in methods if m != "lisa"}
+table = {
+    m: {
+        "eval_loss": t_interval(list(evals[m].values())),
+        "eval_loss_per_seed": evals[m],
+        "final_train_loss_per_seed": {r.seed: float(np.mean(r.losses[-5:])) for r in runs if r.name == m},
+    }
+    for m in methods
+}
+table["lisa_minus"] = diffs
+verdicts = [
+    judge(
+        "lisa",
+        "loss_curves",
+        diffs["lora"],
+        mde_of(*paired(evals["lisa"], evals["lora"])),
+        ours="LISA − LoRA validation loss " + fmt_interval(diffs["lora"]),
+    )
+]
 
 # %%
-fig, ax = plt.subplots(figsize=(7, 4.2))
-table = {}
-for m in methods:
-    curves = [smooth(r.losses, 5) for r in runs if r.name == m]
-    band = curve_band(curves)
-    steps = np.arange(1, len(band["mean"]) + 1)
-    ax.plot(steps, band["mean"], label=labels[m])
-    ax.fill_between(steps, band["lo"], band["hi"], alpha=0.2)
-    final = [np.mean(r.losses[-5:]) for r in runs if r.name == m]
-    evals = [r.result["eval_loss"] for r in runs if r.name == m]
-    table[m] = {"final_train_loss": bootstrap_ci(final), "eval_loss": bootstrap_ci(evals), "seeds": len(final)}
-ax.set_xlabel("optimizer step")
-ax.set_ylabel("training loss (5-step moving average)")
-ax.set_title(f"SmolLM2-135M, instruction data, {len(curves)} seeds, 95% CI")
-ax.legend()
-save_figure(fig, figure_path, table)
+fig, (ax_train, ax_eval) = figure(2, 1, width=6.4)
+band_curves(ax_train, curves, ylabel="training loss (5-step moving average)")
+seed_points(
+    ax_eval,
+    {m: list(evals[m].values()) for m in methods},
+    {m: table[m]["eval_loss"] for m in methods},
+    ylabel="validation loss after training",
+)
+ax_eval.set_title("validation loss (the verdict's metric)")
+ax_train.set_title(f"SmolLM2-135M, instructions, {runs[0].config['max_steps']} steps")
+finish(fig, figure_path, table, verdicts, "LISA vs full FT, LoRA, GaLore: loss on the same batches")
 
 # %% [markdown]
-# Final training loss (mean of the last 5 steps) and validation loss: mean [95% CI] over seeds.
+# Paired differences of the validation loss, LISA − each method (negative = LISA lower), 95 % paired t over seeds:
 
 # %%
-for m, row in table.items():
-    f, e = row["final_train_loss"], row["eval_loss"]
-    print(f"{labels[m]:15s} train {f[0]:.4f} [{f[1]:.4f}, {f[2]:.4f}]   eval {e[0]:.4f} [{e[1]:.4f}, {e[2]:.4f}]")
+from IPython.display import Markdown
+
+Markdown("\n".join(f"- LISA − {m}: {fmt_interval(iv)}" for m, iv in diffs.items()))
+
+# %%
+verdict_cell(verdicts)

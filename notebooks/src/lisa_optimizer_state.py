@@ -2,8 +2,9 @@
 # # Optimizer state across layer switches: ours vs the reference LISA callback
 # LMFlow's callback toggles `requires_grad` but never frees AdamW state, so memory grows with every newly
 # visited layer (LMFlow issues #768, #778; papers/lisa/REFERENCE.md §2). `core.callbacks.LisaCallback` drops
-# the state of layers that go inactive. 50 switches (K = 1), γ = 1, same seed: optimizer-state bytes after
-# every switch and the measured peak of the step at every 10th switch (`papers/lisa/optimizer_state.py`).
+# the state of layers that go inactive. 50 switches (K = 1), γ = 1, same seed: optimizer-state bytes after every
+# switch and the measured peak of the step at every 10th switch (`papers/lisa/optimizer_state.py`). Deterministic
+# byte counts: no interval.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -13,28 +14,63 @@ figure_path = "/tmp/lisa_optimizer_state.png"
 # %%
 from pathlib import Path
 
-import matplotlib.pyplot as plt
-from core.results import load_json, save_figure
+from core.claims import judge, measured, verdict_cell
+from core.plotting import color, figure, finish, name
+from core.results import load_json
 
 res = load_json(Path(results_root) / "lisa" / "optimizer_state" / profile / "cpu.json")
-fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 table = {}
-for key, label in (("ours", "LisaCallback (frees state)"), ("reference", "reference style (keeps state)")):
+for key in ("ours", "reference"):
     rows = res[key]
-    axes[0].plot([r["switch"] for r in rows], [r["optimizer_state_mb"] for r in rows], label=label)
     peaks = [(r["switch"], r["peak_mb"]) for r in rows if "peak_mb" in r]
-    axes[1].plot(*zip(*peaks), marker="o", label=label)
-    table[key] = {"optimizer_state_mb_first": rows[0]["optimizer_state_mb"],
-                  "optimizer_state_mb_last": rows[-1]["optimizer_state_mb"],
-                  "peak_mb_first": peaks[0][1], "peak_mb_last": peaks[-1][1]}
-axes[0].set_xlabel("switch")
-axes[0].set_ylabel("AdamW state (MB)")
-axes[1].set_xlabel("switch")
-axes[1].set_ylabel("measured peak of the step (MB)")
-axes[0].legend()
-fig.suptitle(f"{res['setting']['model']}, gamma = {res['setting']['gamma']}, {res['device']}")
-save_figure(fig, figure_path, table)
+    table[key] = {
+        "optimizer_state_mb_first": rows[0]["optimizer_state_mb"],
+        "optimizer_state_mb_last": rows[-1]["optimizer_state_mb"],
+        "peak_mb_first": peaks[0][1],
+        "peak_mb_last": peaks[-1][1],
+    }
+growth = {k: t["optimizer_state_mb_last"] - t["optimizer_state_mb_first"] for k, t in table.items()}
+table["extra_growth_of_reference_mb"] = growth["reference"] - growth["ours"]
+verdicts = [
+    judge(
+        "lisa",
+        "optimizer_state",
+        measured(table["extra_growth_of_reference_mb"]),
+        0.0,
+        direction="higher",
+        ours=f"AdamW state over {len(res['ours'])} switches: ours {table['ours']['optimizer_state_mb_first']:.0f} → "
+        f"{table['ours']['optimizer_state_mb_last']:.0f} MB, reference "
+        f"{table['reference']['optimizer_state_mb_first']:.0f} → "
+        f"{table['reference']['optimizer_state_mb_last']:.0f} MB",
+    )
+]
 
 # %%
-for k, v in table.items():
-    print(k, {a: round(b, 1) for a, b in v.items()})
+fig, (ax_state, ax_peak) = figure(2, 1, width=6.2)
+for key in ("ours", "reference"):
+    rows = res[key]
+    ax_state.plot(
+        [r["switch"] for r in rows],
+        [r["optimizer_state_mb"] for r in rows],
+        color=color(key),
+        lw=2,
+        label=name(key),
+    )
+    peaks = [(r["switch"], r["peak_mb"]) for r in rows if "peak_mb" in r]
+    ax_peak.plot(*zip(*peaks), marker="o", color=color(key), lw=2, label=name(key))
+for ax, ylabel in ((ax_state, "AdamW state (MB)"), (ax_peak, "measured peak of the step (MB)")):
+    ax.set_xlabel("layer switch")
+    ax.set_ylabel(ylabel)
+    ax.legend()
+ax_state.set_title("optimizer state after each switch")
+ax_peak.set_title("peak memory of the step")
+finish(
+    fig,
+    figure_path,
+    table,
+    verdicts,
+    f"LISA optimizer state: {name(res['setting']['model'])}, γ = {res['setting']['gamma']}, CPU",
+)
+
+# %%
+verdict_cell(verdicts)

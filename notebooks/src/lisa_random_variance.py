@@ -1,8 +1,9 @@
 # %% [markdown]
 # # LISA seed variance (`random_variance`, Table 7)
-# Paper (§4.5): across 3 layer-selection seeds the MT-Bench gap is within 0.13. We cannot run MT-Bench offline;
-# we show the spread of training loss, validation loss and downstream accuracy across the 3 LISA seeds of
-# the loss-curve runs, next to the same spread for full FT (whose seeds change only data order).
+# Paper (§4.5): across 3 layer-selection seeds the MT-Bench gap is within 0.13. MT-Bench cannot run offline, so
+# the claim is not testable here; as a proxy we show the spread of the validation loss across the LISA seeds of
+# the loss-curve runs next to the same spread for full FT (whose seeds change only the data order), and which
+# layers each LISA seed trained.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -10,28 +11,59 @@ results_root = "data/results"
 figure_path = "/tmp/lisa_random_variance.png"
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
-from core.results import load_runs, save_figure
-from core.stats import smooth
+
+from core.claims import untestable, verdict_cell
+from core.plotting import band_curves, color, figure, finish, seed_points
+from core.results import by_method, load_runs
+from core.stats import smooth, t_interval
 
 runs = load_runs("lisa", "loss_curves", profile, results_root)
-fig, ax = plt.subplots(figsize=(7, 4))
-table = {}
-for m, style in (("lisa", "-"), ("full", ":")):
-    group = [r for r in runs if r.name == m]
-    for r in group:
-        ax.plot(smooth(r.losses, 5), style, label=f"{m} seed {r.seed}")
-    evals = [r.result["eval_loss"] for r in group]
-    table[m] = {"eval_loss_range": float(max(evals) - min(evals)),
-                "final_train_loss_range": float(np.ptp([np.mean(r.losses[-5:]) for r in group])),
-                "layers_seen": {r.seed: sorted({l for h in (r.result.get("lisa_history") or []) for l in h["active"]})
-                                for r in group}}
-ax.set_xlabel("optimizer step")
-ax.set_ylabel("training loss (5-step moving average)")
-ax.legend(fontsize=7)
-save_figure(fig, figure_path, table)
+methods = [m for m in ("full", "lisa") if any(r.name == m for r in runs)]
+evals = by_method(runs, lambda r: r.result["eval_loss"], methods)
+table = {
+    m: {
+        "eval_loss_per_seed": evals[m],
+        "eval_loss_range": float(np.ptp(list(evals[m].values()))),
+        "eval_loss": t_interval(list(evals[m].values())),
+    }
+    for m in methods
+}
+table["lisa"]["layers_trained"] = {
+    r.seed: sorted({int(layer[5:]) for h in (r.result.get("lisa_history") or []) for layer in h["active"]})
+    for r in runs
+    if r.name == "lisa"
+}
+verdicts = [
+    untestable(
+        "lisa",
+        "random_variance",
+        f"proxy: validation-loss range across LISA seeds {table['lisa']['eval_loss_range']:.3f} vs full FT "
+        f"{table['full']['eval_loss_range']:.3f} (loss, not MT-Bench)",
+    )
+]
 
 # %%
-for m, row in table.items():
-    print(m, {k: v for k, v in row.items() if k != "layers_seen"})
+fig, (ax_curves, ax_eval, ax_layers) = figure(3, 1, width=4.9)
+band_curves(
+    ax_curves,
+    {m: np.array([smooth(r.losses, 5) for r in runs if r.name == m]) for m in methods},
+    ylabel="training loss (5-step moving average)",
+)
+seed_points(
+    ax_eval,
+    {m: list(evals[m].values()) for m in methods},
+    {m: table[m]["eval_loss"] for m in methods},
+    ylabel="validation loss after training",
+)
+ax_eval.set_title("spread across seeds")
+for seed, layers in table["lisa"]["layers_trained"].items():
+    ax_layers.scatter(layers, [seed] * len(layers), color=color("lisa"), s=30)
+ax_layers.set_yticks(list(table["lisa"]["layers_trained"]))
+ax_layers.set_xlabel("layer index")
+ax_layers.set_ylabel("LISA seed")
+ax_layers.set_title("layers each LISA seed trained")
+finish(fig, figure_path, table, verdicts, "LISA: how much do layer-selection seeds change the result?")
+
+# %%
+verdict_cell(verdicts)

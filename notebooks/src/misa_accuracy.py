@@ -1,13 +1,11 @@
 # %% [markdown]
 # # MISA accuracy comparison (paper: math and commonsense tables, LLaMA3-8B), CPU stand-in
-# SmolLM2-135M fine-tuned for 16 steps (batch 4; 20 before v002) with full FT, LoRA (r 8), LISA (1 layer + embeddings + head, K = 5),
-# BAdam (1 layer, `badam` package, K = 5) and MISA (δ = 3 %, T = 5), 3 seeds each, on (a) the bigbench arithmetic
-# split, scored by multiple-choice accuracy on 32 test examples (`test_accuracy`) and by lm-eval's `sft_math_mc`
-# (acc_norm, 20 examples), and (b) the multiemo sentiment split, scored by verbalizer accuracy on 32 test examples (48 before v002).
-# At 16 steps MISA is still in its reference warm-up (every module once, ~27 steps at δ = 3 %).
-# CIs: percentile bootstrap over the pooled test predictions of the 3 seeds (example-level), and over seed means.
-# Paper numbers quoted: LLaMA3-8B commonsense average, MISA δ = 3 %: 86.6 % ("slightly below full FT, clearly
-# above PEFT and layer-wise methods"; secondary only, papers/misa/claims.yaml). Other cells: not found.
+# SmolLM2-135M fine-tuned with full FT, LoRA (r 8), LISA (1 layer + embeddings + head, K = 5), BAdam (1 layer,
+# `badam` package, K = 5) and MISA (δ = 3 %, T = 5), 3 seeds each, on (a) the bigbench arithmetic split, scored by
+# multiple-choice accuracy on the test examples and by lm-eval's `sft_math_mc` (acc_norm), and (b) the multiemo
+# sentiment split, scored by verbalizer accuracy. Every seed is a point; the black bar is the mean with a 95 %
+# t-interval over seeds. The verdict is MISA − LoRA test accuracy on the same test examples, with the interval of
+# the crossed seeds × test-items design (`core.stats.accuracy_diff`; never pooled).
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -15,51 +13,74 @@ results_root = "data/results"
 figure_path = "/tmp/misa_accuracy.png"
 
 # %%
-import matplotlib.pyplot as plt
-import numpy as np
-from core.results import load_runs, save_figure
-from core.stats import bootstrap_ci
+from core.claims import fmt_interval, judge, verdict_cell
+from core.plotting import figure, finish, name, seed_points, tilt
+from core.results import by_method, load_runs
+from core.stats import accuracy_diff, mde_accuracy, t_interval
 
 methods = ["full", "lora", "lisa", "badam", "misa"]
-experiments = {"accuracy_math": ["test_accuracy", "sft_math_mc acc_norm", "eval_loss"],
-               "accuracy_sentiment": ["test_accuracy", "eval_loss"]}
-
-
-def metric(run, name):
-    if name.startswith("sft_"):
-        task, key = name.split()
-        return run.result["lm_eval"][task][key]
-    return run.result[name]
-
-
-table = {}
-for exp, metrics in experiments.items():
-    runs = load_runs("misa", exp, profile, results_root)
-    table[exp] = {}
-    for m in methods:
-        group = [r for r in runs if r.name == m]
-        row = {name: bootstrap_ci([metric(r, name) for r in group]) for name in metrics}
-        row["test_accuracy_pooled"] = bootstrap_ci([c for r in group for c in r.result["test_correct"]])
-        row["seeds"] = [r.seed for r in group]
-        row["step_s"] = float(np.mean([r.result["mean_step_s"] for r in group]))
-        row["trainable_params_end"] = group[0].result["trainable_params_end"]
-        table[exp][m] = row
+panels = [
+    ("accuracy_math", "test_accuracy"),
+    ("accuracy_math", "sft_math_mc"),
+    ("accuracy_sentiment", "test_accuracy"),
+    ("accuracy_math", "eval_loss"),
+]
+value = {
+    "test_accuracy": lambda r: r.result["test_accuracy"],
+    "eval_loss": lambda r: r.result["eval_loss"],
+    "sft_math_mc": lambda r: r.result["lm_eval"]["sft_math_mc"]["acc_norm"],
+}
+runs = {exp: load_runs("misa", exp, profile, results_root) for exp in ("accuracy_math", "accuracy_sentiment")}
+table, verdicts = {}, []
+for exp, metric in panels:
+    per_seed = by_method(runs[exp], value[metric], methods)
+    table.setdefault(exp, {})[metric] = {
+        m: {"per_seed": s, "mean": t_interval(list(s.values()))} for m, s in per_seed.items()
+    }
+for exp, group in runs.items():
+    correct = by_method(group, lambda r: r.result["test_correct"], methods)
+    seeds = sorted(set(correct["misa"]) & set(correct["lora"]))
+    iv = accuracy_diff([correct["misa"][s] for s in seeds], [correct["lora"][s] for s in seeds])
+    acc = table[exp]["test_accuracy"]
+    mde = mde_accuracy([correct["misa"][s] for s in seeds], [correct["lora"][s] for s in seeds])
+    table[exp]["misa_minus_lora"] = {"interval": iv, "mde": mde}
+    verdicts.append(
+        judge(
+            "misa",
+            "accuracy",
+            iv,
+            mde,
+            label=f"{name(exp)}: MISA − LoRA",
+            ours=f"{name(exp)}: MISA − LoRA test accuracy {fmt_interval(iv)}",
+        )
+    )
 
 # %%
-panels = [("accuracy_math", "test_accuracy_pooled"), ("accuracy_math", "sft_math_mc acc_norm"),
-          ("accuracy_sentiment", "test_accuracy_pooled"), ("accuracy_math", "eval_loss")]
-fig, axes = plt.subplots(1, len(panels), figsize=(18, 3.8))
-for ax, (exp, name) in zip(axes, panels):
-    vals = [table[exp][m][name] for m in methods]
-    err = np.array([[v[0] - v[1], v[2] - v[0]] for v in vals]).T
-    ax.bar(methods, [v[0] for v in vals], yerr=err, capsize=4, color=[f"C{i}" for i in range(len(methods))])
-    ax.set_title(f"{exp.split('_')[1]}: {name}", fontsize=9)
-    if "loss" not in name:
-        ax.set_ylim(0, 1)
-save_figure(fig, figure_path, table)
+fig, axes = figure(4, 1, width=3.7, height=4.3)
+for ax, (exp, metric) in zip(axes, panels):
+    rows = table[exp][metric]
+    seed_points(
+        ax,
+        {m: list(rows[m]["per_seed"].values()) for m in rows},
+        {m: rows[m]["mean"] for m in rows},
+        ylabel=name(metric) if metric != "sft_math_mc" else "acc_norm",
+    )
+    ax.set_title(
+        f"{name(exp)}: {name(metric)}" if metric != "sft_math_mc" else "arithmetic: lm-eval multiple choice"
+    )
+    tilt(ax)
+    if "accuracy" in metric or metric == "sft_math_mc":
+        ax.set_ylim(-0.02, 1.02)
+    if ax is not axes[0]:
+        ax.get_legend().remove()
+finish(
+    fig,
+    figure_path,
+    table,
+    verdicts,
+    f"MISA vs full FT, LoRA, LISA, BAdam on SmolLM2-135M "
+    f"({runs['accuracy_math'][0].config['max_steps']} steps)",
+)
 
 # %%
-for exp, rows in table.items():
-    print(exp)
-    for m, row in rows.items():
-        print(f"  {m:6s}", {k: (tuple(round(x, 3) for x in v) if isinstance(v, tuple) else v) for k, v in row.items()})
+verdict_cell(verdicts)

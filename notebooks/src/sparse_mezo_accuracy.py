@@ -9,12 +9,16 @@
 # Tasks: bigbench multiemo (SST-2-like), epistemic_reasoning (RTE-like), strategyqa (BoolQ-like).
 # Right column: SmolLM2-135M-Instruct (causal LM, verbalizer log-likelihood, like the paper's LLaMA runs) on the
 # sentiment task: zero-shot, MeZO, S-MeZO 0.8, 20 steps of batch 8, lr 1e-5, 3 seeds, 50 test examples per seed.
-# Top: test accuracy (100 examples per seed, pooled; 95 % bootstrap CI). Bottom: validation accuracy
+# Top: test accuracy, every seed a point, black: mean and 95 % t-interval over seeds. Bottom: validation accuracy
 # (100 examples; SmolLM2: 50) every 20 steps (SmolLM2: 10), mean over seeds, zero-shot at step 0.
 # `s-mezo-0.8-lr10x` (entailment only): S-MeZO at lr 1e-3 (its better value in the lr probe, LOG.md 2; the paper
 # says S-MeZO "enables larger learning rates"); MeZO was better at 1e-4. Dotted: the test split's majority-class rate.
 # Steps-to-target: the first evaluated step at which an S-MeZO variant's seed-mean validation accuracy reaches
 # MeZO's final one (the paper's definition with MeZO's final accuracy as the target); resolution 20 (SmolLM2 10) steps.
+
+# Verdicts: S-MeZO − MeZO test accuracy on the same examples, interval of the crossed seeds × test-items design
+# (`core.stats.accuracy_diff`); steps-to-target per seed (S-MeZO seed s against MeZO seed s's final validation
+# accuracy).
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -22,99 +26,138 @@ results_root = "data/results"
 figure_path = "/tmp/sparse_mezo_accuracy.png"
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
+
+from core.claims import Verdict, fmt_interval, judge, paper_claim, verdict_cell
 from core.data import load_task
-from core.results import load_runs, save_figure
-from core.stats import bootstrap_ci
+from core.plotting import color, figure, finish, name, seed_points, tilt
+from core.results import by_method, load_runs
+from core.stats import accuracy_diff, mde_accuracy, mde_of, t_interval
+from core.verdicts import inconclusive
 
-experiments = {"accuracy_sentiment": "sentiment (SST-2-like)", "accuracy_entailment": "entailment (RTE-like)",
-               "accuracy_boolq": "yes/no QA (BoolQ-like)", "accuracy_smollm2": "SmolLM2-135M, sentiment"}
+experiments = ["accuracy_sentiment", "accuracy_entailment", "accuracy_boolq", "accuracy_smollm2"]
 order = ["zero_shot", "full", "lora", "mezo", "s-mezo-0.5", "s-mezo-0.8", "s-mezo-0.8-lr10x", "r-mezo-0.8"]
-sparse = ["s-mezo-0.8", "s-mezo-0.8-lr10x"]
 
 
-def curve(group):
-    """{step: mean validation accuracy over the group's seeds} from the eval_accuracy rows."""
-    per_seed = [{r["step"]: r["eval_accuracy"] for r in run.metrics if "eval_accuracy" in r} for run in group]
-    steps = sorted(set.intersection(*(set(c) for c in per_seed)))
-    return {s: float(np.mean([c[s] for c in per_seed])) for s in steps}
+def curve(run):
+    """{step: validation accuracy} of one run."""
+    return {r["step"]: r["eval_accuracy"] for r in run.metrics if "eval_accuracy" in r}
 
 
-def diff_ci(a, b, n_boot=2000, seed=0):
-    """mean(a) − mean(b) with a percentile bootstrap CI (independent resampling of the pooled examples)."""
-    a, b, rng = np.asarray(a, float), np.asarray(b, float), np.random.default_rng(seed)
-    boots = [rng.choice(a, a.size).mean() - rng.choice(b, b.size).mean() for _ in range(n_boot)]
-    return float(a.mean() - b.mean()), float(np.quantile(boots, 0.025)), float(np.quantile(boots, 0.975))
+def steps_to(run_curve, target):
+    """First evaluated step at which the curve reaches target (None if never)."""
+    return next((s for s, v in sorted(run_curve.items()) if s > 0 and v >= target), None)
 
 
-table = {}
+table, runs_of = {}, {}
 for exp in experiments:
     runs = load_runs("sparse_mezo", exp, profile, results_root)
-    names = [m for m in order if any(r.name == m for r in runs)]
-    rows = {}
-    for m in names:
-        group = [r for r in runs if r.name == m]
-        pooled = [c for r in group for c in r.result["test_correct"]]
-        rows[m] = {"test_accuracy_pooled": bootstrap_ci(pooled), "seeds": [r.seed for r in group],
-                   "test_accuracy_per_seed": [r.result["test_accuracy"] for r in group],
-                   "eval_loss": float(np.mean([r.result["eval_loss"] for r in group])),
-                   "mean_step_s": float(np.mean([r.result["mean_step_s"] or 0 for r in group])),
-                   "validation_curve": curve(group), "pooled": pooled}
-    zero = rows["zero_shot"]["validation_curve"]
-    for m in names:
-        rows[m]["validation_curve"] = {0: zero[min(zero)], **{k: v for k, v in rows[m]["validation_curve"].items() if k > 0}}
-    mezo_curve = rows["mezo"]["validation_curve"]
-    target, last = mezo_curve[max(mezo_curve)], max(mezo_curve)
-    test_labels = [ex["label"] for ex in load_task(runs[0].config["task"], "test", runs[0].config["eval_examples"])]
-    table[exp] = {"methods": {m: {k: v for k, v in r.items() if k != "pooled"} for m, r in rows.items()},
-                  "mezo_final_validation": target,
-                  "test_majority_class": max(np.bincount(test_labels)) / len(test_labels)}
-    for m in (m for m in sparse if m in rows):
-        reach = [s for s, v in sorted(rows[m]["validation_curve"].items()) if v >= target]
-        table[exp][m] = {"minus_mezo": diff_ci(rows[m]["pooled"], rows["mezo"]["pooled"]),
-                         "steps_to_mezo_final": reach[0] if reach else None,
-                         "speedup": (last / reach[0]) if reach and reach[0] > 0 else None}
-    if "r-mezo-0.8" in rows:
-        table[exp]["s-mezo-0.8"]["minus_r_mezo"] = diff_ci(rows["s-mezo-0.8"]["pooled"], rows["r-mezo-0.8"]["pooled"])
+    runs_of[exp] = runs
+    acc = by_method(runs, lambda r: r.result["test_accuracy"], order)
+    correct = by_method(runs, lambda r: r.result["test_correct"], order)
+    labels = [
+        ex["label"] for ex in load_task(runs[0].config["task"], "test", runs[0].config["eval_examples"])
+    ]
+    t = {
+        "test_accuracy": {
+            m: {"per_seed": v, "mean": t_interval(list(v.values())) if len(v) > 1 else None}
+            for m, v in acc.items()
+        },
+        "majority_class": max(np.bincount(labels)) / len(labels),
+    }
+    mezo_final = {r.seed: curve(r)[max(curve(r))] for r in runs if r.name == "mezo"}
+    for m in (m for m in ("s-mezo-0.8", "s-mezo-0.8-lr10x") if m in acc):
+        seeds = sorted(set(correct[m]) & set(correct["mezo"]))
+        reach = {
+            r.seed: steps_to(curve(r), mezo_final[r.seed])
+            for r in runs
+            if r.name == m and r.seed in mezo_final
+        }
+        t[m] = {
+            "minus_mezo": accuracy_diff([correct[m][s] for s in seeds], [correct["mezo"][s] for s in seeds]),
+            "mde": mde_accuracy([correct[m][s] for s in seeds], [correct["mezo"][s] for s in seeds]),
+            "steps_to_mezo_final": reach,
+            "mezo_steps": max(curve(runs[0])),
+        }
+    table[exp] = t
+
+# the paper's RTE gain (claims.yaml `accuracy`, in points) as an accuracy difference, as in papers/sparse_mezo/claims.py
+claim = paper_claim("sparse_mezo", "accuracy")
+d = table["accuracy_entailment"]["s-mezo-0.8"]
+verdicts = [
+    judge(
+        "sparse_mezo",
+        "accuracy",
+        d["minus_mezo"],
+        d["mde"],
+        paper_effect=claim["paper_value"] / 100,
+        label=f"{name('accuracy_entailment')}: S-MeZO − MeZO",
+        ours=f"test accuracy {fmt_interval(d['minus_mezo'])}",
+    )
+]
+reach = table["accuracy_entailment"]["s-mezo-0.8"]["steps_to_mezo_final"]
+last = table["accuracy_entailment"]["s-mezo-0.8"]["mezo_steps"]
+speed = [last / s for s in reach.values() if s]
+if len(speed) == len(reach) and len(speed) >= 2:
+    verdicts.append(
+        judge("sparse_mezo", "convergence_speed", t_interval(speed), mde_of(speed), label="speed-up")
+    )
+else:
+    verdicts.append(
+        Verdict(
+            paper_claim("sparse_mezo", "convergence_speed"),
+            inconclusive(float("inf")),
+            f"{name('accuracy_entailment')}: S-MeZO reached MeZO's final validation accuracy in "
+            f"{len(speed)} of {len(reach)} seeds within {last} steps",
+            "speed-up",
+        )
+    )
 
 # %%
-fig, axes = plt.subplots(2, len(experiments), figsize=(5.5 * len(experiments), 8))
-for j, (exp, title) in enumerate(experiments.items()):
-    methods = table[exp]["methods"]
-    names = list(methods)
-    vals = [methods[m]["test_accuracy_pooled"] for m in names]
-    err = np.array([[v[0] - v[1], v[2] - v[0]] for v in vals]).T
+fig, axes = figure(len(experiments), 2, width=3.7, height=3.9)
+axes = np.asarray(axes).reshape(2, len(experiments))
+for j, exp in enumerate(experiments):
+    rows = table[exp]["test_accuracy"]
     ax = axes[0, j]
-    ax.bar(names, [v[0] for v in vals], yerr=err, capsize=3, color=[f"C{order.index(m)}" for m in names])
-    ax.set_ylim(0, 1)
-    ax.axhline(table[exp]["test_majority_class"], color="gray", lw=0.8, ls=":", label="majority class")
-    ax.legend(fontsize=7)
-    ax.set_title(f"{title}: test accuracy", fontsize=9)
-    ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    seed_points(
+        ax,
+        {m: list(r["per_seed"].values()) for m, r in rows.items()},
+        {m: r["mean"] for m, r in rows.items() if r["mean"] is not None},
+        ylabel="test accuracy",
+        legend_loc="lower left",
+    )
+    ax.axhline(table[exp]["majority_class"], color="0.3", lw=1, ls=":")
+    ax.set_ylim(0.2, 1.0)
+    ax.set_title(name(exp), fontsize=10)
+    tilt(ax, 40)
+    if j:
+        ax.get_legend().remove()
     ax = axes[1, j]
-    for m in names:
-        c = methods[m]["validation_curve"]
-        if m != "zero_shot" and len(c) > 1:
-            ax.plot(list(c), list(c.values()), "o-", color=f"C{order.index(m)}", label=m, ms=3)
-    ax.axhline(table[exp]["mezo_final_validation"], color="gray", lw=0.6, ls="--")
+    for m in rows:
+        group = [r for r in runs_of[exp] if r.name == m]
+        curves = [curve(r) for r in group]
+        steps = sorted(set.intersection(*(set(c) for c in curves)))
+        if m != "zero_shot" and len(steps) > 1:
+            ax.plot(
+                steps,
+                [np.mean([c[s] for c in curves]) for s in steps],
+                "o-",
+                ms=3,
+                color=color(m),
+                label=name(m),
+            )
+    ax.axhline(table[exp]["majority_class"], color="0.3", lw=1, ls=":", label="majority class")
     ax.set_xlabel("step")
-    ax.set_ylabel("validation accuracy (mean over seeds)")
-    ax.set_title(f"{title}: accuracy vs step", fontsize=9)
-    ax.legend(fontsize=7)
-fig.tight_layout()
-save_figure(fig, figure_path, table)
+    ax.set_ylabel("validation accuracy (seed mean)")
+    if j < 2:  # the methods of the other panels are a subset of these two
+        ax.legend(fontsize=9)
+finish(
+    fig,
+    figure_path,
+    table,
+    verdicts,
+    "Sparse MeZO vs MeZO, R-MeZO, full FT, LoRA, zero-shot (dotted: majority class)",
+)
 
 # %%
-for exp in experiments:
-    t = table[exp]
-    print(exp)
-    for m, r in t["methods"].items():
-        print(f"  {m:11s} test {r['test_accuracy_pooled'][0]:.3f} [{r['test_accuracy_pooled'][1]:.3f}, "
-              f"{r['test_accuracy_pooled'][2]:.3f}]  per seed {r['test_accuracy_per_seed']}  step {r['mean_step_s']:.2f} s")
-    print("  majority class", t["test_majority_class"], " MeZO final validation", round(t["mezo_final_validation"], 3))
-    for m in sparse:
-        if m in t:
-            print(f"  {m} − MeZO", tuple(round(x, 3) for x in t[m]["minus_mezo"]), " steps to MeZO's final",
-                  t[m]["steps_to_mezo_final"], " speed-up", t[m]["speedup"],
-                  " − R-MeZO", tuple(round(x, 3) for x in t[m].get("minus_r_mezo", ())))
+verdict_cell(verdicts)

@@ -1,0 +1,244 @@
+"""The paper's claims (``papers/<paper>/claims.yaml``) and their verdicts on our numbers, for figures and notebooks.
+
+    v = judge("lisa", "time_cost", ratio_interval(full_steps, lisa_steps), mde)  # paper value from claims.yaml
+    v.line()          # 'holds — ours 1.59× [1.36×, 1.87×] (95 % Welch t-interval ...); paper 2.9×' (figure subtitle)
+    verdict_cell([v]) # the notebook's closing markdown table: claim, paper (text and source), ours, verdict
+
+Paper numbers are read here and nowhere else (never typed into a notebook). A verdict is `core.verdicts.decide`
+on the interval of the quantity the claim is about, in the claims tables' vocabulary; claims that cannot be tested
+offline carry their reason from claims.yaml.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from core.run import REPO
+from core.stats import Interval
+from core.verdicts import decide, not_testable
+
+# ---- the paper's claims (papers/<paper>/claims.yaml) ----------------------------------------------------------
+
+
+@cache
+def claims(paper: str, root: Path = REPO) -> dict:
+    """papers/<paper>/claims.yaml: {"paper": {short, title, ref}, "claims": {id: claim}}."""
+    data = yaml.safe_load((Path(root) / "papers" / paper / "claims.yaml").read_text())
+    return {"paper": data["paper"], "claims": {c["id"]: c for c in data["claims"]}}
+
+
+def paper_claim(paper: str, claim_id: str) -> dict:
+    """One claim of the paper, with the paper's short name under "paper"."""
+    source = claims(paper)
+    if claim_id not in source["claims"]:
+        raise KeyError(
+            f"{claim_id!r} is not a claim id in papers/{paper}/claims.yaml: {sorted(source['claims'])}"
+        )
+    return {**source["claims"][claim_id], "paper": source["paper"]["short"]}
+
+
+def num(x: float) -> str:
+    """Three significant digits; rounding noise (|x| < 1e-9, e.g. a mean of equal accuracies) prints as 0."""
+    return "0" if abs(x) < 1e-9 else f"{x:.3g}"
+
+
+def fmt_value(value: float, unit: str | None) -> str:
+    """2.9 'x' -> '2.9x'; 75 'GB' -> '75 GB'; '%' stays attached."""
+    num_ = num(value)
+    if unit in ("x", "%"):
+        return f"{num_}{'×' if unit == 'x' else ' %'}"
+    return f"{num_} {unit}" if unit else num_
+
+
+def paper_number(claim: dict) -> str:
+    """The paper's value with its short source, or its wording when the paper gives no number."""
+    where = claim["source"].split(";")[0]
+    if claim.get("paper_value") is None:
+        return f"qualitative ({where})"
+    return f"{fmt_value(claim['paper_value'], claim.get('unit'))} ({where})"
+
+
+# ---- verdicts ---------------------------------------------------------------------------------------------------
+
+UNITS = {"t": "seeds", "paired-t": "seeds", "paired-t over seeds": "seeds", "crossed seeds x items": "seeds"}
+
+
+def describe(iv: Interval, over: str | None = None) -> str:
+    """What an interval is, in words: '95 % t-interval over 3 seeds'."""
+    over = over or UNITS.get(iv.kind, "units")
+    if iv.kind == "measured":
+        return "one measurement" if iv.n <= 1 else f"measured, {iv.n} {over}"
+    if iv.kind.startswith("t (sd of"):  # core.stats.reference_sd_interval: one run per setting
+        return f"95 % t-interval, one run each, {iv.kind[3:-1]}"
+    kinds = {
+        "t": "t-interval",
+        "paired-t": "paired t-interval",
+        "paired-t over seeds": "paired t-interval",
+        "seed-range": "min-max range",
+        "bootstrap": "bootstrap interval",
+        "fit": "t-interval of the fitted slope",
+        "ratio": "Welch t-interval of the log ratio",
+        "Fisher-z": "Fisher-z interval",
+        "crossed seeds x items": "interval of the seeds × test-items design",
+    }
+    return f"{'' if iv.kind == 'seed-range' else '95 % '}{kinds.get(iv.kind, iv.kind)} over {iv.n} {over}"
+
+
+def fmt_interval(iv: Interval, unit: str | None = None, over: str | None = None) -> str:
+    """'1.66× [1.52, 1.80] (95 % t-interval over 3 seeds)'."""
+    f = lambda x: fmt_value(x, unit) if unit in ("x", "%") else num(x)  # noqa: E731
+    if iv.lo == iv.hi:
+        return f"{f(iv.estimate)} ({describe(iv, over)})"
+    return f"{f(iv.estimate)} [{f(iv.lo)}, {f(iv.hi)}] ({describe(iv, over)})"
+
+
+def measured(value: float, n: int = 1) -> Interval:
+    """A deterministic measurement (memory peak, analytic model): an interval of zero width."""
+    return Interval(float(value), float(value), float(value), n, "measured")
+
+
+@dataclass
+class Verdict:
+    """A claim, our number with its interval (in words), and the verdict of core.verdicts."""
+
+    claim: dict
+    verdict: str
+    ours: str
+    label: str = "verdict"
+
+    @property
+    def paper(self) -> str:
+        return paper_number(self.claim)
+
+    def line(self) -> str:
+        """Verdict, ours, and the paper's number (left out when the paper states only a direction)."""
+        value = self.claim.get("paper_value")
+        paper = (
+            "" if value is None else f"; paper {fmt_value(value, self.claim.get('unit'))}"
+        )  # source: verdict cell
+        return f"{self.verdict} — ours {self.ours}{paper}"
+
+    def record(self) -> dict:
+        return {
+            "claim": self.claim["id"],
+            "label": self.label,
+            "verdict": self.verdict,
+            "ours": self.ours,
+            "paper": self.paper,
+        }
+
+
+def _direction(claim: dict, direction: str | None) -> int:
+    d = direction or claim.get("direction")
+    if d not in ("higher", "lower"):
+        raise ValueError(f"claim {claim['id']!r} has no direction; pass direction='higher' or 'lower'")
+    return 1 if d == "higher" else -1
+
+
+def judge(
+    paper: str,
+    claim_id: str,
+    interval: Interval,
+    mde: float,
+    *,
+    ours: str | None = None,
+    unit: str | None = None,
+    paper_effect: float | None = None,
+    direction: str | None = None,
+    over: str | None = None,
+    label: str = "verdict",
+) -> Verdict:
+    """Verdict on a claim from the interval of the quantity it is about (core.verdicts.decide).
+
+    For a ratio claim (unit 'x') pass the ratio's interval: it is compared with 1 and with the paper's ratio
+    (paper_effect = paper_value − 1). Otherwise the interval is of a difference (ours − comparator) and
+    paper_effect, when the paper gives a size, is passed explicitly."""
+    claim = paper_claim(paper, claim_id)
+    unit = unit or claim.get("unit")
+    text = ours or fmt_interval(interval, unit, over)
+    if claim.get("testable_offline") is not True:
+        return Verdict(claim, not_testable(claim["testable_offline"]), text, label)
+    sign = _direction(claim, direction)
+    if unit == "x":
+        interval = dataclasses.replace(
+            interval, estimate=interval.estimate - 1, lo=interval.lo - 1, hi=interval.hi - 1
+        )
+        if (
+            paper_effect is None
+            and claim.get("paper_value") is not None
+            and (claim["paper_value"] - 1) * sign > 0
+        ):
+            paper_effect = claim["paper_value"] - 1
+    return Verdict(claim, decide(interval, paper_effect, mde, sign), text, label)
+
+
+def trend(x, y) -> tuple[Interval, float]:
+    """Least-squares slope of y on x with its 95 % t-interval (df = n − 2, scipy.stats.linregress) and the MDE of
+    the slope ((t_{0.975} + t_{0.8}) · SE, the normal-theory approximation at 80 % power). For ablations with one
+    run per setting: the spread of the settings around the line is the noise the slope is judged against."""
+    from scipy import stats as sps
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    fit = sps.linregress(x, y)
+    df = x.size - 2
+    if df < 1:
+        return Interval(float(fit.slope), -np.inf, np.inf, x.size, "fit"), float("inf")
+    half = sps.t.ppf(0.975, df) * fit.stderr
+    mde = (sps.t.ppf(0.975, df) + sps.t.ppf(0.8, df)) * fit.stderr
+    return Interval(float(fit.slope), float(fit.slope - half), float(fit.slope + half), x.size, "fit"), float(
+        mde
+    )
+
+
+def mde_from(iv: Interval) -> float:
+    """MDE of a design known only through its 95 % interval (a bootstrap or Welch ratio): (z_0.975 + z_0.8) · se with
+    se = width / (2 · 1.96), the normal approximation at 80 % power and α = 0.05."""
+    return 2.8 * (iv.hi - iv.lo) / 3.92
+
+
+def ratio_interval(a, b) -> Interval:
+    """Ratio of the geometric means of a and b (e.g. step times of two methods, unpaired repeats) with the 95 %
+    Welch t-interval of the difference of mean logs, exponentiated (scipy.stats.ttest_ind, equal_var=False)."""
+    from scipy import stats as sps
+
+    la, lb = np.log(np.asarray(a, dtype=float)), np.log(np.asarray(b, dtype=float))
+    est = float(np.exp(la.mean() - lb.mean()))
+    if min(la.size, lb.size) < 2:
+        return Interval(est, est, est, min(la.size, lb.size), "measured")
+    ci = sps.ttest_ind(la, lb, equal_var=False).confidence_interval(0.95)
+    return Interval(est, float(np.exp(ci.low)), float(np.exp(ci.high)), min(la.size, lb.size), "ratio")
+
+
+def untestable(paper: str, claim_id: str, ours: str, label: str = "verdict") -> Verdict:
+    """The claim's own reason why it cannot be tested offline; `ours` says what the figure shows instead."""
+    claim = paper_claim(paper, claim_id)
+    if claim.get("testable_offline") is True:
+        raise ValueError(f"{paper}/{claim_id} is testable offline; judge it")
+    return Verdict(claim, not_testable(claim["testable_offline"]), ours, label)
+
+
+def verdict_markdown(verdicts: list[Verdict]) -> str:
+    """The verdict table a notebook ends with: claim, paper (number and source), ours (with its interval), verdict."""
+    rows = ["| claim | paper | ours | verdict |", "| --- | --- | --- | --- |"]
+    for v in verdicts:
+        cells = [
+            v.claim["claim"] + ("" if v.label == "verdict" else f" ({v.label})"),
+            f"{v.claim['paper_text']} ({v.claim['source'].split(';')[0]})",
+            v.ours,
+            f"**{v.verdict}**",
+        ]
+        rows.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "## Verdict\n\n" + "\n".join(rows) + "\n"
+
+
+def verdict_cell(verdicts: list[Verdict]):
+    """Display the verdict table as markdown (the last cell of every notebook)."""
+    from IPython.display import Markdown
+
+    return Markdown(verdict_markdown(verdicts))

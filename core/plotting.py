@@ -1,0 +1,323 @@
+"""One house style for every figure: seaborn theme, one name map and palette, seed-level points with the interval
+the verdict uses, the paper's value as a reference line, and a subtitle with the verdicts (`core.claims`).
+
+    from core.claims import judge, verdict_cell
+    from core.plotting import figure, finish, seed_points
+    v = judge("lisa", "loss_curves", interval, mde)              # the paper's value comes from claims.yaml
+    fig, ax = figure(1, 1); seed_points(ax, {"full": [...], "lisa": [...]}, ylabel="validation loss")
+    finish(fig, figure_path, table, [v], "LISA vs full FT")      # subtitle = verdict + paper number; saved
+    verdict_cell([v])                                            # last cell: markdown table of the same numbers
+
+Legibility is enforced when saving: text >= 9 pt, PNG <= 1800 px wide (check_legible).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import textwrap
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+from matplotlib.lines import Line2D
+from matplotlib.text import Text
+
+from core.claims import Verdict, describe
+from core.results import save_figure
+from core.stats import Interval, curve_band
+
+DPI = 120
+MAX_WIDTH_PX = 1800
+MIN_FONT_PT = 9
+
+# internal key -> the words a reader sees (methods, metrics, result files); one map for every figure
+NAMES = {
+    "full": "Full FT",
+    "lora": "LoRA",
+    "galore": "GaLore",
+    "lisa": "LISA",
+    "badam": "BAdam",
+    "misa": "MISA",
+    "inference": "inference (forward only)",
+    "ist": "LoRA + IST",
+    "ist_random": "LoRA + random layers",
+    "zero_shot": "zero-shot",
+    "mezo": "MeZO",
+    "sparse_mezo": "S-MeZO",
+    "s-mezo-0.5": "S-MeZO 50 %",
+    "s-mezo-0.8": "S-MeZO 80 %",
+    "s-mezo-0.8-lr10x": "S-MeZO 80 %, lr x10",
+    "r-mezo-0.8": "R-MeZO 80 %",
+    "s-mezo_0.8": "S-MeZO 80 %",
+    "r-mezo_0.8": "R-MeZO 80 %",
+    "s-mezo_0.5": "S-MeZO 50 %",
+    "ours": "LisaCallback (frees state)",
+    "reference": "reference callback (keeps state)",
+    "test_accuracy": "test accuracy",
+    "eval_loss": "validation loss",
+    "final_train_loss": "final training loss",
+    "sft_math_mc": "arithmetic, multiple choice (acc_norm)",
+    "sft_instruct_ll": "instructions, exact answer",
+    "accuracy_math": "arithmetic",
+    "accuracy_sentiment": "sentiment",
+    "accuracy_entailment": "entailment (RTE-like)",
+    "accuracy_boolq": "yes/no QA (BoolQ-like)",
+    "accuracy_smollm2": "SmolLM2-135M, sentiment",
+    "smollm2": "SmolLM2-135M",
+    "smollm2-135m": "SmolLM2-135M",
+    "minilm-l6": "all-MiniLM-L6-v2",
+    "gpt2arch": "GPT-2 architecture (random init)",
+    "update": "norm of the update",
+    "layer_uniform (LISA)": "layer-wise uniform (LISA)",
+    "module_uniform": "module-wise uniform",
+    "module_importance (MISA, eta=1)": "module-wise importance (MISA, η = 1)",
+    "module_optimal (pi ~ |g|/sqrt(n))": "module-wise optimal (π ∝ ‖g_b‖/√n_b)",
+    "weight": "norm of the trainable weights",
+}
+_CB = sns.color_palette("colorblind")
+PALETTE = {
+    "zero_shot": (0.55, 0.55, 0.55),
+    "inference": (0.55, 0.55, 0.55),
+    "full": _CB[0],
+    "lora": _CB[1],
+    "galore": _CB[4],
+    "lisa": (0.70, 0.05, 0.10),
+    "badam": _CB[5],
+    "misa": _CB[2],
+    "ist": _CB[9],
+    "ist_random": _CB[8],
+    "mezo": _CB[6],
+    "s-mezo-0.5": _CB[9],
+    "s-mezo-0.8": _CB[2],
+    "s-mezo-0.8-lr10x": (0.0, 0.35, 0.2),
+    "r-mezo-0.8": _CB[8],
+    "sparse_mezo": _CB[2],
+    "ours": _CB[3],
+    "reference": _CB[7],
+}
+_PATTERNS = [
+    (re.compile(r"misa_d([0-9.]+)"), lambda m: f"MISA δ = {float(m[1]) * 100:g} %"),
+    (re.compile(r"lisa_g(\d+)"), lambda m: f"LISA γ = {m[1]}"),
+    (re.compile(r"ist_(\d+)"), lambda m: f"LoRA + IST ({m[1]} % of layers)"),
+    (re.compile(r"lora_r(\d+)"), lambda m: f"LoRA r {m[1]}"),
+    (re.compile(r"badam_?(\d*)l?"), lambda m: "BAdam" + (f" {m[1]} layer" if m[1] else "")),
+]
+
+
+def name(key: str) -> str:
+    """Plain-language label of an internal key; unknown keys fail so that none reaches a figure."""
+    if key in NAMES:
+        return NAMES[key]
+    for pattern, label in _PATTERNS:
+        if m := pattern.fullmatch(key):
+            return label(m)
+    raise KeyError(f"no plain-language name for {key!r}: add it to core.plotting.NAMES")
+
+
+def color(key: str):
+    """The method's colour in every figure (grey for keys outside the method list)."""
+    base = re.sub(r"_(d[0-9.]+|g\d+|r\d+)$", "", key).replace("_", "-") if key not in PALETTE else key
+    return PALETTE.get(base, PALETTE.get(key.split("_")[0], (0.45, 0.45, 0.45)))
+
+
+def use_style() -> None:
+    """seaborn whitegrid with text >= 9 pt at 100 % zoom (figure.dpi for notebooks, DPI for the PNGs)."""
+    sns.set_theme(
+        context="notebook",
+        style="whitegrid",
+        rc={
+            "font.size": 11,
+            "axes.titlesize": 11,
+            "axes.labelsize": 11,
+            "xtick.labelsize": 10,
+            "ytick.labelsize": 10,
+            "legend.fontsize": 9.5,
+            "legend.title_fontsize": 10,
+            "figure.titlesize": 12,
+            "figure.dpi": 100,
+            "savefig.dpi": DPI,
+            "axes.titleweight": "normal",
+            "figure.constrained_layout.use": True,
+        },
+    )
+
+
+use_style()
+
+
+def figure(ncols: int = 1, nrows: int = 1, width: float = 6.0, height: float = 4.2):
+    """A grid of axes, `width` x `height` inches per panel, never wider than MAX_WIDTH_PX at DPI."""
+    total = min(width * ncols, MAX_WIDTH_PX / DPI - 0.3)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(total, height * nrows + 0.8), squeeze=False)
+    return fig, (axes[0, 0] if axes.size == 1 else axes.ravel() if nrows == 1 or ncols == 1 else axes)
+
+
+# ---- drawing ------------------------------------------------------------------------------------------------------
+
+
+def seed_points(
+    ax,
+    values: dict[str, list[float]],
+    intervals: dict[str, Interval] | None = None,
+    ylabel: str = "",
+    over: str = "seeds",
+    labels: dict[str, str] | None = None,
+    legend_loc: str = "best",
+) -> None:
+    """Every seed as a point (seaborn stripplot) and, per group, the mean with its interval as a black bar;
+    the legend says what the bar is. `intervals` default: none drawn (points only)."""
+    keys = list(values)
+    ticks = [(labels or {}).get(k) or name(k) for k in keys]
+    xs = [i for i, k in enumerate(keys) for _ in values[k]]
+    ys = [v for k in keys for v in values[k]]
+    sns.stripplot(
+        x=xs,
+        y=ys,
+        hue=xs,
+        palette=[color(k) for k in keys],
+        size=6,
+        jitter=0.12,
+        alpha=0.8,
+        native_scale=True,
+        legend=False,
+        ax=ax,
+        zorder=2,
+    )
+    handles = [
+        Line2D(
+            [], [], ls="", marker="o", color="0.5", label=f"one {over[:-1] if over.endswith('s') else over}"
+        )
+    ]
+    for i, k in enumerate(keys):
+        iv = (intervals or {}).get(k)
+        if iv is not None:
+            ax.errorbar(
+                i + 0.28,
+                iv.estimate,
+                yerr=[[iv.estimate - iv.lo], [iv.hi - iv.estimate]],
+                fmt="D",
+                color="black",
+                capsize=5,
+                ms=6,
+                lw=1.6,
+                zorder=3,
+            )
+    described = [iv for iv in (intervals or {}).values() if iv is not None]
+    if described:
+        handles.append(
+            Line2D(
+                [], [], ls="-", marker="D", color="black", label=f"mean and {describe(described[0], over)}"
+            )
+        )
+    ax.set_xticks(range(len(keys)), ticks)
+    ax.set_xlim(-0.6, len(keys) - 0.4)
+    ax.set_ylabel(ylabel)
+    ax.legend(handles=handles, loc=legend_loc)
+
+
+def bars(
+    ax,
+    values: dict[str, float],
+    ylabel: str = "",
+    labels: dict[str, str] | None = None,
+    fmt: str = "{:.3g}",
+) -> None:
+    """One bar per key with its value written on it (deterministic measurements: no interval to draw)."""
+    keys = list(values)
+    x = np.arange(len(keys))
+    ax.bar(x, [values[k] for k in keys], color=[color(k) for k in keys])
+    for i, k in enumerate(keys):
+        ax.annotate(
+            fmt.format(values[k]),
+            (i, values[k]),
+            ha="center",
+            va="bottom",
+            fontsize=9.5,
+            xytext=(0, 2),
+            textcoords="offset points",
+        )
+    ax.set_xticks(x, [(labels or {}).get(k) or name(k) for k in keys])
+    ax.margins(y=0.12)  # room for the values written on the bars
+    ax.set_ylabel(ylabel)
+
+
+def band_curves(
+    ax,
+    curves: dict[str, np.ndarray],
+    steps=None,
+    ylabel: str = "",
+    xlabel: str = "optimizer step",
+    over: str = "seeds",
+) -> dict:
+    """Per method: each seed as a thin line, the mean as a thick one and the 95 % t band over seeds."""
+    out = {}
+    for key, arr in curves.items():
+        arr = np.atleast_2d(np.asarray(arr, dtype=float))
+        x = np.arange(1, arr.shape[1] + 1) if steps is None else np.asarray(steps)
+        for row in arr:
+            ax.plot(x, row, color=color(key), lw=0.7, alpha=0.45)
+        if arr.shape[0] > 1:
+            band = curve_band(arr)
+            ax.fill_between(x, band["lo"], band["hi"], color=color(key), alpha=0.2, lw=0)
+            out[key] = band
+        ax.plot(x, arr.mean(axis=0), color=color(key), lw=2.2, label=name(key))
+    n = max(np.atleast_2d(a).shape[0] for a in curves.values())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(title=f"thin: one {over[:-1]}; band: 95 % t over {n}" if n > 1 else None, loc="best")
+    return out
+
+
+def tilt(ax, degrees: float = 30) -> None:
+    """Slanted x tick labels anchored at their right end (long method names stay apart)."""
+    for label in ax.get_xticklabels():
+        label.set(rotation=degrees, ha="right", rotation_mode="anchor")
+
+
+# ---- saving and the verdict cell -----------------------------------------------------------------------------------
+
+
+def plain(obj):
+    """Intervals and numpy values as JSON-ready dicts and floats (for the manifest's table)."""
+    if isinstance(obj, Interval):
+        return dataclasses.asdict(obj)
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return obj
+
+
+def check_legible(fig) -> None:
+    """Every visible text >= MIN_FONT_PT and the figure no wider than MAX_WIDTH_PX at DPI."""
+    small = sorted(
+        {
+            (t.get_text()[:30], t.get_fontsize())
+            for t in fig.findobj(Text)
+            if t.get_visible() and t.get_text().strip() and t.get_fontsize() < MIN_FONT_PT
+        }
+    )
+    if small:
+        raise ValueError(f"text below {MIN_FONT_PT} pt: {small[:5]}")
+    if fig.get_figwidth() * DPI > MAX_WIDTH_PX:
+        raise ValueError(f"figure {fig.get_figwidth():.1f} in wide > {MAX_WIDTH_PX} px at {DPI} dpi")
+
+
+def finish(fig, figure_path: str, table: dict, verdicts: list[Verdict], title: str) -> None:
+    """Title, one subtitle line per verdict (with the paper's number), legibility check, then save the PNG with
+    its inputs, table and verdicts (core.results.save_figure; core.figures copies them into the manifest)."""
+    width = int(fig.get_figwidth() * 11)
+    lines = [textwrap.fill(f"{v.label}: {v.line()}", width) for v in verdicts]
+    fig.suptitle("\n".join([title, *lines]), fontsize=11, ha="left", x=0.01, fontweight="normal")
+    check_legible(fig)
+    save_figure(fig, figure_path, plain(table), verdicts=[v.record() for v in verdicts])
+    from PIL import Image
+
+    with Image.open(figure_path) as img:
+        if img.width > MAX_WIDTH_PX:
+            raise ValueError(f"{figure_path} is {img.width} px wide > {MAX_WIDTH_PX}")

@@ -1,0 +1,133 @@
+"""Every figure states its verdict and every notebook ends with one: checks over the committed figures, manifests
+and notebook sources (so a new figure cannot skip them), each shown to fail on a bad example."""
+
+import json
+import re
+import struct
+from pathlib import Path
+
+import pytest
+
+from core.run import REPO
+
+VOCABULARY = re.compile(r"^(holds|does not hold|inconclusive \(MDE = [^)]+\)|not testable offline \(.+\))$")
+MANIFESTS = sorted((REPO / "figures").glob("*/MANIFEST.json"))
+SOURCES = sorted((REPO / "notebooks" / "src").glob("*.py"))
+
+
+def manifest_problems(manifest: dict) -> list[str]:
+    """Latest entries without a verdict, or with one outside the claims-table vocabulary."""
+    problems = []
+    for artifact, entry in manifest.items():
+        verdicts = entry["versions"][entry["latest"]].get("verdicts") or []
+        if not verdicts:
+            problems.append(f"{artifact}: no verdict")
+        problems += [
+            f"{artifact}: {v['verdict']!r} is not a verdict"
+            for v in verdicts
+            if not VOCABULARY.match(v["verdict"])
+        ]
+    return problems
+
+
+def source_problems(text: str) -> list[str]:
+    """A jupytext notebook whose figure is not saved with verdicts or whose last cell is not the verdict cell."""
+    cells = [c.strip() for c in re.split(r"^# %%.*$", text, flags=re.M) if c.strip()]
+    problems = [] if "finish(" in text else ["no core.plotting.finish (figure without verdict subtitle)"]
+    if not cells or not cells[-1].startswith("verdict_cell("):
+        problems.append("last cell is not verdict_cell(...)")
+    return problems
+
+
+def executed_problems(nb: dict) -> list[str]:
+    """An executed notebook that does not show a figure or does not end with the verdict table."""
+    outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    problems = [] if any("image/png" in o.get("data", {}) for o in outputs) else ["no inline figure"]
+    last = next((c for c in reversed(nb["cells"]) if c["cell_type"] == "code"), {"outputs": []})
+    md = "".join(
+        "".join(o.get("data", {}).get("text/markdown", "")) for o in last.get("outputs", [])
+    )  # str or lines
+    return problems + ([] if "## Verdict" in md else ["does not end with the verdict table"])
+
+
+def png_width(path: Path) -> int:
+    return struct.unpack(">I", path.read_bytes()[16:20])[0]
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.parent.name)
+def test_every_latest_figure_has_a_verdict(path):
+    assert manifest_problems(json.loads(path.read_text())) == []
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
+def test_every_notebook_source_ends_with_its_verdict(path):
+    assert source_problems(path.read_text()) == []
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.parent.name)
+def test_latest_executed_notebooks_show_figure_and_verdict(path):
+    for artifact, entry in json.loads(path.read_text()).items():
+        latest = entry["versions"][entry["latest"]]
+        nb = json.loads((REPO / latest["executed_notebook"]).read_text())
+        assert executed_problems(nb) == [], artifact
+        assert png_width(REPO / latest["figure"]) <= 1800, artifact
+
+
+def test_the_checks_fail_on_figures_and_notebooks_without_verdicts():
+    entry = {"latest": "v002", "versions": {"v001": {"verdicts": [{"verdict": "holds"}]}, "v002": {}}}
+    assert manifest_problems({"a": entry}) == ["a: no verdict"]
+    entry["versions"]["v002"]["verdicts"] = [{"verdict": "holds qualitatively"}]
+    assert manifest_problems({"a": entry}) == ["a: 'holds qualitatively' is not a verdict"]
+    entry["versions"]["v002"]["verdicts"] = [{"verdict": "inconclusive (MDE = 0.12)"}]
+    assert manifest_problems({"a": entry}) == []
+    assert source_problems("# %%\nx = 1\nfinish(fig)\n# %%\nprint(table)\n") == [
+        "last cell is not verdict_cell(...)"
+    ]
+    assert source_problems("# %%\nfinish(f)\n# %%\nverdict_cell(verdicts)\n") == []
+    bare = {"cells": [{"cell_type": "code", "outputs": [{"data": {"text/plain": "{}"}}]}]}
+    assert executed_problems(bare) == ["no inline figure", "does not end with the verdict table"]
+    done = {
+        "cells": [
+            {"cell_type": "code", "outputs": [{"data": {"image/png": "..."}}]},
+            {"cell_type": "code", "outputs": [{"data": {"text/markdown": ["## Verdict\n", "| a |"]}}]},
+        ]
+    }
+    assert executed_problems(done) == []
+
+
+def test_plotting_rejects_internal_names_and_small_text(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from core.plotting import check_legible, name
+
+    assert name("misa_d0.01") == "MISA δ = 1 %" and name("lora") == "LoRA"
+    with pytest.raises(KeyError):
+        name("test_accuracy_pooled")
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.set_title("fine", fontsize=10)
+    check_legible(fig)
+    ax.set_xlabel("too small", fontsize=7)
+    with pytest.raises(ValueError, match="below 9 pt"):
+        check_legible(fig)
+    plt.close(fig)
+
+
+def test_judge_takes_the_paper_number_from_claims_yaml():
+    """A ratio claim (LISA time_cost: 2.9x, higher): judged against 1 and the paper's ratio from claims.yaml."""
+    from core.claims import judge, measured, paper_claim
+    from core.stats import Interval
+
+    assert paper_claim("lisa", "time_cost")["paper_value"] == 2.9
+    assert judge("lisa", "time_cost", Interval(1.6, 1.4, 1.8, 5, "ratio"), 0.1).verdict == "holds"
+    assert judge("lisa", "time_cost", Interval(0.7, 0.6, 0.8, 5, "ratio"), 0.1).verdict == "does not hold"
+    assert (
+        judge("lisa", "time_cost", Interval(1.1, 0.9, 1.3, 5, "ratio"), 0.25).verdict == "does not hold"
+    )  # < 2.9x
+    assert (
+        judge("lisa", "time_cost", Interval(1.5, 0.8, 3.2, 5, "ratio"), 0.25).verdict
+        == "inconclusive (MDE = 0.25)"
+    )
+    assert judge("lisa", "random_variance", measured(0.1), 0.0).verdict.startswith(
+        "not testable offline (MT-Bench"
+    )
+    assert "2.9×" in judge("lisa", "time_cost", measured(1.5), 0.0).line()
