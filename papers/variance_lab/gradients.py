@@ -19,23 +19,27 @@ def partition(model) -> dict:
     """``{"names", "params" (lists of tensors), "kind" ('always'|'matrix'|'norm'|'other'), "layer", "sizes"}``."""
     parts = find_blocks(model)
     seen: set[int] = set()
-
-    def fresh(params):
-        out = [p for p in params if id(p) not in seen]
-        seen.update(id(p) for p in out)
-        return out
     names, params, kind, layer = [], [], [], []
 
-    def add(name, ps, k, i):
-        names.append(name), params.append(ps), kind.append(k), layer.append(i)
-    add("embed_head", fresh(p for _, m in parts.embeddings + parts.head for p in m.parameters()), "always", -1)
+    def add(name: str, ps, k: str, i: int) -> None:
+        """A block of the parameters in `ps` not yet in a block (a tied head is its embedding: counted once)."""
+        fresh = []
+        for p in ps:
+            if id(p) not in seen:
+                seen.add(id(p))
+                fresh.append(p)
+        names.append(name)
+        params.append(fresh)
+        kind.append(k)
+        layer.append(i)
+    add("embed_head", (p for _, m in parts.embeddings + parts.head for p in m.parameters()), "always", -1)
     matrices = module_blocks(model)
     for i, (lname, mod) in enumerate(parts.layers):
         for name, w in matrices.items():
             if name.startswith(lname + "."):
-                add(name, fresh([w]), "matrix", i)
-        add(f"layer{i}.norms", fresh(mod.parameters()), "norm", i)
-    add("final_norm", fresh(model.parameters()), "other", -1)
+                add(name, [w], "matrix", i)
+        add(f"layer{i}.norms", mod.parameters(), "norm", i)
+    add("final_norm", model.parameters(), "other", -1)
     total = sum(p.numel() for p in model.parameters())
     sizes = [sum(p.numel() for p in ps) for ps in params]
     if sum(sizes) != total:
