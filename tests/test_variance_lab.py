@@ -142,10 +142,9 @@ def test_partition_and_vector_check_on_tiny_llama():
     assert sum(tied["sizes"]) == tied["total"]
     ids = torch.randint(0, 100, (2, 12), generator=torch.Generator().manual_seed(0))
     batches = [{"input_ids": ids, "labels": ids}, {"input_ids": ids.flip(1), "labels": ids.flip(1)}]
-    first = grads.first_pass(model, part["params"], batches)
+    g = grads.minibatch_gradients(model, part["params"], batches)
     c = np.random.default_rng(0).choice([0.0, 1.0, 3.0], size=len(part["sizes"]))
-    second = grads.second_pass(model, part["params"], batches, first, [c])
-    check = second["vector_checks"][0]
+    check = grads.vector_check(g, c, batch=1)
     assert check["vector"] == pytest.approx(check["blocks"], rel=1e-6)
     assert check["vector_full"] == pytest.approx(check["blocks_full"], rel=1e-6)
 

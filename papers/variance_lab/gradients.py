@@ -5,7 +5,7 @@ gradient, the gradient on the zeroth-order subset, LoRA gradients, and a check t
 Blocks partition *every* parameter exactly once: ``embed_head`` (embeddings and head, one tensor when tied),
 ``final_norm`` (the rest outside the layers), the 2-D weights of each layer (MISA's blocks, `module_blocks`) and
 ``layer<i>.norms`` (the layer's remaining parameters). ∇f is the mean of the M minibatch gradients (the lab's
-population is those M batches), computed in a first pass; a second pass recomputes each g_B for ⟨g_{B,b}, ∇f_b⟩.
+population is those M batches); the M gradients are kept whole (fp32) for ⟨g_{B,b}, ∇f_b⟩.
 """
 from __future__ import annotations
 
@@ -59,69 +59,47 @@ def _block_sq(blocks) -> np.ndarray:
     return np.array([sum(float(p.grad.double().pow(2).sum()) for p in ps if p.grad is not None) for ps in blocks])
 
 
-@torch.no_grad()
-def _block_dot(blocks, mean: dict) -> np.ndarray:
-    return np.array([sum(float((p.grad.double() * mean[id(p)].double()).sum()) for p in ps if p.grad is not None)
-                     for ps in blocks])
-
-
 def subset_vector(params) -> torch.Tensor:
     return torch.cat([p.grad.detach().reshape(-1).float() for p in params])
 
 
-def first_pass(model, blocks, batches, subset=()) -> dict:
-    """Per batch ‖g_{B,b}‖², loss, and the gradient on `subset` tensors; the summed gradient for ∇f."""
-    params = [p for ps in blocks for p in ps]
-    total = {id(p): torch.zeros_like(p, dtype=torch.float64) for p in params}
-    sq, losses, sub = [], [], []
+@torch.no_grad()
+def minibatch_gradients(model, blocks, batches, subset=()) -> dict:
+    """Per batch: loss, ‖g_{B,b}‖², the whole gradient (flat fp32, blocks in order) and the gradient on the
+    `subset` tensors; then ∇f = mean_B g_B, ⟨g_{B,b}, ∇f_b⟩ and ‖∇f_b‖² (float64 sums)."""
+    flat, sq, losses, sub = [], [], [], []
     for batch in batches:
-        losses.append(loss_backward(model, batch))
+        with torch.enable_grad():
+            losses.append(loss_backward(model, batch))
         sq.append(_block_sq(blocks))
-        with torch.no_grad():
-            for p in params:
-                total[id(p)] += p.grad.double()
+        flat.append(torch.cat([p.grad.reshape(-1) for ps in blocks for p in ps]))
         if subset:
             sub.append(subset_vector(subset))
-        print(f"  pass 1 batch {len(losses)}/{len(batches)}: loss {losses[-1]:.4f}", flush=True)
-    mean = {k: (v / len(batches)).float() for k, v in total.items()}
-    sq_full = np.array([sum(float(mean[id(p)].double().pow(2).sum()) for p in ps) for ps in blocks])
-    return {"sq": np.array(sq), "loss": losses, "mean": mean, "sq_full": sq_full,
-            "subset": torch.stack(sub) if subset else None}
-
-
-def second_pass(model, blocks, batches, first: dict, checks: list | None = None) -> dict:
-    """⟨g_{B,b}, ∇f_b⟩ per batch and block; the recomputed ‖g_{B,b}‖² must equal the first pass's. On batch 0,
-    each coefficient vector c in `checks` is applied to the real gradient (`vector_check`)."""
-    dots, done = [], []
-    for i, batch in enumerate(batches):
-        loss_backward(model, batch)
-        sq = _block_sq(blocks)
-        if not np.allclose(sq, first["sq"][i], rtol=1e-5, atol=0):
-            raise RuntimeError(f"batch {i}: the recomputed gradient differs from the first pass "
-                               f"(max rel {np.max(np.abs(sq / first['sq'][i] - 1)):.2e}); backward is not deterministic")
-        dots.append(_block_dot(blocks, first["mean"]))
-        if i == 0 and checks:
-            done = [vector_check(blocks, first["mean"], c) for c in checks]
-        print(f"  pass 2 batch {i + 1}/{len(batches)}", flush=True)
-    return {"dots": np.array(dots), "vector_checks": done}
+        print(f"  batch {len(losses)}/{len(batches)}: loss {losses[-1]:.4f}", flush=True)
+    model.zero_grad(set_to_none=True)
+    bounds = np.cumsum([0] + [sum(p.numel() for p in ps) for ps in blocks])
+    mean = torch.zeros(int(bounds[-1]), dtype=torch.float64)
+    for f in flat:
+        mean += f
+    mean /= len(flat)
+    seg = list(zip(bounds[:-1], bounds[1:]))
+    dots = np.array([[float(f[s:e].double() @ mean[s:e]) for s, e in seg] for f in flat])
+    sq_full = np.array([float(mean[s:e] @ mean[s:e]) for s, e in seg])
+    return {"sq": np.array(sq), "dots": dots, "sq_full": sq_full, "loss": losses, "flat": flat, "mean": mean,
+            "bounds": bounds, "subset": torch.stack(sub) if subset else None}
 
 
 @torch.no_grad()
-def vector_check(blocks, mean: dict, c) -> dict:
-    """Build ĝ = Σ_b c_b g_b as one flat vector over every parameter (from the blocks' .grad), and ∇f, g flat;
+def vector_check(grads: dict, c, batch: int = 0) -> dict:
+    """Build ĝ = Σ_b c_b g_b of one batch as one flat vector over every parameter from the blocks' gradients, and
     return ‖ĝ − g‖², ‖ĝ − ∇f‖² computed on the vectors next to the block formula of `core.estimators`."""
-    params = [(b, p) for b, ps in enumerate(blocks) for p in ps]
-    g = torch.cat([p.grad.reshape(-1) for _, p in params])
-    g_hat = torch.cat([float(c[b]) * p.grad.reshape(-1) for b, p in params])
-    full = torch.cat([mean[id(p)].reshape(-1) for _, p in params])
-    err = float((g_hat.double() - g.double()).pow(2).sum())
-    err_full = float((g_hat.double() - full.double()).pow(2).sum())
-    sq = _block_sq(blocks)
-    dots = _block_dot(blocks, mean)
-    sq_full = np.array([sum(float(mean[id(p)].double().pow(2).sum()) for p in ps) for ps in blocks])
+    g, b = grads["flat"][batch], grads["bounds"]
+    g_hat = torch.cat([float(c[i]) * g[s:e] for i, (s, e) in enumerate(zip(b[:-1], b[1:]))])
     c = np.asarray(c, dtype=float)
-    return {"vector": err, "blocks": float(sq @ (c - 1) ** 2), "vector_full": err_full,
-            "blocks_full": float(sq @ c ** 2 - 2 * dots @ c + sq_full.sum())}
+    sq, dots = grads["sq"][batch], grads["dots"][batch]
+    return {"vector": float((g_hat.double() - g.double()).pow(2).sum()), "blocks": float(sq @ (c - 1) ** 2),
+            "vector_full": float((g_hat.double() - grads["mean"]).pow(2).sum()),
+            "blocks_full": float(sq @ c ** 2 - 2 * dots @ c + grads["sq_full"].sum())}
 
 
 def fine_tune(model, params, batches, lr: float, seed: int) -> list[float]:

@@ -32,11 +32,12 @@ from papers.misa.variance import batches as lab_batches
 from papers.variance_lab import gradients as grads
 
 PROFILES = {
-    "cpu": dict(model="smollm2-135m", task="instruct", batches=8, batch_size=4, max_length=64, seed=0,
-                ft_steps=10, ft_lr=5e-5, lora_lr=2e-4, lora=dict(r=16, alpha=32, targets="q_proj,k_proj,v_proj,up_proj,down_proj"),
-                gammas=[1, 2, 4, 8], block_draws=20000, misa_draws=600, misa_calibration=1200, misa_period=10, misa_periods=30,
-                ist_draws=20000, ist_probe_rounds=4, zo_layers=[2, 14, 26], zo_modules=["self_attn.k_proj", "self_attn.v_proj"],
-                zo_draws=4000, sparsity=0.8, eps=1e-3, fd_draws=4, segments=20),
+    "cpu": dict(model="smollm2-135m", task="instruct", batches=6, batch_size=4, max_length=64, seed=0,
+                ft_steps=5, ft_lr=5e-5, lora_lr=2e-4, lora=dict(r=16, alpha=32, targets="q_proj,k_proj,v_proj,up_proj,down_proj"),
+                gammas=[1, 2, 4], block_draws=10000, misa_draws=400, misa_calibration=800, misa_period=10,
+                misa_periods=20, ist_draws=10000, ist_probe_rounds=2, zo_layers=[2, 26],
+                zo_modules=["self_attn.k_proj", "self_attn.v_proj"], zo_draws=3000, sparsity=0.8, eps=1e-3, fd_draws=2,
+                segments=20),
     "tiny": dict(model="tiny-llama", task="instruct", batches=3, batch_size=2, max_length=32, seed=0,
                  ft_steps=2, ft_lr=1e-3, lora_lr=1e-3, lora=dict(r=4, alpha=8, targets="q_proj,v_proj"),
                  gammas=[1, 2], block_draws=400, misa_draws=100, misa_calibration=200, misa_period=2, misa_periods=4,
@@ -282,25 +283,24 @@ def zo_study(spsa: SPSA, spsa_masked: SPSA, points: dict, p: dict) -> dict:
 
 def full_point(model, part: dict, eval_batches, subset_params, p: dict) -> dict:
     """Gradients at the current weights, every block arm's Monte Carlo, and vector checks of a few draws."""
-    blocks = part["params"]
-    first = grads.first_pass(model, blocks, eval_batches, subset_params)
+    g = grads.minibatch_gradients(model, part["params"], eval_batches, subset_params)
     checks = []
     for gamma in p["gammas"][:2]:
         pi, draw = lisa_arm(part, gamma, p["seed"] + 999)
         drawn = draw()
-        checks += [coefficients(pi, drawn, True), coefficients(pi, drawn, False)]
-    second = grads.second_pass(model, blocks, eval_batches, first, checks)
-    g = {"sq": first["sq"], "dots": second["dots"], "sq_full": first["sq_full"]}
+        checks += [grads.vector_check(g, coefficients(pi, drawn, rw)) for rw in (True, False)]
+    subset = g.pop("subset")
+    for key in ("flat", "mean"):
+        del g[key]
     arms = block_study(part, g, p)
     kind = np.asarray(part["kind"])
-    sq = first["sq"]
+    sq = g["sq"]
     share = {k: float(sq[:, kind == k].sum() / sq.sum()) for k in ("always", "matrix", "norm", "other")}
     grad_sq = sq.sum(axis=1)
-    return {"loss": first["loss"], "grad_sq": grad_sq.tolist(), "full_grad_sq": float(first["sq_full"].sum()),
-            "minibatch_noise": float((grad_sq.sum() - len(grad_sq) * first["sq_full"].sum()) / grad_sq.sum()),
-            "share": share, "vector_checks": second["vector_checks"], "arms": arms,
-            "misa_one_block": misa_one_block(part, arms, sq, p["block_draws"], p["seed"]),
-            "_subset": first["subset"]}
+    return {"loss": g["loss"], "grad_sq": grad_sq.tolist(), "full_grad_sq": float(g["sq_full"].sum()),
+            "minibatch_noise": float((grad_sq.sum() - len(grad_sq) * g["sq_full"].sum()) / grad_sq.sum()),
+            "share": share, "vector_checks": checks, "arms": arms,
+            "misa_one_block": misa_one_block(part, arms, sq, p["block_draws"], p["seed"]), "_subset": subset}
 
 
 def run_lab(p: dict) -> dict:
