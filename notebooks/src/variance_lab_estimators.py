@@ -158,7 +158,7 @@ print("finite-ε vs directional derivative, relative difference:", {k: np.round(
 print("ZO subset:", zo["tensors"], "d =", zo["d"], "kept by the mask:", zo["kept"])
 
 # %%
-fig, axes = plt.subplots(2, 3, figsize=(14.8, 9.4))
+fig, axes = plt.subplots(2, 3, figsize=(14.0, 9.4))
 colors = {"lisa": "C0", "misa_eh": "C3", "uniform_eh": "C2", "misa": "C1", "ist": "C4", "mezo": "C5", "smezo": "C6"}
 ax = axes[0, 0]
 pt = "pretrained"
@@ -260,6 +260,7 @@ ax.set_xticks(range(len(etas)))
 ax.set_xticklabels([e.replace("eta", "η = ") for e in etas])
 ax.axhline(1, color="0.5", ls=":")
 ax.set_ylabel("captured energy Σ p_b‖g_b‖² / uniform's")
+ax.set_ylim(0.8, 4.4)
 ax2 = ax.twinx()
 for j, pt in enumerate(POINTS):
     dd = claim3[pt]["packing_diff"]
@@ -269,7 +270,7 @@ ax2.axhline(0, color="0.7", lw=0.6)
 ax2.set_ylabel("packing: captured fraction, MISA − uniform (squares)")
 ax.set_xlim(-0.5, len(etas) + 0.3 * len(gammas) + 0.2)
 ax.set_title("(e) MISA claim 3 on the paper's criterion (black: closed form)\nsquares: packing sampler at γ = " + ", ".join(map(str, gammas)))
-ax.legend(fontsize=7, loc="upper left")
+ax.legend(fontsize=7, loc="upper right")
 
 ax = axes[1, 2]
 for j, pt in enumerate(POINTS):
@@ -288,7 +289,7 @@ ax.set_title("(f) IST vs random layers (circles 1/π, squares as applied;\nblack
              ", ".join(f"{ist_summary[pt]['score_range']:.1e}" for pt in POINTS))
 fig.suptitle(f"Variance lab, SmolLM2-135M ({lab['setting']['batches']} batches of {lab['setting']['batch_size']} x "
              f"{lab['setting']['max_length']} tokens); ZO on {zo['d']:,} coordinates ({', '.join(lab['setting']['zo_modules'])} of layers "
-             f"{lab['setting']['zo_layers']}); equal memory: embeddings/head trained in every block arm except 'MISA (paper)'",
+             f"{lab['setting']['zo_layers']});\nequal memory: embeddings/head trained in every block arm except 'MISA (paper)'",
              fontsize=10)
 fig.tight_layout()
 
