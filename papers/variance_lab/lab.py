@@ -17,6 +17,8 @@ Closed forms and the Monte-Carlo machinery: `core.estimators`; gradients: `paper
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import torch
 
@@ -198,7 +200,7 @@ def ist_points(p: dict, eval_batches, train_batches) -> dict:
     seed_everything(p["seed"])
     model, _ = load_model(p["model"])
     model.config.use_cache = False
-    model = apply_lora(model, type("Cfg", (), {"lora": LoraSettings(**p["lora"])})())
+    model = apply_lora(model, SimpleNamespace(method="ist", lora=LoraSettings(**p["lora"])))  # IST's LoRA wrap
     probe = iter(train_batches * (2 * p["ist_probe_rounds"]))
     cb = ISTCallback(seed=p["seed"], probe_batch=lambda sampler: next(probe))
     cb.setup(model)
