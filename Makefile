@@ -118,7 +118,7 @@ reproduce-sparse-mezo: $(STAMP) models sparse-mezo-runs sparse-mezo-figures  ## 
 
 # the variance lab has its own profiles (cpu, tiny): PROFILE=paper runs of the papers still run the cpu lab
 LAB_PROFILE ?= cpu
-variance-lab: $(STAMP) models  ## variance lab: every estimator's closed form vs a Monte Carlo on real SmolLM2 gradients (~10 min)
+variance-lab: $(STAMP) models  ## variance lab: every estimator's closed form vs a Monte Carlo on real SmolLM2 gradients (70 min at load 11-20)
 	$(PY) -m papers.variance_lab.lab --profile $(LAB_PROFILE)
 	$(PY) -m core.figures variance_lab --profile $(LAB_PROFILE)
 
