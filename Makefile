@@ -25,7 +25,7 @@ export PYTHONUNBUFFERED := 1
 .DEFAULT_GOAL := help
 .PHONY: help install data data-rebuild models baselines lab test bench reproduce-lisa lisa-runs lisa-figures \
 	misa-runs misa-figures reproduce-misa ist-runs ist-figures reproduce-ist sparse-mezo-runs sparse-mezo-figures \
-	reproduce-sparse-mezo figures reproduce check-reproduced lint clean-venv
+	reproduce-sparse-mezo variance-lab figures reproduce check-reproduced lint clean-venv
 
 help:  ## list every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -92,7 +92,7 @@ misa-runs: $(STAMP) models  ## MISA paper: gradient-variance data, memory study,
 misa-figures: $(STAMP)  ## MISA paper: execute the notebooks from existing results -> figures/misa/
 	$(PY) -m core.figures misa --profile $(PROFILE)
 
-reproduce-misa: $(STAMP) models misa-runs misa-figures  ## MISA end to end: set-up, data, runs, notebooks, figures
+reproduce-misa: $(STAMP) models misa-runs misa-figures variance-lab  ## MISA end to end: set-up, data, runs, notebooks, figures (+ the variance lab)
 	@echo "MISA reproduced: figures/misa/MANIFEST.json, notebooks/executed/misa/, claims in papers/misa/README.md"
 
 ist-runs: $(STAMP) models  ## IST paper: memory study and training runs of PROFILE (finished runs are skipped)
@@ -116,11 +116,18 @@ sparse-mezo-figures: $(STAMP)  ## Sparse MeZO paper: execute the notebooks from 
 reproduce-sparse-mezo: $(STAMP) models sparse-mezo-runs sparse-mezo-figures  ## Sparse MeZO end to end
 	@echo "Sparse MeZO reproduced: figures/sparse_mezo/MANIFEST.json, notebooks/executed/sparse_mezo/, claims in papers/sparse_mezo/README.md"
 
+# the variance lab has its own profiles (cpu, tiny): PROFILE=paper runs of the papers still run the cpu lab
+LAB_PROFILE ?= cpu
+variance-lab: $(STAMP) models  ## variance lab: every estimator's closed form vs a Monte Carlo on real SmolLM2 gradients (70 min at load 11-20)
+	$(PY) -m papers.variance_lab.lab --profile $(LAB_PROFILE)
+	$(PY) -m core.figures variance_lab --profile $(LAB_PROFILE)
+
 figures: $(STAMP)  ## every paper's notebooks from existing results (no training) + figures/README.md index
 	$(PY) -m core.figures lisa --profile $(PROFILE)
 	$(PY) -m core.figures misa --profile $(PROFILE)
 	$(PY) -m core.figures ist --profile $(PROFILE)
 	$(PY) -m core.figures sparse_mezo --profile $(PROFILE)
+	$(PY) -m core.figures variance_lab --profile $(LAB_PROFILE)
 	$(PY) -m core.figure_index
 
 reproduce: reproduce-lisa reproduce-misa reproduce-ist reproduce-sparse-mezo  ## every paper's PROFILE end to end, then the figure index
