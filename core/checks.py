@@ -10,7 +10,7 @@ import os
 import re
 from pathlib import Path
 
-from core.config import DTYPES, LR_SCHEDULERS, METHODS, ENCODER_METHODS, ConfigError, RunConfig, close_names
+from core.config import DTYPES, ENCODER_METHODS, LR_SCHEDULERS, METHODS, ConfigError, RunConfig, close_names
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # one path component: no '/', no leading '.'
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # gpt2, org/name
@@ -82,6 +82,7 @@ def model_config(name: str) -> dict | None:
     """The HF config (as a dict) of a model known on this machine (offline name, local directory, hub cache); None
     for a hub id that can still be downloaded; raises for anything else."""
     import importlib.util
+
     from core.models import ALIASES, MODELS_DIR, OFFLINE, TINY_CONFIGS
     name = ALIASES.get(name, name)
     if name in TINY_CONFIGS:

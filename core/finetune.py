@@ -23,10 +23,10 @@ from core.callbacks import (BlockSwitchCallback, FullGradNormCallback, ISTCallba
 from core.checkpoints import CompleteMarker, checkpoint_step, last_checkpoint, restore_finished
 from core.config import ENCODER_METHODS, RunConfig
 from core.data import load_task
+from core.divergence import DivergenceCallback
 from core.encoder_cls import ENCODER_TYPES, VerbalizerClassifier, classifier_accuracy, encode_classification
 from core.models import load_model, model_type
 from core.prompts import choice_accuracy, tokenize_dataset
-from core.divergence import DivergenceCallback
 from core.run import (FINISHED, append_jsonl, atomic_write_json, is_main_process, kill_point, manifest, read_json,
                       read_jsonl, run_status, seed_everything, truncate_jsonl, write_new_json)
 from core.trainers import ZOTrainer, zo_mask
@@ -140,7 +140,8 @@ def build_trainer(cfg: RunConfig, out: Path):
     """Model + data + method -> (Trainer, tokenizer, model)."""
     model, tok, train, evals, collator = (encoder_setup if is_encoder(cfg) else causal_setup)(cfg)
     d = cfg.divergence
-    callbacks = [MetricsCallback(out / "metrics.jsonl"), DivergenceCallback(d.loss_factor, d.patience, d.zero_grad_steps)]
+    callbacks = [MetricsCallback(out / "metrics.jsonl"),
+                 DivergenceCallback(d.loss_factor, d.patience, d.zero_grad_steps)]
     if cfg.method == "lisa":
         callbacks.append(LisaCallback(cfg.lisa.gamma, cfg.lisa.interval, cfg.seed, cfg.lisa.train_embeddings,
                                       cfg.lisa.train_head))

@@ -67,8 +67,12 @@ FILES = {
 }
 
 ARGS = {  # command-line arguments after the experiment file -> text the message must contain
-    "jobs 0": (["--jobs", "0"], "--jobs"), "jobs -1": (["--jobs=-1"], "--jobs"), "jobs abc": (["--jobs", "abc"], "--jobs"),
-    "only nosuch": (["--only", "nosuch"], "--only nosuch"), "run nosuch": (["--run", "nosuch"], "--run nosuch"), "profile gpu": (["--profile", "gpu"], "no profile 'gpu'"),
+    "jobs 0": (["--jobs", "0"], "--jobs"),
+    "jobs -1": (["--jobs=-1"], "--jobs"),
+    "jobs abc": (["--jobs", "abc"], "--jobs"),
+    "only nosuch": (["--only", "nosuch"], "--only nosuch"),
+    "run nosuch": (["--run", "nosuch"], "--run nosuch"),
+    "profile gpu": (["--profile", "gpu"], "no profile 'gpu'"),
 }
 
 

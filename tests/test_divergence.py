@@ -36,8 +36,8 @@ def test_rules():
 def test_diverging_run_stops_with_one_line_and_is_kept_by_the_loaders(tmp_path, monkeypatch, capsys):
     cfg = tmp_path / "exp.yaml"
     cfg.write_text("paper: test\nexperiment: div\nprofiles: {cpu: {}}\nruns: [{name: nan}]\n"
-                   "base: {model: tiny-llama, method: full, lr: 1.0e12, max_grad_norm: 0.0, max_steps: 6, batch_size: 2,"
-                   " max_length: 32, train_examples: 16, eval_examples: 4}\n")
+                   "base: {model: tiny-llama, method: full, lr: 1.0e12, max_grad_norm: 0.0, max_steps: 6,"
+                   " batch_size: 2, max_length: 32, train_examples: 16, eval_examples: 4}\n")
     monkeypatch.setattr(experiment, "RESULTS", tmp_path / "results")
     assert experiment.main([str(cfg)]) == 1
     out = capsys.readouterr()

@@ -3,8 +3,8 @@ import json
 import pytest
 
 from core.config import RunConfig
-from core.run import (CorruptFileError, RunExistsError, atomic_write_json, atomic_write_text, manifest, read_json,
-                      run_status, truncate_jsonl, append_jsonl, read_jsonl, write_new_json)
+from core.run import (CorruptFileError, RunExistsError, append_jsonl, atomic_write_json, atomic_write_text, manifest,
+                      read_json, read_jsonl, run_status, truncate_jsonl, write_new_json)
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
