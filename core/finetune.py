@@ -31,7 +31,8 @@ from core.run import (FINISHED, append_jsonl, atomic_write_json, is_main_process
                       read_jsonl, run_status, seed_everything, truncate_jsonl, write_new_json)
 from core.trainers import ZOTrainer, zo_mask
 
-RUN_LOGS = ("metrics.jsonl", "weight_norms.jsonl", "probes.jsonl")  # per-step logs of a run directory
+# per-step logs of a run directory
+RUN_LOGS = ("metrics.jsonl", "weight_norms.jsonl", "probes.jsonl", "ist_scores.jsonl")
 GALORE_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "c_attn", "c_fc"]
 
 
@@ -41,12 +42,12 @@ def uses_lora(cfg: RunConfig) -> bool:
 
 
 def apply_lora(model, cfg: RunConfig, task_type: str = "CAUSAL_LM"):
-    """Wrap with peft LoRA (DoRA, Liu et al. 2024, for `method: dora`: peft's ``use_dora``); `targets` is
-    "all-linear" or a comma-separated list of module names."""
+    """Wrap with peft LoRA (DoRA, Liu et al. 2024, for `method: dora` or `lora.dora`, e.g. under IST: peft's
+    ``use_dora``); `targets` is "all-linear" or a comma-separated list of module names."""
     from peft import LoraConfig, get_peft_model
     targets = cfg.lora.targets if cfg.lora.targets == "all-linear" else cfg.lora.targets.split(",")
     lcfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=targets, task_type=task_type, use_dora=cfg.method == "dora")
+                      target_modules=targets, task_type=task_type, use_dora=cfg.method == "dora" or cfg.lora.dora)
     return get_peft_model(model, lcfg)
 
 
@@ -158,7 +159,8 @@ def build_trainer(cfg: RunConfig, out: Path):
         i = cfg.ist
         callbacks.append(ISTCallback(i.interval, i.update_frac, i.suppress_frac, i.n_probes, i.lr, i.suppression,
                                      cfg.seed, i.uniform, lambda sampler: collator(
-                                         [train[j] for j in sampler.probe_indices(len(train), i.probe_batch)])))
+                                         [train[j] for j in sampler.probe_indices(len(train), i.probe_batch)]),
+                                     i.free_state, out / "ist_scores.jsonl"))
     if cfg.probe_every:
         probe = collator([evals[i] for i in range(min(cfg.probe_examples, len(evals)))])
         callbacks.append(FullGradNormCallback(out / "probes.jsonl", probe, cfg.probe_every))
