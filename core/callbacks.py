@@ -281,7 +281,7 @@ class ISTCallback(BlockSwitchCallback):
     its moments restart when it is drawn again. ``free_state=False`` is the reference's behaviour (`ist.py` never
     touches the optimizer; papers/ist/REFERENCE.md §2 item 5): the state stays allocated and is reused stale.
     With `log_path`, one JSON row per step (step, the selected layers, every layer's score, the probe losses
-    when the scores were updated) goes to that file: the score trajectories.
+    when the scores were updated, the AdamW state bytes) goes to that file: the score trajectories.
     """
 
     def __init__(self, interval: int = 10, update_frac: float = 0.25, suppress_frac: float = 0.5,
@@ -346,7 +346,8 @@ class ISTCallback(BlockSwitchCallback):
             scores = self.sampler.scores.tolist()
             append_jsonl(self.log_path, {"step": state.global_step, "selected": [int(n[5:]) for n in self.active],
                                          "scores": scores, "spread": max(scores) - min(scores),
-                                         "probe_losses": self.probe_losses})
+                                         "probe_losses": self.probe_losses,
+                                         "optimizer_state_bytes": optimizer_state_bytes(self.optimizer)})
         self.probe_losses = None
 
 

@@ -156,6 +156,7 @@ class RunConfig:
     max_grad_norm: float = 1.0
     dtype: str = "float32"
     log_weight_norms: bool = False
+    save_adapter: bool = False  # LoRA/IST: the final adapter weights -> adapter.safetensors (not committed)
     lm_eval_limit: int = 0
     lm_eval_tasks: str = "sft_math_mc,sft_instruct_ll"   # comma-separated names of core.evaluate.LOCAL_TASKS
     probe_every: int = 0        # full-gradient norm on a fixed validation batch every N steps (0: off)

@@ -253,9 +253,32 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
     else:
         result.update(evaluate(trainer, tok, model, cfg))
     if is_main_process():
+        if cfg.save_adapter and uses_lora(cfg):
+            save_adapter(model, out / ADAPTER_FILE)
         atomic_write_json(out / "result.json", result)
         shutil.rmtree(out / "checkpoints", ignore_errors=True)
     return result
+
+
+ADAPTER_FILE = "adapter.safetensors"
+
+
+def save_adapter(model, path: Path) -> None:
+    """The run's final LoRA weights (every `lora_` tensor by name), for analyses at a fixed checkpoint."""
+    from safetensors.torch import save_file
+    save_file({n: p.detach().contiguous() for n, p in model.named_parameters() if "lora_" in n}, str(path))
+
+
+def load_adapter(model, path: Path) -> None:
+    """Load `save_adapter`'s tensors into a model wrapped with the same LoRA settings (every name must match)."""
+    from safetensors.torch import load_file
+    saved, params = load_file(str(path)), dict(model.named_parameters())
+    missing = sorted(set(saved) ^ {n for n in params if "lora_" in n})
+    if missing:
+        raise ValueError(f"{path} does not match the model's LoRA tensors (e.g. {missing[:2]}): other LoRA settings?")
+    with torch.no_grad():
+        for name, tensor in saved.items():
+            params[name].copy_(tensor)
 
 
 def summarize(cfg: RunConfig, out: Path, trainer, wall: float) -> dict:

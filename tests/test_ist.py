@@ -168,6 +168,11 @@ def test_free_state_frees_or_keeps_the_adam_state_of_deselected_adapters(tiny_cf
             selected_so_far[i] = selected_so_far.get(i, 0) + 1
         assert steps == ({i: streak[i] for i in active} if free_state else selected_so_far)
     assert len(selected_so_far) > 2 or free_state        # some layer left and kept its state
+    # the logged state bytes: exp_avg + exp_avg_sq (fp32) + a 4-byte step per parameter of the layers holding state
+    from core.run import read_jsonl
+    lora = [[p for n, p in m.named_parameters() if "lora_" in n] for _, m in find_blocks(trainer.model).layers]
+    logged = [r["optimizer_state_bytes"] for r in read_jsonl(tmp_path / "ist_scores.jsonl")]
+    assert logged == [sum(8 * p.numel() + 4 for i in steps for p in lora[i]) for _, steps in rows]
 
 
 def test_score_log_has_one_row_per_step_with_the_selection_and_probe_losses(tiny_cfg, tmp_path):
