@@ -15,7 +15,8 @@ run's fixed output, the examples are the sample) and a permutation p-value over 
 also carries the scores' seed-to-seed variation. The confounded version is reported beside it: ΔL measured on the
 IST run's own checkpoint, against its scores and against how often each layer was selected.
 
-    python -m papers.ist.importance_check [--profile cpu] [--force]   # -> data/results/ist/importance_check/<profile>.json
+    python -m papers.ist.importance_check [--profile cpu] [--force] [--confounded-seeds 0]
+    # -> data/results/ist/importance_check/<profile>.json
 
 Needs the runs' adapters (`save_adapter: true` in papers/ist/configs/compare_math.yaml; not committed).
 """
@@ -34,7 +35,8 @@ from core.stats import t_interval
 EXPERIMENT = "compare_math"
 REFERENCE_RUN = "lora"          # every layer's adapter trained at every step
 SCORED_RUNS = ("ist", "ist_slr100")
-N_EXAMPLES = 100
+N_EXAMPLES = 32              # 2 batches x 31 forwards per checkpoint (budget: papers/ist/README.md "Scale")
+CONFOUNDED_SEEDS = ()       # each seed of the confounded version costs one more checkpoint (~3 min on 2 cores)
 BATCH = 16
 
 
@@ -119,8 +121,9 @@ def checkpoint_deltas(run, n: int = N_EXAMPLES) -> np.ndarray:
     return suppression_deltas(model, held_out_batches(cfg, tok, n))
 
 
-def check(runs, n: int = N_EXAMPLES) -> dict:
-    """Per seed: ρ(scores of each scored run, importance at the LoRA checkpoint) and the confounded version."""
+def check(runs, n: int = N_EXAMPLES, confounded_seeds=CONFOUNDED_SEEDS) -> dict:
+    """Per seed: ρ(scores of each scored run, importance at the LoRA checkpoint); the confounded version for
+    `confounded_seeds`."""
     by = {(r.name, r.seed): r for r in runs}
     seeds = sorted(s for (name, s) in by if name == REFERENCE_RUN and ("ist", s) in by)
     rows = []
@@ -131,17 +134,19 @@ def check(runs, n: int = N_EXAMPLES) -> dict:
             if (name, seed) in by:
                 scores = by[(name, seed)].result["score_history"][-1]
                 row[name] = {"scores": scores, **rank_agreement(scores, reference)}
-        own = by[("ist", seed)]
-        own_deltas = checkpoint_deltas(own, n)
-        counts = selection_counts(own, own_deltas.shape[1])
-        row["confounded"] = {"own_importance": own_deltas.mean(0).tolist(), "selection_counts": counts,
-                             "scores_vs_own": rank_agreement(row["ist"]["scores"], own_deltas),
-                             "counts_vs_own": rank_agreement(counts, own_deltas)}
+        if seed in confounded_seeds:
+            own = by[("ist", seed)]
+            own_deltas = checkpoint_deltas(own, n)
+            counts = selection_counts(own, own_deltas.shape[1])
+            row["confounded"] = {"own_importance": own_deltas.mean(0).tolist(), "selection_counts": counts,
+                                 "scores_vs_own": rank_agreement(row["ist"]["scores"], own_deltas),
+                                 "counts_vs_own": rank_agreement(counts, own_deltas)}
         rows.append(row)
     summary = {name: str(t_interval([r[name]["rho"] for r in rows])) for name in SCORED_RUNS
                if len([r for r in rows if name in r]) >= 2 and all(name in r for r in rows)}
     return {"experiment": EXPERIMENT, "reference_run": REFERENCE_RUN, "held_out": f"test split, first {n}",
-            "suppression_factor": 0.0, "seeds": rows, "rho_over_seeds": summary}
+            "suppression_factor": 0.0, "seeds": rows, "rho_over_seeds": summary,
+            "confounded_seeds": [s for s in seeds if s in confounded_seeds]}
 
 
 def main(argv=None) -> int:
@@ -150,13 +155,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--force", action="store_true", help="recompute even if the result file exists")
+    parser.add_argument("--confounded-seeds", type=int, nargs="*", default=list(CONFOUNDED_SEEDS),
+                        help="seeds whose IST checkpoint is also measured (the confounded version)")
     args = parser.parse_args(argv)
     out = RESULTS / "ist" / "importance_check" / f"{args.profile}.json"
 
     def compute():
         runs = load_runs("ist", EXPERIMENT, args.profile)
-        return {**check(runs), "manifest": manifest({"experiment": EXPERIMENT, "profile": args.profile,
-                                                     "n_examples": N_EXAMPLES})}
+        return {**check(runs, N_EXAMPLES, tuple(args.confounded_seeds)),
+                "manifest": manifest({"experiment": EXPERIMENT, "profile": args.profile, "n_examples": N_EXAMPLES,
+                                      "confounded_seeds": args.confounded_seeds})}
     cached_result(out, args.force, compute)
     return 0
 
