@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from conftest import run_experiment_into
 from core.run import REPO
 
 FIXTURE = """
@@ -20,19 +21,10 @@ seeds: [0, 1]
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    root = tmp_path_factory.mktemp("results")
-    cfg = root / "exp.yaml"
-    cfg.write_text(FIXTURE)
-    import core.experiment as experiment
     from core.results import load_runs
     from core.run import atomic_write_json
     from papers.ist.importance_check import check
-    old = experiment.RESULTS
-    experiment.RESULTS = root
-    try:
-        assert experiment.main([str(cfg)]) == 0
-    finally:
-        experiment.RESULTS = old
+    root = run_experiment_into(FIXTURE, tmp_path_factory.mktemp("results"))
     atomic_write_json(root / "ist" / "importance_check" / "cpu.json", check(load_runs("ist", "compare_math", "cpu", root), n=8,
                                                                            confounded_seeds=(0, 1)))
     return root

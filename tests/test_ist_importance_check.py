@@ -1,25 +1,11 @@
 """papers.ist.importance_check: ΔL of removing each layer's adapter and the rank agreement, on known answers."""
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from papers.ist.importance_check import rank_agreement, suppression_deltas
-
-
-class Adapter(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.scaling = {"default": 2.0}
-        self.lora_A = nn.Parameter(torch.zeros(1))
-
-
-class Layer(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.proj = Adapter()
+from test_ist import FakeLayer
 
 
 class WeightedLayers(nn.Module):
@@ -29,7 +15,7 @@ class WeightedLayers(nn.Module):
     def __init__(self, weights):
         super().__init__()
         self.embed = nn.Embedding(2, 2)
-        self.layers = nn.ModuleList(Layer() for _ in weights)
+        self.layers = nn.ModuleList(FakeLayer() for _ in weights)
         self.w = torch.tensor(weights, dtype=torch.float64)
 
     def example_loss(self, batch):
