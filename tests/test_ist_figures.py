@@ -2,8 +2,8 @@
 import json
 
 import pytest
-
 from conftest import run_experiment_into
+
 from core.run import REPO
 
 FIXTURE = """
@@ -25,8 +25,8 @@ def results(tmp_path_factory):
     from core.run import atomic_write_json
     from papers.ist.importance_check import check
     root = run_experiment_into(FIXTURE, tmp_path_factory.mktemp("results"))
-    atomic_write_json(root / "ist" / "importance_check" / "cpu.json", check(load_runs("ist", "compare_math", "cpu", root), n=8,
-                                                                           confounded_seeds=(0, 1)))
+    runs = load_runs("ist", "compare_math", "cpu", root)
+    atomic_write_json(root / "ist" / "importance_check" / "cpu.json", check(runs, n=8, confounded_seeds=(0, 1)))
     return root
 
 
@@ -35,7 +35,7 @@ def test_importance_check_rows(results):
     assert [s["seed"] for s in data["seeds"]] == [0, 1]
     for s in data["seeds"]:
         assert len(s["importance"]) == 4 and len(s["ist"]["scores"]) == 4
-        assert -1 <= s["ist"]["rho_lo"] <= s["ist"]["rho"] <= s["ist"]["rho_hi"] <= 1 or s["ist"]["rho"] != s["ist"]["rho"]
+        assert -1 <= s["ist"]["rho_lo"] <= s["ist"]["rho_hi"] <= 1 and -1 <= s["ist"]["rho"] <= 1
         assert sum(s["confounded"]["selection_counts"]) == 6 * 2                # 6 steps x 2 of 4 layers
     assert set(data["rho_over_seeds"]) == {"ist", "ist_slr100"}
 

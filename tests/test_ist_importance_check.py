@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 import torch
+from test_ist import FakeLayer
 from torch import nn
 
 from papers.ist.importance_check import rank_agreement, suppression_deltas
-from test_ist import FakeLayer
 
 
 class WeightedLayers(nn.Module):

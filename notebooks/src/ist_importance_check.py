@@ -39,7 +39,7 @@ table["confounded"] = {
     "seeds": [s["seed"] for s in confounded],
     "rho_scores_vs_own_checkpoint": [s["confounded"]["scores_vs_own"]["rho"] for s in confounded],
     "rho_selection_counts_vs_own_checkpoint": [s["confounded"]["counts_vs_own"]["rho"] for s in confounded]}
-table
+print(table)
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))

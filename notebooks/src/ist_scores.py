@@ -39,7 +39,7 @@ for (name, seed), rows in sorted(logs.items()):
         "final_weight_ratio": weight_ratio(final),
         "selection_counts_min_max": [int(counts.min()), int(counts.max())],
         "most_important_5": np.argsort(final)[:5].tolist()}
-table
+print(table)
 
 # %%
 names = sorted({n for n, _ in logs})
@@ -73,4 +73,5 @@ save_figure(fig, figure_path, table)
 
 # %%
 for run, row in table.items():
-    print(f"{run}: {row['updates']} updates, spread {row['final_spread']:.3g}, weight ratio {row['final_weight_ratio']:.3g}")
+    print(f"{run}: {row['updates']} updates, spread {row['final_spread']:.3g}, "
+          f"weight ratio {row['final_weight_ratio']:.3g}")

@@ -58,7 +58,7 @@ def arms(model_name: str, batches: dict, probe_batches: dict):
     lisa_opt = torch.optim.AdamW(lisa.parameters(), lr=1e-5)
     for m in (lora, ist, lisa):
         m.config.use_cache = False
-    cbs = {}
+    cbs, step = {}, {"n": 0}   # one step counter: every switch re-draws, as a run does each step
     for b, batch in batches.items():
         cb = ISTCallback(interval=10, seed=0)
         cb.optimizer = ist_opt
@@ -67,14 +67,13 @@ def arms(model_name: str, batches: dict, probe_batches: dict):
         lcb = LisaCallback(gamma=2, interval=1, seed=0)
         lcb.optimizer = lisa_opt
         lcb.setup(lisa)
-        step = {"n": 0}
 
-        def ist_step(cb=cb, batch=batch):
+        def ist_step(cb=cb, batch=batch, step=step):
             step["n"] += 1
             cb.switch(step["n"])
             _train_step(ist, ist_opt, batch)()
 
-        def lisa_step(lcb=lcb, batch=batch):
+        def lisa_step(lcb=lcb, batch=batch, step=step):
             step["n"] += 1
             lcb.switch(step["n"])
             _train_step(lisa, lisa_opt, batch)()
