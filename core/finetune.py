@@ -264,9 +264,12 @@ ADAPTER_FILE = "adapter.safetensors"
 
 
 def save_adapter(model, path: Path) -> None:
-    """The run's final LoRA weights (every `lora_` tensor by name), for analyses at a fixed checkpoint."""
+    """The run's final LoRA weights (every `lora_` tensor by name), for analyses at a fixed checkpoint; written to a
+    temporary file and renamed, so a killed run never leaves a half-written adapter."""
     from safetensors.torch import save_file
-    save_file({n: p.detach().contiguous() for n, p in model.named_parameters() if "lora_" in n}, str(path))
+    tmp = Path(path).with_suffix(".tmp")
+    save_file({n: p.detach().contiguous() for n, p in model.named_parameters() if "lora_" in n}, str(tmp))
+    tmp.replace(path)
 
 
 def load_adapter(model, path: Path) -> None:

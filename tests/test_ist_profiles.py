@@ -18,7 +18,8 @@ def score_updates(cfg) -> int:
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
-def test_every_profile_loads(path):
+def test_every_profile_loads(path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # paper profiles name hub models (tests/test_config.py does the same)
     profiles = yaml.safe_load(Path(path).read_text())["profiles"]
     for profile in profiles:
         configs = load_experiment(path, profile)
