@@ -69,8 +69,8 @@ axes[1].errorbar(values, y, xerr=[np.subtract(values, lows), np.subtract(highs, 
 axes[1].axvline(0, color="grey", lw=0.8)
 axes[1].set_yticks(y, labels, fontsize=7)
 axes[1].set_xlabel("Spearman ρ [95 % bootstrap over held-out examples]")
-axes[1].set_title("; ".join(f"{a}: ρ over seeds {table[a]['rho_over_seeds']} → {table[a]['verdict']}" for a in arms),
-                  fontsize=8)
+axes[1].set_title("; ".join(f"{a}: ρ over seeds {table[a]['rho_over_seeds'] or 'n/a'} → {table[a]['verdict']}"
+                            for a in arms), fontsize=8)
 fig.tight_layout()
 save_figure(fig, figure_path, table)
 
