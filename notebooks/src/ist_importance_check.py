@@ -15,10 +15,11 @@ figure_path = "/tmp/ist_importance_check.png"
 # %%
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 
-from core.results import load_json, save_figure
+from core.claims import Verdict, paper_claim, verdict_cell
+from core.plotting import figure, finish
+from core.results import load_json
 from core.stats import mde_of, t_interval
 from core.verdicts import decide
 
@@ -39,10 +40,13 @@ table["confounded"] = {
     "seeds": [s["seed"] for s in confounded],
     "rho_scores_vs_own_checkpoint": [s["confounded"]["scores_vs_own"]["rho"] for s in confounded],
     "rho_selection_counts_vs_own_checkpoint": [s["confounded"]["counts_vs_own"]["rho"] for s in confounded]}
+verdicts = [Verdict(paper_claim("ist", "importance_check"), table[arm]["verdict"],
+                    f"ρ(score, importance) over seeds {table[arm]['rho_over_seeds'] or 'n/a (one seed)'}", arm)
+            for arm in arms]
 print(table)
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
+fig, axes = figure(ncols=2, width=7.0, height=4.6)
 for k, arm in enumerate(arms):
     for s in seeds:
         axes[0].scatter(s[arm]["scores"], s["importance"], s=14, color=f"C{k}", alpha=0.7,
@@ -50,7 +54,7 @@ for k, arm in enumerate(arms):
                         if s is seeds[0] else None)
 axes[0].set_xlabel("IST final score s_i (high = less important)")
 axes[0].set_ylabel("importance: mean ΔL of removing layer i's adapter\n(plain-LoRA checkpoint, held-out)")
-axes[0].legend(fontsize=7)
+axes[0].legend(fontsize=9)
 labels, values, lows, highs = [], [], [], []
 for arm in arms:
     for s in seeds:
@@ -67,12 +71,9 @@ for key, name in (("scores_vs_own", "scores vs own ckpt"), ("counts_vs_own", "co
 y = np.arange(len(labels))
 axes[1].errorbar(values, y, xerr=[np.subtract(values, lows), np.subtract(highs, values)], fmt="o", capsize=3)
 axes[1].axvline(0, color="grey", lw=0.8)
-axes[1].set_yticks(y, labels, fontsize=7)
+axes[1].set_yticks(y, labels, fontsize=9)
 axes[1].set_xlabel("Spearman ρ [95 % bootstrap over held-out examples]")
-axes[1].set_title("; ".join(f"{a}: ρ over seeds {table[a]['rho_over_seeds'] or 'n/a'} → {table[a]['verdict']}"
-                            for a in arms), fontsize=8)
-fig.tight_layout()
-save_figure(fig, figure_path, table)
+finish(fig, figure_path, table, verdicts, "Do IST's scores rank the layers whose adapters matter? (held-out)")
 
 # %% [markdown]
 # ## Verdict
@@ -80,5 +81,4 @@ save_figure(fig, figure_path, table)
 # (core.verdicts.decide, direction −1).
 
 # %%
-for arm in arms:
-    print(f"{arm}: ρ over seeds {table[arm]['rho_over_seeds']}: {table[arm]['verdict']}")
+verdict_cell(verdicts)

@@ -16,7 +16,11 @@ figure_path = "/tmp/ist_scores.png"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from core.results import load_runs, save_figure
+from core.claims import Verdict, fmt_interval, paper_claim, verdict_cell
+from core.plotting import figure, finish
+from core.results import load_runs
+from core.stats import mde_of, t_interval
+from core.verdicts import decide, inconclusive
 
 runs = [r for r in load_runs("ist", "compare_math", profile, results_root)
         if r.config["method"] == "ist" and not r.config["ist"]["uniform"]]
@@ -39,11 +43,21 @@ for (name, seed), rows in sorted(logs.items()):
         "final_weight_ratio": weight_ratio(final),
         "selection_counts_min_max": [int(counts.min()), int(counts.max())],
         "most_important_5": np.argsort(final)[:5].tolist()}
+verdicts = []
+for name in sorted({n for n, _ in logs}):
+    # the claim: selection departs from uniform, i.e. log of the largest selection-weight ratio > 0 over seeds
+    logs_ratio = [np.log(row["final_weight_ratio"]) for k, row in table.items() if k.rsplit("-s", 1)[0] == name]
+    if len(logs_ratio) >= 3:
+        iv = t_interval(logs_ratio)
+        verdict, ours = decide(iv, None, mde_of(logs_ratio), +1), f"log weight ratio {fmt_interval(iv)}"
+    else:
+        verdict, ours = inconclusive(float("inf")), f"{len(logs_ratio)} seed(s): no interval"
+    verdicts.append(Verdict(paper_claim("ist", "scores"), verdict, ours, name))
 print(table)
 
 # %%
 names = sorted({n for n, _ in logs})
-fig, axes = plt.subplots(1, len(names) + 1, figsize=(6 * (len(names) + 1), 4.6))
+fig, axes = figure(ncols=len(names) + 1, height=4.2)
 for ax, name in zip(axes, names):
     seed = min(s for n, s in logs if n == name)
     rows = logs[(name, seed)]
@@ -51,19 +65,18 @@ for ax, name in zip(axes, names):
     scores = np.array([r["scores"] for r in rows])
     for i in range(scores.shape[1]):
         ax.plot(steps, scores[:, i], color=plt.cm.viridis(i / max(scores.shape[1] - 1, 1)), lw=1)
-    ax.set_title(f"{name}, seed {seed}: score lr {table[f'{name}-s{seed}']['score_lr']:g}, every layer")
+    ax.set_title(f"{name} s{seed}: score lr {table[f'{name}-s{seed}']['score_lr']:g}", fontsize=10)
     ax.set_xlabel("optimizer step")
-    ax.set_ylabel("score s_i (low = important; colour: layer 0 dark)")
+    ax.set_ylabel("score s_i (low = important)")
 for (name, seed), rows in sorted(logs.items()):
     axes[-1].plot([r["step"] for r in rows], [max(r["spread"], 1e-6) for r in rows],
                   color=f"C{names.index(name)}", alpha=0.8, label=f"{name} s{seed}")
 axes[-1].set_yscale("log")
 axes[-1].set_xlabel("optimizer step")
 axes[-1].set_ylabel("score spread max s − min s")
-axes[-1].legend(fontsize=7)
-axes[-1].set_title("spread over time (e^spread bounds the selection-weight ratio)")
-fig.tight_layout()
-save_figure(fig, figure_path, table)
+axes[-1].legend(fontsize=9)
+axes[-1].set_title("spread (e^spread bounds the weight ratio)", fontsize=10)
+finish(fig, figure_path, table, verdicts, "IST score trajectories (colour: layer 0 dark) and their spread")
 
 # %% [markdown]
 # ## Reading
@@ -75,3 +88,6 @@ save_figure(fig, figure_path, table)
 for run, row in table.items():
     print(f"{run}: {row['updates']} updates, spread {row['final_spread']:.3g}, "
           f"weight ratio {row['final_weight_ratio']:.3g}")
+
+# %%
+verdict_cell(verdicts)
