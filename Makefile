@@ -101,6 +101,8 @@ IST_CONFIGS ?= papers/ist/configs/compare_math.yaml papers/ist/configs/adapter_s
 ist-runs: $(STAMP) models  ## IST paper: memory study, runs of PROFILE (finished runs skipped), importance check
 	$(PY) -m papers.ist.memory --profile $(PROFILE)
 	$(PY) -m core.experiment $(IST_CONFIGS) --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m core.learnability ist compare_math --profile $(PROFILE) --baseline lora --metric eval_loss \
+		--metric test_accuracy
 	$(PY) -m papers.ist.importance_check --profile $(PROFILE)
 
 ist-figures: $(STAMP)  ## IST paper: execute the notebooks from existing results -> figures/ist/

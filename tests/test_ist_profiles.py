@@ -35,7 +35,8 @@ def test_compare_math_decides(profile):
     for c in configs:
         by.setdefault(c.name, []).append(c)
     assert {"lora", "ist", "ist_random", "ist_slr100"} <= set(by)
-    for name, runs in by.items():
+    assert by["zero_shot"][0].method == "zero_shot"                       # the learnability gate's reference
+    for name, runs in ((n, r) for n, r in by.items() if n != "zero_shot"):
         assert len({c.seed for c in runs}) >= 3 or name == "lisa", name    # seeds: data order and sampler
         assert all(c.max_steps >= 300 for c in runs)
         assert all(c.lr_probe.grid or c.lr_probe.source for c in runs), f"{name}: lr from a probe"
