@@ -95,9 +95,15 @@ misa-figures: $(STAMP)  ## MISA paper: execute the notebooks from existing resul
 reproduce-misa: $(STAMP) models misa-runs misa-figures variance-lab  ## MISA end to end: set-up, data, runs, notebooks, figures (+ the variance lab)
 	@echo "MISA reproduced: figures/misa/MANIFEST.json, notebooks/executed/misa/, claims in papers/misa/README.md"
 
-ist-runs: $(STAMP) models  ## IST paper: memory study and training runs of PROFILE (finished runs are skipped)
+# IST_CONFIGS: the default profile's experiments (papers/ist/README.md "Scale"); the v002 configs accuracy_math,
+# accuracy_sentiment and importance keep their committed results and run only when named here
+IST_CONFIGS ?= papers/ist/configs/compare_math.yaml papers/ist/configs/adapter_state.yaml
+ist-runs: $(STAMP) models  ## IST paper: memory study, runs of PROFILE (finished runs skipped), importance check
 	$(PY) -m papers.ist.memory --profile $(PROFILE)
-	$(PY) -m core.experiment papers/ist/configs --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m core.experiment $(IST_CONFIGS) --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m core.learnability ist compare_math --profile $(PROFILE) --baseline lora --metric eval_loss \
+		--metric test_accuracy
+	$(PY) -m papers.ist.importance_check --profile $(PROFILE)
 
 ist-figures: $(STAMP)  ## IST paper: execute the notebooks from existing results -> figures/ist/
 	$(PY) -m core.figures ist --profile $(PROFILE)

@@ -98,6 +98,7 @@ class BlockSwitchCallback(TrainerCallback):
     """
 
     state_file = "block_switch.json"
+    free_state = True  # a deselected block's gradient and optimizer state are dropped (ISTCallback may keep them)
 
     def __init__(self, interval: int):
         if interval <= 0:
@@ -170,8 +171,9 @@ class BlockSwitchCallback(TrainerCallback):
         unknown = set(names) - set(self.blocks)
         if unknown:
             raise KeyError(f"unknown blocks {sorted(unknown)}")
+        state_owner = self.optimizer if self.free_state else None  # kept state: AdamW skips grad-less params
         for name, params in self.blocks.items():
-            set_trainable(params, name in names, self.optimizer)
+            set_trainable(params, name in names, state_owner)
         self.active = list(names)
         self.sync_ddp_reducer()
 
@@ -269,20 +271,27 @@ class MisaCallback(BlockSwitchCallback):
 
 
 class ISTCallback(BlockSwitchCallback):
-    """IST (Yao et al. 2024) over a peft LoRA model: every step only the adapters of the layers drawn by
-    `ISTScores.select` train (the others keep no gradient or AdamW state); every `interval` steps (not at 0)
-    `n_probes` probe forwards on a training batch, each with a set of layers' adapters scaled by `suppression`
-    (reference 0.25; 0 removes them), update the scores. ``uniform=True``: random layers, no probes (control).
-    `probe_batch(sampler)` returns a model-ready batch (the Trainer run passes one drawn from the training set).
+    """IST (Yao et al. 2024) over a peft LoRA (or DoRA) model: every step only the adapters of the layers drawn
+    by `ISTScores.select` train; every `interval` steps (not at 0) `n_probes` probe forwards on a training batch,
+    each with a set of layers' adapters scaled by `suppression` (reference 0.25; 0 removes them), update the
+    scores. ``uniform=True``: random layers, no probes (control). `probe_batch(sampler)` returns a model-ready
+    batch (the Trainer run passes one drawn from the training set).
+
+    ``free_state=True`` (the repo's switching contract): a deselected adapter keeps no gradient or AdamW state, so
+    its moments restart when it is drawn again. ``free_state=False`` is the reference's behaviour (`ist.py` never
+    touches the optimizer; papers/ist/REFERENCE.md §2 item 5): the state stays allocated and is reused stale.
+    With `log_path`, one JSON row per step (step, the selected layers, every layer's score, the probe losses
+    when the scores were updated, the AdamW state bytes) goes to that file: the score trajectories.
     """
 
     def __init__(self, interval: int = 10, update_frac: float = 0.25, suppress_frac: float = 0.5,
                  n_probes: int = 3, lr: float = 10.0, suppression: float = 0.25, seed: int = 0,
-                 uniform: bool = False, probe_batch=None):
+                 uniform: bool = False, probe_batch=None, free_state: bool = True, log_path=None):
         super().__init__(1)
         if interval <= 0:
             raise ValueError(f"IST probe interval must be > 0, got {interval}")
         self.probe_interval, self.suppression, self.probe_batch = interval, suppression, probe_batch
+        self.free_state, self.log_path, self.probe_losses = free_state, log_path, None
         self.kw = dict(update_frac=update_frac, suppress_frac=suppress_frac, n_probes=n_probes, lr=lr, seed=seed,
                        uniform=uniform)
 
@@ -328,8 +337,18 @@ class ISTCallback(BlockSwitchCallback):
     def on_step_begin(self, args, state, control, model=None, **kwargs):
         step = state.global_step
         if step > 0 and step % self.probe_interval == 0 and step != self.switched_at and not self.sampler.uniform:
-            self.probe(model)
+            self.probe_losses = self.probe(model)
         super().on_step_begin(args, state, control, **kwargs)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        """Log the step's selection and the scores it was drawn from (rows keyed by the finished step's number)."""
+        if self.log_path is not None and state.is_world_process_zero:
+            scores = self.sampler.scores.tolist()
+            append_jsonl(self.log_path, {"step": state.global_step, "selected": [int(n[5:]) for n in self.active],
+                                         "scores": scores, "spread": max(scores) - min(scores),
+                                         "probe_losses": self.probe_losses,
+                                         "optimizer_state_bytes": optimizer_state_bytes(self.optimizer)})
+        self.probe_losses = None
 
 
 class MetricsCallback(TrainerCallback):

@@ -35,6 +35,7 @@ class LoraSettings:
     alpha: int = 16
     dropout: float = 0.0
     targets: str = "all-linear"
+    dora: bool = False          # DoRA (Liu et al. 2024) through peft's use_dora
 
 
 @dataclass
@@ -87,7 +88,8 @@ class IstSettings:
     """IST (Yao et al. 2024) defaults from the reference `ist.py` (papers/ist/REFERENCE.md §2): score update
     every `interval` = 10 steps from `n_probes` = 3 probe forwards with half of the layers' adapters scaled by
     `suppression` = 0.25, score lr 10, 25 % of the layers trained per step; probe batch 16 training examples.
-    `uniform: true` is the random-selection control (same fraction, no scores)."""
+    `uniform: true` is the random-selection control (same fraction, no scores). `free_state: false` keeps the
+    AdamW state of deselected adapters (the reference's behaviour) instead of freeing it."""
     interval: int = 10
     n_probes: int = 3
     suppress_frac: float = 0.5
@@ -96,6 +98,7 @@ class IstSettings:
     lr: float = 10.0
     probe_batch: int = 16
     uniform: bool = False
+    free_state: bool = True
 
 
 @dataclass
@@ -153,6 +156,7 @@ class RunConfig:
     max_grad_norm: float = 1.0
     dtype: str = "float32"
     log_weight_norms: bool = False
+    save_adapter: bool = False  # LoRA/IST: the final adapter weights -> adapter.safetensors (not committed)
     lm_eval_limit: int = 0
     lm_eval_tasks: str = "sft_math_mc,sft_instruct_ll"   # comma-separated names of core.evaluate.LOCAL_TASKS
     probe_every: int = 0        # full-gradient norm on a fixed validation batch every N steps (0: off)

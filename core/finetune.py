@@ -31,7 +31,8 @@ from core.run import (FINISHED, append_jsonl, atomic_write_json, is_main_process
                       read_jsonl, run_status, seed_everything, truncate_jsonl, write_new_json)
 from core.trainers import ZOTrainer, zo_mask
 
-RUN_LOGS = ("metrics.jsonl", "weight_norms.jsonl", "probes.jsonl")  # per-step logs of a run directory
+# per-step logs of a run directory
+RUN_LOGS = ("metrics.jsonl", "weight_norms.jsonl", "probes.jsonl", "ist_scores.jsonl")
 GALORE_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "c_attn", "c_fc"]
 
 
@@ -41,12 +42,12 @@ def uses_lora(cfg: RunConfig) -> bool:
 
 
 def apply_lora(model, cfg: RunConfig, task_type: str = "CAUSAL_LM"):
-    """Wrap with peft LoRA (DoRA, Liu et al. 2024, for `method: dora`: peft's ``use_dora``); `targets` is
-    "all-linear" or a comma-separated list of module names."""
+    """Wrap with peft LoRA (DoRA, Liu et al. 2024, for `method: dora` or `lora.dora`, e.g. under IST: peft's
+    ``use_dora``); `targets` is "all-linear" or a comma-separated list of module names."""
     from peft import LoraConfig, get_peft_model
     targets = cfg.lora.targets if cfg.lora.targets == "all-linear" else cfg.lora.targets.split(",")
     lcfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=targets, task_type=task_type, use_dora=cfg.method == "dora")
+                      target_modules=targets, task_type=task_type, use_dora=cfg.method == "dora" or cfg.lora.dora)
     return get_peft_model(model, lcfg)
 
 
@@ -158,7 +159,8 @@ def build_trainer(cfg: RunConfig, out: Path):
         i = cfg.ist
         callbacks.append(ISTCallback(i.interval, i.update_frac, i.suppress_frac, i.n_probes, i.lr, i.suppression,
                                      cfg.seed, i.uniform, lambda sampler: collator(
-                                         [train[j] for j in sampler.probe_indices(len(train), i.probe_batch)])))
+                                         [train[j] for j in sampler.probe_indices(len(train), i.probe_batch)]),
+                                     i.free_state, out / "ist_scores.jsonl"))
     if cfg.probe_every:
         probe = collator([evals[i] for i in range(min(cfg.probe_examples, len(evals)))])
         callbacks.append(FullGradNormCallback(out / "probes.jsonl", probe, cfg.probe_every))
@@ -251,9 +253,35 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
     else:
         result.update(evaluate(trainer, tok, model, cfg))
     if is_main_process():
+        if cfg.save_adapter and uses_lora(cfg):
+            save_adapter(model, out / ADAPTER_FILE)
         atomic_write_json(out / "result.json", result)
         shutil.rmtree(out / "checkpoints", ignore_errors=True)
     return result
+
+
+ADAPTER_FILE = "adapter.safetensors"
+
+
+def save_adapter(model, path: Path) -> None:
+    """The run's final LoRA weights (every `lora_` tensor by name), for analyses at a fixed checkpoint; written to a
+    temporary file and renamed, so a killed run never leaves a half-written adapter."""
+    from safetensors.torch import save_file
+    tmp = Path(path).with_suffix(".tmp")
+    save_file({n: p.detach().contiguous() for n, p in model.named_parameters() if "lora_" in n}, str(tmp))
+    tmp.replace(path)
+
+
+def load_adapter(model, path: Path) -> None:
+    """Load `save_adapter`'s tensors into a model wrapped with the same LoRA settings (every name must match)."""
+    from safetensors.torch import load_file
+    saved, params = load_file(str(path)), dict(model.named_parameters())
+    missing = sorted(set(saved) ^ {n for n in params if "lora_" in n})
+    if missing:
+        raise ValueError(f"{path} does not match the model's LoRA tensors (e.g. {missing[:2]}): other LoRA settings?")
+    with torch.no_grad():
+        for name, tensor in saved.items():
+            params[name].copy_(tensor)
 
 
 def summarize(cfg: RunConfig, out: Path, trainer, wall: float) -> dict:

@@ -55,3 +55,17 @@ def run_interrupted_and_resumed(cfg, root):
     assert ft.last_checkpoint(root / "cut") is not None and not (root / "cut" / "result.json").exists()
     resumed = ft.train(cfg, root / "cut")
     return full, resumed, losses(root / "full"), losses(root / "cut")
+
+
+def run_experiment_into(yaml_text: str, root):
+    """Run the experiment `yaml_text` with every result under `root` (core.experiment's RESULTS redirected)."""
+    import core.experiment as experiment
+    cfg = root / "exp.yaml"
+    cfg.write_text(yaml_text)
+    old = experiment.RESULTS
+    experiment.RESULTS = root
+    try:
+        assert experiment.main([str(cfg)]) == 0
+    finally:
+        experiment.RESULTS = old
+    return root

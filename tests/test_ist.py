@@ -137,3 +137,88 @@ def test_ist_resume_is_bit_exact_across_probes(tiny_cfg, tmp_path):
     assert got == ref and len(ref) == 8
     assert resumed["score_history"] == full["score_history"] and len(full["score_history"]) == 2
     assert resumed["switch_history"] == full["switch_history"]
+
+
+def _watch_state(trainer, rows):
+    class Watch(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, optimizer=None, **kw):
+            lora = [[p for n, p in m.named_parameters() if "lora_" in n] for _, m in find_blocks(model).layers]
+            st = base_optimizer(optimizer).state
+            rows.append(([i for i, ps in enumerate(lora) if all(p.requires_grad for p in ps)],
+                         {i: int(st[ps[0]]["step"]) for i, ps in enumerate(lora) if ps[0] in st}))
+    trainer.add_callback(Watch())
+
+
+@pytest.mark.parametrize("free_state", [True, False])
+def test_free_state_frees_or_keeps_the_adam_state_of_deselected_adapters(tiny_cfg, tmp_path, free_state):
+    """Known answer: kept state = every layer selected so far, its AdamW step count = how often it was selected;
+    freed state = exactly the active layers, step count = the length of the current unbroken run of selections."""
+    from core.finetune import build_trainer
+    cfg = tiny_cfg(method="ist", max_steps=8, ist={"interval": 3, "update_frac": 0.5, "probe_batch": 4,
+                                                   "free_state": free_state})
+    trainer, _, _ = build_trainer(cfg, tmp_path)
+    rows = []
+    _watch_state(trainer, rows)
+    trainer.train()
+    selected_so_far, streak = {}, {}
+    for active, steps in rows:
+        for i in range(4):
+            streak[i] = streak.get(i, 0) + 1 if i in active else 0
+        for i in active:
+            selected_so_far[i] = selected_so_far.get(i, 0) + 1
+        assert steps == ({i: streak[i] for i in active} if free_state else selected_so_far)
+    assert len(selected_so_far) > 2 or free_state        # some layer left and kept its state
+    # the logged state bytes: exp_avg + exp_avg_sq (fp32) + a 4-byte step per parameter of the layers holding state
+    from core.run import read_jsonl
+    lora = [[p for n, p in m.named_parameters() if "lora_" in n] for _, m in find_blocks(trainer.model).layers]
+    logged = [r["optimizer_state_bytes"] for r in read_jsonl(tmp_path / "ist_scores.jsonl")]
+    assert logged == [sum(8 * p.numel() + 4 for i in steps for p in lora[i]) for _, steps in rows]
+
+
+def test_score_log_has_one_row_per_step_with_the_selection_and_probe_losses(tiny_cfg, tmp_path):
+    from core.finetune import train
+    from core.run import read_jsonl
+    cfg = tiny_cfg(method="ist", max_steps=7, ist={"interval": 3, "update_frac": 0.5, "probe_batch": 4, "lr": 500.0})
+    result = train(cfg, tmp_path)
+    rows = read_jsonl(tmp_path / "ist_scores.jsonl")
+    assert [r["step"] for r in rows] == list(range(1, 8))
+    assert [r["selected"] for r in rows] == [[int(n[5:]) for n in h["active"]] for h in result["switch_history"]] and \
+        all(len(r["selected"]) == 2 for r in rows)
+    # probes run at the start of steps 3 and 6 (global_step 3, 6), so rows 4 and 7 carry their 3 losses
+    assert [r["step"] for r in rows if r["probe_losses"]] == [4, 7]
+    assert all(len(r["probe_losses"]) == 3 for r in rows if r["probe_losses"])
+    assert [r["scores"] for r in rows if r["probe_losses"]] == result["score_history"]
+    assert all(r["spread"] == pytest.approx(max(r["scores"]) - min(r["scores"])) for r in rows)
+    assert rows[0]["spread"] == 0 and rows[-1]["spread"] > 0
+
+
+def test_ist_on_dora_trains_the_magnitudes_and_suppression_changes_the_output(tiny_cfg, tmp_path):
+    """IST is plug-and-play with DoRA (peft use_dora): the magnitude vectors belong to their layer's block,
+    suppressing a layer's adapter changes the logits, and a run trains with probes."""
+    from core.finetune import build_trainer
+    cfg = tiny_cfg(method="ist", max_steps=4, lora={"dora": True},
+                   ist={"interval": 2, "update_frac": 0.5, "probe_batch": 4, "suppression": 0.0})
+    trainer, _, model = build_trainer(cfg, tmp_path)
+    cb = _ist_of(trainer)
+    cb.setup(model)
+    assert all(any("lora_magnitude_vector" in n for n, _ in layer.named_parameters()) for _, layer in
+               find_blocks(model).layers)
+    magnitudes = {id(p) for n, p in model.named_parameters() if "lora_magnitude_vector" in n}
+    assert magnitudes <= {id(p) for ps in cb.blocks.values() for p in ps}
+    for n, p in model.named_parameters():
+        if "lora_B" in n:
+            nn.init.normal_(p, std=0.5)
+    ids = torch.randint(0, 200, (1, 12))
+    with torch.no_grad():
+        adapted = model(input_ids=ids).logits
+        with cb.suppressed([0]):
+            off = model(input_ids=ids).logits
+    assert not torch.allclose(adapted, off)
+    trainer, _, model = build_trainer(cfg, tmp_path / "run")
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if "lora_magnitude_vector" in n}
+    trainer.train()
+    ist = _ist_of(trainer)
+    assert len(ist.sampler.history) == 1
+    trained = {int(n.split("layers.")[1].split(".")[0]) for n, p in model.named_parameters()
+               if n in before and not torch.equal(p, before[n])}
+    assert trained and trained <= {int(name[5:]) for h in ist.history for name in h["active"]}

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from conftest import run_experiment_into
 from core.run import REPO
 
 FIXTURE = """
@@ -20,19 +21,7 @@ seeds: [0, 1]
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    root = tmp_path_factory.mktemp("results")
-    cfg = root / "exp.yaml"
-    cfg.write_text(FIXTURE)
-    import core.experiment as experiment
-    import core.run as run
-
-    old = run.RESULTS
-    experiment.RESULTS = root
-    try:
-        assert experiment.main([str(cfg)]) == 0
-    finally:
-        experiment.RESULTS = old
-    return root
+    return run_experiment_into(FIXTURE, tmp_path_factory.mktemp("results"))
 
 
 def test_notebook_executes_into_versioned_figure(results, tmp_path):
