@@ -84,6 +84,12 @@ def execute(
             progress_bar=False,
             language="python",
         )
+    except papermill.PapermillExecutionError as err:
+        if err.ename != "FileNotFoundError":
+            raise
+        executed.unlink(missing_ok=True)  # no figure, no version: the notebook's results are not made yet
+        print(f"{artifact}: skipped, not made yet ({err.evalue})", file=sys.stderr)
+        return None
     finally:
         raw.unlink(missing_ok=True)
     sidecar = json.loads(figure.with_suffix(".inputs.json").read_text())

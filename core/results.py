@@ -84,7 +84,7 @@ def load_json(path: Path | str):
     """Any other result file (e.g. a bench JSON), recorded as an input."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; `make bench` writes it")
+        raise FileNotFoundError(f"{path} is missing; the make target of its paper (or `make bench`) writes it")
     return _read(path)
 
 
