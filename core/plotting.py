@@ -74,6 +74,11 @@ NAMES = {
     "module_importance (MISA, eta=1)": "module-wise importance (MISA, η = 1)",
     "module_optimal (pi ~ |g|/sqrt(n))": "module-wise optimal (π ∝ ‖g_b‖/√n_b)",
     "weight": "norm of the trainable weights",
+    # variance lab (papers/variance_lab): block arms at equal memory, embeddings/head trained in every arm but one
+    "misa_eh": "MISA η = 1 (+ emb./head)",
+    "uniform_eh": "module-uniform (+ emb./head)",
+    "misa_no_eh": "MISA (paper: emb./head frozen)",
+    "lisa_eh": "LISA (+ emb./head)",
 }
 _CB = sns.color_palette("colorblind")
 PALETTE = {
@@ -95,6 +100,10 @@ PALETTE = {
     "sparse_mezo": _CB[2],
     "ours": _CB[3],
     "reference": _CB[7],
+    "lisa_eh": (0.70, 0.05, 0.10),
+    "misa_eh": _CB[2],
+    "uniform_eh": _CB[7],
+    "misa_no_eh": _CB[5],
 }
 _PATTERNS = [
     (re.compile(r"misa_d([0-9.]+)"), lambda m: f"MISA δ = {float(m[1]) * 100:g} %"),

@@ -51,6 +51,19 @@ def decide(interval: Interval, paper_effect: float | None, mde: float, direction
     return inconclusive(mde)
 
 
+def decide_within(interval: Interval, target: float, margin: float, mde: float) -> str:
+    """Verdict on an equality claim ("the quantity equals target", e.g. Monte Carlo / closed form = 1) as two
+    one-sided decisions (equivalence, TOST-style): `holds` when the interval lies inside target ± margin,
+    `does not hold` when it excludes target, else inconclusive (MDE = mde)."""
+    shifted = lambda c: Interval(interval.estimate - c, interval.lo - c, interval.hi - c, interval.n, interval.kind)  # noqa: E731
+    above, below = decide(shifted(target - margin), None, mde, +1), decide(shifted(target + margin), None, mde, -1)
+    if above == HOLDS and below == HOLDS:
+        return HOLDS
+    if interval.lo > target or interval.hi < target:
+        return DOES_NOT_HOLD
+    return inconclusive(mde)
+
+
 @dataclass(frozen=True)
 class Comparison:
     """A claim's paired interval (ours − comparator), the design's MDE and the verdict they give."""

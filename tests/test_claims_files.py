@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-PAPERS = ("lisa", "misa", "ist", "sparse_mezo")
+PAPERS = ("lisa", "misa", "ist", "sparse_mezo", "variance_lab")
 CLAIM_KEYS = {"id", "figure", "claim", "paper_value", "unit", "direction", "paper_text", "source",
               "testable_offline"}
 DIRECTIONS = {"higher", "lower", None}
@@ -21,7 +21,9 @@ def figure_artifacts(paper):
 
 
 def claim_errors(claim, arxiv_id):
-    """The schema violations of one claim, as readable strings (empty when the claim is valid)."""
+    """The schema violations of one claim, as readable strings (empty when the claim is valid). arxiv_id: the
+    paper's id, or a tuple of ids for a file spanning several papers (the variance lab); the source names one."""
+    ids = (arxiv_id,) if isinstance(arxiv_id, str) else tuple(arxiv_id)
     errors = []
     if set(claim) != CLAIM_KEYS:
         errors.append(f"keys {sorted(set(claim) ^ CLAIM_KEYS)} missing or unknown")
@@ -44,8 +46,8 @@ def claim_errors(claim, arxiv_id):
     if claim["figure"] is not None and not isinstance(claim["figure"], str):
         errors.append("figure must be an artifact name or null")
     ours = isinstance(claim["claim"], str) and claim["claim"].startswith("(ours")
-    if not ours and arxiv_id not in str(claim["source"]):
-        errors.append(f"source must name the paper ({arxiv_id}) unless the claim is marked '(ours'")
+    if not ours and not any(i in str(claim["source"]) for i in ids):
+        errors.append(f"source must name the paper ({', '.join(ids)}) unless the claim is marked '(ours'")
     return errors
 
 
@@ -54,10 +56,10 @@ def test_claims_file_follows_the_schema(paper):
     data = load(paper)
     assert set(data) == {"paper", "claims"}
     assert set(data["paper"]) == {"short", "title", "ref"}
-    ref = data["paper"]["ref"]
-    assert ref.startswith("arXiv:") and all(data["paper"].values())
-    arxiv_id = ref.removeprefix("arXiv:")
-    errors = {c.get("id"): e for c in data["claims"] if (e := claim_errors(c, arxiv_id))}
+    refs = [r.strip() for r in data["paper"]["ref"].split(",")]  # one paper, or the lab's several
+    assert all(r.startswith("arXiv:") for r in refs) and all(data["paper"].values())
+    arxiv_ids = tuple(r.removeprefix("arXiv:") for r in refs)
+    errors = {c.get("id"): e for c in data["claims"] if (e := claim_errors(c, arxiv_ids))}
     assert not errors, errors
     ids = [c["id"] for c in data["claims"]]
     assert len(ids) == len(set(ids)), "claim ids must be unique"
@@ -82,3 +84,6 @@ def test_schema_check_catches_bad_claims():
            dict(good, source="Fig. 4"), dict(good, unit=None), {k: v for k, v in good.items() if k != "source"},
            dict(good, paper_value=True)]
     assert all(claim_errors(c, "2403.17919") for c in bad)
+    several = ("2403.17919", "2305.17333")  # a file spanning papers: the source names one of them
+    assert claim_errors(dict(good, source="§2, arXiv:2305.17333"), several) == []
+    assert claim_errors(dict(good, source="§2, arXiv:2410.11772"), several)

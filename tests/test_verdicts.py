@@ -60,3 +60,12 @@ def test_compare_runs_pairs_by_seed_and_reads_accuracy_vectors():
     assert c.verdict == HOLDS
     with pytest.raises(ValueError):
         compare_runs(runs[:3], "a", "b", "test_correct")
+
+
+def test_decide_within_is_two_one_sided_decisions():
+    from core.verdicts import decide_within
+
+    iv = lambda lo, hi: Interval((lo + hi) / 2, lo, hi, 20, "t")  # noqa: E731
+    assert decide_within(iv(0.97, 1.04), 1.0, 0.1, 0.05) == HOLDS  # inside 1 ± 0.1
+    assert decide_within(iv(0.85, 1.04), 1.0, 0.1, 0.2) == inconclusive(0.2)  # reaches below 0.9
+    assert decide_within(iv(1.02, 1.3), 1.0, 0.1, 0.2) == DOES_NOT_HOLD  # excludes 1

@@ -45,15 +45,23 @@ figure_path = "/tmp/variance_lab_estimators.png"
 # %%
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
-from core.results import load_json, save_figure
+from scipy import stats as sps
 
-plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "legend.fontsize": 8})
+from core.claims import Verdict, fmt_interval, judge, mde_from, paper_claim, verdict_cell
+from core.plotting import color, figure, finish, name, tilt
+from core.results import load_json
+from core.stats import Interval
+from core.verdicts import decide_within
+
 lab = load_json(Path(results_root) / "variance_lab" / profile / "lab.json")
 info, points, zo, ist = lab["model"], lab["points"], lab["zo"], lab["ist"]
 total = info["total_params"]
+gammas = lab["setting"]["gammas"]
 POINTS = ("pretrained", "finetuned")
+# the lab's internal arm names -> keys of core.plotting's name map ("misa" is the paper's MISA, emb./head frozen)
+KEY = {"lisa": "lisa_eh", "misa_eh": "misa_eh", "uniform_eh": "uniform_eh", "misa": "misa_no_eh",
+       "ist": "ist", "ist_random": "ist_random", "mezo": "mezo", "smezo": f"s-mezo-{lab['setting']['sparsity']}"}
 for pt in POINTS:
     P = points[pt]
     print(f"{pt}: loss {np.mean(P['loss']):.3f}; share of Σ‖g_B‖²: " +
@@ -67,24 +75,20 @@ print("vector checks: ‖ĝ − g‖² of the built update = block formula (rel 
 # ## Theory vs Monte Carlo, every estimator and quantity
 
 # %%
-LABEL = {"lisa": "LISA (E+H)", "misa_eh": "MISA η=1 (E+H)", "uniform_eh": "module-uniform (E+H)",
-         "misa": "MISA η=1 (paper: no E+H)"}
-
-
 def rows():
     """(estimator, point, weighting, quantity, mc interval, check) for every comparison in the lab."""
     for pt in POINTS:
-        for name, arm in points[pt]["arms"].items():
+        for arm_name, arm in points[pt]["arms"].items():
             for w in ("reweighted", "applied"):
                 for q, chk in arm[w]["check"].items():
-                    yield f"{name}", pt, w, q, arm[w]["mc"][q], chk
-        for name in ("ist", "ist_random"):
+                    yield arm_name, pt, w, q, arm[w]["mc"][q], chk
+        for est in ("ist", "ist_random"):
             for w in ("reweighted", "applied"):
-                for q, chk in ist[pt][name][w]["check"].items():
-                    yield name, pt, w, q, ist[pt][name][w]["mc"][q], chk
-        for name in ("mezo", "smezo"):
-            for q, chk in zo[f"{name}/{pt}"]["check"].items():
-                yield name, pt, "applied", q, zo[f"{name}/{pt}"]["mc"][q], chk
+                for q, chk in ist[pt][est][w]["check"].items():
+                    yield est, pt, w, q, ist[pt][est][w]["mc"][q], chk
+        for est in ("mezo", "smezo"):
+            for q, chk in zo[f"{est}/{pt}"]["check"].items():
+                yield est, pt, "applied", q, zo[f"{est}/{pt}"]["mc"][q], chk
 
 
 table = list(rows())
@@ -94,214 +98,230 @@ widths = np.array([r[4]["rel_half_width"] for r in table])
 print(f"{len(table)} comparisons: closed form inside the interval {n_inside}; a 10 % error caught {n_caught}; "
       f"relative half-width median {np.median(widths):.3f}, max {widths.max():.3f}")
 print(f"{'estimator':16s} {'point':10s} {'weights':10s} {'quantity':9s} {'theory':>12s} {'MC':>12s} {'95% interval':>26s}  in  10%")
-for name, pt, w, q, mc, chk in table:
+for est, pt, w, q, mc, chk in table:
     if q in ("err", "proj", "err_kept"):
-        print(f"{name:16s} {pt:10s} {w:10s} {q:9s} {chk['theory']:12.4g} {mc['mean']:12.4g} "
+        print(f"{est:16s} {pt:10s} {w:10s} {q:9s} {chk['theory']:12.4g} {mc['mean']:12.4g} "
               f"[{mc['lo']:11.4g}, {mc['hi']:11.4g}]  {'y' if chk['inside'] else 'N'}   {'y' if chk['wrong_caught'] else 'n'}")
 outside = [(r[0], r[1], r[2], r[3], round(r[4]["mean"] / r[5]["theory"], 4)) for r in table if not r[5]["inside"]]
 print("outside:", outside)
 
 # %% [markdown]
-# ## Equal memory (block samplers) and bias vs variance
+# ## Intervals the verdicts use
+# Every MC interval is a 95 % Student-t over 20 batch means (df 19). A closed-form check is MC / closed form with
+# the lab's half-width of MC − closed form (which includes the closed form's own SE); a ratio of two independent
+# arms is exp(Δ log mean ± t·√(se_a²/a² + se_b²/b²)) (delta method); a difference is Δ ± t·√(se_a² + se_b²).
 
 # %%
-gammas = lab["setting"]["gammas"]
-fixed = {}
-for pt in POINTS:
-    arms = points[pt]["arms"]
-    fixed[pt] = {}
-    for fam in ("lisa", "misa_eh", "uniform_eh", "misa"):
-        sel = [arms[f"{fam}_g{g}"] for g in gammas]
-        fixed[pt][fam] = {"x": [a["trainable_mean"] / total for a in sel],
-                          **{w: {"mc": [a[w]["mc"]["err"] for a in sel], "theory": [a[w]["theory"] for a in sel]}
-                             for w in ("reweighted", "applied")}}
-ratio = {pt: {g: {w: points[pt]["arms"][f"misa_eh_g{g}"][w]["mc"]["err"]["mean"] /
-                  points[pt]["arms"][f"lisa_g{g}"][w]["mc"]["err"]["mean"] for w in ("reweighted", "applied")}
-              for g in gammas} for pt in POINTS}
+T19 = sps.t.ppf(0.975, lab["setting"]["segments"] - 1)
+N_SEG = lab["setting"]["segments"]
+OVER = "batch means"
+
+
+def closed_form_ratio(chk: dict) -> Interval:
+    """MC / closed form with the interval of the check (lab.json: diff_half_width includes the theory's SE)."""
+    half = chk["diff_half_width"] / chk["theory"]
+    return Interval(chk["mc_over_theory"], chk["mc_over_theory"] - half, chk["mc_over_theory"] + half, N_SEG, "t")
+
+
+def ratio_of(a: dict, b: dict) -> Interval:
+    """a / b of two independent MC means, 95 % t interval of the log ratio (delta method)."""
+    se = float(np.hypot(a["se"] / a["mean"], b["se"] / b["mean"]))
+    est = a["mean"] / b["mean"]
+    return Interval(est, est * np.exp(-T19 * se), est * np.exp(T19 * se), N_SEG, "t")
+
+
+def diff_of(a: dict, b: dict) -> Interval:
+    """a − b of two independent MC means with its 95 % t interval."""
+    half = T19 * float(np.hypot(a["se"], b["se"]))
+    return Interval(a["mean"] - b["mean"], a["mean"] - b["mean"] - half, a["mean"] - b["mean"] + half, N_SEG, "t")
+
+
+def within_10pct(claim_id: str, iv: Interval, what: str, label: str) -> Verdict:
+    """An equality claim (MC / closed form = 1) decided by two one-sided tests at ±10 % (core.verdicts)."""
+    return Verdict(paper_claim("variance_lab", claim_id), decide_within(iv, 1.0, 0.1, mde_from(iv)),
+                   f"{what} {fmt_interval(iv, 'x', OVER)}", label)
+
+
+err = lambda pt, arm, w="reweighted": points[pt]["arms"][arm][w]["mc"]["err"]  # noqa: E731
+misa_over_lisa = {pt: {g: ratio_of(err(pt, f"misa_eh_g{g}"), err(pt, f"lisa_g{g}")) for g in gammas} for pt in POINTS}
+uniform_over_lisa = {pt: {g: ratio_of(err(pt, f"uniform_eh_g{g}"), err(pt, f"lisa_g{g}")) for g in gammas}
+                     for pt in POINTS}
 for pt in POINTS:
     for g in gammas:
         a = {f: points[pt]["arms"][f"{f}_g{g}"] for f in ("lisa", "misa_eh", "uniform_eh", "misa")}
         print(f"{pt} γ={g} (trainable {a['lisa']['trainable_mean'] / total:.3f} of all): " + "; ".join(
-            f"{LABEL[f]} rw {v['reweighted']['mc']['err']['mean']:.3f} / applied {v['applied']['mc']['err']['mean']:.3f}"
+            f"{f} rw {v['reweighted']['mc']['err']['mean']:.3f} / applied {v['applied']['mc']['err']['mean']:.3f}"
             f" (bias² {v['applied']['theory']['bias_sq']:.3f}, var {v['applied']['theory']['variance']:.3f})"
-            for f, v in a.items()) + f"; MISA/LISA reweighted {ratio[pt][g]['reweighted']:.3f}")
+            for f, v in a.items()) + f"; MISA/LISA reweighted {fmt_interval(misa_over_lisa[pt][g], 'x', OVER)}")
 
 # %% [markdown]
-# ## MISA claim 3 on the paper's criterion: captured energy Σ_b p_b‖g_b‖²
+# ## MISA claim 3 on the paper's criterion: captured energy Σ_b p_b‖g_b‖², and IST, MeZO, Sparse MeZO
 
 # %%
 claim3 = {}
 for pt in POINTS:
     one = points[pt]["misa_one_block"]
-    pack = {g: {f: points[pt]["arms"][f"{f}_g{g}"]["applied"]["mc"]["proj"] for f in ("misa_eh", "uniform_eh")}
-            for g in gammas}
-    diff = {g: {"diff": pack[g]["misa_eh"]["mean"] - pack[g]["uniform_eh"]["mean"],
-                "half": float(np.hypot(pack[g]["misa_eh"]["hi"] - pack[g]["misa_eh"]["mean"],
-                                       pack[g]["uniform_eh"]["hi"] - pack[g]["uniform_eh"]["mean"]))} for g in gammas}
-    claim3[pt] = {"one_block": one, "packing_captured": pack, "packing_diff": diff}
-    print(pt, "one block, energy vs uniform:", {k: (round(v["theory"], 3), round(v["mc"]["mean"], 3)) for k, v in one.items()})
-    print(pt, "packing, captured fraction MISA − uniform:", {g: (round(d["diff"], 4), round(d["half"], 4)) for g, d in diff.items()})
-
-# %% [markdown]
-# ## IST (LoRA) and the zeroth-order estimators
-
-# %%
+    diff = {g: diff_of(points[pt]["arms"][f"misa_eh_g{g}"]["applied"]["mc"]["proj"],
+                       points[pt]["arms"][f"uniform_eh_g{g}"]["applied"]["mc"]["proj"]) for g in gammas}
+    claim3[pt] = {"one_block": one, "packing_captured_diff": diff}
+    print(pt, "one block, energy vs uniform (closed form, MC):",
+          {k: (round(v["theory"], 3), round(v["mc"]["mean"], 3)) for k, v in one.items()})
+    print(pt, "packing, captured fraction MISA − uniform:", {g: fmt_interval(d, over=OVER) for g, d in diff.items()})
 ist_summary = {}
 for pt in POINTS:
     I = ist[pt]
     ist_summary[pt] = {"score_range": float(np.ptp(I["scores"])), "pi_range": [min(I["pi_ist"]), max(I["pi_ist"])],
+                       "ist_minus_random": diff_of(I["ist"]["reweighted"]["mc"]["err"], I["ist_random"]["reweighted"]["mc"]["err"]),
                        **{n: {w: I[n][w]["mc"]["err"] for w in ("reweighted", "applied")} for n in ("ist", "ist_random")}}
     print(pt, f"IST scores span {ist_summary[pt]['score_range']:.2e}; π̂ {ist_summary[pt]['pi_range']}; "
-          f"IST rw {I['ist']['reweighted']['mc']['err']['mean']:.3f} vs random {I['ist_random']['reweighted']['mc']['err']['mean']:.3f}")
+          f"IST − random (1/π error) {fmt_interval(ist_summary[pt]['ist_minus_random'], over=OVER)}")
+smezo_over_mezo = {pt: ratio_of(zo[f"smezo/{pt}"]["mc"]["err"], zo[f"mezo/{pt}"]["mc"]["err"]) for pt in POINTS}
 fd = {k: [r["rel_diff"] for r in v] for k, v in zo["finite_eps"].items()}
 print("finite-ε vs directional derivative, relative difference:", {k: np.round(v, 4).tolist() for k, v in fd.items()})
 print("ZO subset:", zo["tensors"], "d =", zo["d"], "kept by the mask:", zo["kept"])
+print("S-MeZO / MeZO error:", {pt: fmt_interval(iv, "x", OVER) for pt, iv in smezo_over_mezo.items()})
+
+# %% [markdown]
+# ## Verdicts (pre-trained point; the after-FT numbers are in the table and agree in sign)
 
 # %%
-fig, axes = plt.subplots(2, 3, figsize=(14.0, 9.4))
-colors = {"lisa": "C0", "misa_eh": "C3", "uniform_eh": "C2", "misa": "C1", "ist": "C4", "mezo": "C5", "smezo": "C6"}
-ax = axes[0, 0]
 pt = "pretrained"
+verdicts = [
+    within_10pct("estimators", closed_form_ratio(points[pt]["arms"]["lisa_g2"]["reweighted"]["check"]["err"]),
+                 "MC ÷ closed form Σ(1/π − 1)‖g_b‖²", "LISA sampling, γ = 2, 1/π-reweighted"),
+    *[judge("variance_lab", "misa_variance", misa_over_lisa[pt][g], mde_from(misa_over_lisa[pt][g]), unit="x",
+            over=OVER, label=f"MISA vs LISA, γ = {g}", ours=f"MISA ÷ LISA error {fmt_interval(misa_over_lisa[pt][g], 'x', OVER)}")
+      for g in gammas],
+    judge("variance_lab", "misa_captured_energy", Interval(*(points[pt]["misa_one_block"]["eta1"]["mc"][k]
+          for k in ("mean", "lo", "hi")), N_SEG, "t"), 0.0, unit="x", over=OVER, label="MISA captured energy, one block, η = 1"),
+    judge("variance_lab", "ist_vs_random", ist_summary["finetuned"]["ist_minus_random"],
+          mde_from(ist_summary["finetuned"]["ist_minus_random"]), over=OVER, label="IST vs random, after 5 LoRA steps",
+          ours=f"IST − random error {fmt_interval(ist_summary['finetuned']['ist_minus_random'], over=OVER)}"),
+    within_10pct("mezo_spsa", closed_form_ratio(zo[f"mezo/{pt}"]["check"]["err"]), "MC ÷ (d + 1)‖g‖²",
+                 f"MeZO (d + 1) law, d = {zo['d']:,}"),
+    judge("variance_lab", "sparse_mezo_error", smezo_over_mezo[pt], mde_from(smezo_over_mezo[pt]), unit="x",
+          over=OVER, label="S-MeZO vs MeZO, 80 % masked",
+          ours=f"S-MeZO ÷ MeZO error {fmt_interval(smezo_over_mezo[pt], 'x', OVER)}"),
+]
+for v in verdicts:
+    print(f"{v.claim['id']} ({v.label}): {v.line()}")
+
+# %%
+fig, axes = figure(3, 2, width=4.9, height=4.4)
+ax = axes[0, 0]
 for fam in ("lisa", "misa_eh", "uniform_eh", "misa"):
-    d = fixed[pt][fam]
-    for w, mk in (("reweighted", "o"), ("applied", "s")):
-        mc = d[w]["mc"]
-        ax.errorbar(d["x"], [m["mean"] for m in mc], yerr=[[m["mean"] - m["lo"] for m in mc], [m["hi"] - m["mean"] for m in mc]],
-                    fmt=mk, color=colors[fam], mfc="none" if w == "applied" else colors[fam], ms=5,
-                    label=f"{LABEL[fam]}" if w == "reweighted" else None)
-        ax.plot(d["x"], [t["err"] for t in d[w]["theory"]], "-" if w == "reweighted" else ":", color=colors[fam], lw=1)
-x_ist = ist[pt]["ist"]["trainable_mean"] / total
-for w, mk in (("reweighted", "o"), ("applied", "s")):
-    m = ist[pt]["ist"][w]["mc"]["err"]
-    ax.errorbar([x_ist], [m["mean"]], yerr=[[m["mean"] - m["lo"]], [m["hi"] - m["mean"]]], fmt=mk, color=colors["ist"],
-                mfc="none" if w == "applied" else colors["ist"], label="IST (vs LoRA gradient)" if w == "reweighted" else None)
-d_grid = np.logspace(np.log10(zo["d"]), np.log10(total), 20)
-for name, dm in (("mezo", 1.0), ("smezo", 1 - lab["setting"]["sparsity"])):
-    r = zo[f"{name}/{pt}"]
-    ax.errorbar([r["theory"]["d"] / total], [r["mc"]["err"]["mean"]], fmt="D", color=colors[name],
+    sel = [points[pt]["arms"][f"{fam}_g{g}"] for g in gammas]
+    x = [a["trainable_mean"] / total for a in sel]
+    m = [a["reweighted"]["mc"]["err"] for a in sel]
+    ax.errorbar(x, [e["mean"] for e in m], yerr=[[e["mean"] - e["lo"] for e in m], [e["hi"] - e["mean"] for e in m]],
+                fmt="o", color=color(KEY[fam]), label=name(KEY[fam]))
+    ax.plot(x, [a["reweighted"]["theory"]["err"] for a in sel], "-", color=color(KEY[fam]), lw=1)
+for est in ("mezo", "smezo"):
+    r = zo[f"{est}/{pt}"]
+    ax.errorbar([r["theory"]["d"] / total], [r["mc"]["err"]["mean"]], fmt="D", color=color(KEY[est]),
                 yerr=[[r["mc"]["err"]["mean"] - r["mc"]["err"]["lo"]], [r["mc"]["err"]["hi"] - r["mc"]["err"]["mean"]]],
-                label={"mezo": "MeZO (ZO subset)", "smezo": "Sparse MeZO 0.8 (ZO subset)"}[name])
-    kept = r["theory"]["proj"]
-    ax.plot(d_grid * dm / total, (d_grid * dm + 1) * kept + (1 - kept), "--", color=colors[name], lw=1)
+                label=name(KEY[est]))
 ax.set_xscale("log")
 ax.set_yscale("log")
-ax.set_xlabel("parameters updated per step / all parameters")
+ax.set_xlabel("parameters updated per step / all")
 ax.set_ylabel("E‖ĝ − g_B‖² / E‖g_B‖²")
-ax.set_title("(a) error vs budget, pre-trained (filled: 1/π, hollow: as applied;\nlines: closed forms; ZO lines: (d+1) extrapolated to all d)")
-ax.legend(loc="upper right", fontsize=7)
+ax.set_title("(a) error vs budget (1/π; lines: closed form)")
+ax.legend(loc="center right", fontsize=9)
 
 ax = axes[0, 1]
 groups = {}
-for name, ptn, w, q, mc, chk in table:
-    key = name.split("_g")[0]
-    groups.setdefault(key, []).append((mc["mean"] / chk["theory"], (mc["lo"]) / chk["theory"], mc["hi"] / chk["theory"], chk["inside"]))
-for i, (key, vals) in enumerate(groups.items()):
-    v = np.array([x[:3] for x in vals])
-    jitter = i + np.linspace(-0.3, 0.3, len(v))
-    ax.errorbar(jitter, v[:, 0], yerr=[v[:, 0] - v[:, 1], v[:, 2] - v[:, 0]], fmt=".", ms=3, lw=0.6,
-                color=colors.get(key.replace("ist_random", "ist"), "k"))
-ax.axhspan(0.9, 1.1, color="0.9", zorder=0, label="±10 %")
+for est, _, _, _, mc, chk in table:
+    groups.setdefault(KEY[est.split("_g")[0]], []).append(closed_form_ratio(chk))
+for i, (key, ivs) in enumerate(groups.items()):
+    jitter = i + np.linspace(-0.3, 0.3, len(ivs))
+    ax.errorbar(jitter, [v.estimate for v in ivs], yerr=[[v.estimate - v.lo for v in ivs], [v.hi - v.estimate for v in ivs]],
+                fmt=".", ms=3, lw=0.6, color=color(key))
+ax.axhspan(0.9, 1.1, color="0.9", zorder=0, label="±10 % (equivalence margin)")
 ax.axhline(1, color="k", lw=0.8)
-ax.set_xticks(range(len(groups)))
-ax.set_xticklabels([k.replace("_", "\n") for k in groups], fontsize=8)
-ax.set_ylabel("Monte Carlo / closed form (95 % interval)")
-ax.set_title(f"(b) all {len(table)} checks: closed form inside the interval in {n_inside}")
-ax.legend(fontsize=8)
+ax.set_xticks(range(len(groups)), [name(k) for k in groups])
+tilt(ax, 35)
+ax.set_ylabel("MC ÷ closed form (95 % t)")
+ax.set_title(f"(b) {n_inside} of {len(table)} closed forms inside")
+ax.legend(loc="upper right")
 
 ax = axes[0, 2]
-for pt, ls in (("pretrained", "-"), ("finetuned", "--")):
-    for fam in ("misa_eh", "uniform_eh"):
-        ax.plot(gammas, [points[pt]["arms"][f"{fam}_g{g}"]["reweighted"]["mc"]["err"]["mean"] /
-                         points[pt]["arms"][f"lisa_g{g}"]["reweighted"]["mc"]["err"]["mean"] for g in gammas],
-                "o" + ls, color=colors[fam], label=f"{LABEL[fam]} / LISA, {pt}")
+for j, (ptn, ls) in enumerate((("pretrained", "-"), ("finetuned", "--"))):
+    for fam, rat in (("misa_eh", misa_over_lisa), ("uniform_eh", uniform_over_lisa)):
+        ivs = [rat[ptn][g] for g in gammas]
+        xs = np.array(gammas, float) * (1 + 0.06 * j)
+        ax.errorbar(xs, [v.estimate for v in ivs], yerr=[[v.estimate - v.lo for v in ivs], [v.hi - v.estimate for v in ivs]],
+                    fmt="o" + ls, color=color(fam), mfc="none" if j else color(fam),
+                    label=f"{name(fam)}, {'after FT' if j else 'pre-trained'}")
 ax.axhline(1, color="k", lw=0.8)
 ax.set_xscale("log", base=2)
-ax.set_xlabel("budget = parameters of γ layers (+ embeddings/head in every arm)")
-ax.set_ylabel("reweighted error ratio to LISA")
-ax.set_title("(c) MISA vs LISA at equal memory (1/π estimators)")
-ax.legend(fontsize=7)
+ax.set_xticks(gammas, [str(g) for g in gammas])
+ax.set_xlabel("budget: γ layers (+ emb./head in every arm)")
+ax.set_ylabel("1/π error ÷ LISA's (95 % t)")
+ax.set_title("(c) MISA vs LISA at equal memory")
+ax.legend(loc="upper left", fontsize=9)
 
 ax = axes[1, 0]
-comp = [("LISA γ=2", points["pretrained"]["arms"]["lisa_g2"]), ("MISA γ=2 (E+H)", points["pretrained"]["arms"]["misa_eh_g2"]),
-        ("IST", ist["pretrained"]["ist"])]
-labels, mb, var_rw, var_ap, bias_ap = [], [], [], [], []
-for lab_name, arm in comp:
-    labels.append(lab_name)
-    var_rw.append(arm["reweighted"]["theory"]["variance"])
-    var_ap.append(arm["applied"]["theory"]["variance"])
-    bias_ap.append(arm["applied"]["theory"]["bias_sq"])
-for name in ("mezo", "smezo"):
-    r = zo[f"{name}/pretrained"]["theory"]
-    labels.append({"mezo": "MeZO", "smezo": "S-MeZO"}[name])
-    var_rw.append(np.nan)
-    var_ap.append(r["variance"])
-    bias_ap.append(r["bias_sq"] if r["bias_sq"] > 0 else np.nan)
+comp = [("LISA γ = 2", points[pt]["arms"]["lisa_g2"]), ("MISA γ = 2", points[pt]["arms"]["misa_eh_g2"]),
+        (name("ist"), ist[pt]["ist"])]
+labels = [c[0] for c in comp] + [name("mezo"), name(KEY["smezo"])]
+var_rw = [a["reweighted"]["theory"]["variance"] for _, a in comp] + [np.nan, np.nan]
+var_ap = [a["applied"]["theory"]["variance"] for _, a in comp] + [zo[f"{e}/{pt}"]["theory"]["variance"] for e in ("mezo", "smezo")]
+bias_ap = [a["applied"]["theory"]["bias_sq"] for _, a in comp] + [
+    zo[f"{e}/{pt}"]["theory"]["bias_sq"] or np.nan for e in ("mezo", "smezo")]
 x = np.arange(len(labels))
-ax.bar(x - 0.27, var_rw, 0.27, color="C0", label="variance, 1/π (unbiased)")
-ax.bar(x, var_ap, 0.27, color="C1", label="variance, as applied")
-ax.bar(x + 0.27, bias_ap, 0.27, color="C3", label="bias², as applied")
-ax.axhline(points["pretrained"]["minibatch_noise"], color="k", ls=":", label="minibatch noise E‖g_B − ∇f‖² (full model)")
+ax.bar(x - 0.27, var_rw, 0.27, color="0.35", label="variance, 1/π (unbiased)")
+ax.bar(x, var_ap, 0.27, color="0.65", label="variance, as applied")
+ax.bar(x + 0.27, bias_ap, 0.27, color=color("lisa"), label="bias², as applied")
+ax.axhline(points[pt]["minibatch_noise"], color="k", ls=":", label="minibatch noise")
 ax.set_yscale("log")
-ax.set_xticks(x)
-ax.set_xticklabels(labels, rotation=12)
-ax.set_ylabel("/ E‖g_B‖²")
-ax.set_title("(d) bias² and variance apart (pre-trained; IST vs its LoRA\ngradient, ZO vs the subset's gradient)")
-ax.legend(fontsize=7)
+ax.set_xticks(x, labels)
+tilt(ax, 25)
+ax.set_ylabel("closed form / E‖g_B‖²")
+ax.set_title("(d) bias² and variance apart")
+ax.legend(loc="upper left", fontsize=9)
 
 ax = axes[1, 1]
-for j, pt in enumerate(POINTS):
-    one = claim3[pt]["one_block"]
+for j, ptn in enumerate(POINTS):
+    one = claim3[ptn]["one_block"]
     etas = list(one)
-    ax.errorbar(np.arange(len(etas)) + 0.15 * j, [one[e]["mc"]["mean"] for e in etas],
+    xs = np.arange(len(etas)) + 0.15 * j
+    ax.errorbar(xs, [one[e]["mc"]["mean"] for e in etas],
                 yerr=[[one[e]["mc"]["mean"] - one[e]["mc"]["lo"] for e in etas], [one[e]["mc"]["hi"] - one[e]["mc"]["mean"] for e in etas]],
-                fmt="o", color=f"C{j}", label=f"one block ~ p, MC ({pt})")
-    ax.plot(np.arange(len(etas)) + 0.15 * j, [one[e]["theory"] for e in etas], "_", ms=14, color="k")
-ax.set_xticks(range(len(etas)))
-ax.set_xticklabels([e.replace("eta", "η = ") for e in etas])
+                fmt="o", color=color("misa"), mfc="none" if j else color("misa"),
+                label=f"MC, {'after FT' if j else 'pre-trained'}")
+    ax.plot(xs, [one[e]["theory"] for e in etas], "_", ms=14, color="k", label="closed form" if j else None)
+ax.set_xticks(range(len(etas)), [e.replace("eta", "η = ") for e in etas])
 ax.axhline(1, color="0.5", ls=":")
-ax.set_ylabel("captured energy Σ p_b‖g_b‖² / uniform's")
-ax.set_ylim(0.8, 4.4)
-ax2 = ax.twinx()
-for j, pt in enumerate(POINTS):
-    dd = claim3[pt]["packing_diff"]
-    ax2.errorbar(np.array(gammas, float) * 0 + len(etas) + 0.3 * np.arange(len(gammas)) + 0.1 * j,
-                 [dd[g]["diff"] for g in gammas], yerr=[dd[g]["half"] for g in gammas], fmt="s", mfc="none", color=f"C{j}")
-ax2.axhline(0, color="0.7", lw=0.6)
-ax2.set_ylabel("packing: captured fraction, MISA − uniform (squares)")
-ax.set_xlim(-0.5, len(etas) + 0.3 * len(gammas) + 0.2)
-ax.set_title("(e) MISA claim 3 on the paper's criterion (black: closed form)\nsquares: packing sampler at γ = " + ", ".join(map(str, gammas)))
-ax.legend(fontsize=7, loc="upper right")
+ax.set_ylabel("captured energy ÷ uniform's")
+ax.set_title("(e) MISA's p ∝ exp(η‖g_b‖²), one block")
+ax.legend(loc="upper right")
 
 ax = axes[1, 2]
-for j, pt in enumerate(POINTS):
-    for k, name in enumerate(("ist", "ist_random")):
-        for w, mk in (("reweighted", "o"), ("applied", "s")):
-            m = ist[pt][name][w]["mc"]["err"]
-            t = ist[pt][name][w]["theory"]["err"]
-            xx = j * 2.5 + k + (0.2 if w == "applied" else 0)
-            ax.errorbar([xx], [m["mean"]], yerr=[[m["mean"] - m["lo"]], [m["hi"] - m["mean"]]], fmt=mk,
-                        color=colors["ist"] if name == "ist" else "0.4", mfc="none" if w == "applied" else None)
-            ax.plot([xx], [t], "_", ms=14, color="k")
-ax.set_xticks([0, 1, 2.5, 3.5])
-ax.set_xticklabels(["IST\nLoRA init", "random\nLoRA init", "IST\nafter LoRA", "random\nafter LoRA"])
-ax.set_ylabel("E‖ĝ − g_B‖² / E‖g_B‖² (LoRA gradient)")
-ax.set_title("(f) IST vs random layers (circles 1/π, squares as applied;\nblack: closed form); score spans " +
-             ", ".join(f"{ist_summary[pt]['score_range']:.1e}" for pt in POINTS))
-fig.suptitle(f"Variance lab, SmolLM2-135M ({lab['setting']['batches']} batches of {lab['setting']['batch_size']} x "
-             f"{lab['setting']['max_length']} tokens); ZO on {zo['d']:,} coordinates ({', '.join(lab['setting']['zo_modules'])} of layers "
-             f"{lab['setting']['zo_layers']});\nequal memory: embeddings/head trained in every block arm except 'MISA (paper)'",
-             fontsize=10)
-fig.tight_layout()
+for j, ptn in enumerate(POINTS):
+    for k, est in enumerate(("ist", "ist_random")):
+        m = ist[ptn][est]["reweighted"]["mc"]["err"]
+        xx = j * 2.5 + k
+        ax.errorbar([xx], [m["mean"]], yerr=[[m["mean"] - m["lo"]], [m["hi"] - m["mean"]]], fmt="o", capsize=4,
+                    color=color(est), label=name(est) if j == 0 else None)
+        ax.plot([xx], [ist[ptn][est]["reweighted"]["theory"]["err"]], "_", ms=14, color="k")
+ax.set_xticks([0.5, 3.0], ["LoRA init", "after 5 LoRA steps"])
+ax.set_xlim(-0.7, 4.2)
+ax.set_ylabel("1/π error / E‖g_B‖² (LoRA grad.)")
+ax.set_title("(f) IST vs random layers (black: closed form)")
+ax.legend(loc="upper right")
 
 out = {"checks": {"n": len(table), "inside": n_inside, "wrong_caught": n_caught, "outside": outside,
                   "median_rel_half_width": float(np.median(widths)), "max_rel_half_width": float(widths.max())},
-       "share": {pt: points[pt]["share"] for pt in POINTS},
-       "minibatch_noise": {pt: points[pt]["minibatch_noise"] for pt in POINTS},
-       "equal_memory": {pt: {f"g{g}": {f: {w: {"mc": points[pt]["arms"][f"{f}_g{g}"][w]["mc"]["err"],
-                                                "theory": points[pt]["arms"][f"{f}_g{g}"][w]["theory"]}
-                                            for w in ("reweighted", "applied")}
-                                       for f in ("lisa", "misa_eh", "uniform_eh", "misa")} for g in gammas} for pt in POINTS},
-       "misa_over_lisa": ratio, "claim3": claim3, "ist": ist_summary,
+       "share": {p: points[p]["share"] for p in POINTS},
+       "minibatch_noise": {p: points[p]["minibatch_noise"] for p in POINTS},
+       "misa_over_lisa": misa_over_lisa, "uniform_over_lisa": uniform_over_lisa, "claim3": claim3,
+       "ist": ist_summary, "smezo_over_mezo": smezo_over_mezo,
        "zo": {k: {"mc": v["mc"], "theory": v["theory"]} for k, v in zo.items() if isinstance(v, dict) and "mc" in v},
        "finite_eps_rel_diff": fd}
-save_figure(fig, figure_path, out)
+s = lab["setting"]
+finish(fig, figure_path, out, verdicts,
+       f"Gradient estimators on real SmolLM2-135M gradients ({s['batches']} batches of {s['batch_size']} × "
+       f"{s['max_length']} tokens; ZO on {zo['d']:,} coordinates; panels a, d: pre-trained point)")
+
+# %%
+verdict_cell(verdicts)
