@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from core.run import REPO
-from core.stats import Interval
+from core.stats import Interval, mde_from, ratio_interval, trend  # noqa: F401 (notebooks import them here)
 from core.verdicts import decide, not_testable
 
 # ---- the paper's claims (papers/<paper>/claims.yaml) ----------------------------------------------------------
@@ -176,43 +175,6 @@ def judge(
         ):
             paper_effect = claim["paper_value"] - 1
     return Verdict(claim, decide(interval, paper_effect, mde, sign), text, label)
-
-
-def trend(x, y) -> tuple[Interval, float]:
-    """Least-squares slope of y on x with its 95 % t-interval (df = n − 2, scipy.stats.linregress) and the MDE of
-    the slope ((t_{0.975} + t_{0.8}) · SE, the normal-theory approximation at 80 % power). For ablations with one
-    run per setting: the spread of the settings around the line is the noise the slope is judged against."""
-    from scipy import stats as sps
-
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    fit = sps.linregress(x, y)
-    df = x.size - 2
-    if df < 1:
-        return Interval(float(fit.slope), -np.inf, np.inf, x.size, "fit"), float("inf")
-    half = sps.t.ppf(0.975, df) * fit.stderr
-    mde = (sps.t.ppf(0.975, df) + sps.t.ppf(0.8, df)) * fit.stderr
-    return Interval(float(fit.slope), float(fit.slope - half), float(fit.slope + half), x.size, "fit"), float(
-        mde
-    )
-
-
-def mde_from(iv: Interval) -> float:
-    """MDE of a design known only through its 95 % interval (a bootstrap or Welch ratio): (z_0.975 + z_0.8) · se with
-    se = width / (2 · 1.96), the normal approximation at 80 % power and α = 0.05."""
-    return 2.8 * (iv.hi - iv.lo) / 3.92
-
-
-def ratio_interval(a, b) -> Interval:
-    """Ratio of the geometric means of a and b (e.g. step times of two methods, unpaired repeats) with the 95 %
-    Welch t-interval of the difference of mean logs, exponentiated (scipy.stats.ttest_ind, equal_var=False)."""
-    from scipy import stats as sps
-
-    la, lb = np.log(np.asarray(a, dtype=float)), np.log(np.asarray(b, dtype=float))
-    est = float(np.exp(la.mean() - lb.mean()))
-    if min(la.size, lb.size) < 2:
-        return Interval(est, est, est, min(la.size, lb.size), "measured")
-    ci = sps.ttest_ind(la, lb, equal_var=False).confidence_interval(0.95)
-    return Interval(est, float(np.exp(ci.low)), float(np.exp(ci.high)), min(la.size, lb.size), "ratio")
 
 
 def untestable(paper: str, claim_id: str, ours: str, label: str = "verdict") -> Verdict:
