@@ -4,6 +4,8 @@ Methods: inference (forward only, no grad), full FT (AdamW), LoRA (peft), GaLore
 LISA (γ middle layers + embeddings + head); MISA (modules under budget δ), BAdam (one layer, `badam`
 package), IST (LoRA on a quarter of the layers per step) and MeZO / Sparse MeZO (`core.zo`) are measured by
 the papers' studies through `run_variants`. Same model, same batch, same fused AdamW as the Trainer's default.
+Each method (or alias: ``sparse_mezo``, ``random_mezo``, ``inference``) is prepared from its `core.methods`
+entry and a config built from the profile (`bench_config`), as a run would build it.
 Peak memory = bytes live before the step (weights + optimizer state) + the step's measured peak.
 Writes ``data/results/bench/<profile>.json`` (with manifest) and prints a table.
 """
@@ -15,61 +17,71 @@ import time
 
 import torch
 
-from core.callbacks import ISTCallback, LisaCallback, MisaCallback
-from core.config import RunConfig
-from core.finetune import apply_lora, badam_optimizer
+from core.callbacks import BlockSwitchCallback
+from core.config import RunConfig, build, merge
+from core.finetune import apply_lora
 from core.layers import find_blocks
 from core.memory import MB, ArchSpec, measure_peak, predict_memory, tensor_bytes
+from core.methods import RunContext, method_of, resolve
 from core.models import load_model
 from core.run import RESULTS, atomic_write_json, manifest, seed_everything
 from core.trainers import zo_mask
 from core.zo import SPSA
 
+# galore_update_gap: GaLore's subspace change frequency T (200 in GaLore's pre-training runs): the timed steps
+# reuse one projector
 PROFILES = {
-    "cpu": dict(model="smollm2-135m", batch=4, seq=64, gamma=2, lora_r=8, galore_rank=8, steps=3),
-    "gpu": dict(model="smollm2-135m", batch=8, seq=512, gamma=2, lora_r=8, galore_rank=8, steps=5),
-    "tiny": dict(model="tiny-llama", batch=8, seq=64, gamma=2, lora_r=8, galore_rank=8, steps=3),
+    "cpu": dict(model="smollm2-135m", batch=4, seq=64, gamma=2, lora_r=8, galore_rank=8, galore_update_gap=200,
+                steps=3),
+    "gpu": dict(model="smollm2-135m", batch=8, seq=512, gamma=2, lora_r=8, galore_rank=8, galore_update_gap=200,
+                steps=5),
+    "tiny": dict(model="tiny-llama", batch=8, seq=64, gamma=2, lora_r=8, galore_rank=8, galore_update_gap=200,
+                 steps=3),
     "paper": dict(model="meta-llama/Llama-2-7b-hf", batch=1, seq=1024, gamma=2, lora_r=128, galore_rank=128,
-                  steps=5),
+                  galore_update_gap=200, steps=5),
 }
 METHODS = ("inference", "full", "lora", "galore", "lisa", "mezo", "sparse_mezo")
-ZO_METHODS = ("mezo", "sparse_mezo", "random_mezo")
 
 
-def galore_optimizer(model, rank: int):
-    """GaLoreAdamW on the 2-D weights inside the layers, plain AdamW on the rest (GaLore §4 setup)."""
-    from galore_torch import GaLoreAdamW
-    low_rank = [p for n, p in model.named_parameters() if p.dim() == 2 and ".layers." in f".{n}"]
-    ids = {id(p) for p in low_rank}
-    rest = [p for p in model.parameters() if id(p) not in ids]
-    return GaLoreAdamW([{"params": rest}, {"params": low_rank, "rank": rank, "update_proj_gap": 200,
-                                           "scale": 0.25, "proj_type": "std"}], lr=1e-5)
+def bench_config(name: str, p: dict) -> RunConfig:
+    """The config a run of method or alias `name` would have under profile `p`: lr 1e-5, LoRA rank and α = 2r,
+    LISA's γ, MISA's budget δ and IST's update fraction from the profile, K = 1; a variant's ``sparsity``
+    replaces the one an alias fixes (Sparse MeZO's best, 0.8)."""
+    method, fixed = resolve(name)
+    zo = dict(fixed.get("zo", {}))
+    if "sparsity" in zo:
+        zo["sparsity"] = p.get("sparsity", zo["sparsity"])
+    settings = {"method": method.name, "lr": 1e-5, "lora": {"r": p["lora_r"], "alpha": 2 * p["lora_r"]},
+                "lisa": {"gamma": p["gamma"], "interval": 1},
+                "misa": {"budget": p.get("budget", 0.03), "interval": 1},
+                "ist": {"update_frac": p.get("update_frac", 0.25)},
+                "galore": {"rank": p["galore_rank"], "update_proj_gap": p["galore_update_gap"]}}
+    return build(RunConfig, merge(merge(settings, fixed), {"zo": zo}), check=False)
 
 
-def prepare(method: str, model, p: dict):
-    """(model, optimizer) for a method; LISA reuses the callback's own freezing code."""
-    if method in ("lora", "ist"):
-        cfg = RunConfig(method="lora")
-        cfg.lora.r, cfg.lora.alpha = p["lora_r"], 2 * p["lora_r"]
+def fused_adamw(model, cfg: RunConfig):
+    """The Trainer's default optimizer: AdamW over the trainable parameters (fused on CPU)."""
+    return torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=cfg.lr,
+                             fused=not torch.cuda.is_available() or None)
+
+
+def prepare(name: str, model, p: dict):
+    """(model, optimizer) for a method or alias, from its `core.methods` entry: LoRA wrap, then an SPSA step (ZO),
+    no optimizer (no training), the method's own optimizer or fused AdamW; a block-switching callback is attached
+    and draws its first blocks with its own freezing code."""
+    cfg = bench_config(name, p)
+    method = method_of(cfg)
+    if method.adapter(cfg):
         model = apply_lora(model, cfg)
-    if method in ZO_METHODS:  # Sparse MeZO's best sparsity 0.8 unless the variant sets one
+    if method.zeroth_order:
         model.eval()
-        sparsity = 0.0 if method == "mezo" else p.get("sparsity", 0.8)
-        return model, SPSA(model, eps=1e-3, mask=zo_mask("random" if method == "random_mezo" else "magnitude",
-                                                         sparsity))
-    if method == "galore":
-        return model, galore_optimizer(model, p["galore_rank"])
-    if method == "badam":
-        return model, badam_optimizer(model, RunConfig(method="badam", lr=1e-5))
-    opt = None if method == "inference" else torch.optim.AdamW(
-        [q for q in model.parameters() if q.requires_grad], lr=1e-5, fused=not torch.cuda.is_available() or None)
-    if method in ("lisa", "misa", "ist"):
-        cb = {"lisa": lambda: LisaCallback(gamma=p["gamma"], interval=1),
-              "misa": lambda: MisaCallback(budget=p.get("budget", 0.03), interval=1),
-              "ist": lambda: ISTCallback(update_frac=p.get("update_frac", 0.25))}[method]()
-        cb.optimizer = opt
-        cb.setup(model)
-        cb.switch(0)
+        return model, SPSA(model, eps=cfg.zo.eps, mask=zo_mask(cfg.zo.mask, cfg.zo.sparsity, cfg.seed))
+    if not method.trains:
+        return model, None
+    opt = (method.step_optimizer or method.optimizer or fused_adamw)(model, cfg)
+    callback = method.callback(cfg, RunContext()) if method.callback is not None else None
+    if isinstance(callback, BlockSwitchCallback):  # the blocks trained in the measured steps
+        callback.attach(model, opt).switch(0)
     return model, opt
 
 

@@ -124,6 +124,21 @@ class BlockSwitchCallback(TrainerCallback):
     def setup(self, model) -> None:
         raise NotImplementedError
 
+    def attach(self, model, optimizer=None) -> BlockSwitchCallback:
+        """Set the callback up on `model` and the `optimizer` that will step it, as a Trainer does at the start
+        of training; the public way to drive it by hand (`core.bench`, papers' studies): then ``switch(step)``
+        draws the active blocks. The optimizer must already hold every block (LMFlow bug #726); without one
+        (probe-only uses) nothing is checked and no optimizer state is freed."""
+        self.optimizer = optimizer
+        self.setup(model)
+        if optimizer is not None:
+            known = optimizer_params(optimizer)
+            missing = [n for n, ps in self.blocks.items() if any(id(p) not in known for p in ps)]
+            if missing:
+                raise RuntimeError(f"blocks {missing[:3]} are not in the optimizer: were they frozen before the "
+                                   "Trainer built it? Leave them trainable; the callback freezes them itself")
+        return self
+
     def choose(self) -> list[str]:
         raise NotImplementedError
 
@@ -144,13 +159,7 @@ class BlockSwitchCallback(TrainerCallback):
         if optimizer is None:
             raise RuntimeError(f"{type(self).__name__} needs the optimizer to exist before it freezes layers; "
                                "add it to a transformers.Trainer (which builds the optimizer before training)")
-        self.optimizer = optimizer
-        self.setup(model)
-        known = optimizer_params(optimizer)
-        missing = [n for n, ps in self.blocks.items() if any(id(p) not in known for p in ps)]
-        if missing:
-            raise RuntimeError(f"blocks {missing[:3]} are not in the optimizer: were they frozen before the "
-                               "Trainer built it? Leave them trainable; the callback freezes them itself")
+        self.attach(model, optimizer)
         if state.global_step > 0:
             self._restore(checkpoint_dir(args, state))
 

@@ -10,11 +10,12 @@ import os
 import re
 from pathlib import Path
 
-from core.config import DTYPES, ENCODER_METHODS, LR_SCHEDULERS, METHODS, ConfigError, RunConfig, close_names
+from core import methods
+from core.config import DTYPES, LR_SCHEDULERS, ConfigError, RunConfig, close_names
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # one path component: no '/', no leading '.'
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # gpt2, org/name
-CHOICES = {"method": METHODS, "lr_scheduler": LR_SCHEDULERS, "dtype": DTYPES,
+CHOICES = {"lr_scheduler": LR_SCHEDULERS, "dtype": DTYPES,
            "badam.switch_mode": ("random", "ascending", "descending", "fixed"), "zo.mask": ("magnitude", "random")}
 # allowed interval of every numeric field; '(' / ')' exclude the bound
 RANGES = {
@@ -50,7 +51,7 @@ def validate(cfg: RunConfig) -> None:
     for key, interval in RANGES.items():
         if not _inside(_get(cfg, key), interval):
             raise ConfigError(f"{key}={_get(cfg, key)!r}: must be in {interval.replace('inf', '∞')}")
-    for key, valid in CHOICES.items():
+    for key, valid in {"method": methods.names(), **CHOICES}.items():  # methods: the registry (core.methods)
         if _get(cfg, key) not in valid:
             raise ConfigError(f"{key}={_get(cfg, key)!r} is not known{close_names(str(_get(cfg, key)), valid)}")
     for key in ("paper", "experiment", "name"):
@@ -66,9 +67,9 @@ def validate(cfg: RunConfig) -> None:
                           "(e.g. q_proj,v_proj)")
     check_task(cfg.task)
     check_model(cfg)
-    if cfg.method == "mezo" and cfg.grad_accum != 1:
-        raise ConfigError(f"grad_accum={cfg.grad_accum}: method mezo needs grad_accum = 1 (one SPSA estimate per "
-                          "step); raise batch_size instead")
+    if methods.method_of(cfg).zeroth_order and cfg.grad_accum != 1:
+        raise ConfigError(f"grad_accum={cfg.grad_accum}: method {cfg.method} needs grad_accum = 1 (one SPSA "
+                          "estimate per step); raise batch_size instead")
 
 
 def check_task(task: str) -> None:
@@ -113,19 +114,19 @@ def model_config(name: str) -> dict | None:
 
 
 def check_model(cfg: RunConfig) -> None:
-    """Encoder models only with the methods and tasks a verbalizer classifier supports; LISA's gamma at most the
-    model's layers."""
+    """Encoder models only with the methods and tasks a verbalizer classifier supports; then the method's own
+    check against the model's layers (LISA's gamma at most the layers)."""
     from core.encoder_cls import ENCODER_TYPES
     config = model_config(cfg.model)
     if config is None:
         return
     if config.get("model_type") in ENCODER_TYPES:
-        if cfg.method not in ENCODER_METHODS:
+        if not methods.method_of(cfg).encoder_ok:
             raise ConfigError(f"method={cfg.method!r}: encoder model {cfg.model} supports "
-                              f"{', '.join(ENCODER_METHODS)}; use a causal LM for {cfg.method}")
+                              f"{', '.join(methods.encoder_names())}; use a causal LM for {cfg.method}")
         if cfg.task not in ("sentiment", "entailment", "boolq", "glue/sst2", "glue/rte", "super_glue/boolq"):
             raise ConfigError(f"task={cfg.task!r}: encoder model {cfg.model} needs a task with verbalizers "
                               "(sentiment, entailment, boolq)")
-    layers = config.get("num_hidden_layers", config.get("n_layer"))
-    if cfg.method == "lisa" and layers is not None and cfg.lisa.gamma > layers:
-        raise ConfigError(f"lisa.gamma={cfg.lisa.gamma}: {cfg.model} has {layers} layers; choose gamma <= {layers}")
+    problem = methods.method_of(cfg).check(cfg, config.get("num_hidden_layers", config.get("n_layer")))
+    if problem:
+        raise ConfigError(problem)

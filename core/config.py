@@ -137,7 +137,7 @@ class RunConfig:
     paper: str = "foundation"
     experiment: str = "default"
     name: str = "run"
-    method: str = "full"
+    method: str = "full"        # a method of the registry, core.methods
     model: str = "tiny-llama"
     task: str = "instruct"
     seed: int = 0
@@ -175,9 +175,6 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-METHODS = ("full", "lora", "dora", "galore", "lisa", "misa", "badam", "ist", "mezo", "zero_shot")
-# an encoder is a verbalizer classifier (core.encoder_cls)
-ENCODER_METHODS = ("full", "lora", "dora", "mezo", "zero_shot")
 LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial",
                  "inverse_sqrt")  # transformers SchedulerType values that need no extra arguments
 DTYPES = ("float32", "bfloat16", "float16")

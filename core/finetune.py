@@ -3,8 +3,9 @@ MeZO / Sparse MeZO (`core.trainers.ZOTrainer`), or none (`zero_shot`: evaluation
 
 All methods go through one `transformers.Trainer`; a method only changes what is trainable (LoRA), the
 optimizer (GaLore; BAdam's BlockOptimizer from the `badam` package), adds a callback (LISA, MISA, IST on
-LoRA) or replaces the training step (ZO). Causal LMs learn the prompt's response; encoders (BERT family) are
-prompt-based classifiers over the task's verbalizers (`core.encoder_cls`). Writes ``metrics.jsonl``, ``result.json`` and
+LoRA) or replaces the training step (ZO), as its entry in the registry `core.methods` says. Causal LMs learn
+the prompt's response; encoders (BERT family) are prompt-based classifiers over the task's verbalizers
+(`core.encoder_cls`). Writes ``metrics.jsonl``, ``result.json`` and
 ``manifest.json`` into the run directory and resumes from its last complete checkpoint when interrupted
 (`core.checkpoints`); a diverging run stops early with ``status: diverged`` (`core.divergence`).
 """
@@ -18,13 +19,13 @@ from pathlib import Path
 import torch
 from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
 
-from core.callbacks import (BlockSwitchCallback, FullGradNormCallback, ISTCallback, LisaCallback, MetricsCallback,
-                            MisaCallback, WeightNormCallback)
+from core.callbacks import BlockSwitchCallback, FullGradNormCallback, LisaCallback, MetricsCallback, WeightNormCallback
 from core.checkpoints import CompleteMarker, checkpoint_step, last_checkpoint, restore_finished
-from core.config import ENCODER_METHODS, RunConfig
+from core.config import RunConfig
 from core.data import load_task
 from core.divergence import DivergenceCallback
 from core.encoder_cls import ENCODER_TYPES, VerbalizerClassifier, classifier_accuracy, encode_classification
+from core.methods import RunContext, encoder_names, method_of, uses_lora
 from core.models import load_model, model_type
 from core.prompts import choice_accuracy, tokenize_dataset
 from core.run import (FINISHED, append_jsonl, atomic_write_json, is_main_process, kill_point, manifest, read_json,
@@ -33,12 +34,6 @@ from core.trainers import ZOTrainer, zo_mask
 
 # per-step logs of a run directory
 RUN_LOGS = ("metrics.jsonl", "weight_norms.jsonl", "probes.jsonl", "ist_scores.jsonl")
-GALORE_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "c_attn", "c_fc"]
-
-
-
-def uses_lora(cfg: RunConfig) -> bool:
-    return cfg.method in ("lora", "dora", "ist") or (cfg.method == "mezo" and cfg.zo.lora)
 
 
 def apply_lora(model, cfg: RunConfig, task_type: str = "CAUSAL_LM"):
@@ -47,38 +42,26 @@ def apply_lora(model, cfg: RunConfig, task_type: str = "CAUSAL_LM"):
     from peft import LoraConfig, get_peft_model
     targets = cfg.lora.targets if cfg.lora.targets == "all-linear" else cfg.lora.targets.split(",")
     lcfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=targets, task_type=task_type, use_dora=cfg.method == "dora" or cfg.lora.dora)
+                      target_modules=targets, task_type=task_type, use_dora=method_of(cfg).dora or cfg.lora.dora)
     return get_peft_model(model, lcfg)
 
 
 def training_args(cfg: RunConfig, out: Path) -> TrainingArguments:
-    extra = {}
-    if cfg.method == "galore":
-        extra = dict(optim="galore_adamw", optim_target_modules=GALORE_TARGETS,
-                     optim_args=f"rank={cfg.galore.rank},update_proj_gap={cfg.galore.update_proj_gap},"
-                                f"scale={cfg.galore.scale}")
+    """The Trainer's arguments, plus the method's own (`Method.trainer_args`, e.g. GaLore's optimizer)."""
+    method = method_of(cfg)
     # save_every = 0: no checkpoint at all (the final one was only ever deleted after evaluation; an interrupted
     # 0-checkpoint run restarts from step 0, with identical results)
     return TrainingArguments(
         output_dir=str(out / "checkpoints"), max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.lr, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_steps,
-        weight_decay=cfg.weight_decay, max_grad_norm=0.0 if cfg.method == "mezo" else cfg.max_grad_norm,  # ZO: no grad
+        weight_decay=cfg.weight_decay, max_grad_norm=0.0 if method.zeroth_order else cfg.max_grad_norm,  # ZO: no grad
         logging_steps=1, logging_nan_inf_filter=False,
         save_strategy="steps" if cfg.save_every else "no", save_steps=cfg.save_every or None, save_total_limit=2,
         eval_strategy="steps" if cfg.eval_every else "no", eval_steps=cfg.eval_every or None,
         seed=cfg.seed, data_seed=cfg.seed, report_to=[], dataloader_num_workers=0,
-        use_cpu=not torch.cuda.is_available(), remove_unused_columns=False, prediction_loss_only=True, **extra)
-
-
-def badam_optimizer(model, cfg: RunConfig):
-    """BAdam's BlockOptimizer around AdamW (BAdam README usage); it freezes all but one block itself."""
-    from badam import BlockOptimizer
-    base = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    b = cfg.badam
-    return BlockOptimizer(base_optimizer=base, named_parameters_list=list(model.named_parameters()),
-                          switch_block_every=b.interval, switch_mode=b.switch_mode, verbose=0,
-                          include_embedding=b.include_embedding, include_lm_head=b.include_lm_head)
+        use_cpu=not torch.cuda.is_available(), remove_unused_columns=False, prediction_loss_only=True,
+        **method.trainer_args(cfg))
 
 
 def causal_setup(cfg: RunConfig):
@@ -94,9 +77,9 @@ def causal_setup(cfg: RunConfig):
 
 def encoder_setup(cfg: RunConfig):
     """Encoder as a prompt-based classifier over the task's verbalizers (core.encoder_cls)."""
-    if cfg.method not in ENCODER_METHODS:
+    if not method_of(cfg).encoder_ok:
         raise ValueError(f"method {cfg.method!r} needs a causal LM; encoder models ({cfg.model}) support "
-                         f"{', '.join(ENCODER_METHODS)}")
+                         f"{', '.join(encoder_names())}")
     encoder, tok = load_model(cfg.model, "encoder", dtype=cfg.dtype, seed=cfg.seed)
     if uses_lora(cfg):
         encoder = apply_lora(encoder, cfg, task_type="FEATURE_EXTRACTION")
@@ -138,36 +121,28 @@ def is_encoder(cfg: RunConfig) -> bool:
 
 
 def build_trainer(cfg: RunConfig, out: Path):
-    """Model + data + method -> (Trainer, tokenizer, model)."""
+    """Model + data + method (its `core.methods` entry: callback, optimizer, ZO step) -> (Trainer, tokenizer,
+    model)."""
+    method = method_of(cfg)
     model, tok, train, evals, collator = (encoder_setup if is_encoder(cfg) else causal_setup)(cfg)
     d = cfg.divergence
     callbacks = [MetricsCallback(out / "metrics.jsonl"),
-                 DivergenceCallback(d.loss_factor, d.patience, d.zero_grad_steps)]
-    if cfg.method == "lisa":
-        callbacks.append(LisaCallback(cfg.lisa.gamma, cfg.lisa.interval, cfg.seed, cfg.lisa.train_embeddings,
-                                      cfg.lisa.train_head))
-    if cfg.method == "misa":
-        m = cfg.misa
-        callbacks.append(MisaCallback(m.budget, m.eta, m.interval, m.beta, m.clip, m.sample_last, cfg.seed,
-                                      m.train_embeddings, m.train_head))
+                 DivergenceCallback(loss_factor=d.loss_factor, patience=d.patience,
+                                    zero_grad_steps=d.zero_grad_steps)]
+    if method.callback is not None:
+        callbacks.append(method.callback(cfg, RunContext(out=out, train=train, collator=collator)))
     accuracy = verbalizer_accuracy(cfg, model, tok, collator, "validation") if cfg.eval_every else None
     if accuracy is not None:
         callbacks.append(ValidationAccuracyCallback(out / "metrics.jsonl", accuracy))
     if cfg.log_weight_norms:
         callbacks.append(WeightNormCallback(out / "weight_norms.jsonl"))
-    if cfg.method == "ist":
-        i = cfg.ist
-        callbacks.append(ISTCallback(i.interval, i.update_frac, i.suppress_frac, i.n_probes, i.lr, i.suppression,
-                                     cfg.seed, i.uniform, lambda sampler: collator(
-                                         [train[j] for j in sampler.probe_indices(len(train), i.probe_batch)]),
-                                     i.free_state, out / "ist_scores.jsonl"))
     if cfg.probe_every:
         probe = collator([evals[i] for i in range(min(cfg.probe_examples, len(evals)))])
         callbacks.append(FullGradNormCallback(out / "probes.jsonl", probe, cfg.probe_every))
-    optimizers = (badam_optimizer(model, cfg), None) if cfg.method == "badam" else (None, None)
+    optimizer = method.optimizer(model, cfg) if method.optimizer is not None else None
     kwargs = dict(model=model, args=training_args(cfg, out), train_dataset=train, eval_dataset=evals,
-                  data_collator=collator, callbacks=callbacks, optimizers=optimizers)
-    if cfg.method == "mezo":
+                  data_collator=collator, callbacks=callbacks, optimizers=(optimizer, None))
+    if method.zeroth_order:
         z = cfg.zo
         trainer = ZOTrainer(eps=z.eps, mask=zo_mask(z.mask, z.sparsity, cfg.seed), zo_seed=cfg.seed, **kwargs)
     else:
@@ -241,9 +216,10 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
         start_run(cfg, out, status, profile)
         reset_logs(out, done_steps, cfg.max_steps)
     start = time.perf_counter()
-    if cfg.method != "zero_shot" and done_steps is not None and done_steps >= cfg.max_steps:
+    trains = method_of(cfg).trains
+    if trains and done_steps is not None and done_steps >= cfg.max_steps:
         restore_finished(trainer, resume)  # killed after the last checkpoint: evaluate again, train no more
-    elif cfg.method != "zero_shot":
+    elif trains:
         trainer.train(resume_from_checkpoint=str(resume) if done_steps is not None else None)
     wall = time.perf_counter() - start
     result = summarize(cfg, out, trainer, wall)

@@ -53,8 +53,7 @@ def example_losses(model, batch: dict) -> np.ndarray:
 def suppression_deltas(model, batches, factor: float = 0.0, loss_fn=example_losses) -> np.ndarray:
     """ΔL[e, i]: example e's loss with layer i's adapters scaled by `factor` (0: removed) minus its loss with every
     adapter on; layers and adapters as IST finds them (`ISTCallback.setup`)."""
-    cb = ISTCallback(suppression=factor)
-    cb.setup(model)
+    cb = ISTCallback(suppression=factor).attach(model)
     n_layers = len(cb.adapters)
     from core.models import eval_mode
     with eval_mode(model), torch.inference_mode():

@@ -60,13 +60,9 @@ def arms(model_name: str, batches: dict, probe_batches: dict):
         m.config.use_cache = False
     cbs, step = {}, {"n": 0}   # one step counter: every switch re-draws, as a run does each step
     for b, batch in batches.items():
-        cb = ISTCallback(interval=10, seed=0)
-        cb.optimizer = ist_opt
-        cb.setup(ist)
+        cb = ISTCallback(interval=10, seed=0).attach(ist, ist_opt)
         cbs[b] = cb
-        lcb = LisaCallback(gamma=2, interval=1, seed=0)
-        lcb.optimizer = lisa_opt
-        lcb.setup(lisa)
+        lcb = LisaCallback(gamma=2, interval=1, seed=0).attach(lisa, lisa_opt)
 
         def ist_step(cb=cb, batch=batch, step=step):
             step["n"] += 1

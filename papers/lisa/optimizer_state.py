@@ -43,9 +43,7 @@ def switch_trace(callback_cls, p: dict, device: str = "cpu") -> list[dict]:
     model, _ = load_model(p["model"])
     model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
-    cb = callback_cls(gamma=p["gamma"], interval=1, seed=0)
-    cb.optimizer = opt
-    cb.setup(model)
+    cb = callback_cls(gamma=p["gamma"], interval=1, seed=0).attach(model, opt)
     ids = torch.randint(0, model.config.vocab_size, (p["batch"], p["seq"]), device=device)
 
     def step():

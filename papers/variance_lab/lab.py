@@ -202,8 +202,7 @@ def ist_points(p: dict, eval_batches, train_batches) -> dict:
     model.config.use_cache = False
     model = apply_lora(model, SimpleNamespace(method="ist", lora=LoraSettings(**p["lora"])))  # IST's LoRA wrap
     probe = iter(train_batches * (2 * p["ist_probe_rounds"]))
-    cb = ISTCallback(seed=p["seed"], probe_batch=lambda sampler: next(probe))
-    cb.setup(model)
+    cb = ISTCallback(seed=p["seed"], probe_batch=lambda sampler: next(probe)).attach(model)
     blocks = list(cb.blocks.values())
     out = {}
     for point in ("pretrained", "finetuned"):
