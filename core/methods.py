@@ -147,18 +147,21 @@ def uses_lora(cfg) -> bool:
 
 
 def lisa_callback(cfg, ctx: RunContext) -> LisaCallback:
+    """LISA (Pan et al. 2024, Alg. 1): γ middle layers re-drawn every K optimizer steps."""
     s = cfg.lisa
     return LisaCallback(gamma=s.gamma, interval=s.interval, seed=cfg.seed, train_embeddings=s.train_embeddings,
                         train_head=s.train_head)
 
 
 def lisa_check(cfg, layers: int | None) -> str | None:
+    """γ can be at most the model's layers."""
     if layers is not None and cfg.lisa.gamma > layers:
         return f"lisa.gamma={cfg.lisa.gamma}: {cfg.model} has {layers} layers; choose gamma <= {layers}"
     return None
 
 
 def misa_callback(cfg, ctx: RunContext) -> MisaCallback:
+    """MISA (Liu et al. 2025): weight matrices drawn by importance under the budget δ every T steps."""
     m = cfg.misa
     return MisaCallback(budget=m.budget, eta=m.eta, interval=m.interval, beta=m.beta, clip=m.clip,
                         sample_last=m.sample_last, seed=cfg.seed, train_embeddings=m.train_embeddings,
