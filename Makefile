@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= cpu
-# PROFILE=quick is a smoke look: cpu's bench (decide also uses cpu's bench), figures and executed notebooks under .quick/ (git-ignored)
+# PROFILE=quick is a smoke look: cpu's bench (decide and LISA's retired cpu20 also use cpu's bench), figures and executed notebooks under .quick/ (git-ignored)
 QUICK_OUT = $(if $(filter quick,$(PROFILE)),--out $(CURDIR)/.quick,)
 # training runs in parallel, each with cpu_count/JOBS torch threads; no gain on 2 cores for backprop runs
 # (core/experiment.py). Zeroth-order runs went two at a time when z came from one single-threaded torch.randn
@@ -58,13 +58,13 @@ test: $(STAMP)  ## run the test suite (tiny models + one SmolLM2 load); <= 10 mi
 	$(PY) -m pytest tests
 
 bench: $(STAMP) models  ## step time + peak memory per method on one batch -> data/results/bench/*.json
-	$(PY) -m core.bench --profile $(if $(filter quick decide,$(PROFILE)),cpu,$(PROFILE)) $(if $(FORCE),--force,)
+	$(PY) -m core.bench --profile $(if $(filter quick decide cpu20,$(PROFILE)),cpu,$(PROFILE)) $(if $(FORCE),--force,)
 	$(PY) -m core.bench_table --write
 
 lisa-runs: $(STAMP) models  ## LISA paper: lr probes, training runs, learnability gate, optimizer-state study of PROFILE (finished parts are skipped)
 	$(PY) -m core.lr_probe papers/lisa/configs --profile $(PROFILE)
 	$(PY) -m core.experiment papers/lisa/configs --profile $(PROFILE) --jobs $(JOBS)
-	$(if $(filter cpu,$(PROFILE)),@echo "learnability gate: the 20-step cpu profile has no zero-shot run; PROFILE=decide has the gate",\
+	$(if $(filter cpu20,$(PROFILE)),@echo "learnability gate: the retired 20-step cpu20 profile has no zero-shot run",\
 	$(PY) -m core.learnability lisa loss_curves --profile $(PROFILE) --metric eval_loss \
 		--metric lm_eval.sft_math_mc.acc_norm --metric lm_eval.sft_instruct_ll.acc)
 	$(PY) -m papers.lisa.optimizer_state --profile $(PROFILE)

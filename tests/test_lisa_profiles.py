@@ -1,4 +1,4 @@
-"""LISA's profiles load and validate, and the decide and gpu profiles have the design that lets them decide:
+"""LISA's profiles load and validate, and the cpu (default) and gpu profiles have the design that lets them decide:
 every layer sampled >= 3 times in expectation, >= 3 paired seeds of FT / LoRA / LISA at probed lrs from the paper's
 grid, a zero-shot run for the learnability gate, equal steps for the weight-norm comparison, ablations that differ
 from the main LISA run in one setting only."""
@@ -22,7 +22,7 @@ def runs(experiment: str, profile: str) -> dict:
     return out
 
 
-@pytest.mark.parametrize("profile", ["cpu", "decide", "quick", "gpu", "paper"])
+@pytest.mark.parametrize("profile", ["cpu", "cpu20", "quick", "gpu", "paper"])
 def test_every_profile_validates(profile, monkeypatch):
     if profile == "paper":
         monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # paper models are hub ids, downloaded on a machine with a network
@@ -30,7 +30,7 @@ def test_every_profile_validates(profile, monkeypatch):
         assert runs(path.stem, profile)
 
 
-@pytest.mark.parametrize("profile", ["decide", "gpu"])
+@pytest.mark.parametrize("profile", ["cpu", "gpu"])
 def test_profile_can_decide(profile):
     main = runs("loss_curves", profile)
     assert {"full", "lora", "lisa", "zero_shot"} <= set(main)
@@ -59,10 +59,10 @@ def test_gpu_profile_is_batch_8_by_512_for_1000_steps():
         assert cfgs[0].max_steps >= 1000
 
 
-def test_cpu_profile_is_the_committed_20_step_design():
-    """`cpu` keeps the settings of the committed results (so `make reproduce-lisa` skips them) until `decide`'s
-    runs are made: 20 steps, K = 4, one lr per method, no probe."""
-    main = runs("loss_curves", "cpu")
+def test_cpu20_profile_is_the_retired_20_step_design():
+    """`cpu20` keeps the settings of the retired results under `cpu20/` (figures v001-v003), so they can be
+    re-made: 20 steps, K = 4, one lr per method, no probe."""
+    main = runs("loss_curves", "cpu20")
     assert set(main) == {"full", "lora", "galore", "lisa"}
     assert {c.max_steps for cs in main.values() for c in cs} == {20} and main["lisa"][0].lisa.interval == 4
     assert all(not c.lr_probe.grid and not c.lr_probe.source for cs in main.values() for c in cs)

@@ -15,7 +15,7 @@ figure_path = "/tmp/lisa_loss_curves.png"
 import numpy as np
 
 from core.claims import fmt_interval, judge, verdict_cell
-from core.plotting import band_curves, figure, finish, seed_points
+from core.plotting import band_curves, figure, finish, name, seed_points
 from core.results import by_method, load_runs, paired
 from core.stats import mde_of, paired_interval, smooth, t_interval
 
@@ -54,7 +54,8 @@ seed_points(
 )
 ax_eval.set_title("validation loss (the verdict's metric)")
 ax_train.set_title(f"SmolLM2-135M, instructions, {runs[0].config['max_steps']} steps")
-finish(fig, figure_path, table, verdicts, "LISA vs full FT, LoRA, GaLore: loss on the same batches")
+others = ", ".join(name(m) for m in methods if m != "lisa")
+finish(fig, figure_path, table, verdicts, f"LISA vs {others}: loss on the same batches")
 
 # %% [markdown]
 # Paired differences of the validation loss, LISA − each method (negative = LISA lower), 95 % paired t over seeds:

@@ -18,7 +18,7 @@ from core.claims import Verdict, judge, paper_claim, verdict_cell
 from core.norms import mean_block_norms, norm_skew
 from core.plotting import color, figure, finish, name
 from core.results import load_runs
-from core.stats import t_interval
+from core.stats import mde_of, t_interval
 from core.verdicts import inconclusive
 
 runs = load_runs("lisa", "weight_norms", profile, results_root)
@@ -44,8 +44,9 @@ table = {"skew": skews}
 lora, full = skews["smollm2_lora"]["update"], skews["smollm2_full"]["update"]
 seeds = sorted(set(lora) & set(full))
 if len(seeds) >= 2:
-    iv = t_interval([lora[s] / full[s] for s in seeds])
-    verdicts = [judge("lisa", "weight_norms", iv, 0.0, label="LoRA skew ÷ full FT skew")]
+    ratios = [lora[s] / full[s] for s in seeds]  # paired by seed: same data order, equal steps
+    iv = t_interval(ratios)
+    verdicts = [judge("lisa", "weight_norms", iv, mde_of(ratios), label="LoRA skew ÷ full FT skew")]
 else:
     text = (
         f"SmolLM2 update-norm skew LoRA {np.mean(list(lora.values())):.1f}× "
@@ -74,7 +75,7 @@ for col, arch in enumerate(archs):
                 marker="o",
                 ms=3,
                 color=color(method),
-                label=f"{name(method)} (skew {skew:.1f}×)",
+                label=f"{name(method)}, seed {run.seed} (skew {skew:.1f}×)",
             )
         step = max(1, len(blocks) // 10)
         ax.set_xticks(range(0, len(blocks), step), [b.replace("layer", "") for b in blocks][::step])

@@ -18,7 +18,7 @@ from core.models import load_model
 from core.run import RESULTS, atomic_write_json, manifest, seed_everything
 
 PROFILES = {"cpu": dict(model="smollm2-135m", switches=50, gamma=1, batch=1, seq=32, measure_every=10),
-            "decide": dict(model="smollm2-135m", switches=50, gamma=1, batch=1, seq=32, measure_every=10),
+            "cpu20": dict(model="smollm2-135m", switches=50, gamma=1, batch=1, seq=32, measure_every=10),
             "quick": dict(model="smollm2-135m", switches=10, gamma=1, batch=1, seq=32, measure_every=5),
             "gpu": dict(model="smollm2-135m", switches=50, gamma=1, batch=1, seq=32, measure_every=10),
             "tiny": dict(model="tiny-llama", switches=50, gamma=1, batch=2, seq=16, measure_every=10),
