@@ -25,7 +25,7 @@ from matplotlib.text import Text
 
 from core.claims import Verdict, describe
 from core.results import save_figure
-from core.stats import Interval, curve_band
+from core.stats import Interval, curve_band, smooth
 
 DPI = 120
 MAX_WIDTH_PX = 1800
@@ -279,6 +279,17 @@ def band_curves(
     ax.set_ylabel(ylabel)
     ax.legend(title=f"thin: one {over[:-1]}; band: 95 % t over {n}" if n > 1 else None, loc="best")
     return out
+
+
+def loss_panels(ax_train, ax_eval, runs, evals: dict[str, dict[int, float]], intervals: dict[str, Interval],
+                window: int = 5) -> None:
+    """The two loss panels of a method comparison: training loss per step (a `window`-step moving average,
+    band_curves over seeds) and each method's validation loss after training (seed_points with its interval).
+    evals: {method: {seed: validation loss}}; runs: the finished runs (core.results.Run) of those methods."""
+    curves = {m: np.array([smooth(r.losses, window) for r in runs if r.name == m]) for m in evals}
+    band_curves(ax_train, curves, ylabel=f"training loss ({window}-step moving average)")
+    seed_points(ax_eval, {m: list(v.values()) for m, v in evals.items()}, intervals,
+                ylabel="validation loss after training")
 
 
 def tilt(ax, degrees: float = 30) -> None:

@@ -15,14 +15,13 @@ figure_path = "/tmp/lisa_loss_curves.png"
 import numpy as np
 
 from core.claims import fmt_interval, judge, verdict_cell
-from core.plotting import band_curves, figure, finish, name, seed_points
+from core.plotting import figure, finish, loss_panels, name
 from core.results import by_method, load_runs, paired
-from core.stats import mde_of, paired_interval, smooth, t_interval
+from core.stats import mde_of, paired_interval, t_interval
 
 runs = load_runs("lisa", "loss_curves", profile, results_root)
 methods = [m for m in ("full", "lora", "galore", "lisa") if any(r.name == m for r in runs)]
 evals = by_method(runs, lambda r: r.result["eval_loss"], methods)
-curves = {m: np.array([smooth(r.losses, 5) for r in runs if r.name == m]) for m in methods}
 diffs = {m: paired_interval(*paired(evals["lisa"], evals[m])) for m in methods if m != "lisa"}
 table = {
     m: {
@@ -45,13 +44,7 @@ verdicts = [
 
 # %%
 fig, (ax_train, ax_eval) = figure(2, 1, width=6.4)
-band_curves(ax_train, curves, ylabel="training loss (5-step moving average)")
-seed_points(
-    ax_eval,
-    {m: list(evals[m].values()) for m in methods},
-    {m: table[m]["eval_loss"] for m in methods},
-    ylabel="validation loss after training",
-)
+loss_panels(ax_train, ax_eval, runs, evals, {m: table[m]["eval_loss"] for m in methods})
 ax_eval.set_title("validation loss (the verdict's metric)")
 ax_train.set_title(f"SmolLM2-135M, instructions, {runs[0].config['max_steps']} steps")
 others = ", ".join(name(m) for m in methods if m != "lisa")

@@ -14,9 +14,9 @@ figure_path = "/tmp/lisa_random_variance.png"
 import numpy as np
 
 from core.claims import untestable, verdict_cell
-from core.plotting import band_curves, color, figure, finish, seed_points
+from core.plotting import color, figure, finish, loss_panels
 from core.results import by_method, load_runs
-from core.stats import smooth, t_interval
+from core.stats import t_interval
 
 runs = load_runs("lisa", "loss_curves", profile, results_root)
 methods = [m for m in ("full", "lisa") if any(r.name == m for r in runs)]
@@ -45,17 +45,7 @@ verdicts = [
 
 # %%
 fig, (ax_curves, ax_eval, ax_layers) = figure(3, 1, width=4.9)
-band_curves(
-    ax_curves,
-    {m: np.array([smooth(r.losses, 5) for r in runs if r.name == m]) for m in methods},
-    ylabel="training loss (5-step moving average)",
-)
-seed_points(
-    ax_eval,
-    {m: list(evals[m].values()) for m in methods},
-    {m: table[m]["eval_loss"] for m in methods},
-    ylabel="validation loss after training",
-)
+loss_panels(ax_curves, ax_eval, runs, evals, {m: table[m]["eval_loss"] for m in methods})
 ax_eval.set_title("spread across seeds")
 for seed, layers in table["lisa"]["layers_trained"].items():
     ax_layers.scatter(layers, [seed] * len(layers), color=color("lisa"), s=30)
