@@ -91,9 +91,9 @@ def test_budget_arithmetic_on_known_inputs():
     arms = {f"accuracy_math.{c.name}": {"step_s": 1.0, "overhead_s": 10.0, "probe_s": 2.0} for c in cfgs}
     assert n_probes(cfgs[1]) == 9 and n_probes(cfgs[0]) == 0            # zero_shot trains nothing
     # 18 training runs x (200 steps + 10 s + 9 probes x 2 s) + zero_shot 10 s
-    # lr probes: 5 grids x 3 lrs x (30 steps + 10 s); misa_uniform reuses misa's selection
-    assert len(lr_probe_runs(cfgs)) == 15
+    # lr probes: 4 grids of 4 lrs + LoRA's 3, x (30 steps + 10 s); misa_uniform reuses misa's selection
+    assert len(lr_probe_runs(cfgs)) == 19
     out = predict(cfgs, arms, {"install": 180.0})
     assert out["runs_s"] == 18 * (200 + 10 + 18) + 10
-    assert out["lr_probes_s"] == 15 * 40
+    assert out["lr_probes_s"] == 19 * 40
     assert out["total_s"] == out["runs_s"] + out["lr_probes_s"] + 180.0
