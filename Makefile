@@ -7,8 +7,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= cpu
-# PROFILE=quick is a smoke look: cpu's bench (decide and LISA's retired cpu20 also use cpu's bench), figures and executed notebooks under .quick/ (git-ignored)
+# PROFILE=quick is a smoke look: figures and executed notebooks under .quick/ (git-ignored). Studies (bench, memory,
+# gradient statistics) have cpu, gpu, paper (and tiny) profiles: quick and the retired cpu20 (LISA) / cpu16 (MISA) use cpu's.
 QUICK_OUT = $(if $(filter quick,$(PROFILE)),--out $(CURDIR)/.quick,)
+STUDY_PROFILE = $(if $(filter quick cpu20 cpu16,$(PROFILE)),cpu,$(PROFILE))
 # training runs in parallel, each with cpu_count/JOBS torch threads; no gain on 2 cores for backprop runs
 # (core/experiment.py). Zeroth-order runs went two at a time when z came from one single-threaded torch.randn
 # (stream v1: two 1-thread MiniLM MeZO runs side by side 0.95-0.99 s/step each vs 0.92 s for one 2-thread run,
@@ -54,11 +56,11 @@ lint: $(STAMP)  ## ruff lint + format check ([tool.ruff] in pyproject.toml); cha
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: $(STAMP)  ## run the test suite (tiny models + one SmolLM2 load); <= 10 min from a fresh clone
+test: $(STAMP) lint  ## ruff (lint + format check), then the test suite (tiny models + one SmolLM2 load); <= 10 min from a fresh clone
 	$(PY) -m pytest tests
 
 bench: $(STAMP) models  ## step time + peak memory per method on one batch -> data/results/bench/*.json
-	$(PY) -m core.bench --profile $(if $(filter quick decide cpu20,$(PROFILE)),cpu,$(PROFILE)) $(if $(FORCE),--force,)
+	$(PY) -m core.bench --profile $(STUDY_PROFILE) $(if $(FORCE),--force,)
 	$(PY) -m core.bench_table --write
 
 lisa-runs: $(STAMP) models  ## LISA paper: lr probes, training runs, learnability gate, optimizer-state study of PROFILE (finished parts are skipped)
@@ -75,14 +77,13 @@ lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing resul
 reproduce-lisa: $(STAMP) models lisa-runs bench lisa-figures  ## LISA end to end: set-up, data, runs, notebooks, figures
 	@echo "LISA reproduced: figures/lisa/MANIFEST.json, notebooks/executed/lisa/, claims in papers/lisa/README.md"
 
-# PROFILE=decide: MISA's deciding design (accuracy_math 6 arms + the C4 stand-in), gated and fitted, as gpu; cpu keeps
-# v002's committed runs (skipped when finished); quick and decide reuse the cpu gradient / memory studies
-MISA_STUDY = $(if $(filter quick decide,$(PROFILE)),cpu,$(PROFILE))
-MISA_DECIDES = $(filter decide gpu,$(PROFILE))
-MISA_ONLY = $(if $(filter cpu paper,$(PROFILE)),accuracy_math accuracy_sentiment convergence,accuracy_math pretrain)
+# cpu (default) and gpu: MISA's deciding design (accuracy_math 6 arms + the C4 stand-in), gated and fitted; the retired
+# cpu16 (v002's committed runs) and paper run accuracy_math, accuracy_sentiment and the separate convergence runs
+MISA_DECIDES = $(filter cpu gpu,$(PROFILE))
+MISA_ONLY = $(if $(filter cpu16 paper,$(PROFILE)),accuracy_math accuracy_sentiment convergence,accuracy_math pretrain)
 misa-runs: $(STAMP) models  ## MISA paper: gradient-variance data, memory study, training runs of PROFILE (gpu: JOBS=4)
-	$(PY) -m papers.misa.variance --profile $(MISA_STUDY)
-	$(PY) -m papers.misa.memory --profile $(MISA_STUDY)
+	$(PY) -m papers.misa.variance --profile $(STUDY_PROFILE)
+	$(PY) -m papers.misa.memory --profile $(STUDY_PROFILE)
 	$(PY) -m core.experiment papers/misa/configs --profile $(PROFILE) --jobs $(JOBS) --only $(MISA_ONLY)
 	$(if $(MISA_DECIDES),$(PY) -m core.learnability misa accuracy_math --profile $(PROFILE) --metric eval_loss \
 		--metric test_accuracy)
@@ -90,7 +91,7 @@ misa-runs: $(STAMP) models  ## MISA paper: gradient-variance data, memory study,
 	$(PY) -m papers.misa.claims $(PROFILE)
 
 misa-figures: $(STAMP)  ## MISA paper: execute the notebooks from existing results -> figures/misa/
-	$(PY) -m core.figures misa --profile $(PROFILE)
+	$(PY) -m core.figures misa --profile $(PROFILE) $(QUICK_OUT)
 
 reproduce-misa: $(STAMP) models misa-runs misa-figures variance-lab  ## MISA end to end: set-up, data, runs, notebooks, figures (+ the variance lab)
 	@echo "MISA reproduced: figures/misa/MANIFEST.json, notebooks/executed/misa/, claims in papers/misa/README.md"
@@ -99,14 +100,14 @@ reproduce-misa: $(STAMP) models misa-runs misa-figures variance-lab  ## MISA end
 # accuracy_sentiment and importance keep their committed results and run only when named here
 IST_CONFIGS ?= papers/ist/configs/compare_math.yaml papers/ist/configs/adapter_state.yaml
 ist-runs: $(STAMP) models  ## IST paper: memory study, runs of PROFILE (finished runs skipped), importance check
-	$(PY) -m papers.ist.memory --profile $(PROFILE)
+	$(PY) -m papers.ist.memory --profile $(STUDY_PROFILE)
 	$(PY) -m core.experiment $(IST_CONFIGS) --profile $(PROFILE) --jobs $(JOBS)
 	$(PY) -m core.learnability ist compare_math --profile $(PROFILE) --baseline lora --metric eval_loss \
 		--metric test_accuracy
 	$(PY) -m papers.ist.importance_check --profile $(PROFILE)
 
 ist-figures: $(STAMP)  ## IST paper: execute the notebooks from existing results -> figures/ist/
-	$(PY) -m core.figures ist --profile $(PROFILE)
+	$(PY) -m core.figures ist --profile $(PROFILE) $(QUICK_OUT)
 
 reproduce-ist: $(STAMP) models ist-runs ist-figures  ## IST end to end (its importance figure also reads LISA's committed LoRA run)
 	@echo "IST reproduced: figures/ist/MANIFEST.json, notebooks/executed/ist/, claims in papers/ist/README.md"
@@ -114,10 +115,10 @@ reproduce-ist: $(STAMP) models ist-runs ist-figures  ## IST end to end (its impo
 sparse-mezo-runs: $(STAMP) models  ## Sparse MeZO paper: accuracy runs, noise-vs-magnitude study, memory/time study of PROFILE
 	$(PY) -m core.experiment papers/sparse_mezo/configs --profile $(PROFILE) --jobs $(ZO_JOBS)
 	$(PY) -m papers.sparse_mezo.noise --profile $(PROFILE)
-	$(PY) -m papers.sparse_mezo.memory --profile $(PROFILE)
+	$(PY) -m papers.sparse_mezo.memory --profile $(STUDY_PROFILE)
 
 sparse-mezo-figures: $(STAMP)  ## Sparse MeZO paper: execute the notebooks from existing results -> figures/sparse_mezo/
-	$(PY) -m core.figures sparse_mezo --profile $(PROFILE)
+	$(PY) -m core.figures sparse_mezo --profile $(PROFILE) $(QUICK_OUT)
 
 reproduce-sparse-mezo: $(STAMP) models sparse-mezo-runs sparse-mezo-figures  ## Sparse MeZO end to end
 	@echo "Sparse MeZO reproduced: figures/sparse_mezo/MANIFEST.json, notebooks/executed/sparse_mezo/, claims in papers/sparse_mezo/README.md"
@@ -129,10 +130,10 @@ variance-lab: $(STAMP) models  ## variance lab: every estimator's closed form vs
 	$(PY) -m core.figures variance_lab --profile $(LAB_PROFILE)
 
 figures: $(STAMP)  ## every paper's notebooks from existing results (no training) + figures/README.md index
-	$(PY) -m core.figures lisa --profile $(PROFILE)
-	$(PY) -m core.figures misa --profile $(PROFILE)
-	$(PY) -m core.figures ist --profile $(PROFILE)
-	$(PY) -m core.figures sparse_mezo --profile $(PROFILE)
+	$(PY) -m core.figures lisa --profile $(PROFILE) $(QUICK_OUT)
+	$(PY) -m core.figures misa --profile $(PROFILE) $(QUICK_OUT)
+	$(PY) -m core.figures ist --profile $(PROFILE) $(QUICK_OUT)
+	$(PY) -m core.figures sparse_mezo --profile $(PROFILE) $(QUICK_OUT)
 	$(PY) -m core.figures variance_lab --profile $(LAB_PROFILE)
 	$(PY) -m core.figure_index
 

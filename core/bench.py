@@ -9,6 +9,7 @@ entry and a config built from the profile (`bench_config`), as a run would build
 Peak memory = bytes live before the step (weights + optimizer state) + the step's measured peak.
 Writes ``data/results/bench/<profile>.json`` (with manifest) and prints a table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,25 +21,53 @@ import torch
 from core.callbacks import BlockSwitchCallback
 from core.config import RunConfig, build, merge
 from core.finetune import apply_lora
+from core.io import RESULTS, atomic_write_json
 from core.layers import find_blocks
 from core.memory import MB, ArchSpec, measure_peak, predict_memory, tensor_bytes
 from core.methods import RunContext, method_of, resolve
 from core.models import load_model
-from core.run import RESULTS, atomic_write_json, manifest, seed_everything
+from core.provenance import manifest
+from core.run import seed_everything
+from core.study import Study
 from core.trainers import zo_mask
 from core.zo import SPSA
 
 # galore_update_gap: GaLore's subspace change frequency T (200 in GaLore's pre-training runs): the timed steps
 # reuse one projector
 PROFILES = {
-    "cpu": dict(model="smollm2-135m", batch=4, seq=64, gamma=2, lora_r=8, galore_rank=8, galore_update_gap=200,
-                steps=3),
-    "gpu": dict(model="smollm2-135m", batch=8, seq=512, gamma=2, lora_r=8, galore_rank=8, galore_update_gap=200,
-                steps=5),
-    "tiny": dict(model="tiny-llama", batch=8, seq=64, gamma=2, lora_r=8, galore_rank=8, galore_update_gap=200,
-                 steps=3),
-    "paper": dict(model="meta-llama/Llama-2-7b-hf", batch=1, seq=1024, gamma=2, lora_r=128, galore_rank=128,
-                  galore_update_gap=200, steps=5),
+    "cpu": dict(
+        model="smollm2-135m",
+        batch=4,
+        seq=64,
+        gamma=2,
+        lora_r=8,
+        galore_rank=8,
+        galore_update_gap=200,
+        steps=3,
+    ),
+    "gpu": dict(
+        model="smollm2-135m",
+        batch=8,
+        seq=512,
+        gamma=2,
+        lora_r=8,
+        galore_rank=8,
+        galore_update_gap=200,
+        steps=5,
+    ),
+    "tiny": dict(
+        model="tiny-llama", batch=8, seq=64, gamma=2, lora_r=8, galore_rank=8, galore_update_gap=200, steps=3
+    ),
+    "paper": dict(
+        model="meta-llama/Llama-2-7b-hf",
+        batch=1,
+        seq=1024,
+        gamma=2,
+        lora_r=128,
+        galore_rank=128,
+        galore_update_gap=200,
+        steps=5,
+    ),
 }
 METHODS = ("inference", "full", "lora", "galore", "lisa", "mezo", "sparse_mezo")
 
@@ -51,18 +80,25 @@ def bench_config(name: str, p: dict) -> RunConfig:
     zo = dict(fixed.get("zo", {}))
     if "sparsity" in zo:
         zo["sparsity"] = p.get("sparsity", zo["sparsity"])
-    settings = {"method": method.name, "lr": 1e-5, "lora": {"r": p["lora_r"], "alpha": 2 * p["lora_r"]},
-                "lisa": {"gamma": p["gamma"], "interval": 1},
-                "misa": {"budget": p.get("budget", 0.03), "interval": 1},
-                "ist": {"update_frac": p.get("update_frac", 0.25)},
-                "galore": {"rank": p["galore_rank"], "update_proj_gap": p["galore_update_gap"]}}
-    return build(RunConfig, merge(merge(settings, fixed), {"zo": zo}), check=False)
+    settings = {
+        "method": method.name,
+        "lr": 1e-5,
+        "lora": {"r": p["lora_r"], "alpha": 2 * p["lora_r"]},
+        "lisa": {"gamma": p["gamma"], "interval": 1},
+        "misa": {"budget": p.get("budget", 0.03), "interval": 1},
+        "ist": {"update_frac": p.get("update_frac", 0.25)},
+        "galore": {"rank": p["galore_rank"], "update_proj_gap": p["galore_update_gap"]},
+    }
+    return build(RunConfig, merge(merge(settings, fixed), {"zo": zo}))
 
 
 def fused_adamw(model, cfg: RunConfig):
     """The Trainer's default optimizer: AdamW over the trainable parameters (fused on CPU)."""
-    return torch.optim.AdamW([q for q in model.parameters() if q.requires_grad], lr=cfg.lr,
-                             fused=not torch.cuda.is_available() or None)
+    return torch.optim.AdamW(
+        [q for q in model.parameters() if q.requires_grad],
+        lr=cfg.lr,
+        fused=not torch.cuda.is_available() or None,
+    )
 
 
 def prepare(name: str, model, p: dict):
@@ -89,23 +125,28 @@ def active_layout(model) -> dict:
     """Trainable parameters inside the layers and the lowest layer holding one (for the MISA/BAdam model)."""
     layers = find_blocks(model).layers
     active = [i for i, (_, m) in enumerate(layers) if any(q.requires_grad for q in m.parameters())]
-    return {"block_params": sum(q.numel() for _, m in layers for q in m.parameters() if q.requires_grad),
-            "lowest_layer": min(active) if active else 0}
+    return {
+        "block_params": sum(q.numel() for _, m in layers for q in m.parameters() if q.requires_grad),
+        "lowest_layer": min(active) if active else 0,
+    }
 
 
 def step_fn(model, batch, opt):
     if isinstance(opt, SPSA):  # MeZO / Sparse MeZO: two perturbed forwards + an in-place update, no autograd
         return lambda: opt.step(lambda: model(**batch).loss, lr=1e-6)
     if opt is None:
+
         def infer():
             with torch.no_grad():
                 model(**batch)
+
         return infer
 
     def train_step():
         model(**batch).loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+
     return train_step
 
 
@@ -114,6 +155,7 @@ def bench_model(p: dict):
     depend on the weight values), which is how the GPU machine, lacking the weights, runs it."""
     if p.get("random_init"):
         from transformers import AutoConfig, AutoModelForCausalLM
+
         return AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(p["random_init"]))
     return load_model(p["model"])[0]
 
@@ -137,22 +179,43 @@ def bench_method(method: str, p: dict, device: str) -> dict:
         times.append(time.perf_counter() - t0)
     inner = getattr(opt, "base_optimizer", opt)  # BAdam wraps AdamW and holds fp32 copies of the active block
     has_state = opt is not None and not isinstance(opt, SPSA)  # ZO keeps no optimizer state
-    state = [t for s in (inner.state.values() if has_state else []) for t in s.values() if torch.is_tensor(t) and t.dim()]
+    state = [
+        t
+        for s in (inner.state.values() if has_state else [])
+        for t in s.values()
+        if torch.is_tensor(t) and t.dim()
+    ]
     held = [q for g in (inner.param_groups if has_state else []) for q in g["params"]]
     before = tensor_bytes(list(model.parameters()) + held + state)
     peak = measure_peak(fn, device)["peak_bytes"]
     n_train = sum(q.numel() for q in model.parameters() if q.requires_grad) if opt else 0
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    layout = active_layout(model) if method in ("misa", "badam") else {}
-    pred = predict_memory(ArchSpec.from_config(base.config), method, p["batch"], p["seq"], p["gamma"], p["lora_r"],
-                          galore_rank=p["galore_rank"] if method == "galore" else 0,
-                          attention_scores=device.startswith("cuda"),  # fp32 SDPA on CUDA saves them
-                          update_frac=p.get("update_frac", 0.25), **layout)
-    return {"method": method, "step_s_median": statistics.median(times), "step_s_all": times,
-            "peak_mb": (before + peak) / MB, "before_step_mb": before / MB, "step_peak_mb": peak / MB,
-            "predicted_peak_mb": pred["total"] / MB, "predicted": {k: v / MB for k, v in pred.items()
-                                                                   if k != "trainable_params"},
-            "trainable_params": n_train, **layout}
+    entry = resolve(method)[0]
+    layout = active_layout(model) if entry.memory.activations == "block" else {}
+    pred = predict_memory(
+        ArchSpec.from_config(base.config),
+        method,
+        p["batch"],
+        p["seq"],
+        p["gamma"],
+        p["lora_r"],
+        galore_rank=p["galore_rank"] if entry.step_optimizer else 0,  # GaLoreAdamW: projected state
+        attention_scores=device.startswith("cuda"),  # fp32 SDPA on CUDA saves them
+        update_frac=p.get("update_frac", 0.25),
+        **layout,
+    )
+    return {
+        "method": method,
+        "step_s_median": statistics.median(times),
+        "step_s_all": times,
+        "peak_mb": (before + peak) / MB,
+        "before_step_mb": before / MB,
+        "step_peak_mb": peak / MB,
+        "predicted_peak_mb": pred["total"] / MB,
+        "predicted": {k: v / MB for k, v in pred.items() if k != "trainable_params"},
+        "trainable_params": n_train,
+        **layout,
+    }
 
 
 def bench_device() -> str:
@@ -160,8 +223,11 @@ def bench_device() -> str:
 
 
 def print_row(label: str, row: dict) -> None:
-    print(f"{label:12s} step {row['step_s_median']:7.3f} s   peak {row['peak_mb']:9.1f} MB   "
-          f"analytic {row['predicted_peak_mb']:9.1f} MB   trainable {row['trainable_params']:>11,d}", flush=True)
+    print(
+        f"{label:12s} step {row['step_s_median']:7.3f} s   peak {row['peak_mb']:9.1f} MB   "
+        f"analytic {row['predicted_peak_mb']:9.1f} MB   trainable {row['trainable_params']:>11,d}",
+        flush=True,
+    )
 
 
 def add_ratios(rows: list[dict]) -> None:
@@ -176,9 +242,9 @@ def add_ratios(rows: list[dict]) -> None:
                     r[f"memory_vs_{base}"] = r["peak_mb"] / ref[base]["peak_mb"]
 
 
-def run_variants(variants, profile: str, out, study: str) -> list[dict]:
-    """Measure (label, method, settings) variants with `bench_method` and write them to `out`; a variant the
-    model cannot take (e.g. a budget below its smallest block) is recorded as skipped."""
+def run_variants(variants, profile: str, study: str) -> dict:
+    """Measure (label, method, settings) variants with `bench_method`: the study's result; a variant the model
+    cannot take (e.g. a budget below its smallest block) is recorded as skipped."""
     device = bench_device()
     rows = []
     for label, method, extra in variants:
@@ -191,29 +257,26 @@ def run_variants(variants, profile: str, out, study: str) -> list[dict]:
         rows.append(row)
         print_row(label, row)
     add_ratios(rows)
-    atomic_write_json(out, {"rows": rows, "setting": PROFILES[profile], "device": device,
-                            "manifest": manifest({"study": study, "profile": profile}, 0)})
-    print(f"wrote {out}")
-    return rows
+    return {
+        "rows": rows,
+        "setting": PROFILES[profile],
+        "device": device,
+        "manifest": manifest({"study": study, "profile": profile}, 0),
+    }
 
 
-def study_main(paper: str, variants, argv=None) -> int:
-    """CLI of a paper's memory study: ``--profile``, ``--force``; writes results/<paper>/memory/<profile>-<device>.json."""
-    parser = argparse.ArgumentParser(description=f"{paper} memory study: {', '.join(v[0] for v in variants)}")
-    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
-    parser.add_argument("--force", action="store_true", help="re-measure even if the result file exists")
-    args = parser.parse_args(argv)
-    out = RESULTS / paper / "memory" / f"{args.profile}-{bench_device()}.json"
-    if out.exists() and not args.force:
-        print(f"{out} exists; pass --force to re-measure")
-        return 0
-    run_variants(variants, args.profile, out, f"{paper}_memory")
-    return 0
+def memory_study(paper: str, variants) -> Study:
+    """A paper's memory study (`core.study`): the `variants` measured on one batch of each bench profile,
+    -> results/<paper>/memory/<profile>.json."""
+    return Study(
+        paper, "memory", PROFILES, lambda profile, args: run_variants(variants, profile, f"{paper}_memory")
+    )
 
 
 def normal_rate(threads: int, entries: int = 1 << 24) -> dict:
     """N(0, 1) draws per second of the ZO stream (`core.zo_stream`), one thread and `threads` threads."""
     from core.zo_stream import BLOCK, BlockPool, block_seed, normal_block
+
     out = {}
     for t in sorted({1, threads}):
         pool = BlockPool(t)
@@ -234,12 +297,16 @@ def zo_throughput(p: dict, batches, repeats: int, threads: int) -> dict:
     import os
 
     from core.zo import MagnitudeMask, RandomMask
+
     seed_everything(0)
     model = bench_model(p)
     model.config.use_cache = False
     model.eval()
-    zo = {"mezo": SPSA(model, threads=threads), "s-mezo_0.8": SPSA(model, mask=MagnitudeMask(0.8), threads=threads),
-          "r-mezo_0.8": SPSA(model, mask=RandomMask(0.8), threads=threads)}
+    zo = {
+        "mezo": SPSA(model, threads=threads),
+        "s-mezo_0.8": SPSA(model, mask=MagnitudeMask(0.8), threads=threads),
+        "r-mezo_0.8": SPSA(model, mask=RandomMask(0.8), threads=threads),
+    }
     before = tensor_bytes(list(model.parameters()))
     rows = []
     for batch_size, seq in batches:
@@ -258,24 +325,41 @@ def zo_throughput(p: dict, batches, repeats: int, threads: int) -> dict:
         peaks = {k: (before + measure_peak(fn)["peak_bytes"]) / MB for k, fn in fns.items()}
         load.append(os.getloadavg())
         med = {k: statistics.median(v) for k, v in times.items()}
-        row = {"batch": batch_size, "seq": seq, "step_s_median": med, "step_s_all": times, "peak_mb": peaks,
-               "time_vs_forward": {k: med[k] / med["forward"] for k in zo},
-               "time_vs_two_forward_floor": {k: med[k] / (2 * med["forward"]) for k in zo},
-               "time_vs_mezo": {k: med[k] / med["mezo"] for k in zo},
-               "memory_vs_inference": {k: peaks[k] / peaks["forward"] for k in zo},
-               "loadavg_before_after": load}
+        row = {
+            "batch": batch_size,
+            "seq": seq,
+            "step_s_median": med,
+            "step_s_all": times,
+            "peak_mb": peaks,
+            "time_vs_forward": {k: med[k] / med["forward"] for k in zo},
+            "time_vs_two_forward_floor": {k: med[k] / (2 * med["forward"]) for k in zo},
+            "time_vs_mezo": {k: med[k] / med["mezo"] for k in zo},
+            "memory_vs_inference": {k: peaks[k] / peaks["forward"] for k in zo},
+            "loadavg_before_after": load,
+        }
         rows.append(row)
-        print(f"batch {batch_size}x{seq}: " + "  ".join(f"{k} {med[k]:.3f} s / {peaks[k]:.0f} MB" for k in fns)
-              + f"  MeZO/forward {row['time_vs_forward']['mezo']:.2f}  load {load[-1][0]:.1f}", flush=True)
-    return {"rows": rows, "normal_rate": normal_rate(threads), "threads": threads, "torch_threads":
-            torch.get_num_threads(), "repeats": repeats}
+        print(
+            f"batch {batch_size}x{seq}: "
+            + "  ".join(f"{k} {med[k]:.3f} s / {peaks[k]:.0f} MB" for k in fns)
+            + f"  MeZO/forward {row['time_vs_forward']['mezo']:.2f}  load {load[-1][0]:.1f}",
+            flush=True,
+        )
+    return {
+        "rows": rows,
+        "normal_rate": normal_rate(threads),
+        "threads": threads,
+        "torch_threads": torch.get_num_threads(),
+        "repeats": repeats,
+    }
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
     parser.add_argument("--methods", nargs="*", default=list(METHODS))
-    parser.add_argument("--random-init", help="folder with the model's config.json: build it with random weights")
+    parser.add_argument(
+        "--random-init", help="folder with the model's config.json: build it with random weights"
+    )
     parser.add_argument("--force", action="store_true", help="re-measure even if the result file exists")
     args = parser.parse_args(argv)
     p = dict(PROFILES[args.profile], random_init=args.random_init)
@@ -289,8 +373,15 @@ def main(argv=None) -> int:
         rows.append(bench_method(method, p, device))
         print_row(method, rows[-1])
     add_ratios(rows)
-    atomic_write_json(out, {"rows": rows, "setting": p, "device": device,
-                            "manifest": manifest({"bench_profile": args.profile, **p}, 0)})
+    atomic_write_json(
+        out,
+        {
+            "rows": rows,
+            "setting": p,
+            "device": device,
+            "manifest": manifest({"bench_profile": args.profile, **p}, 0),
+        },
+    )
     print(f"wrote {out}")
     return 0
 

@@ -6,22 +6,29 @@
 One row per method and bench file: median step time, peak memory and trainable parameters as `core.bench`
 measured them; the machine column comes from the file's own setting and manifest.
 """
+
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from core.run import REPO, RESULTS, atomic_write_text, read_json
+from core.io import REPO, RESULTS, atomic_write_text, read_json
 
 FILES = ("cpu-cpu", "cpu-cuda", "gpu-cuda")  # SmolLM2 benches: CPU 4x64, GPU 4x64, GPU 8x512
 BEGIN, END = "<!-- bench-table: python -m core.bench_table --write -->", "<!-- /bench-table -->"
-HEADER = "| machine | method | step (s, median) | peak (MB) | trainable params |\n| --- | --- | --- | --- | --- |"
+HEADER = (
+    "| machine | method | step (s, median) | peak (MB) | trainable params |\n| --- | --- | --- | --- | --- |"
+)
 
 
 def machine_label(bench: dict) -> str:
     """'CPU, 2 threads, batch 4x64' or 'H100 80GB HBM3, batch 8x512' from a bench file's device and manifest."""
     s, m = bench["setting"], bench["manifest"]["machine"]
-    where = m["gpu"].removeprefix("NVIDIA ") if bench["device"] == "cuda" else f"CPU, {m['torch_threads']} threads"
+    where = (
+        m["gpu"].removeprefix("NVIDIA ")
+        if bench["device"] == "cuda"
+        else f"CPU, {m['torch_threads']} threads"
+    )
     return f"{where}, batch {s['batch']}x{s['seq']}"
 
 
@@ -34,8 +41,11 @@ def table(root: Path | str = RESULTS, files=FILES) -> str:
             continue
         bench = read_json(path)
         label = machine_label(bench)
-        lines += [f"| {label} | {r.get('label', r['method'])} | {r['step_s_median']:.3f} | {r['peak_mb']:.0f} | "
-                  f"{r['trainable_params']:,} |" for r in bench["rows"]]
+        lines += [
+            f"| {label} | {r.get('label', r['method'])} | {r['step_s_median']:.3f} | {r['peak_mb']:.0f} | "
+            f"{r['trainable_params']:,} |"
+            for r in bench["rows"]
+        ]
     return "\n".join(lines)
 
 

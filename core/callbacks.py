@@ -8,6 +8,7 @@ every block's parameters: freezing before the Trainer builds it was LMFlow bug #
 bound to its Trainer (`bind`) rebuilds DDP's reducer after each switch over exactly the active parameters
 (`core.ddp`).
 """
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,10 @@ import torch
 from transformers import TrainerCallback
 
 from core.ddp import rebuild_reducer, wrapped_ddp
+from core.io import append_jsonl, atomic_write_json
 from core.layers import find_blocks, module_blocks
 from core.models import eval_mode
 from core.norms import block_norms, snapshot
-from core.run import append_jsonl, atomic_write_json
 from core.sampling import ISTScores, ModuleImportanceSampler, UniformLayerSampler
 
 
@@ -48,8 +49,12 @@ def set_trainable(params, on: bool, optimizer) -> None:
 
 def optimizer_state_bytes(optimizer) -> int:
     """Bytes held by the optimizer's per-parameter state tensors."""
-    return sum(t.numel() * t.element_size() for s in base_optimizer(optimizer).state.values()
-               for t in s.values() if torch.is_tensor(t))
+    return sum(
+        t.numel() * t.element_size()
+        for s in base_optimizer(optimizer).state.values()
+        for t in s.values()
+        if torch.is_tensor(t)
+    )
 
 
 def check_same_on_all_ranks(value, what: str) -> None:
@@ -62,12 +67,15 @@ def check_same_on_all_ranks(value, what: str) -> None:
     are skipped by the reducer each step; a callback bound to its Trainer also rebuilds the reducer over the
     active parameters (`BlockSwitchCallback.bind`, `core.ddp`)."""
     import torch.distributed as dist
+
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return
     gathered = [None] * dist.get_world_size()
     dist.all_gather_object(gathered, value)
     if any(g != gathered[0] for g in gathered):
-        raise RuntimeError(f"ranks disagree on the {what}: {gathered}; every rank must use the same sampler seed")
+        raise RuntimeError(
+            f"ranks disagree on the {what}: {gathered}; every rank must use the same sampler seed"
+        )
 
 
 def checkpoint_dir(args, state) -> Path:
@@ -98,11 +106,15 @@ class BlockSwitchCallback(TrainerCallback):
     """
 
     state_file = "block_switch.json"
-    free_state = True  # a deselected block's gradient and optimizer state are dropped (ISTCallback may keep them)
+    free_state = (
+        True  # a deselected block's gradient and optimizer state are dropped (ISTCallback may keep them)
+    )
 
     def __init__(self, interval: int):
         if interval <= 0:
-            raise ValueError(f"switch interval K must be a positive number of optimizer steps, got {interval}")
+            raise ValueError(
+                f"switch interval K must be a positive number of optimizer steps, got {interval}"
+            )
         self.interval = interval
         self.blocks: dict[str, list[torch.nn.Parameter]] = {}
         self.active: list[str] = []
@@ -135,8 +147,10 @@ class BlockSwitchCallback(TrainerCallback):
             known = optimizer_params(optimizer)
             missing = [n for n, ps in self.blocks.items() if any(id(p) not in known for p in ps)]
             if missing:
-                raise RuntimeError(f"blocks {missing[:3]} are not in the optimizer: were they frozen before the "
-                                   "Trainer built it? Leave them trainable; the callback freezes them itself")
+                raise RuntimeError(
+                    f"blocks {missing[:3]} are not in the optimizer: were they frozen before the "
+                    "Trainer built it? Leave them trainable; the callback freezes them itself"
+                )
         return self
 
     def choose(self) -> list[str]:
@@ -152,13 +166,20 @@ class BlockSwitchCallback(TrainerCallback):
     def always_trained(self, parts) -> set[int]:
         """ids of the embedding / head parameters that stay trainable whatever is sampled
         (subclasses set `train_embeddings` / `train_head`)."""
-        return {id(p) for on, mods in ((self.train_embeddings, parts.embeddings), (self.train_head, parts.head))
-                if on for _, m in mods for p in m.parameters()}
+        return {
+            id(p)
+            for on, mods in ((self.train_embeddings, parts.embeddings), (self.train_head, parts.head))
+            if on
+            for _, m in mods
+            for p in m.parameters()
+        }
 
     def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
         if optimizer is None:
-            raise RuntimeError(f"{type(self).__name__} needs the optimizer to exist before it freezes layers; "
-                               "add it to a transformers.Trainer (which builds the optimizer before training)")
+            raise RuntimeError(
+                f"{type(self).__name__} needs the optimizer to exist before it freezes layers; "
+                "add it to a transformers.Trainer (which builds the optimizer before training)"
+            )
         self.attach(model, optimizer)
         if state.global_step > 0:
             self._restore(checkpoint_dir(args, state))
@@ -197,13 +218,24 @@ class BlockSwitchCallback(TrainerCallback):
             self.reducer_over = trainable
 
     def on_save(self, args, state, control, **kwargs):
-        save_checkpoint_state(args, state, self.state_file, {
-            "active": self.active, "switched_at": self.switched_at, "history": self.history,
-            "sampler": self.sampler_state()})
+        save_checkpoint_state(
+            args,
+            state,
+            self.state_file,
+            {
+                "active": self.active,
+                "switched_at": self.switched_at,
+                "history": self.history,
+                "sampler": self.sampler_state(),
+            },
+        )
 
     def _restore(self, checkpoint: Path) -> None:
-        saved = load_checkpoint_state(checkpoint, self.state_file, f"the checkpoint was written without "
-                                      f"{type(self).__name__}, so its layer sequence is unknown")
+        saved = load_checkpoint_state(
+            checkpoint,
+            self.state_file,
+            f"the checkpoint was written without {type(self).__name__}, so its layer sequence is unknown",
+        )
         self.load_sampler_state(saved["sampler"])
         self.history, self.switched_at = saved["history"], saved["switched_at"]
         self.apply(saved["active"])
@@ -215,8 +247,14 @@ class LisaCallback(BlockSwitchCallback):
     ``trainer.add_callback(LisaCallback(gamma=2, interval=20))`` is all a user adds.
     """
 
-    def __init__(self, gamma: int = 2, interval: int = 20, seed: int = 0, train_embeddings: bool = True,
-                 train_head: bool = True):
+    def __init__(
+        self,
+        gamma: int = 2,
+        interval: int = 20,
+        seed: int = 0,
+        train_embeddings: bool = True,
+        train_head: bool = True,
+    ):
         super().__init__(interval)
         if gamma < 0:
             raise ValueError(f"gamma must be >= 0, got {gamma}")
@@ -243,23 +281,38 @@ class MisaCallback(BlockSwitchCallback):
     the optimizer step, as in the reference.
     """
 
-    def __init__(self, budget: float = 0.03, eta: float = 1.0, interval: int = 50, beta: float = 0.8,
-                 clip: float = 5.0, sample_last: int = 2, seed: int = 0, train_embeddings: bool = False,
-                 train_head: bool = False):
+    def __init__(
+        self,
+        budget: float = 0.03,
+        eta: float = 1.0,
+        interval: int = 50,
+        beta: float = 0.8,
+        clip: float = 5.0,
+        sample_last: int = 2,
+        seed: int = 0,
+        train_embeddings: bool = False,
+        train_head: bool = False,
+    ):
         super().__init__(interval)
-        self.kw = dict(budget=budget, eta=eta, beta=beta, clip=clip, seed=seed, period=interval,
-                       sample_last=sample_last)
+        self.kw = dict(
+            budget=budget, eta=eta, beta=beta, clip=clip, seed=seed, period=interval, sample_last=sample_last
+        )
         self.train_embeddings, self.train_head = train_embeddings, train_head
 
     def setup(self, model) -> None:
         parts = find_blocks(model)
         self.blocks = {name: [weight] for name, weight in module_blocks(model).items()}
         total = sum(p.numel() for p in model.parameters())
-        self.sampler = ModuleImportanceSampler([ps[0].numel() for ps in self.blocks.values()], total=total, **self.kw)
+        self.sampler = ModuleImportanceSampler(
+            [ps[0].numel() for ps in self.blocks.values()], total=total, **self.kw
+        )
         in_blocks = {id(p) for ps in self.blocks.values() for p in ps}
         keep = self.always_trained(parts)
-        set_trainable([p for p in model.parameters() if id(p) not in in_blocks and id(p) not in keep], False,
-                      self.optimizer)
+        set_trainable(
+            [p for p in model.parameters() if id(p) not in in_blocks and id(p) not in keep],
+            False,
+            self.optimizer,
+        )
 
     def should_switch(self, step: int) -> bool:
         return step % self.interval == 0 or -1 in self.sampler.last_used
@@ -293,26 +346,49 @@ class ISTCallback(BlockSwitchCallback):
     when the scores were updated, the AdamW state bytes) goes to that file: the score trajectories.
     """
 
-    def __init__(self, interval: int = 10, update_frac: float = 0.25, suppress_frac: float = 0.5,
-                 n_probes: int = 3, lr: float = 10.0, suppression: float = 0.25, seed: int = 0,
-                 uniform: bool = False, probe_batch=None, free_state: bool = True, log_path=None):
+    def __init__(
+        self,
+        interval: int = 10,
+        update_frac: float = 0.25,
+        suppress_frac: float = 0.5,
+        n_probes: int = 3,
+        lr: float = 10.0,
+        suppression: float = 0.25,
+        seed: int = 0,
+        uniform: bool = False,
+        probe_batch=None,
+        free_state: bool = True,
+        log_path=None,
+    ):
         super().__init__(1)
         if interval <= 0:
             raise ValueError(f"IST probe interval must be > 0, got {interval}")
         self.probe_interval, self.suppression, self.probe_batch = interval, suppression, probe_batch
         self.free_state, self.log_path, self.probe_losses = free_state, log_path, None
-        self.kw = dict(update_frac=update_frac, suppress_frac=suppress_frac, n_probes=n_probes, lr=lr, seed=seed,
-                       uniform=uniform)
+        self.kw = dict(
+            update_frac=update_frac,
+            suppress_frac=suppress_frac,
+            n_probes=n_probes,
+            lr=lr,
+            seed=seed,
+            uniform=uniform,
+        )
 
     def setup(self, model) -> None:
         layers = find_blocks(model).layers
-        self.blocks = {f"layer{i}": [p for n, p in layer.named_parameters() if "lora_" in n]
-                       for i, (_, layer) in enumerate(layers)}
+        self.blocks = {
+            f"layer{i}": [p for n, p in layer.named_parameters() if "lora_" in n]
+            for i, (_, layer) in enumerate(layers)
+        }
         if not any(self.blocks.values()):
-            raise ValueError("IST trains LoRA adapters, but the model's layers hold no `lora_` parameters: wrap it "
-                             "with peft (method: ist does this) before adding ISTCallback")
-        self.adapters = [[m for m in layer.modules() if isinstance(getattr(m, "scaling", None), dict) and m.scaling]
-                         for _, layer in layers]
+            raise ValueError(
+                "IST trains LoRA adapters, but the model's layers hold no `lora_` parameters: wrap it "
+                "with peft (method: ist does this) before adding ISTCallback"
+            )
+        self.adapters = [
+            [m for m in layer.modules() if isinstance(getattr(m, "scaling", None), dict) and m.scaling]
+            for _, layer in layers
+        ]
         self.sampler = ISTScores(len(layers), **self.kw)
 
     def choose(self) -> list[str]:
@@ -333,7 +409,9 @@ class ISTCallback(BlockSwitchCallback):
 
     def probe(self, model) -> list[float]:
         if self.probe_batch is None:
-            raise RuntimeError("ISTCallback needs `probe_batch` (a function sampler -> batch) to update scores")
+            raise RuntimeError(
+                "ISTCallback needs `probe_batch` (a function sampler -> batch) to update scores"
+            )
         batch = {k: v.to(model.device) for k, v in self.probe_batch(self.sampler).items()}
         sets, losses = self.sampler.probe_sets(), []
         with eval_mode(model), torch.inference_mode():
@@ -345,7 +423,12 @@ class ISTCallback(BlockSwitchCallback):
 
     def on_step_begin(self, args, state, control, model=None, **kwargs):
         step = state.global_step
-        if step > 0 and step % self.probe_interval == 0 and step != self.switched_at and not self.sampler.uniform:
+        if (
+            step > 0
+            and step % self.probe_interval == 0
+            and step != self.switched_at
+            and not self.sampler.uniform
+        ):
             self.probe_losses = self.probe(model)
         super().on_step_begin(args, state, control, **kwargs)
 
@@ -353,10 +436,17 @@ class ISTCallback(BlockSwitchCallback):
         """Log the step's selection and the scores it was drawn from (rows keyed by the finished step's number)."""
         if self.log_path is not None and state.is_world_process_zero:
             scores = self.sampler.scores.tolist()
-            append_jsonl(self.log_path, {"step": state.global_step, "selected": [int(n[5:]) for n in self.active],
-                                         "scores": scores, "spread": max(scores) - min(scores),
-                                         "probe_losses": self.probe_losses,
-                                         "optimizer_state_bytes": optimizer_state_bytes(self.optimizer)})
+            append_jsonl(
+                self.log_path,
+                {
+                    "step": state.global_step,
+                    "selected": [int(n[5:]) for n in self.active],
+                    "scores": scores,
+                    "spread": max(scores) - min(scores),
+                    "probe_losses": self.probe_losses,
+                    "optimizer_state_bytes": optimizer_state_bytes(self.optimizer),
+                },
+            )
         self.probe_losses = None
 
 
@@ -376,7 +466,10 @@ class MetricsCallback(TrainerCallback):
             self.step_times.append(time.perf_counter() - self._t0)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        row = {"step": state.global_step, **{k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))}}
+        row = {
+            "step": state.global_step,
+            **{k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))},
+        }
         if self.step_times and "loss" in row:
             row["step_time"] = self.step_times[-1]
         if state.is_world_process_zero:
@@ -390,8 +483,16 @@ class WeightNormCallback(TrainerCallback):
         self.path, self.every = Path(path), every
         self.init = None
 
-    def on_train_begin(self, args, state, control, model=None, **kwargs):
+    def on_init_end(self, args, state, control, model=None, **kwargs):
+        """W0 when the Trainer is built, before a resumed run loads its checkpoint's weights (which happens before
+        on_train_begin): ΔW = W − W0 is then measured from the start of training, resumed or not."""
         self.init = snapshot(model)
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if (
+            self.init is None
+        ):  # added after the Trainer was built: a resumed run would measure from its checkpoint
+            self.init = snapshot(model)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         if state.global_step % self.every == 0 and state.is_world_process_zero:
@@ -430,5 +531,7 @@ class FullGradNormCallback(TrainerCallback):
             self.probe(model, 0)
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
-        if state.global_step % self.every == 0 and state.is_world_process_zero:  # no collectives: rank 0 alone
+        if (
+            state.global_step % self.every == 0 and state.is_world_process_zero
+        ):  # no collectives: rank 0 alone
             self.probe(model, state.global_step)

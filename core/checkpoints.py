@@ -7,6 +7,7 @@ writes ``COMPLETE`` into the folder after everything else (the write-then-rename
 folder); `last_checkpoint` resumes from the newest marked folder and reports and removes unmarked ones.
 With ``save_total_limit = 2`` the previous complete checkpoint is still there when a save is interrupted.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -16,7 +17,8 @@ from transformers import TrainerCallback
 from transformers.trainer_callback import TrainerState
 
 from core.callbacks import checkpoint_dir
-from core.run import atomic_write_text, is_main_process, kill_point
+from core.io import atomic_write_text, kill_point
+from core.run import is_main_process
 
 MARKER = "COMPLETE"
 
@@ -39,7 +41,10 @@ def last_checkpoint(out: Path) -> Path | None:
     on the main process, removed so that the Trainer can save that step again."""
     ckpts = sorted((Path(out) / "checkpoints").glob("checkpoint-*"), key=checkpoint_step)
     for partial in [c for c in ckpts if not (c / MARKER).exists()]:
-        print(f"note: ignoring {partial}: its save was interrupted (no {MARKER} marker); removing it", flush=True)
+        print(
+            f"note: ignoring {partial}: its save was interrupted (no {MARKER} marker); removing it",
+            flush=True,
+        )
         if is_main_process():
             shutil.rmtree(partial, ignore_errors=True)
     complete = [c for c in ckpts if (c / MARKER).exists()]
@@ -54,6 +59,12 @@ def restore_finished(trainer, checkpoint: Path) -> None:
     trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
     trainer.create_optimizer_and_scheduler(num_training_steps=trainer.state.max_steps)
     handler = trainer.callback_handler
-    handler.model, handler.optimizer, handler.lr_scheduler = trainer.model, trainer.optimizer, trainer.lr_scheduler
+    handler.model, handler.optimizer, handler.lr_scheduler = (
+        trainer.model,
+        trainer.optimizer,
+        trainer.lr_scheduler,
+    )
     trainer.control = handler.on_train_begin(trainer.args, trainer.state, trainer.control)
-    trainer.accelerator.prepare_model(trainer.model, evaluation_mode=True)  # as train() would: same eval log row
+    trainer.accelerator.prepare_model(
+        trainer.model, evaluation_mode=True
+    )  # as train() would: same eval log row

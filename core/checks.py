@@ -3,6 +3,7 @@ are safe folder names, known models and tasks, and the rules tying fields togeth
 methods and tasks of a verbalizer classifier, LISA's gamma at most the model's layers, MeZO without gradient
 accumulation). Each failure is one `ConfigError` line naming the key, the value and what to change.
 """
+
 from __future__ import annotations
 
 import json
@@ -11,27 +12,61 @@ import re
 from pathlib import Path
 
 from core import methods
-from core.config import DTYPES, LR_SCHEDULERS, ConfigError, RunConfig, close_names
+from core.config import DTYPES, LR_SCHEDULERS, ConfigError, RunConfig, build, close_names
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # one path component: no '/', no leading '.'
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # gpt2, org/name
-CHOICES = {"lr_scheduler": LR_SCHEDULERS, "dtype": DTYPES,
-           "badam.switch_mode": ("random", "ascending", "descending", "fixed"), "zo.mask": ("magnitude", "random")}
+CHOICES = {
+    "lr_scheduler": LR_SCHEDULERS,
+    "dtype": DTYPES,
+    "badam.switch_mode": ("random", "ascending", "descending", "fixed"),
+    "zo.mask": ("magnitude", "random"),
+}
 # allowed interval of every numeric field; '(' / ')' exclude the bound
 RANGES = {
-    "seed": "[0, 4294967295]", "max_steps": "(0, inf)", "batch_size": "(0, inf)", "grad_accum": "(0, inf)",
-    "max_length": "(0, inf)", "train_examples": "[0, inf)", "eval_examples": "[0, inf)", "eval_every": "[0, inf)",
-    "save_every": "[0, inf)", "lr": "(0, inf)", "warmup_steps": "[0, inf)", "weight_decay": "[0, inf)",
-    "max_grad_norm": "[0, inf)", "lm_eval_limit": "[0, inf)", "probe_every": "[0, inf)", "probe_examples": "(0, inf)",
-    "lora.r": "(0, inf)", "lora.alpha": "(0, inf)", "lora.dropout": "[0, 1)",
-    "lisa.gamma": "[0, inf)", "lisa.interval": "(0, inf)",
-    "galore.rank": "(0, inf)", "galore.update_proj_gap": "(0, inf)", "galore.scale": "(0, inf)",
-    "misa.budget": "(0, 1]", "misa.eta": "[0, inf)", "misa.interval": "(0, inf)", "misa.beta": "[0, 1)",
-    "misa.clip": "(0, inf)", "misa.sample_last": "[0, inf)", "badam.interval": "(0, inf)",
-    "ist.interval": "(0, inf)", "ist.n_probes": "(0, inf)", "ist.suppress_frac": "(0, 1]", "ist.suppression": "[0, 1]",
-    "ist.update_frac": "(0, 1]", "ist.lr": "(0, inf)", "ist.probe_batch": "(0, inf)",
-    "zo.eps": "(0, inf)", "zo.sparsity": "[0, 1)",
-    "divergence.loss_factor": "[0, inf)", "divergence.patience": "(0, inf)", "divergence.zero_grad_steps": "[0, inf)",
+    "seed": "[0, 4294967295]",
+    "max_steps": "(0, inf)",
+    "batch_size": "(0, inf)",
+    "grad_accum": "(0, inf)",
+    "max_length": "(0, inf)",
+    "train_examples": "[0, inf)",
+    "eval_examples": "[0, inf)",
+    "eval_every": "[0, inf)",
+    "save_every": "[0, inf)",
+    "lr": "(0, inf)",
+    "warmup_steps": "[0, inf)",
+    "weight_decay": "[0, inf)",
+    "max_grad_norm": "[0, inf)",
+    "lm_eval_limit": "[0, inf)",
+    "probe_every": "[0, inf)",
+    "probe_examples": "(0, inf)",
+    "lora.r": "(0, inf)",
+    "lora.alpha": "(0, inf)",
+    "lora.dropout": "[0, 1)",
+    "lisa.gamma": "[0, inf)",
+    "lisa.interval": "(0, inf)",
+    "galore.rank": "(0, inf)",
+    "galore.update_proj_gap": "(0, inf)",
+    "galore.scale": "(0, inf)",
+    "misa.budget": "(0, 1]",
+    "misa.eta": "[0, inf)",
+    "misa.interval": "(0, inf)",
+    "misa.beta": "[0, 1)",
+    "misa.clip": "(0, inf)",
+    "misa.sample_last": "[0, inf)",
+    "badam.interval": "(0, inf)",
+    "ist.interval": "(0, inf)",
+    "ist.n_probes": "(0, inf)",
+    "ist.suppress_frac": "(0, 1]",
+    "ist.suppression": "[0, 1]",
+    "ist.update_frac": "(0, 1]",
+    "ist.lr": "(0, inf)",
+    "ist.probe_batch": "(0, inf)",
+    "zo.eps": "(0, inf)",
+    "zo.sparsity": "[0, 1)",
+    "divergence.loss_factor": "[0, inf)",
+    "divergence.patience": "(0, inf)",
+    "divergence.zero_grad_steps": "[0, inf)",
 }
 
 
@@ -43,7 +78,17 @@ def _get(cfg: RunConfig, key: str):
 
 def _inside(value: float, interval: str) -> bool:
     lo, hi = (float(x) for x in interval[1:-1].split(","))
-    return (lo < value if interval[0] == "(" else lo <= value) and (value < hi if interval[-1] == ")" else value <= hi)
+    return (lo < value if interval[0] == "(" else lo <= value) and (
+        value < hi if interval[-1] == ")" else value <= hi
+    )
+
+
+def run_config(data: dict) -> RunConfig:
+    """A RunConfig from nested dict `data`, built (`core.config.build`) and validated: the one way a run's config
+    is made from user input."""
+    cfg = build(RunConfig, data)
+    validate(cfg)
+    return cfg
 
 
 def validate(cfg: RunConfig) -> None:
@@ -51,29 +96,43 @@ def validate(cfg: RunConfig) -> None:
     for key, interval in RANGES.items():
         if not _inside(_get(cfg, key), interval):
             raise ConfigError(f"{key}={_get(cfg, key)!r}: must be in {interval.replace('inf', '∞')}")
+    if cfg.method_module:
+        methods.load_module(cfg.method_module)  # it registers the config's method
     for key, valid in {"method": methods.names(), **CHOICES}.items():  # methods: the registry (core.methods)
         if _get(cfg, key) not in valid:
-            raise ConfigError(f"{key}={_get(cfg, key)!r} is not known{close_names(str(_get(cfg, key)), valid)}")
+            raise ConfigError(
+                f"{key}={_get(cfg, key)!r} is not known{close_names(str(_get(cfg, key)), valid)}"
+            )
     for key in ("paper", "experiment", "name"):
         if not SAFE_NAME.fullmatch(getattr(cfg, key)):
-            raise ConfigError(f"{key}={getattr(cfg, key)!r}: use 1-100 letters, digits, '_', '-', '.', starting with "
-                              "a letter or digit (it names a results folder)")
+            raise ConfigError(
+                f"{key}={getattr(cfg, key)!r}: use 1-100 letters, digits, '_', '-', '.', starting with "
+                "a letter or digit (it names a results folder)"
+            )
     from core.evaluate import LOCAL_TASKS
+
     unknown = [t for t in cfg.lm_eval_tasks.split(",") if t not in LOCAL_TASKS]
     if unknown:
-        raise ConfigError(f"lm_eval_tasks: unknown local task {unknown[0]!r}{close_names(unknown[0], LOCAL_TASKS)}")
+        raise ConfigError(
+            f"lm_eval_tasks: unknown local task {unknown[0]!r}{close_names(unknown[0], LOCAL_TASKS)}"
+        )
     if cfg.lora.targets != "all-linear" and not re.fullmatch(r"\w+(,\w+)*", cfg.lora.targets):
-        raise ConfigError(f"lora.targets={cfg.lora.targets!r}: 'all-linear' or module names joined by commas "
-                          "(e.g. q_proj,v_proj)")
+        raise ConfigError(
+            f"lora.targets={cfg.lora.targets!r}: 'all-linear' or module names joined by commas "
+            "(e.g. q_proj,v_proj)"
+        )
     check_task(cfg.task)
     check_model(cfg)
     if methods.method_of(cfg).zeroth_order and cfg.grad_accum != 1:
-        raise ConfigError(f"grad_accum={cfg.grad_accum}: method {cfg.method} needs grad_accum = 1 (one SPSA "
-                          "estimate per step); raise batch_size instead")
+        raise ConfigError(
+            f"grad_accum={cfg.grad_accum}: method {cfg.method} needs grad_accum = 1 (one SPSA "
+            "estimate per step); raise batch_size instead"
+        )
 
 
 def check_task(task: str) -> None:
     from core.data import BUILDERS, HUB_CONVERTERS
+
     if task not in BUILDERS and task not in HUB_CONVERTERS:
         valid = (*BUILDERS, *HUB_CONVERTERS)
         raise ConfigError(f"task={task!r} is not known{close_names(task, valid)}")
@@ -85,11 +144,14 @@ def model_config(name: str) -> dict | None:
     import importlib.util
 
     from core.models import ALIASES, MODELS_DIR, OFFLINE, TINY_CONFIGS
+
     name = ALIASES.get(name, name)
     if name in TINY_CONFIGS:
         return TINY_CONFIGS[name]
-    local = {"smollm2-135m": (MODELS_DIR / "smollm2-135m", {"model_type": "llama"}),
-             "minilm-l6": (None, {"model_type": "bert"})}
+    local = {
+        "smollm2-135m": (MODELS_DIR / "smollm2-135m", {"model_type": "llama"}),
+        "minilm-l6": (None, {"model_type": "bert"}),
+    }
     if name in local:
         path, fallback = local[name]
         if path is None:
@@ -101,15 +163,20 @@ def model_config(name: str) -> dict | None:
         return json.loads((Path(name) / "config.json").read_text())
     offline = ", ".join(OFFLINE)
     if not HUB_ID.fullmatch(name):
-        raise ConfigError(f"model={name!r}: not an offline model ({offline}), a local model directory or a hub id "
-                          "(org/name)")
+        raise ConfigError(
+            f"model={name!r}: not an offline model ({offline}), a local model directory or a hub id "
+            "(org/name)"
+        )
     from huggingface_hub import try_to_load_from_cache
+
     cached = try_to_load_from_cache(name, "config.json")
     if isinstance(cached, str):
         return json.loads(Path(cached).read_text())
     if os.environ.get("HF_HUB_OFFLINE", "0").upper() in ("1", "ON", "YES", "TRUE"):
-        raise ConfigError(f"model={name!r}: not an offline model ({offline}), a local model directory or a hub "
-                          "model in the local cache; with a network, set HF_HUB_OFFLINE=0 to download it")
+        raise ConfigError(
+            f"model={name!r}: not an offline model ({offline}), a local model directory or a hub "
+            "model in the local cache; with a network, set HF_HUB_OFFLINE=0 to download it"
+        )
     return None  # a hub id: known once it is downloaded
 
 
@@ -117,16 +184,21 @@ def check_model(cfg: RunConfig) -> None:
     """Encoder models only with the methods and tasks a verbalizer classifier supports; then the method's own
     check against the model's layers (LISA's gamma at most the layers)."""
     from core.encoder_cls import ENCODER_TYPES
+
     config = model_config(cfg.model)
     if config is None:
         return
     if config.get("model_type") in ENCODER_TYPES:
         if not methods.method_of(cfg).encoder_ok:
-            raise ConfigError(f"method={cfg.method!r}: encoder model {cfg.model} supports "
-                              f"{', '.join(methods.encoder_names())}; use a causal LM for {cfg.method}")
+            raise ConfigError(
+                f"method={cfg.method!r}: encoder model {cfg.model} supports "
+                f"{', '.join(methods.encoder_names())}; use a causal LM for {cfg.method}"
+            )
         if cfg.task not in ("sentiment", "entailment", "boolq", "glue/sst2", "glue/rte", "super_glue/boolq"):
-            raise ConfigError(f"task={cfg.task!r}: encoder model {cfg.model} needs a task with verbalizers "
-                              "(sentiment, entailment, boolq)")
+            raise ConfigError(
+                f"task={cfg.task!r}: encoder model {cfg.model} needs a task with verbalizers "
+                "(sentiment, entailment, boolq)"
+            )
     problem = methods.method_of(cfg).check(cfg, config.get("num_hidden_layers", config.get("n_layer")))
     if problem:
         raise ConfigError(problem)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from core.run import REPO
+from core.io import REPO
 from core.stats import Interval, mde_from, ratio_interval, trend  # noqa: F401 (notebooks import them here)
 from core.verdicts import decide, not_testable
 

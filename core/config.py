@@ -1,19 +1,10 @@
-"""Typed run configuration: dataclasses, YAML experiments, `key=value` overrides.
-
-An experiment file (``papers/<p>/configs/<artifact>.yaml``) holds::
-
-    paper: lisa
-    experiment: loss_curves          # names the paper artifact it reproduces
-    base: {<RunConfig keys>}         # shared by every run
-    profiles: {cpu: {...}, paper: {...}}   # overrides per profile; may also set `runs`/`seeds`
-    runs: [{name: lisa, method: lisa}, ...]   # a run may set its own `seeds` (e.g. a deterministic zero-shot)
-    seeds: [0, 1, 2]
-
-Every field is checked when a config is built (type, range, finiteness, choice, cross-field rules such as
-``lisa.gamma`` <= the model's layers); unknown, ill-typed or out-of-range keys raise a one-line
-:class:`ConfigError` naming the key, the value and what to change. CLI overrides (``key=value``) are applied last:
-they win over ``base``, the profile, a ``runs`` entry and ``seeds`` (``seed=N`` runs that one seed).
+"""Typed run configuration: the dataclasses of a run, `key=value` overrides, and `build`, which turns nested dicts
+into a config, rejecting unknown and ill-typed keys with a one-line :class:`ConfigError` naming the key, the value
+and what to change. Ranges, choices and cross-field rules (e.g. ``lisa.gamma`` <= the model's layers) are
+`core.checks.validate`; `core.checks.run_config` builds and validates; experiment YAML files are
+`core.experiment_file`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -23,7 +14,6 @@ import math
 import re
 import typing
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 
 import yaml
 
@@ -31,16 +21,18 @@ import yaml
 @dataclass
 class LoraSettings:
     """LoRA baseline (Hu et al. 2021); LISA §4.2 uses rank 128 on all linear layers."""
+
     r: int = 8
     alpha: int = 16
     dropout: float = 0.0
     targets: str = "all-linear"
-    dora: bool = False          # DoRA (Liu et al. 2024) through peft's use_dora
+    dora: bool = False  # DoRA (Liu et al. 2024) through peft's use_dora
 
 
 @dataclass
 class LisaSettings:
     """LISA Alg. 1: gamma middle layers re-sampled every `interval` (K) optimizer steps."""
+
     gamma: int = 2
     interval: int = 5
     train_embeddings: bool = True
@@ -52,6 +44,7 @@ class LrProbeSettings:
     """Learning-rate probe (`core.lr_probe`): one short run per lr of `grid` (comma-separated), `steps` long, on
     the first seed; the lr with the lowest `select` (validation loss) replaces `lr`. `source: <experiment>.<run>`
     reuses that run's selection instead. Empty grid and source: `lr` is used as given."""
+
     grid: str = ""
     steps: int = 0
     select: str = "eval_loss"
@@ -63,6 +56,7 @@ class MisaSettings:
     """MISA (Liu et al. 2025) defaults from the reference fine-tuning scripts (papers/misa/REFERENCE.md §3):
     budget δ = 3 % of all parameters, η = 1, re-selection every T = 50 steps, EMA β = 0.8, clip 5,
     `sample_last` = 2, embeddings and head frozen."""
+
     budget: float = 0.03
     eta: float = 1.0
     interval: int = 50
@@ -77,6 +71,7 @@ class MisaSettings:
 class BadamSettings:
     """BAdam (Luo et al. 2024) through the `badam` package's BlockOptimizer: one layer trainable at a time,
     switched every `interval` steps in `switch_mode` order; embeddings/head frozen (MISA's BAdam baseline)."""
+
     interval: int = 50
     switch_mode: str = "random"
     include_embedding: bool = False
@@ -90,6 +85,7 @@ class IstSettings:
     `suppression` = 0.25, score lr 10, 25 % of the layers trained per step; probe batch 16 training examples.
     `uniform: true` is the random-selection control (same fraction, no scores). `free_state: false` keeps the
     AdamW state of deselected adapters (the reference's behaviour) instead of freeing it."""
+
     interval: int = 10
     n_probes: int = 3
     suppress_frac: float = 0.5
@@ -107,6 +103,7 @@ class ZoSettings:
     large_models/run.py; `sparsity` is the excluded fraction per tensor (0 = dense MeZO; Sparse MeZO's best is
     0.8); `mask` magnitude (S-MeZO) or random (R-MeZO control); `lora: true` runs ZO on LoRA adapters only (MeZO
     README: lr 1e-4, eps 1e-2)."""
+
     eps: float = 1e-3
     sparsity: float = 0.0
     mask: str = "magnitude"
@@ -116,6 +113,7 @@ class ZoSettings:
 @dataclass
 class GaloreSettings:
     """GaLore (Zhao et al. 2024) via galore-torch, applied to the 2-D weights of the blocks."""
+
     rank: int = 8
     update_proj_gap: int = 50
     scale: float = 0.25
@@ -126,6 +124,7 @@ class DivergenceSettings:
     """When a run counts as diverged and stops (`core.divergence`): a non-finite loss at once; a loss above
     `loss_factor` x the first logged loss for `patience` logged steps in a row; a gradient norm (a ZO run: its
     projected gradient) of exactly 0 for `zero_grad_steps` steps in a row. 0 switches a rule off."""
+
     loss_factor: float = 10.0
     patience: int = 5
     zero_grad_steps: int = 10
@@ -134,10 +133,12 @@ class DivergenceSettings:
 @dataclass
 class RunConfig:
     """Everything one training run needs; the manifest stores it whole."""
+
     paper: str = "foundation"
     experiment: str = "default"
     name: str = "run"
-    method: str = "full"        # a method of the registry, core.methods
+    method: str = "full"  # a method of the registry, core.methods
+    method_module: str = ""  # a module imported before `method` is looked up: it registers a method of yours
     model: str = "tiny-llama"
     task: str = "instruct"
     seed: int = 0
@@ -158,8 +159,8 @@ class RunConfig:
     log_weight_norms: bool = False
     save_adapter: bool = False  # LoRA/IST: the final adapter weights -> adapter.safetensors (not committed)
     lm_eval_limit: int = 0
-    lm_eval_tasks: str = "sft_math_mc,sft_instruct_ll"   # comma-separated names of core.evaluate.LOCAL_TASKS
-    probe_every: int = 0        # full-gradient norm on a fixed validation batch every N steps (0: off)
+    lm_eval_tasks: str = "sft_math_mc,sft_instruct_ll"  # comma-separated names of core.evaluate.LOCAL_TASKS
+    probe_every: int = 0  # full-gradient norm on a fixed validation batch every N steps (0: off)
     probe_examples: int = 8
     lora: LoraSettings = field(default_factory=LoraSettings)
     lisa: LisaSettings = field(default_factory=LisaSettings)
@@ -175,10 +176,16 @@ class RunConfig:
         return dataclasses.asdict(self)
 
 
-LR_SCHEDULERS = ("constant", "constant_with_warmup", "linear", "cosine", "cosine_with_restarts", "polynomial",
-                 "inverse_sqrt")  # transformers SchedulerType values that need no extra arguments
+LR_SCHEDULERS = (
+    "constant",
+    "constant_with_warmup",
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "inverse_sqrt",
+)  # transformers SchedulerType values that need no extra arguments
 DTYPES = ("float32", "bfloat16", "float16")
-EXPERIMENT_KEYS = ("paper", "experiment", "base", "profiles", "runs", "seeds", "description", "artifact")
 
 
 class ConfigError(ValueError):
@@ -218,9 +225,9 @@ def _coerce(value, typ, where: str):
     return value
 
 
-def build(cls, data: dict, where: str = "", check: bool = True):
-    """Dataclass `cls` from nested dict `data`, rejecting unknown keys with close matches; a RunConfig is then
-    validated (`check=False` only fills defaults, e.g. for a stored config)."""
+def build(cls, data: dict, where: str = ""):
+    """Dataclass `cls` from nested dict `data`, rejecting unknown keys with close matches and ill-typed values; no
+    range or cross-field check (`core.checks.run_config` adds them), so a stored config gets its defaults filled."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where.rstrip('.') or 'config'}: expected a mapping of keys, got {data!r}")
     hints = typing.get_type_hints(cls)
@@ -233,15 +240,13 @@ def build(cls, data: dict, where: str = "", check: bool = True):
         typ = hints[key]
         if dataclasses.is_dataclass(typ):
             if not isinstance(value, dict):
-                raise ConfigError(f"{path}={value!r}: expected a mapping of {sorted(f.name for f in fields(typ))}")
-            kwargs[key] = build(typ, value, path + ".", check)
+                raise ConfigError(
+                    f"{path}={value!r}: expected a mapping of {sorted(f.name for f in fields(typ))}"
+                )
+            kwargs[key] = build(typ, value, path + ".")
         else:
             kwargs[key] = _coerce(value, typ, path)
-    obj = cls(**kwargs)
-    if cls is RunConfig and check:
-        from core.checks import validate  # ranges, choices, models and tasks (imports core.models lazily)
-        validate(obj)
-    return obj
+    return cls(**kwargs)
 
 
 def parse_overrides(pairs: list[str]) -> dict:
@@ -270,99 +275,3 @@ def merge(base: dict, over: dict) -> dict:
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-class UniqueKeyLoader(yaml.SafeLoader):
-    """YAML SafeLoader that refuses a key written twice in one mapping (plain YAML keeps the last silently)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise ConfigError(f"line {key_node.start_mark.line + 1}: key '{key}' appears twice in one mapping; "
-                                  "keep one")
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-def read_spec(path: Path) -> dict:
-    """The experiment file as a mapping, with every way of being unreadable turned into a ConfigError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}); save the file as UTF-8") from None
-    try:
-        spec = yaml.load(text, Loader=UniqueKeyLoader)
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}:{where} malformed YAML ({getattr(err, 'problem', None) or err}); "
-                          "check the indentation and brackets there") from None
-    spec = {} if spec is None else spec
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping with keys {', '.join(EXPERIMENT_KEYS)}, "
-                          f"not a {type(spec).__name__}")
-    for key in spec:
-        if key not in EXPERIMENT_KEYS:
-            raise ConfigError(f"{path}: unknown top-level key '{key}'{close_names(str(key), EXPERIMENT_KEYS)}")
-    for key in ("base", "profiles"):
-        if not isinstance(spec.get(key) or {}, dict):
-            raise ConfigError(f"{path}: '{key}' must be a mapping, got {spec[key]!r}")
-    return spec
-
-
-def _runs(runs, where: str) -> list[dict]:
-    if not isinstance(runs, list) or not runs or not all(isinstance(r, dict) for r in runs):
-        raise ConfigError(f"{where}: 'runs' must be a non-empty list of mappings (e.g. [{{name: a, method: lisa}}]), "
-                          f"got {runs!r}")
-    return runs
-
-
-def _seeds(seeds, where: str) -> list:
-    if not isinstance(seeds, list) or not seeds:
-        raise ConfigError(f"{where}: 'seeds' must be a non-empty list (e.g. [0, 1, 2]), got {seeds!r}")
-    return seeds
-
-
-def load_experiment(path: str | Path, profile: str = "cpu", overrides: dict | None = None,
-                    select: list[str] | None = None) -> list[RunConfig]:
-    """Expand an experiment YAML into one RunConfig per (run, seed) for `profile`, keeping only the `runs` entries
-    named in `select` if given; `overrides` (from `parse_overrides`) win over everything in the file. ``seed=N``
-    replaces every seed list by [N]; ``name=X`` names a single run X and each run r of several ``X-r``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"experiment file {path} does not exist (see papers/*/configs/)")
-    spec = read_spec(path)
-    profiles = spec.get("profiles") or {}
-    if profile not in profiles:
-        raise ConfigError(f"{path}: no profile '{profile}'{close_names(profile, profiles)}")
-    prof = profiles[profile] or {}
-    if not isinstance(prof, dict):
-        raise ConfigError(f"{path}: profile '{profile}' must be a mapping, got {prof!r}")
-    prof = dict(prof)
-    runs = _runs(prof.pop("runs", spec.get("runs", [{}])), f"{path} ({profile})")
-    seeds = _seeds(prof.pop("seeds", spec.get("seeds", [0])), f"{path} ({profile})")
-    if select:
-        runs = [r for r in runs if r.get("name", "run") in select]
-        if not runs:
-            return []
-    over = dict(overrides or {})
-    name = over.pop("name", None)
-    if "seed" in over:
-        seeds, runs = [over["seed"]], [{k: v for k, v in r.items() if k != "seeds"} for r in runs]
-    base = merge(merge({"paper": spec.get("paper", "foundation"), "experiment": spec.get("experiment", path.stem)},
-                       spec.get("base") or {}), prof)
-    configs = []
-    for run in runs:
-        entry = merge(merge(base, {k: v for k, v in run.items() if k != "seeds"}), over)
-        if name is not None:
-            entry["name"] = name if len(runs) == 1 else f"{name}-{entry.get('name', 'run')}"
-        for seed in _seeds(run.get("seeds", seeds), f"{path}: run {run.get('name', '?')}"):
-            configs.append(build(RunConfig, merge(entry, {"seed": seed})))
-    names = [f"{c.name}-s{c.seed}" for c in configs]
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{path}: two runs share a name; give each entry of `runs` a distinct `name`")
-    return configs

@@ -15,9 +15,9 @@ also carry ``choices`` (the verbalizers) and ``label`` (index of the right choic
 ``data/prepared/<task>/<split>.jsonl`` and their sha256 to ``data/prepared/CHECKSUMS.json``; loading
 verifies the checksum. The prepared files are committed, so training needs no download.
 """
+
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
@@ -26,7 +26,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from core.run import REPO, atomic_write_json, atomic_write_text
+from core.io import REPO, atomic_write_json, atomic_write_text, sha256_file
 
 PREPARED = REPO / "data" / "prepared"
 RAW = REPO / "data" / "raw"
@@ -34,8 +34,11 @@ SDIST = "bigbench-1.0.0.tar.gz"
 SPLIT_SEED = 1234
 TASKS_ROOT = "bigbench-1.0.0/bigbench/benchmark_tasks/"
 SIZES = {  # train, validation, test
-    "sentiment": (2000, 200, 500), "entailment": (1400, 200, 400), "boolq": (1600, 200, 490),
-    "math": (2000, 200, 300), "instruct": (2000, 200, 200),
+    "sentiment": (2000, 200, 500),
+    "entailment": (1400, 200, 400),
+    "boolq": (1600, 200, 490),
+    "math": (2000, 200, 300),
+    "instruct": (2000, 200, 200),
 }
 MAX_INSTRUCT_CHARS = 240  # input + response; keeps sequences near 128 tokens
 
@@ -44,21 +47,15 @@ class DataError(ValueError):
     """A dataset is missing, corrupted or unknown."""
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def download_sdist() -> Path:
     """`pip download --no-deps bigbench==1.0.0` into data/raw (PyPI is reachable; no dataset hub)."""
     target = RAW / SDIST
     if not target.exists():
         RAW.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "bigbench==1.0.0",
-                        "-d", str(RAW)], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "bigbench==1.0.0", "-d", str(RAW)],
+            check=True,
+        )
     return target
 
 
@@ -69,7 +66,7 @@ def read_tasks(tar: tarfile.TarFile, prefix: str) -> dict[str, dict]:
         if member.name.startswith(TASKS_ROOT + prefix) and member.name.endswith("task.json"):
             task = json.load(tar.extractfile(member))
             if task.get("examples"):
-                out[member.name[len(TASKS_ROOT):]] = task
+                out[member.name[len(TASKS_ROOT) :]] = task
     return out
 
 
@@ -85,8 +82,11 @@ def build_sentiment(tar) -> list[dict]:
     examples = next(iter(task.values()))["examples"]
     records = []
     for ex in examples:
-        rec = _choice_record(f"Review: {ex['input']}\nIs the sentiment of this review positive or negative?",
-                             ex["target_scores"], ["negative", "positive"])
+        rec = _choice_record(
+            f"Review: {ex['input']}\nIs the sentiment of this review positive or negative?",
+            ex["target_scores"],
+            ["negative", "positive"],
+        )
         if rec:
             records.append(rec)
     return records
@@ -94,14 +94,22 @@ def build_sentiment(tar) -> list[dict]:
 
 def build_entailment(tar) -> list[dict]:
     examples = read_tasks(tar, "epistemic_reasoning/")["epistemic_reasoning/task.json"]["examples"]
-    return [_choice_record(f"{ex['input']}\nDoes the premise entail the hypothesis?", ex["target_scores"],
-                           ["entailment", "non-entailment"]) for ex in examples]
+    return [
+        _choice_record(
+            f"{ex['input']}\nDoes the premise entail the hypothesis?",
+            ex["target_scores"],
+            ["entailment", "non-entailment"],
+        )
+        for ex in examples
+    ]
 
 
 def build_boolq(tar) -> list[dict]:
     examples = read_tasks(tar, "strategyqa/")["strategyqa/task.json"]["examples"]
-    return [_choice_record(f"Question: {ex['input']}\nAnswer yes or no.", ex["target_scores"], ["No", "Yes"])
-            for ex in examples]
+    return [
+        _choice_record(f"Question: {ex['input']}\nAnswer yes or no.", ex["target_scores"], ["No", "Yes"])
+        for ex in examples
+    ]
 
 
 def build_math(tar) -> list[dict]:
@@ -133,13 +141,23 @@ def build_instruct(tar) -> list[dict]:
             targets = ex.get("target")
             response = (targets[0] if isinstance(targets, list) else targets) or ""
             if response and len(ex["input"]) + len(response) <= MAX_INSTRUCT_CHARS:
-                records.append({"prompt": f"{instruction}\n\n{ex['input']}", "response": response,
-                                "source": name.split("/")[1]})
+                records.append(
+                    {
+                        "prompt": f"{instruction}\n\n{ex['input']}",
+                        "response": response,
+                        "source": name.split("/")[1],
+                    }
+                )
     return records
 
 
-BUILDERS = {"sentiment": build_sentiment, "entailment": build_entailment, "boolq": build_boolq,
-            "math": build_math, "instruct": build_instruct}
+BUILDERS = {
+    "sentiment": build_sentiment,
+    "entailment": build_entailment,
+    "boolq": build_boolq,
+    "math": build_math,
+    "instruct": build_instruct,
+}
 
 
 def split_records(records: list[dict], sizes: tuple[int, int, int], seed: int = SPLIT_SEED) -> dict:
@@ -149,15 +167,19 @@ def split_records(records: list[dict], sizes: tuple[int, int, int], seed: int = 
     n_train, n_val, n_test = sizes
     if len(records) < n_val + n_test + 1:
         raise DataError(f"only {len(records)} records; need more than {n_val + n_test}")
-    test, val = records[:n_test], records[n_test:n_test + n_val]
-    train = records[n_test + n_val:n_test + n_val + n_train]
+    test, val = records[:n_test], records[n_test : n_test + n_val]
+    train = records[n_test + n_val : n_test + n_val + n_train]
     return {"train": train, "validation": val, "test": test}
 
 
 def prepare(tasks=tuple(BUILDERS)) -> dict:
     """Build every task's splits from the sdist and record sha256 checksums."""
     sdist = download_sdist()
-    checksums = {"source": {"file": SDIST, "sha256": sha256_file(sdist)}, "split_seed": SPLIT_SEED, "files": {}}
+    checksums = {
+        "source": {"file": SDIST, "sha256": sha256_file(sdist)},
+        "split_seed": SPLIT_SEED,
+        "files": {},
+    }
     with tarfile.open(sdist) as tar:
         for task in tasks:
             for split, rows in split_records(BUILDERS[task](tar), SIZES[task]).items():
@@ -174,29 +196,62 @@ def prepare(tasks=tuple(BUILDERS)) -> dict:
 def verify(task: str, split: str) -> Path:
     """Path of a prepared split after checking its sha256 against CHECKSUMS.json."""
     if task not in BUILDERS:
-        raise DataError(f"unknown task '{task}'; offline tasks: {', '.join(BUILDERS)} (or a hub id like glue/sst2)")
+        raise DataError(
+            f"unknown task '{task}'; offline tasks: {', '.join(BUILDERS)} (or a hub id like glue/sst2)"
+        )
     path = PREPARED / task / f"{split}.jsonl"
-    sums = json.loads((PREPARED / "CHECKSUMS.json").read_text())["files"] if (PREPARED / "CHECKSUMS.json").exists() else {}
+    sums = (
+        json.loads((PREPARED / "CHECKSUMS.json").read_text())["files"]
+        if (PREPARED / "CHECKSUMS.json").exists()
+        else {}
+    )
     key = f"{task}/{split}.jsonl"
     if not path.exists() or key not in sums:
-        raise DataError(f"{path} is missing; restore it (`git checkout -- data/prepared`) or run `make data-rebuild`")
+        raise DataError(
+            f"{path} is missing; restore it (`git checkout -- data/prepared`) or run `make data-rebuild`"
+        )
     if sha256_file(path) != sums[key]["sha256"]:
-        raise DataError(f"{path} does not match its sha256 in CHECKSUMS.json; run `make data-rebuild` to rebuild it "
-                        "(or `git checkout -- data/prepared`)")
+        raise DataError(
+            f"{path} does not match its sha256 in CHECKSUMS.json; run `make data-rebuild` to rebuild it "
+            "(or `git checkout -- data/prepared`)"
+        )
     return path
 
 
 HUB_CONVERTERS = {  # hub dataset id -> (load_dataset args, record converter)
-    "glue/sst2": (("glue", "sst2"), lambda ex: {"prompt": f"Review: {ex['sentence']}\nIs the sentiment of this "
-                  "review positive or negative?", "choices": ["negative", "positive"], "label": ex["label"]}),
-    "glue/rte": (("glue", "rte"), lambda ex: {"prompt": f"Premise: {ex['sentence1']} Hypothesis: {ex['sentence2']}"
-                 "\nDoes the premise entail the hypothesis?", "choices": ["entailment", "non-entailment"],
-                 "label": ex["label"]}),
-    "super_glue/boolq": (("super_glue", "boolq"), lambda ex: {"prompt": f"{ex['passage']}\nQuestion: "
-                         f"{ex['question']}?\nAnswer yes or no.", "choices": ["No", "Yes"], "label": ex["label"]}),
+    "glue/sst2": (
+        ("glue", "sst2"),
+        lambda ex: {
+            "prompt": f"Review: {ex['sentence']}\nIs the sentiment of this review positive or negative?",
+            "choices": ["negative", "positive"],
+            "label": ex["label"],
+        },
+    ),
+    "glue/rte": (
+        ("glue", "rte"),
+        lambda ex: {
+            "prompt": f"Premise: {ex['sentence1']} Hypothesis: {ex['sentence2']}"
+            "\nDoes the premise entail the hypothesis?",
+            "choices": ["entailment", "non-entailment"],
+            "label": ex["label"],
+        },
+    ),
+    "super_glue/boolq": (
+        ("super_glue", "boolq"),
+        lambda ex: {
+            "prompt": f"{ex['passage']}\nQuestion: {ex['question']}?\nAnswer yes or no.",
+            "choices": ["No", "Yes"],
+            "label": ex["label"],
+        },
+    ),
     "gsm8k": (("gsm8k", "main"), lambda ex: {"prompt": ex["question"], "response": ex["answer"]}),
-    "vicgalle/alpaca-gpt4": (("vicgalle/alpaca-gpt4",), lambda ex: {
-        "prompt": (ex["instruction"] + ("\n\n" + ex["input"] if ex["input"] else "")), "response": ex["output"]}),
+    "vicgalle/alpaca-gpt4": (
+        ("vicgalle/alpaca-gpt4",),
+        lambda ex: {
+            "prompt": (ex["instruction"] + ("\n\n" + ex["input"] if ex["input"] else "")),
+            "response": ex["output"],
+        },
+    ),
 }
 
 
@@ -209,12 +264,15 @@ def _with_response(rec: dict) -> dict:
 def load_task(task: str, split: str = "train", limit: int = 0):
     """A `datasets.Dataset` of records; offline tasks are checksum-verified, hub ids need a network."""
     import datasets
+
     if task in HUB_CONVERTERS:
         args, convert = HUB_CONVERTERS[task]
         try:
             raw = datasets.load_dataset(*args, split=split)
         except Exception as err:  # the hub raises many types; the message is what matters
-            raise DataError(f"cannot load hub dataset '{task}' ({err}); offline tasks: {', '.join(BUILDERS)}") from None
+            raise DataError(
+                f"cannot load hub dataset '{task}' ({err}); offline tasks: {', '.join(BUILDERS)}"
+            ) from None
         ds = raw.map(lambda ex: _with_response(convert(ex)), remove_columns=raw.column_names)
     else:
         ds = datasets.load_dataset("json", data_files=str(verify(task, split)), split="train")

@@ -13,6 +13,7 @@ rank switches at the same step to the same set (`core.callbacks.check_same_on_al
 reducer carries state that a rebuild would lose: DDP's own mixed precision, static graph, delayed all-reduce,
 the compiled (python) reducer.
 """
+
 from __future__ import annotations
 
 import os
@@ -61,13 +62,18 @@ def trainable_parameters(module) -> dict:
 
 def rebuild_reducer(ddp: DistributedDataParallel) -> None:
     """Rebuild `ddp`'s reducer over the parameters that require grad now; call between optimizer steps."""
-    unsupported = {"mixed_precision": ddp.mixed_precision is not None, "static_graph": ddp.static_graph,
-                   "delay_all_reduce_named_params": bool(ddp._delay_all_reduce_params),
-                   "python reducer (torch._dynamo optimize_ddp)": ddp._use_python_reducer}
+    unsupported = {
+        "mixed_precision": ddp.mixed_precision is not None,
+        "static_graph": ddp.static_graph,
+        "delay_all_reduce_named_params": bool(ddp._delay_all_reduce_params),
+        "python reducer (torch._dynamo optimize_ddp)": ddp._use_python_reducer,
+    }
     bad = [name for name, on in unsupported.items() if on]
     if bad:
-        raise NotImplementedError(f"cannot rebuild the DDP reducer after a block switch with {bad}; "
-                                  "wrap without these options (the Trainer's default DDP has none of them)")
+        raise NotImplementedError(
+            f"cannot rebuild the DDP reducer after a block switch with {bad}; "
+            "wrap without these options (the Trainer's default DDP has none of them)"
+        )
     params, sparse = ddp._build_params_for_reducer()
     if not params:
         raise RuntimeError("no parameter requires grad after the switch; DDP needs at least one")

@@ -13,6 +13,7 @@ does at a switch).
 It also writes the analytic per-GPU memory of the paper profiles under DDP (`core.memory.predict_memory` +
 one gradient-sized bucket buffer for the parameters the reducer covers), the README's table.
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -22,14 +23,15 @@ import torch
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 from core.ddp import process_group_of_one, rebuild_reducer
+from core.io import RESULTS, atomic_write_json
 from core.memory import PAPER_MODELS, predict_memory
-from core.run import RESULTS, atomic_write_json, manifest
+from core.provenance import manifest
 
 CASES = ("all_trainable", "frozen_before_wrap", "frozen_after_wrap", "frozen_after_wrap_rebuilt")
 
 
 def rss_mb() -> float:
-    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def growth_over_backward(case: str) -> dict:
@@ -48,19 +50,36 @@ def growth_over_backward(case: str) -> dict:
     before = rss_mb()
     wrapped(torch.randn(4, 2048)).sum().backward()
     trainable = sum(p.numel() for p in tensors if p.requires_grad)
-    return {"rss_growth_mb": rss_mb() - before, "trainable_grad_mb": trainable * 4 / 2 ** 20,
-            "model_mb": sum(p.numel() for p in tensors) * 4 / 2 ** 20}
+    return {
+        "rss_growth_mb": rss_mb() - before,
+        "trainable_grad_mb": trainable * 4 / 2**20,
+        "model_mb": sum(p.numel() for p in tensors) * 4 / 2**20,
+    }
 
 
 BF16 = dict(weight_bytes=2, grad_bytes=2, state_bytes=2, act_bytes=2, attention_scores=True)
 # (row, model, method, batch, seq, predict_memory kwargs, parameters DDP sees at wrap time)
 PAPER_SETTINGS = [
     ("LISA paper profile: LLaMA-2-7B, γ = 2, batch 1 × 512", "llama-2-7b", "lisa", 1, 512, {}, "all"),
-    ("MISA paper profile: LLaMA-3-8B, δ = 3 %, batch 2 × 512 (fp32 AdamW state and master copy)", "llama-3-8b",
-     "misa", 2, 512, {"budget": 0.03, "state_bytes": 4, "master_weights": True}, "all"),
+    (
+        "MISA paper profile: LLaMA-3-8B, δ = 3 %, batch 2 × 512 (fp32 AdamW state and master copy)",
+        "llama-3-8b",
+        "misa",
+        2,
+        512,
+        {"budget": 0.03, "state_bytes": 4, "master_weights": True},
+        "all",
+    ),
     ("full FT LLaMA-2-7B, batch 1 × 512", "llama-2-7b", "full", 1, 512, {}, "all"),
-    ("LoRA r128 LLaMA-2-7B, batch 1 × 512 (only adapters trainable at wrap)", "llama-2-7b", "lora", 1, 512,
-     {"lora_r": 128}, "trainable"),
+    (
+        "LoRA r128 LLaMA-2-7B, batch 1 × 512 (only adapters trainable at wrap)",
+        "llama-2-7b",
+        "lora",
+        1,
+        512,
+        {"lora_r": 128},
+        "trainable",
+    ),
 ]
 
 
@@ -73,10 +92,16 @@ def per_gpu_rows() -> list[dict]:
         m = predict_memory(PAPER_MODELS[model], method, batch, seq, **bytes_kw)
         active = m["trainable_params"] * bytes_kw["grad_bytes"]
         every = m["weights"] if at_wrap == "all" else active
-        rows.append({"setting": label, "one_device_gib": m["total"] / 2 ** 30,
-                     "buckets_all_params_gib": every / 2 ** 30, "buckets_active_gib": active / 2 ** 30,
-                     "per_gpu_no_rebuild_gib": (m["total"] + every) / 2 ** 30,
-                     "per_gpu_rebuilt_gib": (m["total"] + active) / 2 ** 30})
+        rows.append(
+            {
+                "setting": label,
+                "one_device_gib": m["total"] / 2**30,
+                "buckets_all_params_gib": every / 2**30,
+                "buckets_active_gib": active / 2**30,
+                "per_gpu_no_rebuild_gib": (m["total"] + every) / 2**30,
+                "per_gpu_rebuilt_gib": (m["total"] + active) / 2**30,
+            }
+        )
     return rows
 
 
@@ -93,15 +118,25 @@ def main() -> int:
         with multiprocessing.get_context("spawn").Pool(1) as pool:
             rows[case] = pool.apply(measure_case, (case,))
     for case, row in rows.items():
-        print(f"{case:26s} +{row['rss_growth_mb']:7.1f} MB over the first backward "
-              f"(trainable grads {row['trainable_grad_mb']:.1f} MB, model {row['model_mb']:.1f} MB)")
+        print(
+            f"{case:26s} +{row['rss_growth_mb']:7.1f} MB over the first backward "
+            f"(trainable grads {row['trainable_grad_mb']:.1f} MB, model {row['model_mb']:.1f} MB)"
+        )
     out = RESULTS / "ddp" / "bucket_memory-cpu.json"
     table = per_gpu_rows()
     for r in table:
-        print(f"{r['setting']}: {r['one_device_gib']:.1f} GiB + buckets {r['buckets_all_params_gib']:.1f} "
-              f"(no rebuild) / {r['buckets_active_gib']:.2f} (rebuilt) GiB")
-    atomic_write_json(out, {"rows": rows, "per_gpu_paper_profiles": table,
-                            "manifest": manifest({"study": "ddp_bucket_memory", "per_gpu_bytes": BF16}, 0)})
+        print(
+            f"{r['setting']}: {r['one_device_gib']:.1f} GiB + buckets {r['buckets_all_params_gib']:.1f} "
+            f"(no rebuild) / {r['buckets_active_gib']:.2f} (rebuilt) GiB"
+        )
+    atomic_write_json(
+        out,
+        {
+            "rows": rows,
+            "per_gpu_paper_profiles": table,
+            "manifest": manifest({"study": "ddp_bucket_memory", "per_gpu_bytes": BF16}, 0),
+        },
+    )
     print(f"wrote {out}")
     return 0
 

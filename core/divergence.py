@@ -10,13 +10,14 @@ Checked on every logged training step (``logging_steps = 1``, so every optimizer
 The callback only sets ``should_training_stop``; `core.finetune` then writes ``result.json`` with
 ``status: diverged`` and the reason, and `core.experiment` reports it in one line and exits non-zero.
 """
+
 from __future__ import annotations
 
 import math
 
 from transformers import TrainerCallback
 
-from core.run import kill_point
+from core.io import kill_point
 
 
 class DivergenceCallback(TrainerCallback):
@@ -47,8 +48,11 @@ class DivergenceCallback(TrainerCallback):
 
     def check(self, logs: dict) -> str | None:
         """The reason this log row ends the run, or None."""
-        bad = {k: logs[k] for k in ("loss", "grad_norm", "projected_grad", "eval_loss")
-               if isinstance(logs.get(k), (int, float)) and not math.isfinite(logs[k])}
+        bad = {
+            k: logs[k]
+            for k in ("loss", "grad_norm", "projected_grad", "eval_loss")
+            if isinstance(logs.get(k), (int, float)) and not math.isfinite(logs[k])
+        }
         if bad:
             return f"non-finite {', '.join(f'{k} {v}' for k, v in bad.items())}"
         if "loss" not in logs:
@@ -59,8 +63,10 @@ class DivergenceCallback(TrainerCallback):
         self.high = self.high + 1 if self.loss_factor and loss > self.loss_factor * self.first_loss else 0
         self.zero = self.zero + 1 if grad == 0 else 0
         if self.patience and self.high >= self.patience:
-            return (f"loss {loss:.4g} above {self.loss_factor:g} x the first loss {self.first_loss:.4g} for "
-                    f"{self.high} steps")
+            return (
+                f"loss {loss:.4g} above {self.loss_factor:g} x the first loss {self.first_loss:.4g} for "
+                f"{self.high} steps"
+            )
         if self.zero_grad_steps and self.zero >= self.zero_grad_steps:
             what = "projected gradient" if "projected_grad" in logs else "gradient norm"
             return f"{what} exactly 0 for {self.zero} steps (loss {loss:.4g} no longer moves)"

@@ -6,6 +6,7 @@ MLM head, only the encoder, so the verbalizer is used the sentence-transformers 
 the mean-pooled, normalized last hidden state. No parameter is added, so the zero-shot model is already a
 classifier, and full FT, LoRA and ZO all train the same encoder weights with cross-entropy over the choices.
 """
+
 from __future__ import annotations
 
 import torch
@@ -27,11 +28,19 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class VerbalizerClassifier(nn.Module):
     """logits[i, c] = cos(e(x_i), e(choice_c)) / temperature; loss = cross-entropy with `labels`."""
 
-    def __init__(self, encoder: nn.Module, tokenizer, choices: list[str], max_length: int = 16,
-                 temperature: float = 0.05):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        tokenizer,
+        choices: list[str],
+        max_length: int = 16,
+        temperature: float = 0.05,
+    ):
         super().__init__()
         self.encoder, self.temperature, self.choices = encoder, temperature, list(choices)
-        enc = tokenizer(self.choices, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+        enc = tokenizer(
+            self.choices, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        )
         self.register_buffer("choice_ids", enc["input_ids"], persistent=False)
         self.register_buffer("choice_mask", enc["attention_mask"], persistent=False)
 
@@ -44,19 +53,26 @@ class VerbalizerClassifier(nn.Module):
         return mean_pool(out.last_hidden_state, attention_mask)
 
     def forward(self, input_ids, attention_mask, labels=None, token_type_ids=None):
-        logits = self.embed(input_ids, attention_mask, token_type_ids) @ \
-            self.embed(self.choice_ids, self.choice_mask).T / self.temperature
+        logits = (
+            self.embed(input_ids, attention_mask, token_type_ids)
+            @ self.embed(self.choice_ids, self.choice_mask).T
+            / self.temperature
+        )
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
 def encode_classification(ds, tokenizer, max_length: int):
     """Records with prompt/choices/label -> input_ids, attention_mask (, token_type_ids), labels."""
+
     def encode(ex):
         enc = tokenizer(ex["prompt"], truncation=True, max_length=max_length)
         return {**enc, "labels": ex["label"]}
+
     if "choices" not in ds.column_names:
-        raise ValueError("an encoder model needs a classification task with `choices` (sentiment, entailment, boolq)")
+        raise ValueError(
+            "an encoder model needs a classification task with `choices` (sentiment, entailment, boolq)"
+        )
     return ds.map(encode, remove_columns=ds.column_names)
 
 

@@ -20,14 +20,15 @@ E‖ĝ − m ⊙ g‖² = (d_m + 1)‖m ⊙ g‖². Per draw, ‖ĝ − g‖² =
 Intervals: Monte-Carlo means with a Student-t interval over `segments` consecutive groups of draws (batch means,
 valid also for the Markov-chain samplers such as MISA's packing sampler); uses scipy.stats directly.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 from scipy import stats
 
-
 # ------------------------------------------------------------------ closed forms
+
 
 def weights(pi, reweighted: bool) -> np.ndarray:
     """w_b: 1/π_b for the reweighted (Horvitz-Thompson) update, 1 as the methods apply it (0 where π = 0)."""
@@ -40,7 +41,7 @@ def moments(pi, w) -> tuple[np.ndarray, np.ndarray]:
     """(E c, E c²) of c_b = w_b·1[b ∈ S] with inclusion probabilities π: (π w, π w²). Reweighted w = 1/π gives
     (1, 1/π), applied w = 1 gives (π, π); π = 1 (always trained) gives (1, 1), π = 0 (never) (0, 0)."""
     pi, w = np.asarray(pi, dtype=float), np.asarray(w, dtype=float)
-    return pi * w, pi * w ** 2
+    return pi * w, pi * w**2
 
 
 def coefficients(pi, drawn, reweighted: bool) -> np.ndarray:
@@ -65,6 +66,7 @@ def masked_spsa_error(d_kept: int, sq_kept, sq_out) -> tuple[np.ndarray, np.ndar
 
 # ------------------------------------------------------------------ per-draw errors (from the drawn update)
 
+
 def block_draw_errors(c, sq, dots=None, sq_full=None) -> dict:
     """For the update ĝ_B = Σ_b c_b g_{B,b} of one draw, per batch B: ‖ĝ_B − g_B‖², ⟨ĝ_B, g_B⟩ and (with `dots`,
     `sq_full`) ‖ĝ_B − ∇f‖²; exact for disjoint blocks (`check_block_vector` verifies it on real vectors)."""
@@ -72,7 +74,7 @@ def block_draw_errors(c, sq, dots=None, sq_full=None) -> dict:
     sq = np.asarray(sq, dtype=float)
     out = {"err": sq @ (c - 1) ** 2, "proj": sq @ c}
     if dots is not None:
-        out["err_full"] = sq @ c ** 2 - 2 * np.asarray(dots, dtype=float) @ c + float(np.sum(sq_full))
+        out["err_full"] = sq @ c**2 - 2 * np.asarray(dots, dtype=float) @ c + float(np.sum(sq_full))
     return out
 
 
@@ -81,13 +83,14 @@ def spsa_draw_errors(zz: float, zg, g_sq, targets: dict | None = None) -> dict:
     ‖z‖²(zᵀg)² − 2(zᵀg)² + ‖g‖² and ⟨ĝ, g⟩ = (zᵀg)²; for each target t (name -> (zᵀt, ‖t‖²), e.g. m⊙g or ∇f)
     also ‖ĝ − t‖² = ‖z‖²(zᵀg)² − 2(zᵀg)(zᵀt) + ‖t‖²."""
     zg = np.asarray(zg, dtype=float)
-    out = {"err": zz * zg ** 2 - 2 * zg ** 2 + np.asarray(g_sq, dtype=float), "proj": zg ** 2}
+    out = {"err": zz * zg**2 - 2 * zg**2 + np.asarray(g_sq, dtype=float), "proj": zg**2}
     for name, (zt, t_sq) in (targets or {}).items():
-        out[f"err_{name}"] = zz * zg ** 2 - 2 * zg * np.asarray(zt, dtype=float) + np.asarray(t_sq, dtype=float)
+        out[f"err_{name}"] = zz * zg**2 - 2 * zg * np.asarray(zt, dtype=float) + np.asarray(t_sq, dtype=float)
     return out
 
 
 # ------------------------------------------------------------------ Monte-Carlo intervals
+
 
 def mc_interval(values, segments: int = 20, alpha: float = 0.05) -> dict:
     """Mean of per-draw values with a Student-t interval over `segments` consecutive batch means."""
@@ -99,12 +102,20 @@ def mc_interval(values, segments: int = 20, alpha: float = 0.05) -> dict:
     se = float(means.std(ddof=1) / np.sqrt(k))
     half = float(stats.t.ppf(1 - alpha / 2, k - 1) * se)
     mean = float(x.mean())
-    return {"mean": mean, "lo": mean - half, "hi": mean + half, "se": se, "dof": k - 1,
-            "rel_half_width": half / abs(mean) if mean else float("inf"), "draws": int(x.size)}
+    return {
+        "mean": mean,
+        "lo": mean - half,
+        "hi": mean + half,
+        "se": se,
+        "dof": k - 1,
+        "rel_half_width": half / abs(mean) if mean else float("inf"),
+        "draws": int(x.size),
+    }
 
 
-def verdict_vs_theory(interval: dict, theory: float, theory_se: float = 0.0, wrong_factor: float = 1.1,
-                      alpha: float = 0.05) -> dict:
+def verdict_vs_theory(
+    interval: dict, theory: float, theory_se: float = 0.0, wrong_factor: float = 1.1, alpha: float = 0.05
+) -> dict:
     """Is the closed form inside the MC interval, and would a closed form off by `wrong_factor` be caught?
     A closed form that is itself estimated (π̂ from a calibration chain) passes its standard error `theory_se`,
     which widens the interval of the difference MC − closed form."""
@@ -112,9 +123,14 @@ def verdict_vs_theory(interval: dict, theory: float, theory_se: float = 0.0, wro
     half = max(float(stats.t.ppf(1 - alpha / 2, interval["dof"]) * se), 1e-9 * abs(theory))  # float rounding
     diff = interval["mean"] - theory
     wrong = interval["mean"] - theory * wrong_factor
-    return {"theory": float(theory), "theory_se": float(theory_se), "inside": bool(abs(diff) <= half),
-            "wrong_caught": bool(abs(wrong) > half), "mc_over_theory": interval["mean"] / theory if theory else
-            float("nan"), "diff_half_width": half}
+    return {
+        "theory": float(theory),
+        "theory_se": float(theory_se),
+        "inside": bool(abs(diff) <= half),
+        "wrong_caught": bool(abs(wrong) > half),
+        "mc_over_theory": interval["mean"] / theory if theory else float("nan"),
+        "diff_half_width": half,
+    }
 
 
 class DrawLog:
@@ -144,12 +160,13 @@ class DrawLog:
     def bias_sq(self, sq) -> float:
         """Σ_B‖mean ĝ_B − g_B‖² / Σ‖g_B‖² from the draws, minus the (iid) sampling noise of the mean."""
         mean = self.mean_coefficients()
-        var = self.c_sq / self.n - mean ** 2
+        var = self.c_sq / self.n - mean**2
         per_block = (mean - 1) ** 2 - var / max(self.n - 1, 1)
         return float(np.asarray(sq, dtype=float).sum(axis=0) @ per_block / self.norm)
 
 
 # ------------------------------------------------------------------ Monte Carlo vs closed form
+
 
 def block_closed_forms(sq, dots, sq_full, pi, w) -> dict:
     """Per-block closed-form contributions for inclusion π and weights w, summed over batches and divided by
@@ -157,9 +174,13 @@ def block_closed_forms(sq, dots, sq_full, pi, w) -> dict:
     sq, dots = np.atleast_2d(np.asarray(sq, dtype=float)), np.atleast_2d(np.asarray(dots, dtype=float))
     col, dot_col, norm = sq.sum(axis=0), dots.sum(axis=0), float(sq.sum())
     ec, ec2 = moments(pi, w)
-    return {"err": col * (ec2 - 2 * ec + 1) / norm,
-            "err_full": (col * ec2 - 2 * dot_col * ec + len(sq) * np.asarray(sq_full, dtype=float)) / norm,
-            "proj": col * ec / norm, "bias_sq": col * (ec - 1) ** 2 / norm, "variance": col * (ec2 - ec ** 2) / norm}
+    return {
+        "err": col * (ec2 - 2 * ec + 1) / norm,
+        "err_full": (col * ec2 - 2 * dot_col * ec + len(sq) * np.asarray(sq_full, dtype=float)) / norm,
+        "proj": col * ec / norm,
+        "bias_sq": col * (ec - 1) ** 2 / norm,
+        "variance": col * (ec2 - ec**2) / norm,
+    }
 
 
 def closed_form_se(calibration: list, pi, w, sq, dots, sq_full, segments: int = 20) -> dict:
@@ -178,8 +199,9 @@ def closed_form_se(calibration: list, pi, w, sq, dots, sq_full, segments: int = 
     return out
 
 
-def block_monte_carlo(draw, pi, sq, dots, sq_full, n: int, sizes=None, segments: int = 20,
-                      calibration: list | None = None) -> dict:
+def block_monte_carlo(
+    draw, pi, sq, dots, sq_full, n: int, sizes=None, segments: int = 20, calibration: list | None = None
+) -> dict:
     """Draw `n` sets with ``draw()`` (block indices), build each draw's update for both weightings and compare
     the Monte-Carlo means with the closed forms under inclusion probabilities `pi`.
 
@@ -205,8 +227,13 @@ def block_monte_carlo(draw, pi, sq, dots, sq_full, n: int, sizes=None, segments:
         theory = {k: float(v.sum()) for k, v in block_closed_forms(sq, dots, sq_full, pi, wts).items()}
         se = closed_form_se(calibration, pi, wts, sq, dots, sq_full, segments) if calibration else {}
         mc = log.intervals(segments)
-        out[w] = {"mc": mc, "theory": theory, "theory_se": se, "bias_sq_mc": log.bias_sq(sq),
-                  "check": {k: verdict_vs_theory(mc[k], theory[k], se.get(k, 0.0)) for k in mc}}
+        out[w] = {
+            "mc": mc,
+            "theory": theory,
+            "theory_se": se,
+            "bias_sq_mc": log.bias_sq(sq),
+            "check": {k: verdict_vs_theory(mc[k], theory[k], se.get(k, 0.0)) for k in mc},
+        }
     return out
 
 
@@ -215,15 +242,25 @@ def spsa_theory(G, mean, mask=None) -> dict:
     'err_kept' ‖ĝ − m⊙g_B‖² (the variance), 'err_full' ‖ĝ − ∇f‖², 'proj' ⟨ĝ, g_B⟩, 'bias_sq' ‖(1 − m)⊙g_B‖²."""
     G = torch.as_tensor(G, dtype=torch.float64)
     mean = torch.as_tensor(mean, dtype=torch.float64)
-    m = torch.ones(G.shape[1], dtype=torch.float64) if mask is None else torch.as_tensor(mask, dtype=torch.float64)
+    m = (
+        torch.ones(G.shape[1], dtype=torch.float64)
+        if mask is None
+        else torch.as_tensor(mask, dtype=torch.float64)
+    )
     g_sq, kept_sq = G.pow(2).sum(1), (G * m).pow(2).sum(1)
     d = float(m.sum())
     variance, bias = masked_spsa_error(d, kept_sq.numpy(), (g_sq - kept_sq).numpy())
-    to_full = kept_sq - 2 * (G * m) @ mean + mean.pow(2).sum()          # ‖m⊙g_B − ∇f‖²
+    to_full = kept_sq - 2 * (G * m) @ mean + mean.pow(2).sum()  # ‖m⊙g_B − ∇f‖²
     norm = float(g_sq.sum())
-    return {"err": float((variance + bias).sum() / norm), "err_kept": float(variance.sum() / norm),
-            "err_full": float((variance + to_full.numpy()).sum() / norm), "proj": float(kept_sq.sum() / norm),
-            "bias_sq": float(bias.sum() / norm), "variance": float(variance.sum() / norm), "d": d}
+    return {
+        "err": float((variance + bias).sum() / norm),
+        "err_kept": float(variance.sum() / norm),
+        "err_full": float((variance + to_full.numpy()).sum() / norm),
+        "proj": float(kept_sq.sum() / norm),
+        "bias_sq": float(bias.sum() / norm),
+        "variance": float(variance.sum() / norm),
+        "d": d,
+    }
 
 
 def spsa_monte_carlo(next_z, points: dict, n: int, segments: int = 20) -> dict:
@@ -237,19 +274,32 @@ def spsa_monte_carlo(next_z, points: dict, n: int, segments: int = 20) -> dict:
         g_sq = G.double().pow(2).sum(1).numpy()
         kept = G if m is None else G * m
         mean = torch.as_tensor(pt["mean"], dtype=torch.float32)
-        prepared[name] = (G, mean, m, g_sq, kept.double().pow(2).sum(1).numpy(), float(mean.double().pow(2).sum()),
-                          DrawLog(float(g_sq.sum())))
+        prepared[name] = (
+            G,
+            mean,
+            m,
+            g_sq,
+            kept.double().pow(2).sum(1).numpy(),
+            float(mean.double().pow(2).sum()),
+            DrawLog(float(g_sq.sum())),
+        )
     for _ in range(n):
         z = torch.as_tensor(next_z(), dtype=torch.float32)
         for G, mean, m, g_sq, kept_sq, full_sq, log in prepared.values():
             zm = z if m is None else z * m
             zg, zf = (G @ zm).double().numpy(), float(mean @ zm)
-            log.add(spsa_draw_errors(float(zm.double().pow(2).sum()), zg, g_sq,
-                                     {"kept": (zg, kept_sq), "full": (zf, full_sq)}))
+            log.add(
+                spsa_draw_errors(
+                    float(zm.double().pow(2).sum()), zg, g_sq, {"kept": (zg, kept_sq), "full": (zf, full_sq)}
+                )
+            )
     out = {}
     for name, (G, mean, m, *_, log) in prepared.items():
         theory = spsa_theory(G, mean, m)
         mc = log.intervals(segments)
-        out[name] = {"mc": mc, "theory": theory,
-                     "check": {k: verdict_vs_theory(mc[k], theory[k]) for k in mc}}
+        out[name] = {
+            "mc": mc,
+            "theory": theory,
+            "check": {k: verdict_vs_theory(mc[k], theory[k]) for k in mc},
+        }
     return out

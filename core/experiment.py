@@ -14,6 +14,7 @@ On the 2-core reference machine it does not pay: two 1-thread SmolLM2 LISA runs 
 step each (1.9 s per step of throughput) vs 1.73 s for one 2-thread run (papers/lisa/LOG.md), so the
 Makefile default is ``JOBS=1``. The manifest records ``torch_threads``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,40 +22,43 @@ import contextlib
 import multiprocessing
 import os
 import sys
-import traceback
-from pathlib import Path
 
-from core.config import ConfigError, load_experiment, parse_overrides
+from core.config import ConfigError, parse_overrides
+from core.experiment_file import load_experiment
+from core.io import RESULTS, CorruptFileError, RunExistsError
 from core.lr_probe import with_selected_lr
-from core.run import RESULTS, CorruptFileError, RunExistsError, run_dir
+from core.run import run_dir
+from core.runner import experiment_files, run_one
 
 
-def experiment_files(target: str) -> list[Path]:
-    path = Path(target)
-    if path.is_dir():
-        files = sorted(path.glob("*.yaml"))
-        if not files:
-            raise ConfigError(f"{path} holds no *.yaml experiment file")
-        return files
-    if not path.is_file():
-        raise ConfigError(f"{path} does not exist; pass an experiment YAML or a folder of them")
-    return [path]
-
-
-def plan(targets: list[str], profile: str, overrides: dict, only: list[str] | None = None,
-         select: list[str] | None = None):
+def plan(
+    targets: list[str],
+    profile: str,
+    overrides: dict,
+    only: list[str] | None = None,
+    select: list[str] | None = None,
+):
     """(config, run directory) for every run, in file order; `only` keeps experiment files by stem, `select`
     `runs` entries by name. Raises ConfigError for an empty selection."""
     files = [path for target in targets for path in experiment_files(target)]
     unknown = sorted(set(only or []) - {p.stem for p in files})
     if unknown:
-        raise ConfigError(f"--only {' '.join(unknown)}: no such experiment file (have: "
-                          f"{', '.join(sorted(p.stem for p in files))})")
-    runs = [(cfg, run_dir(cfg, profile, RESULTS)) for path in files if not only or path.stem in only
-            for cfg in with_selected_lr(load_experiment(path, profile, overrides, select), profile)]
+        raise ConfigError(
+            f"--only {' '.join(unknown)}: no such experiment file (have: "
+            f"{', '.join(sorted(p.stem for p in files))})"
+        )
+    runs = [
+        (cfg, run_dir(cfg, profile, RESULTS))
+        for path in files
+        if not only or path.stem in only
+        for cfg in with_selected_lr(load_experiment(path, profile, overrides, select), profile)
+    ]
     if not runs:
-        raise ConfigError(f"--run {' '.join(select)}: no `runs` entry of that name" if select else
-                          "the selection holds no run")
+        raise ConfigError(
+            f"--run {' '.join(select)}: no `runs` entry of that name"
+            if select
+            else "the selection holds no run"
+        )
     return runs
 
 
@@ -62,32 +66,18 @@ def describe(result: dict) -> str:
     if result.get("error"):
         return f"failed: {result['error']}"
     if result.get("status") == "diverged":
-        return (f"{'skipped (finished) but ' if result.get('skipped') else ''}diverged at step "
-                f"{result['diverged_at']}: {result['reason']}; lower lr")
+        return (
+            f"{'skipped (finished) but ' if result.get('skipped') else ''}diverged at step "
+            f"{result['diverged_at']}: {result['reason']}; lower lr"
+        )
     if result.get("skipped"):
         return "skipped (finished)"
     return f"done: train loss {result['final_train_loss']:.4f}, eval loss {result['eval_loss']:.4f}"
 
 
-def run_one(cfg, out: Path, profile: str) -> dict:
-    """Train one run in this process; errors come back as ``{"error": ...}`` (a RunExistsError or CorruptFileError is
-    re-raised). Errors about the input (model, data) are one line; anything else also prints its traceback."""
-    from core.data import DataError
-    from core.finetune import train  # heavy import after the config is known to be valid
-    from core.models import ModelNotFoundError
-    try:
-        return train(cfg, out, profile)
-    except (RunExistsError, CorruptFileError):
-        raise
-    except (ConfigError, DataError, ModelNotFoundError) as err:
-        return {"error": f"{type(err).__name__}: {err}"}
-    except Exception as err:  # noqa: BLE001 - reported per run; the other runs go on
-        traceback.print_exc()
-        return {"error": f"{type(err).__name__}: {err}"}
-
-
 def _set_threads(threads: int) -> None:
     import torch
+
     torch.set_num_threads(threads)
 
 
@@ -95,7 +85,11 @@ def run_logged(args) -> dict:
     """Worker entry: one run with stdout/stderr in ``<run dir>/train.log``."""
     cfg, out, profile = args
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "train.log", "a") as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+    with (
+        open(out / "train.log", "a") as log,
+        contextlib.redirect_stdout(log),
+        contextlib.redirect_stderr(log),
+    ):
         return run_one(cfg, out, profile)
 
 
@@ -111,13 +105,16 @@ def positive_int(text: str) -> int:
 
 def run_parallel(runs, profile: str, jobs: int) -> int:
     from tqdm.auto import tqdm
+
     threads = max(1, (os.cpu_count() or 1) // jobs)
     ctx = multiprocessing.get_context("spawn")
     failed = 0
     with ctx.Pool(jobs, initializer=_set_threads, initargs=(threads,), maxtasksperchild=1) as pool:
         bar = tqdm(total=len(runs), desc=f"runs ({jobs} jobs x {threads} threads)", unit="run")
         for (cfg, out), result in zip(runs, pool.imap(run_logged, [(c, o, profile) for c, o in runs])):
-            bar.write(f"{cfg.experiment}/{out.name} ({cfg.method}): {describe(result)}  [log: {out / 'train.log'}]")
+            bar.write(
+                f"{cfg.experiment}/{out.name} ({cfg.method}): {describe(result)}  [log: {out / 'train.log'}]"
+            )
             failed += failure(result)
             bar.update()
         bar.close()
@@ -127,8 +124,10 @@ def run_parallel(runs, profile: str, jobs: int) -> int:
 def run_serial(runs, profile: str) -> int:
     failed = 0
     for i, (cfg, out) in enumerate(runs, 1):
-        print(f"[{i}/{len(runs)}] {cfg.experiment}/{out.name} ({cfg.method}, {cfg.model}, {cfg.max_steps} steps)",
-              flush=True)
+        print(
+            f"[{i}/{len(runs)}] {cfg.experiment}/{out.name} ({cfg.method}, {cfg.model}, {cfg.max_steps} steps)",
+            flush=True,
+        )
         result = run_one(cfg, out, profile)
         print("   " + describe(result), flush=True)
         failed += failure(result)
@@ -136,13 +135,18 @@ def run_serial(runs, profile: str) -> int:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("targets", nargs="+", help="experiment YAMLs or folders (key=value overrides anywhere)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "targets", nargs="+", help="experiment YAMLs or folders (key=value overrides anywhere)"
+    )
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--only", nargs="+", help="experiment file stems to run")
     parser.add_argument("--run", nargs="+", help="names of `runs` entries to run (e.g. lisa)")
-    parser.add_argument("--jobs", type=positive_int, default=1, help="runs in parallel (each with cpu_count/jobs "
-                        "threads)")
+    parser.add_argument(
+        "--jobs", type=positive_int, default=1, help="runs in parallel (each with cpu_count/jobs threads)"
+    )
     argv = list(sys.argv[1:] if argv is None else argv)
     is_override = [not a.startswith("-") and "=" in a for a in argv]
     args = parser.parse_args([a for a, o in zip(argv, is_override) if not o])
@@ -153,13 +157,18 @@ def main(argv=None) -> int:
         print(f"config error: {err}", file=sys.stderr)
         return 2
     try:
-        failed = run_parallel(runs, args.profile, args.jobs) if args.jobs > 1 else run_serial(runs, args.profile)
+        failed = (
+            run_parallel(runs, args.profile, args.jobs) if args.jobs > 1 else run_serial(runs, args.profile)
+        )
     except (RunExistsError, CorruptFileError) as err:
         print(f"refusing: {err}", file=sys.stderr)
         return 3
     if failed:
-        print(f"{failed} run(s) failed or diverged; fix the cause and re-run (finished runs are skipped, the rest "
-              "resume)", file=sys.stderr)
+        print(
+            f"{failed} run(s) failed or diverged; fix the cause and re-run (finished runs are skipped, the rest "
+            "resume)",
+            file=sys.stderr,
+        )
     return 1 if failed else 0
 
 

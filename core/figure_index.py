@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from core.run import REPO, atomic_write_text
+from core.io import REPO, atomic_write_text
 
 RUN_FILES = ("manifest.json", "result.json", "metrics.jsonl", "weight_norms.jsonl", "probes.jsonl")
 

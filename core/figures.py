@@ -13,19 +13,15 @@ made only when the notebook source or its inputs changed (``--force`` always mak
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.io import REPO, RESULTS, atomic_write_json, sha256_file
+from core.provenance import git_sha
 from core.results import locate_input
-from core.run import REPO, RESULTS, atomic_write_json, git_sha
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def notebooks_for(paper: str, src_dir: Path) -> list[Path]:
@@ -46,7 +42,7 @@ def up_to_date(entry: dict, src_sha: str, profile: str, results_root: Path) -> b
     if latest.get("notebook_sha256") != src_sha or latest.get("parameters", {}).get("profile") != profile:
         return False
     paths = [(locate_input(i["path"], results_root), i["sha256"]) for i in latest.get("inputs", [])]
-    return all(p.exists() and _sha(p) == sha for p, sha in paths)
+    return all(p.exists() and sha256_file(p) == sha for p, sha in paths)
 
 
 def execute(
@@ -60,7 +56,7 @@ def execute(
     manifest_path = out_root / "figures" / paper / "MANIFEST.json"
     manifest = load_manifest(manifest_path)
     entry = manifest.setdefault(artifact, {"versions": {}})
-    src_sha = _sha(src)
+    src_sha = sha256_file(src)
     if not force and up_to_date(entry, src_sha, profile, results_root):
         print(f"{artifact}: up to date ({entry['latest']})")
         return None

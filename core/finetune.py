@@ -9,6 +9,7 @@ the prompt's response; encoders (BERT family) are prompt-based classifiers over 
 ``manifest.json`` into the run directory and resumes from its last complete checkpoint when interrupted
 (`core.checkpoints`); a diverging run stops early with ``status: diverged`` (`core.divergence`).
 """
+
 from __future__ import annotations
 
 import resource
@@ -17,19 +18,40 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import DataCollatorForSeq2Seq, DataCollatorWithPadding, Trainer, TrainerCallback, TrainingArguments
+from transformers import (
+    DataCollatorForSeq2Seq,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
 
-from core.callbacks import BlockSwitchCallback, FullGradNormCallback, LisaCallback, MetricsCallback, WeightNormCallback
+from core.callbacks import (
+    BlockSwitchCallback,
+    FullGradNormCallback,
+    LisaCallback,
+    MetricsCallback,
+    WeightNormCallback,
+)
 from core.checkpoints import CompleteMarker, checkpoint_step, last_checkpoint, restore_finished
 from core.config import RunConfig
 from core.data import load_task
 from core.divergence import DivergenceCallback
 from core.encoder_cls import ENCODER_TYPES, VerbalizerClassifier, classifier_accuracy, encode_classification
+from core.io import (
+    append_jsonl,
+    atomic_write_json,
+    kill_point,
+    read_json,
+    read_jsonl,
+    truncate_jsonl,
+    write_new_json,
+)
 from core.methods import RunContext, encoder_names, method_of, uses_lora
 from core.models import load_model, model_type
 from core.prompts import choice_accuracy, tokenize_dataset
-from core.run import (FINISHED, append_jsonl, atomic_write_json, is_main_process, kill_point, manifest, read_json,
-                      read_jsonl, run_status, seed_everything, truncate_jsonl, write_new_json)
+from core.provenance import manifest
+from core.run import FINISHED, is_main_process, run_status, seed_everything
 from core.trainers import ZOTrainer, zo_mask
 
 # per-step logs of a run directory
@@ -40,9 +62,16 @@ def apply_lora(model, cfg: RunConfig, task_type: str = "CAUSAL_LM"):
     """Wrap with peft LoRA (DoRA, Liu et al. 2024, for `method: dora` or `lora.dora`, e.g. under IST: peft's
     ``use_dora``); `targets` is "all-linear" or a comma-separated list of module names."""
     from peft import LoraConfig, get_peft_model
+
     targets = cfg.lora.targets if cfg.lora.targets == "all-linear" else cfg.lora.targets.split(",")
-    lcfg = LoraConfig(r=cfg.lora.r, lora_alpha=cfg.lora.alpha, lora_dropout=cfg.lora.dropout,
-                      target_modules=targets, task_type=task_type, use_dora=method_of(cfg).dora or cfg.lora.dora)
+    lcfg = LoraConfig(
+        r=cfg.lora.r,
+        lora_alpha=cfg.lora.alpha,
+        lora_dropout=cfg.lora.dropout,
+        target_modules=targets,
+        task_type=task_type,
+        use_dora=method_of(cfg).dora or cfg.lora.dora,
+    )
     return get_peft_model(model, lcfg)
 
 
@@ -52,16 +81,32 @@ def training_args(cfg: RunConfig, out: Path) -> TrainingArguments:
     # save_every = 0: no checkpoint at all (the final one was only ever deleted after evaluation; an interrupted
     # 0-checkpoint run restarts from step 0, with identical results)
     return TrainingArguments(
-        output_dir=str(out / "checkpoints"), max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.lr, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_steps,
-        weight_decay=cfg.weight_decay, max_grad_norm=0.0 if method.zeroth_order else cfg.max_grad_norm,  # ZO: no grad
-        logging_steps=1, logging_nan_inf_filter=False,
-        save_strategy="steps" if cfg.save_every else "no", save_steps=cfg.save_every or None, save_total_limit=2,
-        eval_strategy="steps" if cfg.eval_every else "no", eval_steps=cfg.eval_every or None,
-        seed=cfg.seed, data_seed=cfg.seed, report_to=[], dataloader_num_workers=0,
-        use_cpu=not torch.cuda.is_available(), remove_unused_columns=False, prediction_loss_only=True,
-        **method.trainer_args(cfg))
+        output_dir=str(out / "checkpoints"),
+        max_steps=cfg.max_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.lr,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup_steps,
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=0.0 if method.zeroth_order else cfg.max_grad_norm,  # ZO: no grad
+        logging_steps=1,
+        logging_nan_inf_filter=False,
+        save_strategy="steps" if cfg.save_every else "no",
+        save_steps=cfg.save_every or None,
+        save_total_limit=2,
+        eval_strategy="steps" if cfg.eval_every else "no",
+        eval_steps=cfg.eval_every or None,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to=[],
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+        remove_unused_columns=False,
+        prediction_loss_only=True,
+        **method.trainer_args(cfg),
+    )
 
 
 def causal_setup(cfg: RunConfig):
@@ -78,14 +123,18 @@ def causal_setup(cfg: RunConfig):
 def encoder_setup(cfg: RunConfig):
     """Encoder as a prompt-based classifier over the task's verbalizers (core.encoder_cls)."""
     if not method_of(cfg).encoder_ok:
-        raise ValueError(f"method {cfg.method!r} needs a causal LM; encoder models ({cfg.model}) support "
-                         f"{', '.join(encoder_names())}")
+        raise ValueError(
+            f"method {cfg.method!r} needs a causal LM; encoder models ({cfg.model}) support "
+            f"{', '.join(encoder_names())}"
+        )
     encoder, tok = load_model(cfg.model, "encoder", dtype=cfg.dtype, seed=cfg.seed)
     if uses_lora(cfg):
         encoder = apply_lora(encoder, cfg, task_type="FEATURE_EXTRACTION")
     train_raw = load_task(cfg.task, "train", cfg.train_examples)
     if "choices" not in train_raw.column_names:
-        raise ValueError(f"task '{cfg.task}' has no verbalizers; an encoder needs sentiment, entailment or boolq")
+        raise ValueError(
+            f"task '{cfg.task}' has no verbalizers; an encoder needs sentiment, entailment or boolq"
+        )
     model = VerbalizerClassifier(encoder, tok, train_raw[0]["choices"])
     train = encode_classification(train_raw, tok, cfg.max_length)
     evals = encode_classification(load_task(cfg.task, "validation", cfg.eval_examples), tok, cfg.max_length)
@@ -101,7 +150,9 @@ class ValidationAccuracyCallback(TrainerCallback):
 
     def on_evaluate(self, args, state, control, **kwargs):
         if state.is_world_process_zero:
-            append_jsonl(self.path, {"step": state.global_step, "eval_accuracy": self.accuracy_fn()["accuracy"]})
+            append_jsonl(
+                self.path, {"step": state.global_step, "eval_accuracy": self.accuracy_fn()["accuracy"]}
+            )
 
 
 def verbalizer_accuracy(cfg: RunConfig, model, tok, collator, split: str):
@@ -126,9 +177,10 @@ def build_trainer(cfg: RunConfig, out: Path):
     method = method_of(cfg)
     model, tok, train, evals, collator = (encoder_setup if is_encoder(cfg) else causal_setup)(cfg)
     d = cfg.divergence
-    callbacks = [MetricsCallback(out / "metrics.jsonl"),
-                 DivergenceCallback(loss_factor=d.loss_factor, patience=d.patience,
-                                    zero_grad_steps=d.zero_grad_steps)]
+    callbacks = [
+        MetricsCallback(out / "metrics.jsonl"),
+        DivergenceCallback(loss_factor=d.loss_factor, patience=d.patience, zero_grad_steps=d.zero_grad_steps),
+    ]
     if method.callback is not None:
         callbacks.append(method.callback(cfg, RunContext(out=out, train=train, collator=collator)))
     accuracy = verbalizer_accuracy(cfg, model, tok, collator, "validation") if cfg.eval_every else None
@@ -140,8 +192,15 @@ def build_trainer(cfg: RunConfig, out: Path):
         probe = collator([evals[i] for i in range(min(cfg.probe_examples, len(evals)))])
         callbacks.append(FullGradNormCallback(out / "probes.jsonl", probe, cfg.probe_every))
     optimizer = method.optimizer(model, cfg) if method.optimizer is not None else None
-    kwargs = dict(model=model, args=training_args(cfg, out), train_dataset=train, eval_dataset=evals,
-                  data_collator=collator, callbacks=callbacks, optimizers=(optimizer, None))
+    kwargs = dict(
+        model=model,
+        args=training_args(cfg, out),
+        train_dataset=train,
+        eval_dataset=evals,
+        data_collator=collator,
+        callbacks=callbacks,
+        optimizers=(optimizer, None),
+    )
     if method.zeroth_order:
         z = cfg.zo
         trainer = ZOTrainer(eps=z.eps, mask=zo_mask(z.mask, z.sparsity, cfg.seed), zo_seed=cfg.seed, **kwargs)
@@ -149,7 +208,9 @@ def build_trainer(cfg: RunConfig, out: Path):
         trainer = Trainer(**kwargs)
     for cb in callbacks:
         if isinstance(cb, BlockSwitchCallback):
-            cb.bind(trainer)  # under DDP: the reducer is rebuilt over the active blocks at each switch (core.ddp)
+            cb.bind(
+                trainer
+            )  # under DDP: the reducer is rebuilt over the active blocks at each switch (core.ddp)
     trainer.add_callback(CompleteMarker())  # last: after every callback has saved its checkpoint state
     return trainer, tok, model
 
@@ -166,7 +227,10 @@ def evaluate(trainer, tok, model, cfg: RunConfig) -> dict:
         out.update(test_accuracy=acc["accuracy"], test_n=acc["n"], test_correct=acc["correct"])
     if cfg.lm_eval_limit:
         from core.evaluate import lm_eval_local
-        out["lm_eval"] = lm_eval_local(model, tok, tasks=cfg.lm_eval_tasks.split(","), limit=cfg.lm_eval_limit)
+
+        out["lm_eval"] = lm_eval_local(
+            model, tok, tasks=cfg.lm_eval_tasks.split(","), limit=cfg.lm_eval_limit
+        )
     return out
 
 
@@ -188,8 +252,10 @@ def start_run(cfg: RunConfig, out: Path, status: str, profile: str) -> None:
     """A new run's manifest, written once its trainer was built (a run failing on bad input leaves none); an
     unfinished run with another config and no checkpoint starts over."""
     if status == "restart":
-        print(f"note: {out} holds an unfinished run of another config without checkpoints; starting it over",
-              flush=True)
+        print(
+            f"note: {out} holds an unfinished run of another config without checkpoints; starting it over",
+            flush=True,
+        )
         (out / "manifest.json").unlink(missing_ok=True)
     if status in ("new", "restart"):
         shutil.rmtree(out / "checkpoints", ignore_errors=True)  # none to resume: they belong to no manifest
@@ -211,7 +277,9 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
     trainer, tok, model = build_trainer(cfg, out)
     done_steps = checkpoint_step(resume) if resume is not None and status == "resume" else None
     history = read_jsonl(out / "metrics.jsonl", torn_tail=True) if done_steps is not None else []
-    divergence_of(trainer).replay([r for r in history if r.get("step", 0) <= done_steps])  # same on every rank
+    divergence_of(trainer).replay(
+        [r for r in history if r.get("step", 0) <= done_steps]
+    )  # same on every rank
     if is_main_process():
         start_run(cfg, out, status, profile)
         reset_logs(out, done_steps, cfg.max_steps)
@@ -243,6 +311,7 @@ def save_adapter(model, path: Path) -> None:
     """The run's final LoRA weights (every `lora_` tensor by name), for analyses at a fixed checkpoint; written to a
     temporary file and renamed, so a killed run never leaves a half-written adapter."""
     from safetensors.torch import save_file
+
     tmp = Path(path).with_suffix(".tmp")
     save_file({n: p.detach().contiguous() for n, p in model.named_parameters() if "lora_" in n}, str(tmp))
     tmp.replace(path)
@@ -251,10 +320,13 @@ def save_adapter(model, path: Path) -> None:
 def load_adapter(model, path: Path) -> None:
     """Load `save_adapter`'s tensors into a model wrapped with the same LoRA settings (every name must match)."""
     from safetensors.torch import load_file
+
     saved, params = load_file(str(path)), dict(model.named_parameters())
     missing = sorted(set(saved) ^ {n for n in params if "lora_" in n})
     if missing:
-        raise ValueError(f"{path} does not match the model's LoRA tensors (e.g. {missing[:2]}): other LoRA settings?")
+        raise ValueError(
+            f"{path} does not match the model's LoRA tensors (e.g. {missing[:2]}): other LoRA settings?"
+        )
     with torch.no_grad():
         for name, tensor in saved.items():
             params[name].copy_(tensor)
@@ -265,12 +337,17 @@ def summarize(cfg: RunConfig, out: Path, trainer, wall: float) -> dict:
     times = [r["step_time"] for r in rows if "step_time" in r][1:]  # the first step includes warm-up
     switch = [cb for cb in trainer.callback_handler.callbacks if isinstance(cb, BlockSwitchCallback)]
     n_train = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
-    return {"status": "done", "steps": trainer.state.global_step, "wall_s": wall,
-            "final_train_loss": sum(r["loss"] for r in rows[-5:]) / max(len(rows[-5:]), 1),
-            "mean_step_s": sum(times) / len(times) if times else None, "trainable_params_end": n_train,
-            # ru_maxrss is the peak of the whole process: with several runs in one process it is cumulative
-            "process_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "lisa_history": switch[0].history if switch and isinstance(switch[0], LisaCallback) else None,
-            "switch_history": switch[0].history if switch else None,
-            "score_history": getattr(switch[0].sampler, "history", None) if switch else None,
-            **({"zo_stream": trainer.spsa.state_dict()["zo_stream"]} if hasattr(trainer, "spsa") else {})}
+    return {
+        "status": "done",
+        "steps": trainer.state.global_step,
+        "wall_s": wall,
+        "final_train_loss": sum(r["loss"] for r in rows[-5:]) / max(len(rows[-5:]), 1),
+        "mean_step_s": sum(times) / len(times) if times else None,
+        "trainable_params_end": n_train,
+        # ru_maxrss is the peak of the whole process: with several runs in one process it is cumulative
+        "process_max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "lisa_history": switch[0].history if switch and isinstance(switch[0], LisaCallback) else None,
+        "switch_history": switch[0].history if switch else None,
+        "score_history": getattr(switch[0].sampler, "history", None) if switch else None,
+        **({"zo_stream": trainer.spsa.state_dict()["zo_stream"]} if hasattr(trainer, "spsa") else {}),
+    }

@@ -4,6 +4,7 @@ No training logic here. Works for Llama-style (``model.layers``), GPT-2 (``trans
 (``bert.encoder.layer``) models, also when wrapped by peft. The layer stack is found structurally (the
 longest ``nn.ModuleList`` of same-class children) so new architectures need no table entry.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,12 +23,15 @@ MODULE_SUFFIXES = {
     "down": ("mlp.down_proj", "mlp.c_proj", "output.dense"),
 }
 
+
 class NoLayersError(ValueError):
     """The model has no recognisable stack of layers."""
+
 
 @dataclass
 class ModelBlocks:
     """Named parts of a model. `layers[i]` is (qualified name, module); embeddings/head likewise."""
+
     embeddings: list[tuple[str, nn.Module]]
     layers: list[tuple[str, nn.Module]]
     head: list[tuple[str, nn.Module]]
@@ -41,6 +45,7 @@ class ModelBlocks:
     def layer_params(self, i: int) -> list[nn.Parameter]:
         return list(self.layers[i][1].parameters())
 
+
 def find_layer_stack(model: nn.Module) -> tuple[str, nn.ModuleList]:
     """The longest ModuleList whose children share one class: the transformer layers."""
     best = None
@@ -49,9 +54,12 @@ def find_layer_stack(model: nn.Module) -> tuple[str, nn.ModuleList]:
             if len({type(m) for m in module}) == 1 and (best is None or len(module) > len(best[1])):
                 best = (name, module)
     if best is None:
-        raise NoLayersError(f"{type(model).__name__} has no stack of identical layers (nn.ModuleList); "
-                            "core.layers supports Llama-, GPT-2- and BERT-style models")
+        raise NoLayersError(
+            f"{type(model).__name__} has no stack of identical layers (nn.ModuleList); "
+            "core.layers supports Llama-, GPT-2- and BERT-style models"
+        )
     return best
+
 
 def find_blocks(model: nn.Module) -> ModelBlocks:
     """Embeddings, layers, head and the remaining parameterised modules of `model`."""
@@ -59,7 +67,9 @@ def find_blocks(model: nn.Module) -> ModelBlocks:
     layers = [(f"{stack_name}.{i}", m) for i, m in enumerate(stack)]
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     out_emb = base.get_output_embeddings() if hasattr(base, "get_output_embeddings") else None
-    head_modules = [m for m in (out_emb, getattr(base, "classifier", None), getattr(base, "score", None)) if m]
+    head_modules = [
+        m for m in (out_emb, getattr(base, "classifier", None), getattr(base, "score", None)) if m
+    ]
     embeddings, head, others = [], [], []
     for name, module in model.named_modules():
         if name == stack_name or name.startswith(stack_name + "."):
@@ -76,12 +86,14 @@ def find_blocks(model: nn.Module) -> ModelBlocks:
     tied = bool(out_emb is not None and any(out_emb.weight is e.weight for _, e in embeddings))
     return ModelBlocks(embeddings=embeddings, layers=layers, head=head, others=others, tied=tied)
 
+
 def canonical_name(qualified: str) -> str | None:
     """`model.layers.3.self_attn.q_proj` -> `q`; None for modules outside the table."""
     for canon, suffixes in MODULE_SUFFIXES.items():
         if qualified.endswith(suffixes):
             return canon
     return None
+
 
 def layer_modules(layer: nn.Module) -> dict[str, tuple[str, nn.Module]]:
     """Canonical name (q,k,v,qkv,o,gate,up,down) -> (name inside the layer, module with a 2-D weight).
@@ -100,12 +112,16 @@ def layer_modules(layer: nn.Module) -> dict[str, tuple[str, nn.Module]]:
             found[canon] = (name, module)
     return found
 
+
 def module_blocks(model: nn.Module) -> dict[str, nn.Parameter]:
     """MISA's blocks (papers/misa/REFERENCE.md §2): every 2-D weight inside the layer stack, one block each
     (q, k, v, o, gate, up, down for Llama: 7·L blocks), keyed ``<layer path>.<module path>``."""
-    return {f"{lname}.{name}": mod.weight for lname, layer in find_blocks(model).layers
-            for name, mod in layer.named_modules() if getattr(mod, "weight", None) is not None
-            and mod.weight.dim() == 2}
+    return {
+        f"{lname}.{name}": mod.weight
+        for lname, layer in find_blocks(model).layers
+        for name, mod in layer.named_modules()
+        if getattr(mod, "weight", None) is not None and mod.weight.dim() == 2
+    }
 
 
 def param_count(modules) -> int:

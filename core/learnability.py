@@ -20,6 +20,7 @@ budget, never as a method's loss.
     python -m core.learnability lisa loss_curves --profile cpu [--baseline full] [--zero-shot zero_shot] \
         [--metric eval_loss --metric lm_eval.sft_math_mc.acc_norm]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.run import RESULTS, RunExistsError, atomic_write_json, manifest, read_json
+from core.io import RESULTS, RunExistsError, atomic_write_json, read_json
+from core.provenance import manifest
 from core.stats import Interval, accuracy_diff, mde_accuracy, mde_of, paired_interval
 
 LOWER_IS_BETTER = ("eval_loss", "final_train_loss")
@@ -71,10 +73,21 @@ def check_gate(baseline, zero_shot, majority=None, lower_is_better: bool = False
     for name, ref in refs.items():
         iv, mde = improvement(baseline, ref)
         beats = bool(min(sign * iv.lo, sign * iv.hi) > 0)
-        out[name] = {"diff": iv.estimate, "lo": iv.lo, "hi": iv.hi, "n": iv.n, "kind": iv.kind, "mde": mde,
-                     "beats": beats, "reference": float(np.mean(ref))}
-    return {"passes": all(r["beats"] for r in out.values()), "lower_is_better": lower_is_better,
-            "references": out}
+        out[name] = {
+            "diff": iv.estimate,
+            "lo": iv.lo,
+            "hi": iv.hi,
+            "n": iv.n,
+            "kind": iv.kind,
+            "mde": mde,
+            "beats": beats,
+            "reference": float(np.mean(ref)),
+        }
+    return {
+        "passes": all(r["beats"] for r in out.values()),
+        "lower_is_better": lower_is_better,
+        "references": out,
+    }
 
 
 def majority_correct(train_labels, eval_labels) -> list[int]:
@@ -98,9 +111,13 @@ def majority_reference(metric: str, cfg: dict):
     """Majority-class correctness on the metric's evaluation examples, or None (no fixed answer set)."""
     from core.data import load_task
     from core.evaluate import LOCAL_TASKS
+
     if metric == "test_accuracy":
         task, split, limit = cfg["task"], "test", cfg["eval_examples"]
-    elif metric.startswith("lm_eval.") and LOCAL_TASKS[metric.split(".")[1]]["output_type"] == "multiple_choice":
+    elif (
+        metric.startswith("lm_eval.")
+        and LOCAL_TASKS[metric.split(".")[1]]["output_type"] == "multiple_choice"
+    ):
         (task, split), limit = LOCAL_TASKS[metric.split(".")[1]]["source"], cfg["lm_eval_limit"]
     else:
         return None
@@ -108,32 +125,55 @@ def majority_reference(metric: str, cfg: dict):
     return majority_correct(train, load_task(task, split, limit)["label"])
 
 
-def runs_of(paper: str, experiment: str, profile: str, name: str, root: Path) -> list[tuple[Path, dict, dict]]:
+def runs_of(
+    paper: str, experiment: str, profile: str, name: str, root: Path
+) -> list[tuple[Path, dict, dict]]:
     """(directory, config, result) of every finished seed of run `name`."""
     base = Path(root) / paper / experiment / profile
-    found = [(d, read_json(d / "manifest.json")["config"], read_json(d / "result.json"))
-             for d in sorted(base.glob(f"{name}-s*")) if (d / "result.json").exists()]
+    found = [
+        (d, read_json(d / "manifest.json")["config"], read_json(d / "result.json"))
+        for d in sorted(base.glob(f"{name}-s*"))
+        if (d / "result.json").exists()
+    ]
     if not found:
         raise FileNotFoundError(f"no finished '{name}' runs under {base}")
     return found
 
 
-def gate_record(paper: str, experiment: str, profile: str, metrics: list[str], baseline: str = "full",
-                zero_shot: str = "zero_shot", root: Path = RESULTS) -> dict:
+def gate_record(
+    paper: str,
+    experiment: str,
+    profile: str,
+    metrics: list[str],
+    baseline: str = "full",
+    zero_shot: str = "zero_shot",
+    root: Path = RESULTS,
+) -> dict:
     """The gate of every metric of an experiment, from its finished baseline and zero-shot runs."""
     base_runs = runs_of(paper, experiment, profile, baseline, root)
     zs_dir, zs_cfg, zs_result = runs_of(paper, experiment, profile, zero_shot, root)[0]
     gates = {}
     for metric in metrics:
         values = [metric_value(r, metric) for _, _, r in base_runs]
-        gate = check_gate(values, metric_value(zs_result, metric), majority_reference(metric, base_runs[0][1]),
-                          lower_is_better=metric in LOWER_IS_BETTER)
+        gate = check_gate(
+            values,
+            metric_value(zs_result, metric),
+            majority_reference(metric, base_runs[0][1]),
+            lower_is_better=metric in LOWER_IS_BETTER,
+        )
         gate["baseline_per_seed"] = [float(np.mean(v)) for v in values]
         gates[metric] = gate
     inputs = [str(d.relative_to(root)) for d, _, _ in base_runs] + [str(zs_dir.relative_to(root))]
-    return {"paper": paper, "experiment": experiment, "profile": profile, "baseline": baseline,
-            "zero_shot": zero_shot, "inputs": inputs, "metrics": gates,
-            "passes": {m: g["passes"] for m, g in gates.items()}}
+    return {
+        "paper": paper,
+        "experiment": experiment,
+        "profile": profile,
+        "baseline": baseline,
+        "zero_shot": zero_shot,
+        "inputs": inputs,
+        "metrics": gates,
+        "passes": {m: g["passes"] for m, g in gates.items()},
+    }
 
 
 def gate_path(paper: str, experiment: str, profile: str, root: Path = RESULTS) -> Path:
@@ -146,10 +186,19 @@ def write_gate(record: dict, root: Path = RESULTS) -> Path:
     if path.exists():
         old = read_json(path)
         if as_json({k: old.get(k) for k in record}) != as_json(record):  # as text: NaN equals NaN
-            raise RunExistsError(f"{path} holds a different gate (its runs changed); move it away to recompute")
+            raise RunExistsError(
+                f"{path} holds a different gate (its runs changed); move it away to recompute"
+            )
         return path
-    atomic_write_json(path, {**record, "manifest": manifest(
-        {k: record[k] for k in ("paper", "experiment", "profile", "baseline", "zero_shot")})})
+    atomic_write_json(
+        path,
+        {
+            **record,
+            "manifest": manifest(
+                {k: record[k] for k in ("paper", "experiment", "profile", "baseline", "zero_shot")}
+            ),
+        },
+    )
     return path
 
 
@@ -159,25 +208,41 @@ def as_json(obj) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("paper")
     parser.add_argument("experiment")
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--baseline", default="full")
     parser.add_argument("--zero-shot", default="zero_shot")
-    parser.add_argument("--metric", action="append", help="eval_loss (default), test_accuracy, lm_eval.<task>.<metric>")
+    parser.add_argument(
+        "--metric", action="append", help="eval_loss (default), test_accuracy, lm_eval.<task>.<metric>"
+    )
     args = parser.parse_args(argv)
     try:
-        record = gate_record(args.paper, args.experiment, args.profile, args.metric or ["eval_loss"], args.baseline,
-                             args.zero_shot)
+        record = gate_record(
+            args.paper,
+            args.experiment,
+            args.profile,
+            args.metric or ["eval_loss"],
+            args.baseline,
+            args.zero_shot,
+        )
     except FileNotFoundError as err:
-        print(f"error: learnability gate of {args.paper}/{args.experiment} ({args.profile}): {err}; run the "
-              f"profile's '{args.baseline}' and '{args.zero_shot}' runs first (core.experiment)", file=sys.stderr)
+        print(
+            f"error: learnability gate of {args.paper}/{args.experiment} ({args.profile}): {err}; run the "
+            f"profile's '{args.baseline}' and '{args.zero_shot}' runs first (core.experiment)",
+            file=sys.stderr,
+        )
         return 2
     path = write_gate(record)
     for metric, gate in record["metrics"].items():
-        refs = "; ".join(f"vs {k} {r['reference']:.4g}: {r['diff']:+.4g} [{r['lo']:+.4g}, {r['hi']:+.4g}] "
-                         f"(MDE {r['mde']:.2g})" for k, r in gate["references"].items())
+        refs = "; ".join(
+            f"vs {k} {r['reference']:.4g}: {r['diff']:+.4g} [{r['lo']:+.4g}, {r['hi']:+.4g}] "
+            f"(MDE {r['mde']:.2g})"
+            for k, r in gate["references"].items()
+        )
         print(f"{args.experiment} {metric}: {'passes' if gate['passes'] else 'FAILS'}  ({refs})")
     print(f"-> {path}")
     return 0

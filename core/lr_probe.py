@@ -18,6 +18,7 @@ large lrs (the loss falls fastest early); the probe length is in the config so t
 
 `core.experiment` calls :func:`with_selected_lr` when it plans runs, so it runs a missing probe itself.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,12 @@ import math
 import sys
 from pathlib import Path
 
-from core.config import ConfigError, LrProbeSettings, RunConfig, load_experiment, parse_overrides
-from core.run import REPO, RESULTS, RunExistsError, atomic_write_json, manifest, read_json, run_dir
+from core.config import ConfigError, LrProbeSettings, RunConfig, parse_overrides
+from core.experiment_file import load_experiment
+from core.io import REPO, RESULTS, RunExistsError, atomic_write_json, read_json
+from core.provenance import manifest
+from core.run import run_dir
+from core.runner import experiment_files, run_one
 
 PROBE_SEED = 0
 SELECT_KEYS = ("eval_loss",)
@@ -39,7 +44,9 @@ def parse_grid(text: str) -> list[float]:
     try:
         lrs = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise ConfigError(f"lr_probe.grid={text!r}: expected comma-separated numbers, e.g. '1e-5,5e-5,3e-4'") from None
+        raise ConfigError(
+            f"lr_probe.grid={text!r}: expected comma-separated numbers, e.g. '1e-5,5e-5,3e-4'"
+        ) from None
     if not lrs or any(not math.isfinite(v) or v <= 0 for v in lrs) or len(set(lrs)) != len(lrs):
         raise ConfigError(f"lr_probe.grid={text!r}: expected distinct positive learning rates")
     return sorted(lrs)
@@ -53,11 +60,15 @@ def check(cfg: RunConfig) -> None:
     """The probe settings of `cfg` make sense (raises ConfigError naming the key)."""
     p = cfg.lr_probe
     if p.grid and p.source:
-        raise ConfigError(f"{cfg.experiment}/{cfg.name}: lr_probe.grid and lr_probe.source exclude each other")
+        raise ConfigError(
+            f"{cfg.experiment}/{cfg.name}: lr_probe.grid and lr_probe.source exclude each other"
+        )
     if p.select not in SELECT_KEYS:
         raise ConfigError(f"lr_probe.select={p.select!r}: expected one of {', '.join(SELECT_KEYS)}")
     if p.source and p.source.count(".") != 1:
-        raise ConfigError(f"lr_probe.source={p.source!r}: expected <experiment>.<run name>, e.g. loss_curves.lisa")
+        raise ConfigError(
+            f"lr_probe.source={p.source!r}: expected <experiment>.<run name>, e.g. loss_curves.lisa"
+        )
     if p.grid:
         parse_grid(p.grid)
         if not 0 < p.steps <= cfg.max_steps:
@@ -66,11 +77,22 @@ def check(cfg: RunConfig) -> None:
 
 def probe_configs(cfg: RunConfig) -> list[RunConfig]:
     """One short run per grid lr: the run's settings, `steps` long, seed 0, evaluation loss only."""
-    base = dataclasses.replace(cfg, experiment="lr_probe", seed=PROBE_SEED, max_steps=cfg.lr_probe.steps,
-                               lm_eval_limit=0, log_weight_norms=False, eval_every=0, probe_every=0, save_every=0,
-                               lr_probe=LrProbeSettings())
-    return [dataclasses.replace(base, name=f"{cfg.experiment}.{cfg.name}-lr{lr:g}", lr=lr)
-            for lr in parse_grid(cfg.lr_probe.grid)]
+    base = dataclasses.replace(
+        cfg,
+        experiment="lr_probe",
+        seed=PROBE_SEED,
+        max_steps=cfg.lr_probe.steps,
+        lm_eval_limit=0,
+        log_weight_norms=False,
+        eval_every=0,
+        probe_every=0,
+        save_every=0,
+        lr_probe=LrProbeSettings(),
+    )
+    return [
+        dataclasses.replace(base, name=f"{cfg.experiment}.{cfg.name}-lr{lr:g}", lr=lr)
+        for lr in parse_grid(cfg.lr_probe.grid)
+    ]
 
 
 def selection_path(paper: str, experiment: str, name: str, profile: str, root: Path = RESULTS) -> Path:
@@ -93,7 +115,6 @@ def probe_row(cfg: RunConfig, out: Path, result: dict, root: Path) -> dict:
 
 def run_probe(cfg: RunConfig, profile: str, root: Path = RESULTS) -> dict:
     """Run the missing probe runs of `cfg`, select, write (or re-read) the selection record."""
-    from core.experiment import run_one  # the same runner as every other run (skip / resume / refuse)
     check(cfg)
     rows = []
     for probe in probe_configs(cfg):
@@ -102,23 +123,38 @@ def run_probe(cfg: RunConfig, profile: str, root: Path = RESULTS) -> dict:
         rows.append(probe_row(probe, out, run_one(probe, out, profile), root))
     p = cfg.lr_probe
     chosen = select(rows, p.select)
-    record = {"experiment": cfg.experiment, "run": cfg.name, "method": cfg.method, "profile": profile,
-              "grid": parse_grid(p.grid), "steps": p.steps, "select": p.select, "seed": PROBE_SEED,
-              "rule": f"lowest {p.select} after {p.steps} steps; failed or non-finite probes excluded; "
-                      "ties to the smaller lr", "probes": rows, "selected_lr": chosen,
-              # the best lr may lie beyond the grid (short probes favour large lrs): widen the grid then
-              "at_grid_edge": chosen is not None and len(rows) > 1 and chosen in (min(r["lr"] for r in rows),
-                                                                                   max(r["lr"] for r in rows))}
+    record = {
+        "experiment": cfg.experiment,
+        "run": cfg.name,
+        "method": cfg.method,
+        "profile": profile,
+        "grid": parse_grid(p.grid),
+        "steps": p.steps,
+        "select": p.select,
+        "seed": PROBE_SEED,
+        "rule": f"lowest {p.select} after {p.steps} steps; failed or non-finite probes excluded; "
+        "ties to the smaller lr",
+        "probes": rows,
+        "selected_lr": chosen,
+        # the best lr may lie beyond the grid (short probes favour large lrs): widen the grid then
+        "at_grid_edge": chosen is not None
+        and len(rows) > 1
+        and chosen in (min(r["lr"] for r in rows), max(r["lr"] for r in rows)),
+    }
     path = selection_path(cfg.paper, cfg.experiment, cfg.name, profile, root)
     if path.exists():
         old = read_json(path)
         if json.dumps({k: old.get(k) for k in record}, sort_keys=True) != json.dumps(record, sort_keys=True):
-            raise RunExistsError(f"{path} holds a different lr selection (grid, steps or probe results changed); "
-                                 "move it away to re-select")
+            raise RunExistsError(
+                f"{path} holds a different lr selection (grid, steps or probe results changed); "
+                "move it away to re-select"
+            )
         return old
     if chosen is None:
-        raise RuntimeError(f"lr probe {cfg.experiment}.{cfg.name}: every probe failed: "
-                           + "; ".join(f"{r['lr']:g}: {r['error']}" for r in rows))
+        raise RuntimeError(
+            f"lr probe {cfg.experiment}.{cfg.name}: every probe failed: "
+            + "; ".join(f"{r['lr']:g}: {r['error']}" for r in rows)
+        )
     record["manifest"] = manifest(probe_configs(cfg)[0].to_dict(), PROBE_SEED, profile=profile)
     atomic_write_json(path, record)
     return record
@@ -130,8 +166,10 @@ def source_config(cfg: RunConfig, profile: str, configs_dir: Path | None) -> Run
     folder = Path(configs_dir) if configs_dir else REPO / "papers" / cfg.paper / "configs"
     found = [c for c in load_experiment(folder / f"{experiment}.yaml", profile) if c.name == name]
     if not found or not found[0].lr_probe.grid:
-        raise ConfigError(f"lr_probe.source={cfg.lr_probe.source!r}: no run '{name}' with an lr_probe.grid in "
-                          f"{folder / (experiment + '.yaml')} (profile {profile})")
+        raise ConfigError(
+            f"lr_probe.source={cfg.lr_probe.source!r}: no run '{name}' with an lr_probe.grid in "
+            f"{folder / (experiment + '.yaml')} (profile {profile})"
+        )
     return found[0]
 
 
@@ -144,30 +182,44 @@ def selected_lr(cfg: RunConfig, profile: str, root: Path = RESULTS, configs_dir:
     return float(record["selected_lr"])
 
 
-def with_selected_lr(configs: list[RunConfig], profile: str, root: Path = RESULTS,
-                     configs_dir: Path | None = None) -> list[RunConfig]:
+def with_selected_lr(
+    configs: list[RunConfig], profile: str, root: Path = RESULTS, configs_dir: Path | None = None
+) -> list[RunConfig]:
     """`configs` with `lr` replaced by the probe's selection wherever ``lr_probe`` is set."""
-    return [dataclasses.replace(c, lr=selected_lr(c, profile, root, configs_dir)) if probing(c) else c
-            for c in configs]
+    return [
+        dataclasses.replace(c, lr=selected_lr(c, profile, root, configs_dir)) if probing(c) else c
+        for c in configs
+    ]
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("targets", nargs="+", help="experiment YAMLs or folders, then key=value overrides")
     parser.add_argument("--profile", default="cpu")
     args = parser.parse_args(argv)
-    from core.experiment import experiment_files
     overrides = parse_overrides([t for t in args.targets if "=" in t])
     try:
-        configs = [c for t in args.targets if "=" not in t for path in experiment_files(t)
-                   for c in load_experiment(path, args.profile, overrides) if c.lr_probe.grid]
+        configs = [
+            c
+            for t in args.targets
+            if "=" not in t
+            for path in experiment_files(t)
+            for c in load_experiment(path, args.profile, overrides)
+            if c.lr_probe.grid
+        ]
         owners = {(c.experiment, c.name): c for c in configs}
         for (experiment, name), cfg in owners.items():
             rec = run_probe(cfg, args.profile)
-            losses = ", ".join(f"{r['lr']:g}: {r['eval_loss']:.4f}" if r["eval_loss"] is not None
-                               else f"{r['lr']:g}: failed" for r in rec["probes"])
+            losses = ", ".join(
+                f"{r['lr']:g}: {r['eval_loss']:.4f}" if r["eval_loss"] is not None else f"{r['lr']:g}: failed"
+                for r in rec["probes"]
+            )
             edge = "  (at the grid's edge)" if rec.get("at_grid_edge") else ""
-            print(f"{experiment}.{name} ({cfg.method}): lr {rec['selected_lr']:g}{edge}  [{rec['select']}: {losses}]")
+            print(
+                f"{experiment}.{name} ({cfg.method}): lr {rec['selected_lr']:g}{edge}  [{rec['select']}: {losses}]"
+            )
     except (ConfigError, RunExistsError) as err:
         print(f"lr probe: {err}", file=sys.stderr)
         return 2

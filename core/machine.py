@@ -3,9 +3,10 @@ torch dispatches to, and the BLAS / LAPACK torch and numpy were built with.
 
 Floating-point sums are evaluated in a different order by different kernels (AVX2 vs AVX-512, MKL vs OpenBLAS,
 the thread count), so a re-run on another machine agrees with the committed results only to a relative
-tolerance (README "Checking a re-run"); these fields say which machine made a file. `core.run.manifest` stores
+tolerance (README "Checking a re-run"); these fields say which machine made a file. `core.provenance.manifest` stores
 them under ``machine``, which `core.reproduced` treats as volatile.
 """
+
 from __future__ import annotations
 
 import platform
@@ -16,8 +17,26 @@ import numpy as np
 import torch
 
 # The instruction-set flags (Linux /proc/cpuinfo names) that decide which float kernels run
-SIMD_FLAGS = ("sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl", "avx512_vnni",
-              "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "asimd", "asimdhp", "sve", "sve2", "bf16")
+SIMD_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "f16c",
+    "avx512f",
+    "avx512bw",
+    "avx512vl",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_bf16",
+    "asimd",
+    "asimdhp",
+    "sve",
+    "sve2",
+    "bf16",
+)
 
 
 def _cpuinfo(path: Path = Path("/proc/cpuinfo")) -> str:
@@ -45,9 +64,13 @@ def simd_flags(cpuinfo: str | None = None) -> list[str]:
 def torch_blas(config: str | None = None) -> dict:
     """BLAS / LAPACK / MKL / oneDNN versions from torch.__config__.show() and the CPU capability torch uses."""
     text = torch.__config__.show() if config is None else config
-    patterns = {"blas": r"BLAS_INFO=([^,\s]+)", "lapack": r"LAPACK_INFO=([^,\s]+)",
-                "mkl": r"Math Kernel Library Version ([\d.]+)", "mkldnn": r"MKL-DNN (v[^\s]+)",
-                "openblas": r"OpenBLAS ([^\s]+)"}
+    patterns = {
+        "blas": r"BLAS_INFO=([^,\s]+)",
+        "lapack": r"LAPACK_INFO=([^,\s]+)",
+        "mkl": r"Math Kernel Library Version ([\d.]+)",
+        "mkldnn": r"MKL-DNN (v[^\s]+)",
+        "openblas": r"OpenBLAS ([^\s]+)",
+    }
     out = {key: m.group(1) for key, pat in patterns.items() if (m := re.search(pat, text))}
     out["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
     return out
@@ -60,11 +83,16 @@ def numpy_blas() -> dict:
 
 
 def machine_info() -> dict:
-    """The fields `core.run.machine` adds to every manifest."""
-    return {"cpu_model": cpu_model(), "cpu_simd": simd_flags(), "torch_blas": torch_blas(),
-            "numpy_blas": numpy_blas()}
+    """The fields `core.provenance.machine` adds to every manifest."""
+    return {
+        "cpu_model": cpu_model(),
+        "cpu_simd": simd_flags(),
+        "torch_blas": torch_blas(),
+        "numpy_blas": numpy_blas(),
+    }
 
 
 if __name__ == "__main__":
     import json
+
     print(json.dumps(machine_info(), indent=2))

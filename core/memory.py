@@ -17,6 +17,7 @@ and per layer, counted with ``saved_tensors_hooks`` (``saved_activation_bytes``;
 plus outside the layers 3h (final norm, when trainable) + V (log-softmax output) + 4 (ids, labels, mask)
 per token, and cos/sin tables of 2·s·d_head.
 """
+
 from __future__ import annotations
 
 import gc
@@ -24,7 +25,9 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-MB = 1024 ** 2
+from core.methods import resolve
+
+MB = 1024**2
 
 
 def measure_peak(fn, device: str = "cpu") -> dict:
@@ -36,13 +39,18 @@ def measure_peak(fn, device: str = "cpu") -> dict:
         before = torch.cuda.memory_allocated()
         fn()
         torch.cuda.synchronize()
-        return {"peak_bytes": torch.cuda.max_memory_allocated() - before,
-                "end_bytes": torch.cuda.memory_allocated() - before}
+        return {
+            "peak_bytes": torch.cuda.max_memory_allocated() - before,
+            "end_bytes": torch.cuda.memory_allocated() - before,
+        }
     from torch.profiler import ProfilerActivity, profile
+
     with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    events = sorted((e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
-                    key=lambda e: e.start_ns())
+    events = sorted(
+        (e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"),
+        key=lambda e: e.start_ns(),
+    )
     live = peak = 0
     for event in events:
         live += event.nbytes()
@@ -78,6 +86,7 @@ def tensor_bytes(tensors) -> int:
 @dataclass
 class ArchSpec:
     """The numbers the analytic model needs from a model config."""
+
     name: str
     vocab: int
     hidden: int
@@ -93,14 +102,30 @@ class ArchSpec:
         return self.hidden // self.heads
 
     @classmethod
-    def from_config(cls, config, name: str = "") -> "ArchSpec":
+    def from_config(cls, config, name: str = "") -> ArchSpec:
         c = config
         if c.model_type == "gpt2":
-            return cls(name or "gpt2", c.vocab_size, c.n_embd, 4 * c.n_embd, c.n_layer, c.n_head, c.n_head,
-                       bool(c.tie_word_embeddings), 4)
-        return cls(name or c.model_type, c.vocab_size, c.hidden_size, c.intermediate_size, c.num_hidden_layers,
-                   c.num_attention_heads, getattr(c, "num_key_value_heads", None) or c.num_attention_heads,
-                   bool(getattr(c, "tie_word_embeddings", False)))
+            return cls(
+                name or "gpt2",
+                c.vocab_size,
+                c.n_embd,
+                4 * c.n_embd,
+                c.n_layer,
+                c.n_head,
+                c.n_head,
+                bool(c.tie_word_embeddings),
+                4,
+            )
+        return cls(
+            name or c.model_type,
+            c.vocab_size,
+            c.hidden_size,
+            c.intermediate_size,
+            c.num_hidden_layers,
+            c.num_attention_heads,
+            getattr(c, "num_key_value_heads", None) or c.num_attention_heads,
+            bool(getattr(c, "tie_word_embeddings", False)),
+        )
 
 
 # Public architecture numbers of the paper's models (configs only; LISA Table 1 / Fig. 3).
@@ -112,7 +137,7 @@ PAPER_MODELS = {
     "llama-2-7b": ArchSpec("LLaMA-2-7B", 32000, 4096, 11008, 32, 32, 32, False),
     "llama-2-70b": ArchSpec("LLaMA-2-70B", 32000, 8192, 28672, 80, 64, 8, False),
     "llama-3-8b": ArchSpec("LLaMA-3-8B", 128256, 4096, 14336, 32, 32, 8, False),  # MISA's main model
-    "llama-7b": ArchSpec("LLaMA-7B", 32000, 4096, 11008, 32, 32, 32, False),     # Sparse MeZO's main model
+    "llama-7b": ArchSpec("LLaMA-7B", 32000, 4096, 11008, 32, 32, 32, False),  # Sparse MeZO's main model
     "llama-30b": ArchSpec("LLaMA-30B", 32000, 6656, 17920, 60, 52, 52, False),
 }
 
@@ -122,9 +147,15 @@ def param_counts(spec: ArchSpec) -> dict:
     h, i, kvd = spec.hidden, spec.intermediate, spec.kv_heads * spec.head_dim
     attn = 2 * h * h + 2 * h * kvd
     mlp = 3 * h * i if spec.n_modules == 7 else 2 * h * i
-    return {"embed": spec.vocab * h, "layer": attn + mlp + 2 * h, "head": 0 if spec.tied else spec.vocab * h,
-            "norm": h, "lora_per_layer_per_rank": (4 * h + 2 * (h + kvd) + 3 * (h + i)) if spec.n_modules == 7
-            else (4 * h + 2 * h + 2 * (h + i))}
+    return {
+        "embed": spec.vocab * h,
+        "layer": attn + mlp + 2 * h,
+        "head": 0 if spec.tied else spec.vocab * h,
+        "norm": h,
+        "lora_per_layer_per_rank": (4 * h + 2 * (h + kvd) + 3 * (h + i))
+        if spec.n_modules == 7
+        else (4 * h + 2 * h + 2 * (h + i)),
+    }
 
 
 def layer_matrices(spec: ArchSpec) -> list[tuple[int, int]]:
@@ -141,23 +172,22 @@ def galore_state_floats(spec: ArchSpec, rank: int) -> int:
     return sum(2 * rank * min(m, n) + rank * max(m, n) for m, n in layer_matrices(spec))
 
 
-def activation_floats(spec: ArchSpec, tokens: int, seq: int, trainable_layers: int, frozen_layers: int,
-                      lora_rank: int = 0) -> float:
+def activation_floats(
+    spec: ArchSpec, tokens: int, seq: int, trainable_layers: int, frozen_layers: int, lora_rank: int = 0
+) -> float:
     """Floats saved for backward (table in the module docstring)."""
     h, i, kvd, nh = spec.hidden, spec.intermediate, spec.kv_heads * spec.head_dim, spec.heads
     full = 8 * h + 4 * i + 2 * kvd + nh
     frozen = 4 * h + 3 * i + 2 * kvd + nh
     lora = 6 * h + 4 * i + 2 * kvd + nh + 7 * lora_rank
-    per_token = (spec.layers * lora if lora_rank else trainable_layers * full + frozen_layers * frozen)
+    per_token = spec.layers * lora if lora_rank else trainable_layers * full + frozen_layers * frozen
     outside = (0 if lora_rank else 3 * h) + spec.vocab + 4
     return tokens * (per_token + outside) + 2 * seq * spec.head_dim
 
 
-ZO = ("mezo", "sparse_mezo", "random_mezo")
-FORWARD_ONLY = ("inference",) + ZO  # no autograd: nothing is saved for a backward
-
-
-def zo_transient_bytes(spec: ArchSpec, tokens: int, weight_bytes: int, act_bytes: int, threads: int = 2) -> int:
+def zo_transient_bytes(
+    spec: ArchSpec, tokens: int, weight_bytes: int, act_bytes: int, threads: int = 2
+) -> int:
     """Peak transient of a ZO probe (`core.zo`, stream chunked-v2) on top of the inference forward: the
     perturbed copy of one row group (≤ `core.zo.GROUP` weights), that group's slice of the LM head's output
     (computed group by group, then copied into the logits the forward holds anyway) and one z block of scratch
@@ -165,74 +195,128 @@ def zo_transient_bytes(spec: ArchSpec, tokens: int, weight_bytes: int, act_bytes
     (`zo_mask_bytes`)."""
     from core.zo import GROUP
     from core.zo_stream import BLOCK
+
     largest = max(spec.vocab * spec.hidden, spec.hidden * spec.intermediate)
     head_rows = max(1, GROUP // spec.hidden)
     return min(GROUP, largest) * weight_bytes + tokens * head_rows * act_bytes + threads * BLOCK * 4
 
 
-def predict_memory(spec: ArchSpec, method: str, batch: int, seq: int, gamma: int = 2, lora_r: int = 8,
-                   weight_bytes: int = 4, grad_bytes: int = 4, state_bytes: int = 4, act_bytes: int = 4,
-                   master_weights: bool = False, galore_rank: int = 0, attention_scores: bool = False,
-                   budget: float = 0.03, block_params: int = 0, lowest_layer: int = 0,
-                   update_frac: float = 0.25) -> dict:
+def trainable_params(
+    terms, pc: dict, spec: ArchSpec, gamma: int, lora_r: int, block: int, update_frac: float
+) -> int:
+    """Parameters that get a gradient and optimizer state under `terms` (`core.methods.MemoryTerms.trainable`)."""
+    lora = spec.layers * lora_r * pc["lora_per_layer_per_rank"]
+    return {
+        "all": pc["embed"] + pc["head"] + pc["norm"] + spec.layers * pc["layer"],
+        "lisa": pc["embed"] + pc["head"] + pc["norm"] + gamma * pc["layer"],
+        "lora": lora,
+        "ist": int(update_frac * spec.layers) * lora_r * pc["lora_per_layer_per_rank"],
+        "block": block,
+        "none": 0,
+    }[terms.trainable]
+
+
+def saved_floats(
+    terms,
+    spec: ArchSpec,
+    pc: dict,
+    tokens: int,
+    seq: int,
+    gamma: int,
+    lora_r: int,
+    block: int,
+    lowest_layer: int,
+) -> float:
+    """Floats saved for backward under `terms` (`core.methods.MemoryTerms.activations`); forward-only: the
+    transient logits + one layer's working set."""
+    kind = terms.activations
+    if kind == "forward":
+        return tokens * (spec.vocab + 2 * spec.hidden + 2 * spec.intermediate)
+    if kind == "block":
+        share = block / pc["layer"]
+        return activation_floats(spec, tokens, seq, share, spec.layers - lowest_layer - share)
+    if kind == "lora":  # IST: as LoRA (an upper bound: frozen adapters save less)
+        return activation_floats(spec, tokens, seq, 0, 0, lora_r)
+    active = spec.layers if kind == "all_layers" else gamma
+    return activation_floats(spec, tokens, seq, active, spec.layers - active)
+
+
+def predict_memory(
+    spec: ArchSpec,
+    method: str,
+    batch: int,
+    seq: int,
+    gamma: int = 2,
+    lora_r: int = 8,
+    weight_bytes: int = 4,
+    grad_bytes: int = 4,
+    state_bytes: int = 4,
+    act_bytes: int = 4,
+    master_weights: bool = False,
+    galore_rank: int = 0,
+    attention_scores: bool = False,
+    budget: float = 0.03,
+    block_params: int = 0,
+    lowest_layer: int = 0,
+    update_frac: float = 0.25,
+) -> dict:
     """Itemized peak-memory model of one AdamW training step (bytes); `total` is the predicted peak.
 
-    method: ``full`` | ``galore`` (treated as full here: GaLore's projected state is smaller, see
-    bench) | ``lisa`` (embeddings + head + γ layers trainable) | ``lora`` | ``inference``.
-    With ``galore_rank`` the layers' 2-D weights keep GaLore's projected state instead of full moments.
-    ``attention_scores`` adds the b·heads·s² attention probabilities that eager attention (LISA §4.1 ran
-    without flash-attention) and CUDA's fp32 SDPA fallback save per layer; CPU SDPA does not save them.
-    `master_weights` adds an fp32 copy of trainable weights (mixed precision).
+    `method`: a method or alias of the registry (`core.methods`); its `MemoryTerms` say what it trains, what
+    autograd saves and which extra buffers it keeps. ``galore`` is counted as full FT unless ``galore_rank`` is
+    given: then the layers' 2-D weights keep GaLore's projected state instead of full moments (also for ``full``,
+    as the paper tables compare). ``attention_scores`` adds the b·heads·s² attention probabilities that eager
+    attention (LISA §4.1 ran without flash-attention) and CUDA's fp32 SDPA fallback save per layer; CPU SDPA does
+    not save them. `master_weights` adds an fp32 copy of trainable weights (mixed precision).
     ``misa`` (δ = `budget` of all parameters, or exactly `block_params`, in layer matrices) and ``badam`` (one
     layer; BAdam keeps an fp32 master copy of it) train no embedding, so autograd records only the layers from
     `lowest_layer` (the lowest active one; 0 = worst case) up; the active matrices' share of a layer pays the
     trainable-minus-frozen activation coefficients. ``ist``: LoRA weights everywhere, gradients and AdamW
-    state for the adapters of ⌊update_frac·L⌋ layers, activations as LoRA.
+    state for the adapters of ⌊update_frac·L⌋ layers, activations as LoRA. R-MeZO (an alias with the random
+    mask) keeps one mask bit per weight.
     """
+    entry, settings = resolve(method)
+    terms = entry.memory
     pc = param_counts(spec)
     n_total = pc["embed"] + pc["head"] + pc["norm"] + spec.layers * pc["layer"]
-    eh = pc["embed"] + pc["head"] + pc["norm"]
-    block = block_params or (int(budget * n_total) if method == "misa" else pc["layer"])
+    block = block_params or (int(budget * n_total) if terms.budget_block else pc["layer"])
     lora_per_layer = lora_r * pc["lora_per_layer_per_rank"]
-    trainable = {"full": n_total, "galore": n_total, "lisa": eh + gamma * pc["layer"],
-                 "lora": spec.layers * lora_per_layer, "inference": 0, "misa": block, "badam": block,
-                 "ist": int(update_frac * spec.layers) * lora_per_layer, "mezo": 0, "sparse_mezo": 0,
-                 "random_mezo": 0}[method]
-    master_weights = master_weights or method == "badam"
+    trainable = trainable_params(terms, pc, spec, gamma, lora_r, block, update_frac)
+    master_weights = master_weights or terms.master_copy
     tokens = batch * seq
-    if method in FORWARD_ONLY:  # no saved tensors; transient: logits + one layer's working set
-        acts = tokens * (spec.vocab + 2 * spec.hidden + 2 * spec.intermediate)
-    elif method in ("misa", "badam"):
-        share = block / pc["layer"]
-        acts = activation_floats(spec, tokens, seq, share, spec.layers - lowest_layer - share)
-    elif method in ("lora", "ist"):  # IST: activations as LoRA (an upper bound: frozen adapters save less)
-        acts = activation_floats(spec, tokens, seq, 0, 0, lora_r)
-    else:
-        active = spec.layers if method in ("full", "galore") else gamma
-        acts = activation_floats(spec, tokens, seq, active, spec.layers - active)
-    if attention_scores and method not in FORWARD_ONLY:
+    acts = saved_floats(terms, spec, pc, tokens, seq, gamma, lora_r, block, lowest_layer)
+    forward_only = terms.activations == "forward"
+    if attention_scores and not forward_only:
         acts += spec.layers * batch * spec.heads * seq * seq
+    random_mask = settings.get("zo", {}).get("mask") == "random"
     out = {
-        "weights": (n_total + (spec.layers * lora_per_layer if method in ("lora", "ist") else 0)) * weight_bytes,
+        "weights": (n_total + (spec.layers * lora_per_layer if terms.lora_weights else 0)) * weight_bytes,
         "grads": trainable * grad_bytes,
         "optimizer": 2 * trainable * state_bytes + (trainable * 4 if master_weights else 0),
-        "tied_grad_temporary": pc["embed"] * grad_bytes if spec.tied and method in ("full", "galore", "lisa") else 0,
+        "tied_grad_temporary": pc["embed"] * grad_bytes if spec.tied and terms.tied_grad else 0,
         "activations": acts * act_bytes,
-        "loss_temporaries": 0 if method in FORWARD_ONLY else 2 * tokens * spec.vocab * act_bytes,
-        "zo_perturbation": zo_transient_bytes(spec, tokens, weight_bytes, act_bytes) if method in ZO else 0,
-        "zo_mask_bytes": (n_total + 7) // 8 if method == "random_mezo" else 0,  # R-MeZO: one bit per entry
+        "loss_temporaries": 0 if forward_only else 2 * tokens * spec.vocab * act_bytes,
+        "zo_perturbation": zo_transient_bytes(spec, tokens, weight_bytes, act_bytes)
+        if terms.zeroth_order
+        else 0,
+        "zo_mask_bytes": (n_total + 7) // 8 if random_mask else 0,  # R-MeZO: one bit per entry
         "trainable_params": trainable,
-        "embed_bytes": pc["embed"] * weight_bytes, "blocks_bytes": spec.layers * pc["layer"] * weight_bytes,
+        "embed_bytes": pc["embed"] * weight_bytes,
+        "blocks_bytes": spec.layers * pc["layer"] * weight_bytes,
         "head_bytes": pc["head"] * weight_bytes,
     }
     # Peak of a step: at the start of backward all activations and the loss temporaries are live; later,
     # activations are freed as gradients appear, so the gradients alone bound the second phase.
     # A tied embedding/head receives two gradient contributions; summing them needs one more V×h buffer.
-    if galore_rank and method in ("full", "galore"):
+    if galore_rank and terms.low_rank_state:
         low_rank = spec.layers * sum(m * n for m, n in layer_matrices(spec))
-        out["optimizer"] = (2 * (trainable - low_rank) + spec.layers * galore_state_floats(spec, galore_rank)) * state_bytes
-    transient = max(out["activations"] + out["loss_temporaries"] + out["zo_perturbation"],
-                    out["grads"] + out["tied_grad_temporary"])
+        out["optimizer"] = (
+            2 * (trainable - low_rank) + spec.layers * galore_state_floats(spec, galore_rank)
+        ) * state_bytes
+    transient = max(
+        out["activations"] + out["loss_temporaries"] + out["zo_perturbation"],
+        out["grads"] + out["tied_grad_temporary"],
+    )
     out["total"] = out["weights"] + out["optimizer"] + out["zo_mask_bytes"] + transient
     return out
 

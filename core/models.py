@@ -11,6 +11,7 @@ on a machine with a network, or a local directory).
 
 ``python -m core.models smollm2-135m`` converts and caches the SmolLM2 checkpoint.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,26 +21,58 @@ import sys
 from pathlib import Path
 
 import torch
-from transformers import (AutoConfig, AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification,
-                          AutoTokenizer, PreTrainedTokenizerFast)
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedTokenizerFast,
+)
 
-from core.run import REPO
+from core.io import REPO
 
 MODELS_DIR = REPO / "data" / "models"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-ALIASES = {"HuggingFaceTB/SmolLM2-135M-Instruct": "smollm2-135m",
-           "sentence-transformers/all-MiniLM-L6-v2": "minilm-l6"}
-CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-          "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+ALIASES = {
+    "HuggingFaceTB/SmolLM2-135M-Instruct": "smollm2-135m",
+    "sentence-transformers/all-MiniLM-L6-v2": "minilm-l6",
+}
+CHATML = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
 TINY_CONFIGS = {
-    "tiny-llama": dict(model_type="llama", hidden_size=64, intermediate_size=128, num_hidden_layers=4,
-                       num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
-                       tie_word_embeddings=False),
-    "tiny-gpt2": dict(model_type="gpt2", n_embd=64, n_layer=4, n_head=4, n_positions=256,
-                      resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0),
-    "tiny-bert": dict(model_type="bert", hidden_size=64, intermediate_size=128, num_hidden_layers=4,
-                      num_attention_heads=4, max_position_embeddings=256, hidden_dropout_prob=0.0,
-                      attention_probs_dropout_prob=0.0),
+    "tiny-llama": dict(
+        model_type="llama",
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        tie_word_embeddings=False,
+    ),
+    "tiny-gpt2": dict(
+        model_type="gpt2",
+        n_embd=64,
+        n_layer=4,
+        n_head=4,
+        n_positions=256,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+    ),
+    "tiny-bert": dict(
+        model_type="bert",
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        max_position_embeddings=256,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    ),
 }
 OFFLINE = ("smollm2-135m", "minilm-l6", *TINY_CONFIGS)
 
@@ -59,19 +92,29 @@ def _package_dir(package: str) -> Path:
 def byte_tokenizer() -> PreTrainedTokenizerFast:
     """A byte-level BPE tokenizer with no merges (259 tokens) and ChatML specials: no training needed."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
     alphabet = pre_tokenizers.ByteLevel.alphabet()
     vocab = {ch: i for i, ch in enumerate(sorted(alphabet))}
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   bos_token="<|im_start|>", unk_token="<|endoftext|>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        bos_token="<|im_start|>",
+        unk_token="<|endoftext|>",
+    )
     fast.add_special_tokens({"additional_special_tokens": ["<|im_start|>"]})
     fast.chat_template = CHATML
     return fast
 
 
-AUTO_CLASSES = {"causal": AutoModelForCausalLM, "seqcls": AutoModelForSequenceClassification, "encoder": AutoModel}
+AUTO_CLASSES = {
+    "causal": AutoModelForCausalLM,
+    "seqcls": AutoModelForSequenceClassification,
+    "encoder": AutoModel,
+}
 
 
 def tiny_model(name: str, kind: str = "causal", num_labels: int = 2, seed: int = 0):
@@ -79,9 +122,15 @@ def tiny_model(name: str, kind: str = "causal", num_labels: int = 2, seed: int =
     tok = byte_tokenizer()
     params = dict(TINY_CONFIGS[name])
     model_type = params.pop("model_type")
-    cfg = AutoConfig.for_model(model_type, vocab_size=len(tok), pad_token_id=tok.pad_token_id,
-                               eos_token_id=tok.eos_token_id, bos_token_id=tok.bos_token_id,
-                               num_labels=num_labels, **params)
+    cfg = AutoConfig.for_model(
+        model_type,
+        vocab_size=len(tok),
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+        bos_token_id=tok.bos_token_id,
+        num_labels=num_labels,
+        **params,
+    )
     torch.manual_seed(seed)
     extra = {"add_pooling_layer": False} if kind == "encoder" else {}
     return AUTO_CLASSES[kind].from_config(cfg, **extra), tok
@@ -125,8 +174,10 @@ def model_type(name: str) -> str:
     try:
         return AutoConfig.from_pretrained(resolve(name)).model_type
     except OSError as err:
-        raise ModelNotFoundError(f"cannot read the config of model '{name}': {str(err).splitlines()[0]}\n"
-                                 f"Offline names: {', '.join(OFFLINE)}") from None
+        raise ModelNotFoundError(
+            f"cannot read the config of model '{name}': {str(err).splitlines()[0]}\n"
+            f"Offline names: {', '.join(OFFLINE)}"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -159,7 +210,8 @@ def load_model(name: str, kind: str = "causal", num_labels: int = 2, dtype: str 
     except OSError as err:
         raise ModelNotFoundError(
             f"cannot load model '{name}': {str(err).splitlines()[0]}\n"
-            f"Offline names: {', '.join(OFFLINE)}; a hub id needs a network (unset HF_HUB_OFFLINE).") from None
+            f"Offline names: {', '.join(OFFLINE)}; a hub id needs a network (unset HF_HUB_OFFLINE)."
+        ) from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     model.config.pad_token_id = tok.pad_token_id

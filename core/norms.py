@@ -17,6 +17,7 @@ peft's init, not what training finds (papers/lisa/LOG.md 18). :func:`skew_by_ste
 
 `block_grad_sq_norms` reads ‖g_b‖² per block after a backward pass: the input of MISA's variance analysis.
 """
+
 from __future__ import annotations
 
 import statistics
@@ -43,8 +44,13 @@ def block_of(name: str, pairs) -> str | None:
 
 
 def _lora_modules(model):
-    return [(n, m) for n, m in model.named_modules() if hasattr(m, "lora_A") and hasattr(m, "get_delta_weight")
-            and len(getattr(m, "lora_A", {})) + len(getattr(m, "lora_embedding_A", {})) > 0]
+    return [
+        (n, m)
+        for n, m in model.named_modules()
+        if hasattr(m, "lora_A")
+        and hasattr(m, "get_delta_weight")
+        and len(getattr(m, "lora_A", {})) + len(getattr(m, "lora_embedding_A", {})) > 0
+    ]
 
 
 def snapshot(model) -> dict[str, torch.Tensor]:
@@ -72,16 +78,18 @@ def block_norms(model, init: dict[str, torch.Tensor]) -> dict[str, float]:
         for adapter in module.active_adapters:
             delta = module.get_delta_weight(adapter)
             update_sq[label] = update_sq.get(label, 0.0) + float(delta.float().pow(2).sum())
-    out = {f"weight/{k}": v ** 0.5 for k, v in weight_sq.items()}
-    out.update({f"update/{k}": v ** 0.5 for k, v in update_sq.items()})
+    out = {f"weight/{k}": v**0.5 for k, v in weight_sq.items()}
+    out.update({f"update/{k}": v**0.5 for k, v in update_sq.items()})
     return out
 
 
 @torch.no_grad()
 def block_grad_sq_norms(blocks: dict[str, list[torch.nn.Parameter]]) -> dict[str, float]:
     """``{block: ‖g_b‖²}`` from the ``.grad`` of each block's parameters (0 for blocks without gradient)."""
-    return {name: float(sum(p.grad.double().pow(2).sum() for p in params if p.grad is not None))
-            for name, params in blocks.items()}
+    return {
+        name: float(sum(p.grad.double().pow(2).sum() for p in params if p.grad is not None))
+        for name, params in blocks.items()
+    }
 
 
 def block_order(block: str) -> tuple:

@@ -39,6 +39,9 @@ NAMES = {
     "lisa": "LISA",
     "badam": "BAdam",
     "misa": "MISA",
+    "misa_uniform": "MISA η = 0 (module-uniform)",
+    "dora": "DoRA",
+    "adam": "Adam (full)",
     "inference": "inference (forward only)",
     "ist": "LoRA + IST",
     "ist_random": "LoRA + random layers",
@@ -93,6 +96,9 @@ PALETTE = {
     "lisa": (0.70, 0.05, 0.10),
     "badam": _CB[5],
     "misa": _CB[2],
+    "misa_uniform": _CB[7],
+    "dora": _CB[3],
+    "adam": _CB[0],
     "ist": _CB[9],
     "ist_random": _CB[8],
     "mezo": _CB[6],
@@ -281,15 +287,25 @@ def band_curves(
     return out
 
 
-def loss_panels(ax_train, ax_eval, runs, evals: dict[str, dict[int, float]], intervals: dict[str, Interval],
-                window: int = 5) -> None:
+def loss_panels(
+    ax_train,
+    ax_eval,
+    runs,
+    evals: dict[str, dict[int, float]],
+    intervals: dict[str, Interval],
+    window: int = 5,
+) -> None:
     """The two loss panels of a method comparison: training loss per step (a `window`-step moving average,
     band_curves over seeds) and each method's validation loss after training (seed_points with its interval).
     evals: {method: {seed: validation loss}}; runs: the finished runs (core.results.Run) of those methods."""
     curves = {m: np.array([smooth(r.losses, window) for r in runs if r.name == m]) for m in evals}
     band_curves(ax_train, curves, ylabel=f"training loss ({window}-step moving average)")
-    seed_points(ax_eval, {m: list(v.values()) for m, v in evals.items()}, intervals,
-                ylabel="validation loss after training")
+    seed_points(
+        ax_eval,
+        {m: list(v.values()) for m, v in evals.items()},
+        intervals,
+        ylabel="validation loss after training",
+    )
 
 
 def tilt(ax, degrees: float = 30) -> None:

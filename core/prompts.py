@@ -5,6 +5,7 @@ assistant turn = response; only the response tokens (and the end-of-turn token) 
 Alpaca-style instruction tuning. Classification uses the MeZO/LISA practice of scoring each verbalizer
 (`choices`) by its log-likelihood after the prompt.
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,8 +16,9 @@ from core.models import eval_mode
 def prompt_text(tokenizer, prompt: str) -> str:
     """The chat-formatted user turn followed by the assistant header."""
     if tokenizer.chat_template:
-        return tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                             add_generation_prompt=True)
+        return tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
     return f"{prompt}\n"
 
 
@@ -25,16 +27,18 @@ def encode_example(tokenizer, prompt: str, response: str, max_length: int) -> di
     eos = tokenizer.eos_token or ""
     p_ids = tokenizer(prompt_text(tokenizer, prompt), add_special_tokens=False)["input_ids"]
     r_ids = tokenizer(response + eos, add_special_tokens=False)["input_ids"]
-    r_ids = r_ids[:max_length - 1]
-    p_ids = p_ids[-(max_length - len(r_ids)):]
+    r_ids = r_ids[: max_length - 1]
+    p_ids = p_ids[-(max_length - len(r_ids)) :]
     ids = p_ids + r_ids
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] * len(p_ids) + r_ids}
 
 
 def tokenize_dataset(ds, tokenizer, max_length: int):
     """Map a records dataset to model inputs (keeps nothing else)."""
-    return ds.map(lambda ex: encode_example(tokenizer, ex["prompt"], ex["response"], max_length),
-                  remove_columns=ds.column_names)
+    return ds.map(
+        lambda ex: encode_example(tokenizer, ex["prompt"], ex["response"], max_length),
+        remove_columns=ds.column_names,
+    )
 
 
 def _pad_right(rows: list[list[int]], value: int) -> torch.Tensor:
@@ -50,10 +54,12 @@ def choice_logprobs(model, tokenizer, prompt: str, choices: list[str], max_lengt
     shared by the choices (``shared_prefix_logprobs``), which is the same computation up to float summation order;
     otherwise each choice is scored as one full sequence."""
     batch = [encode_example(tokenizer, prompt, c, max_length) for c in choices]
-    prompts = [b["input_ids"][:b["labels"].count(-100)] for b in batch]
+    prompts = [b["input_ids"][: b["labels"].count(-100)] for b in batch]
     pad = tokenizer.pad_token_id or 0
     if all(p == prompts[0] for p in prompts) and prompts[0]:
-        return shared_prefix_logprobs(model, prompts[0], [b["input_ids"][len(prompts[0]):] for b in batch], pad)
+        return shared_prefix_logprobs(
+            model, prompts[0], [b["input_ids"][len(prompts[0]) :] for b in batch], pad
+        )
     return full_sequence_logprobs(model, batch, pad)
 
 
@@ -70,7 +76,9 @@ def full_sequence_logprobs(model, batch: list[dict], pad: int) -> list[float]:
     return picked.sum(dim=1).tolist()
 
 
-def shared_prefix_logprobs(model, prompt_ids: list[int], continuations: list[list[int]], pad: int) -> list[float]:
+def shared_prefix_logprobs(
+    model, prompt_ids: list[int], continuations: list[list[int]], pad: int
+) -> list[float]:
     """The prompt's forward once (cache kept, head on its last position only), then every continuation at once
     on the cache repeated per choice; returns the summed log-probability of each continuation."""
     n = len(continuations)

@@ -11,6 +11,7 @@ gradient statistics, selected layers, memory peaks) must agree within ``--rtol``
     python -m core.reproduced --rev 61526ff --rtol 1e-6
     python -m core.reproduced --against /other/clone/data/results lisa
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,15 +26,18 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.run import REPO, RESULTS, CorruptFileError, read_json, read_jsonl
+from core.io import REPO, RESULTS, CorruptFileError, read_json, read_jsonl
 
-VOLATILE = re.compile(r"time|runtime|per_second|step_s|_s$|seconds|rss|created|date|git_sha|host"
-                      r"|^machine$|^versions$|^packages$|^cpu_model$|^cpu_simd$|_blas$")  # core.machine fields
+VOLATILE = re.compile(
+    r"time|runtime|per_second|step_s|_s$|seconds|rss|created|date|git_sha|host"
+    r"|^machine$|^versions$|^packages$|^cpu_model$|^cpu_simd$|_blas$"
+)  # core.machine fields
 
 
 @dataclass
 class Report:
     """Per-field differences between a reference and a re-made results tree."""
+
     files: int = 0
     missing: list[str] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
@@ -60,14 +64,18 @@ def _differs(report: Report, volatile: bool, key: str, rel: float, where: str) -
     _note(report.volatile if volatile else report.changed, key, rel, where)
 
 
-def compare_values(ref, new, key: str, where: str, report: Report, rtol: float, volatile: bool = False) -> None:
+def compare_values(
+    ref, new, key: str, where: str, report: Report, rtol: float, volatile: bool = False
+) -> None:
     """Walk two JSON values in step; numbers differing by more than ``rtol`` (relative) are recorded, and any
     other difference (a string, a bool, a list's length, a number against a non-number)."""
     if isinstance(ref, dict) and isinstance(new, dict):
         for k in sorted(set(ref) | set(new), key=str):
             sub = f"{key}.{k}" if key else str(k)
             sub_volatile = volatile or bool(VOLATILE.search(str(k)))
-            if k not in new:  # a number the reference has and the re-run lost (machine fields may come and go)
+            if (
+                k not in new
+            ):  # a number the reference has and the re-run lost (machine fields may come and go)
                 _differs(report, sub_volatile, f"{sub} (missing in the re-made file)", math.inf, where)
                 continue
             if k not in ref:  # a field added since (e.g. a new config default): reported, not failed
@@ -81,7 +89,9 @@ def compare_values(ref, new, key: str, where: str, report: Report, rtol: float, 
         if ref != new and not (math.isnan(ref) and math.isnan(new)) and (volatile or _rel(ref, new) > rtol):
             _differs(report, volatile, key, _rel(ref, new), where)
     elif ref != new:
-        lengths = f" (length {len(ref)} -> {len(new)})" if isinstance(ref, list) and isinstance(new, list) else ""
+        lengths = (
+            f" (length {len(ref)} -> {len(new)})" if isinstance(ref, list) and isinstance(new, list) else ""
+        )
         _differs(report, volatile, key + lengths, math.inf, where)
 
 
@@ -115,11 +125,14 @@ def committed_results(rev: str, dest: Path) -> Path:
     """Extract ``data/results`` as committed at ``rev`` into ``dest``; returns the extracted results folder."""
     rel = RESULTS.relative_to(REPO).as_posix()
     try:
-        blob = subprocess.run(["git", "archive", "--format=tar", rev, rel], cwd=REPO, check=True,
-                              capture_output=True).stdout
+        blob = subprocess.run(
+            ["git", "archive", "--format=tar", rev, rel], cwd=REPO, check=True, capture_output=True
+        ).stdout
     except subprocess.CalledProcessError as err:
-        sys.exit(f"core.reproduced: cannot read {rel} at git revision {rev!r}: {err.stderr.decode().strip()} "
-                 f"(pass an existing commit with --rev, or a folder with --against)")
+        sys.exit(
+            f"core.reproduced: cannot read {rel} at git revision {rev!r}: {err.stderr.decode().strip()} "
+            f"(pass an existing commit with --rev, or a folder with --against)"
+        )
     with tarfile.open(fileobj=io.BytesIO(blob)) as tar:
         tar.extractall(dest, filter="data")
     return dest / rel
@@ -149,13 +162,17 @@ def main(argv=None) -> int:
     p.add_argument("papers", nargs="*", default=["lisa", "misa", "ist", "sparse_mezo"])
     p.add_argument("--rev", default="HEAD", help="git revision holding the reference results (default HEAD)")
     p.add_argument("--against", type=Path, help="reference results folder instead of a git revision")
-    p.add_argument("--remade", type=Path, default=RESULTS, help="results folder to check (default data/results)")
+    p.add_argument(
+        "--remade", type=Path, default=RESULTS, help="results folder to check (default data/results)"
+    )
     p.add_argument("--rtol", type=float, default=0.0, help="relative tolerance for non-volatile numbers")
     args = p.parse_args(argv)
     unknown = [x for x in args.papers if not (args.remade / x).is_dir()]
     if unknown:
-        sys.exit(f"core.reproduced: no results folder {args.remade / unknown[0]} (run its make target first, "
-                 f"or name one of {sorted(d.name for d in args.remade.iterdir() if d.is_dir())})")
+        sys.exit(
+            f"core.reproduced: no results folder {args.remade / unknown[0]} (run its make target first, "
+            f"or name one of {sorted(d.name for d in args.remade.iterdir() if d.is_dir())})"
+        )
     with tempfile.TemporaryDirectory() as tmp:
         reference = args.against or committed_results(args.rev, Path(tmp))
         report = compare_trees(reference, args.remade, args.papers, args.rtol)

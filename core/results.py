@@ -4,13 +4,13 @@ A finished run has ``status`` ``done`` or ``diverged`` (stopped early by `core.d
 ``eval_loss`` is None). Loaders keep diverged runs, so a figure or claims table shows them (e.g. a marker at
 the step where they stopped) rather than silently averaging over the runs that survived.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.data import sha256_file
-from core.run import REPO, RESULTS, atomic_write_json, read_json, read_jsonl
+from core.io import REPO, RESULTS, atomic_write_json, read_json, read_jsonl, sha256_file
 
 INPUTS: set[Path] = set()
 
@@ -18,6 +18,7 @@ INPUTS: set[Path] = set()
 @dataclass
 class Run:
     """One finished run: its config, result, per-step metrics and (optional) weight norms."""
+
     name: str
     seed: int
     config: dict
@@ -60,9 +61,13 @@ def load_runs(paper: str, experiment: str, profile: str = "cpu", root: Path | st
         manifest = _read(d / "manifest.json")
         norms = _read(d / "weight_norms.jsonl") if (d / "weight_norms.jsonl").exists() else []
         cfg = manifest["config"]
-        runs.append(Run(cfg["name"], cfg["seed"], cfg, _read(d / "result.json"), _read(d / "metrics.jsonl"), d, norms))
+        runs.append(
+            Run(cfg["name"], cfg["seed"], cfg, _read(d / "result.json"), _read(d / "metrics.jsonl"), d, norms)
+        )
     if not runs:
-        raise FileNotFoundError(f"no finished runs under {base}; run `make {paper}-runs PROFILE={profile}` first")
+        raise FileNotFoundError(
+            f"no finished runs under {base}; run `make {paper}-runs PROFILE={profile}` first"
+        )
     return sorted(runs, key=lambda r: (r.name, r.seed))
 
 
@@ -84,7 +89,9 @@ def load_json(path: Path | str):
     """Any other result file (e.g. a bench JSON), recorded as an input."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; the make target of its paper (or `make bench`) writes it")
+        raise FileNotFoundError(
+            f"{path} is missing; the make target of its paper (or `make bench`) writes it"
+        )
     return _read(path)
 
 
@@ -128,5 +135,6 @@ def save_figure(fig, figure_path: str, table: dict | None = None, verdicts: list
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     inputs = [{"path": repo_relative(p), "sha256": sha256_file(p)} for p in sorted(INPUTS)]
-    atomic_write_json(path.with_suffix(".inputs.json"), {"inputs": inputs, "table": table or {},
-                                                          "verdicts": verdicts or []})
+    atomic_write_json(
+        path.with_suffix(".inputs.json"), {"inputs": inputs, "table": table or {}, "verdicts": verdicts or []}
+    )

@@ -3,6 +3,7 @@
 Each sampler has ``state_dict()`` / ``load_state_dict()`` so an interrupted run continues the exact
 same sequence of draws.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,10 @@ class UniformLayerSampler:
         if n_layers <= 0:
             raise ValueError(f"n_layers must be > 0, got {n_layers}")
         if not 0 <= gamma <= n_layers:
-            raise ValueError(f"gamma (layers to activate) must be in [0, {n_layers}], got {gamma}: "
-                             f"the model has only {n_layers} layers")
+            raise ValueError(
+                f"gamma (layers to activate) must be in [0, {n_layers}], got {gamma}: "
+                f"the model has only {n_layers} layers"
+            )
         self.n_layers, self.gamma, self.seed = n_layers, gamma, seed
         self.draws = 0
         self.generator = _generator(seed)
@@ -46,13 +49,20 @@ class UniformLayerSampler:
         return sorted(perm[: self.gamma].tolist())
 
     def state_dict(self) -> dict:
-        return {"n_layers": self.n_layers, "gamma": self.gamma, "seed": self.seed, "draws": self.draws,
-                "rng_state": _rng_state(self.generator)}
+        return {
+            "n_layers": self.n_layers,
+            "gamma": self.gamma,
+            "seed": self.seed,
+            "draws": self.draws,
+            "rng_state": _rng_state(self.generator),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         if (state["n_layers"], state["gamma"]) != (self.n_layers, self.gamma):
-            raise ValueError(f"sampler state is for n_layers={state['n_layers']}, gamma={state['gamma']}; "
-                             f"this sampler has n_layers={self.n_layers}, gamma={self.gamma}")
+            raise ValueError(
+                f"sampler state is for n_layers={state['n_layers']}, gamma={state['gamma']}; "
+                f"this sampler has n_layers={self.n_layers}, gamma={self.gamma}"
+            )
         self.seed, self.draws = state["seed"], state["draws"]
         _set_rng_state(self.generator, state["rng_state"])
 
@@ -80,14 +90,26 @@ class ModuleImportanceSampler:
     skipping blocks that do not fit. No 1/p reweighting is applied anywhere (as in the reference).
     """
 
-    def __init__(self, sizes, budget: float = 0.03, eta: float = 1.0, beta: float = 0.8, clip: float = 5.0,
-                 seed: int = 0, total: int | None = None, period: int = 50, sample_last: int = 2):
+    def __init__(
+        self,
+        sizes,
+        budget: float = 0.03,
+        eta: float = 1.0,
+        beta: float = 0.8,
+        clip: float = 5.0,
+        seed: int = 0,
+        total: int | None = None,
+        period: int = 50,
+        sample_last: int = 2,
+    ):
         self.sizes = [int(s) for s in sizes]
         self.total = int(total or sum(self.sizes))
         if not 0 < budget <= 1:
             raise ValueError(f"budget δ is a fraction of all parameters in (0, 1], got {budget}")
         if min(self.sizes) / self.total > budget:
-            raise ValueError(f"budget δ={budget} is smaller than the smallest block ({min(self.sizes) / self.total:.4f})")
+            raise ValueError(
+                f"budget δ={budget} is smaller than the smallest block ({min(self.sizes) / self.total:.4f})"
+            )
         self.budget, self.eta, self.beta, self.clip = budget, eta, beta, clip
         self.period, self.sample_last, self.seed = period, sample_last, seed
         n = len(self.sizes)
@@ -104,7 +126,9 @@ class ModuleImportanceSampler:
     def _fold_period(self) -> None:
         for b in range(len(self.sizes)):
             if self.G_cur[b] != 0:
-                self.G[b] = ((1 - self.beta) * self.G_cur[b] + self.beta * self.G[b]) / (1 - self.beta ** self.counts[b])
+                self.G[b] = ((1 - self.beta) * self.G_cur[b] + self.beta * self.G[b]) / (
+                    1 - self.beta ** self.counts[b]
+                )
                 self.counts[b] += 1
                 self.G_cur[b] = 0.0
 
@@ -137,9 +161,14 @@ class ModuleImportanceSampler:
         return sorted(chosen)
 
     def state_dict(self) -> dict:
-        return {"G": list(self.G), "G_cur": list(self.G_cur), "counts": list(self.counts),
-                "last_used": list(self.last_used), "selections": self.selections,
-                "rng_state": _rng_state(self.generator)}
+        return {
+            "G": list(self.G),
+            "G_cur": list(self.G_cur),
+            "counts": list(self.counts),
+            "last_used": list(self.last_used),
+            "selections": self.selections,
+            "rng_state": _rng_state(self.generator),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         if len(state["G"]) != len(self.sizes):
@@ -171,17 +200,30 @@ class ISTScores:
     ``uniform=True`` is the random-selection control (RST): the same number of layers, drawn uniformly.
     """
 
-    def __init__(self, n_layers: int, update_frac: float = 0.25, suppress_frac: float = 0.5, n_probes: int = 3,
-                 lr: float = 10.0, seed: int = 0, uniform: bool = False):
+    def __init__(
+        self,
+        n_layers: int,
+        update_frac: float = 0.25,
+        suppress_frac: float = 0.5,
+        n_probes: int = 3,
+        lr: float = 10.0,
+        seed: int = 0,
+        uniform: bool = False,
+    ):
         self.n_layers = n_layers
         self.n_update = int(update_frac * n_layers)
         self.n_suppress = int(suppress_frac * n_layers)
         if not 1 <= self.n_update <= n_layers or (not uniform and not 1 <= self.n_suppress <= n_layers):
-            raise ValueError(f"update_frac={update_frac} / suppress_frac={suppress_frac} of {n_layers} layers "
-                             f"must select at least one layer (got {self.n_update} / {self.n_suppress})")
+            raise ValueError(
+                f"update_frac={update_frac} / suppress_frac={suppress_frac} of {n_layers} layers "
+                f"must select at least one layer (got {self.n_update} / {self.n_suppress})"
+            )
         from math import comb
+
         if not uniform and n_probes > comb(n_layers, self.n_suppress):
-            raise ValueError(f"{n_probes} distinct probe sets of {self.n_suppress} of {n_layers} layers do not exist")
+            raise ValueError(
+                f"{n_probes} distinct probe sets of {self.n_suppress} of {n_layers} layers do not exist"
+            )
         self.n_probes, self.lr, self.seed, self.uniform = n_probes, lr, seed, uniform
         self.scores = torch.zeros(n_layers, dtype=torch.float64)
         self.generator = _generator(seed)
@@ -192,7 +234,9 @@ class ISTScores:
 
     def select(self) -> list[int]:
         """The layers whose adapters train this step."""
-        weights = torch.ones(self.n_layers, dtype=torch.float64) if self.uniform else torch.sigmoid(-self.scores)
+        weights = (
+            torch.ones(self.n_layers, dtype=torch.float64) if self.uniform else torch.sigmoid(-self.scores)
+        )
         return self._draw(weights, self.n_update)
 
     def probe_sets(self) -> list[list[int]]:
@@ -220,7 +264,11 @@ class ISTScores:
         return torch.randperm(n_examples, generator=self.generator)[:size].tolist()
 
     def state_dict(self) -> dict:
-        return {"scores": self.scores.tolist(), "history": self.history, "rng_state": _rng_state(self.generator)}
+        return {
+            "scores": self.scores.tolist(),
+            "history": self.history,
+            "rng_state": _rng_state(self.generator),
+        }
 
     def load_state_dict(self, state: dict) -> None:
         if len(state["scores"]) != self.n_layers:

@@ -6,6 +6,7 @@ of the 3 values (every resample's mean lies between their min and max), so its "
 range, whose coverage of the true mean is 1 - 2·(1/2)^3 = 75 % for any continuous symmetric distribution. The
 Student t interval is exact for normal seeds at any n (tests/test_stats.py simulates both).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from scipy import stats as sps
 class Interval:
     """A point estimate with a two-sided interval over `n` units; `kind` says how it was made ("t", "paired-t",
     "seed-range", ...)."""
+
     estimate: float
     lo: float
     hi: float
@@ -31,7 +33,9 @@ class Interval:
 
     def __str__(self) -> str:
         scale = max(abs(self.estimate), abs(self.lo), abs(self.hi))
-        e, lo, hi = (0.0 if abs(v) < 1e-9 * scale else v for v in (self.estimate, self.lo, self.hi))  # float dust
+        e, lo, hi = (
+            0.0 if abs(v) < 1e-9 * scale else v for v in (self.estimate, self.lo, self.hi)
+        )  # float dust
         return f"{e:.3g} [{lo:.3g}, {hi:.3g}]"
 
 
@@ -45,7 +49,9 @@ def _sample(values) -> np.ndarray:
 def _t_result(test, x: np.ndarray, confidence: float, kind: str) -> Interval:
     """Interval from the scipy test `test()` of the units x (their mean is the estimate)."""
     mean = float(x.mean())
-    if np.ptp(x) <= 1e-12 * max(1.0, abs(mean)):  # no spread: scipy's bounds are nan; the interval is the point
+    if np.ptp(x) <= 1e-12 * max(
+        1.0, abs(mean)
+    ):  # no spread: scipy's bounds are nan; the interval is the point
         return Interval(mean, mean, mean, x.size, kind)
     ci = test().confidence_interval(confidence)
     return Interval(mean, float(ci.low), float(ci.high), x.size, kind)
@@ -75,7 +81,9 @@ def _power_se(delta: float, se: float, df: float, alpha: float) -> float:
     ncp = abs(delta) / se
     upper = sps.nct.sf(crit, df, ncp)
     upper = 1 - sps.nct.cdf(crit, df, ncp) if np.isnan(upper) else upper
-    lower = sps.nct.cdf(-crit, df, ncp)  # wrong-side rejections; scipy returns nan for some large ncp where it is ~0
+    lower = sps.nct.cdf(
+        -crit, df, ncp
+    )  # wrong-side rejections; scipy returns nan for some large ncp where it is ~0
     return float(upper + (0.0 if np.isnan(lower) else lower))
 
 
@@ -153,8 +161,13 @@ def mcnemar(correct_a, correct_b) -> dict:
     a_only, b_only = int(np.sum(a & ~b)), int(np.sum(~a & b))
     discordant = a_only + b_only
     p = sps.binomtest(a_only, discordant, 0.5).pvalue if discordant else 1.0
-    return {"n": int(a.size), "a_only": a_only, "b_only": b_only, "diff": (a_only - b_only) / a.size,
-            "pvalue": float(p)}
+    return {
+        "n": int(a.size),
+        "a_only": a_only,
+        "b_only": b_only,
+        "diff": (a_only - b_only) / a.size,
+        "pvalue": float(p),
+    }
 
 
 def _crossed(per_seed_correct_a, per_seed_correct_b, confidence: float = 0.95) -> tuple[float, float, float]:
@@ -166,7 +179,9 @@ def _crossed(per_seed_correct_a, per_seed_correct_b, confidence: float = 0.95) -
     differences, df I−1) the one with the widest interval is used."""
     a, b = np.asarray(per_seed_correct_a, dtype=float), np.asarray(per_seed_correct_b, dtype=float)
     if a.ndim != 2 or a.shape != b.shape:
-        raise ValueError(f"need seeds x items correctness for both methods on the same items, got {a.shape}, {b.shape}")
+        raise ValueError(
+            f"need seeds x items correctness for both methods on the same items, got {a.shape}, {b.shape}"
+        )
     d = a - b
     s, i = d.shape
     if i < 2:
@@ -176,11 +191,14 @@ def _crossed(per_seed_correct_a, per_seed_correct_b, confidence: float = 0.95) -
     if s > 1:
         ms_seed = i * np.var(d.mean(axis=1), ddof=1)
         resid = d - d.mean(axis=1, keepdims=True) - d.mean(axis=0, keepdims=True) + d.mean()
-        ms_resid = np.sum(resid ** 2) / ((s - 1) * (i - 1))
+        ms_resid = np.sum(resid**2) / ((s - 1) * (i - 1))
         combined = ms_seed + ms_item - ms_resid
-        if combined > 0:  # Satterthwaite's df, kept >= the smallest component's (it collapses when MS_resid ≈ sum)
-            satterthwaite = combined ** 2 / (ms_seed ** 2 / (s - 1) + ms_item ** 2 / (i - 1)
-                                             + ms_resid ** 2 / ((s - 1) * (i - 1)))
+        if (
+            combined > 0
+        ):  # Satterthwaite's df, kept >= the smallest component's (it collapses when MS_resid ≈ sum)
+            satterthwaite = combined**2 / (
+                ms_seed**2 / (s - 1) + ms_item**2 / (i - 1) + ms_resid**2 / ((s - 1) * (i - 1))
+            )
             designs.append((combined, max(satterthwaite, s - 1.0)))
         designs.append((ms_seed, s - 1.0))
     ms, df = max(designs, key=lambda m_df: sps.t.ppf(0.5 + confidence / 2, m_df[1]) * np.sqrt(m_df[0]))
@@ -219,6 +237,7 @@ def seed_range(values) -> Interval:
     x = np.asarray(values, dtype=float).ravel()
     return Interval(float(x.mean()), float(x.min()), float(x.max()), x.size, "seed-range")
 
+
 def bootstrap_ci(values, stat=np.mean, n_boot: int = 2000, alpha: float = 0.05, seed: int = 0) -> tuple:
     """(statistic, lower, upper): percentile bootstrap over many exchangeable samples (examples, batches).
 
@@ -241,14 +260,21 @@ def bootstrap_ratio_ci(num, den, n_boot: int = 2000, alpha: float = 0.05, seed: 
         raise ValueError("bootstrap_ratio_ci needs two equally long, non-empty samples")
     idx = np.random.default_rng(seed).integers(0, x.size, size=(n_boot, x.size))
     boots = x[idx].sum(axis=1) / y[idx].sum(axis=1)
-    return float(x.sum() / y.sum()), float(np.quantile(boots, alpha / 2)), float(np.quantile(boots, 1 - alpha / 2))
+    return (
+        float(x.sum() / y.sum()),
+        float(np.quantile(boots, alpha / 2)),
+        float(np.quantile(boots, 1 - alpha / 2)),
+    )
 
 
 def curve_band(curves, confidence: float = 0.95) -> dict:
     """Per-step mean and seed-level t interval over runs; `curves` is runs x steps (equal lengths)."""
     arr = np.asarray(curves, dtype=float)
     ivs = [t_interval(arr[:, j], confidence) for j in range(arr.shape[1])]
-    return {k: np.array([getattr(iv, a) for iv in ivs]) for k, a in [("mean", "estimate"), ("lo", "lo"), ("hi", "hi")]}
+    return {
+        k: np.array([getattr(iv, a) for iv in ivs])
+        for k, a in [("mean", "estimate"), ("lo", "lo"), ("hi", "hi")]
+    }
 
 
 def smooth(values, window: int = 5) -> np.ndarray:
@@ -322,7 +348,9 @@ def optimal_inclusion(block_sq, sizes, budget: float, total: int | None = None) 
     n = np.asarray(sizes, dtype=float)
     target = budget * (total or n.sum())
     if not 0 < target <= n.sum():
-        raise ValueError(f"budget {budget} of {total or n.sum()} parameters must be in (0, {n.sum()}] (the blocks)")
+        raise ValueError(
+            f"budget {budget} of {total or n.sum()} parameters must be in (0, {n.sum()}] (the blocks)"
+        )
     ratio = np.maximum(norms / np.sqrt(n), 1e-300)
     lo, hi = 0.0, 1.0 / ratio.min()
     for _ in range(200):
@@ -340,7 +368,7 @@ def monte_carlo_variance(block_grads, probs, n: int = 20000, seed: int = 0) -> t
     flat = [np.asarray(g, dtype=float).ravel() for g in block_grads]
     g = np.concatenate(flat)
     offsets = np.cumsum([0] + [f.size for f in flat])
-    cross = np.array([float(flat[b] @ g[offsets[b]:offsets[b + 1]]) for b in range(len(p))])
+    cross = np.array([float(flat[b] @ g[offsets[b] : offsets[b + 1]]) for b in range(len(p))])
     # ‖g_b/p_b − g‖² = ‖g_b‖²/p_b² − 2 g_b·g/p_b + ‖g‖²  (the estimator is g_b/p_b on block b, 0 elsewhere)
     samples = sq[draws] / p[draws] ** 2 - 2 * cross[draws] / p[draws] + sq.sum()
     mean, se = samples.mean(), samples.std(ddof=1) / np.sqrt(n)

@@ -15,6 +15,7 @@ of `core.zo` (Alg. 1 of MeZO; with a mask, Alg. S-MeZO of Sparse MeZO) on a priv
   ``grad_norm`` of a run without backprop would read 0.0); a NaN/inf probe loss skips the update and logs a NaN
   loss, which stops the run as diverged (`core.divergence`).
 """
+
 from __future__ import annotations
 
 import torch
@@ -45,9 +46,13 @@ class ZOStateCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kwargs):
         if state.global_step > 0:
-            self.spsa.load_state_dict(load_checkpoint_state(
-                checkpoint_dir(args, state), STATE_FILE,
-                "the ZO run's random directions cannot be continued; delete the checkpoint to restart from step 0"))
+            self.spsa.load_state_dict(
+                load_checkpoint_state(
+                    checkpoint_dir(args, state),
+                    STATE_FILE,
+                    "the ZO run's random directions cannot be continued; delete the checkpoint to restart from step 0",
+                )
+            )
 
     def on_save(self, args, state, control, **kwargs):
         save_checkpoint_state(args, state, STATE_FILE, self.spsa.state_dict())
@@ -59,8 +64,10 @@ class ZOTrainer(Trainer):
     def __init__(self, *args, eps: float = 1e-3, mask=None, zo_seed: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
         if self.args.gradient_accumulation_steps != 1:
-            raise ValueError("ZO training needs grad_accum = 1 (one SPSA estimate per step, as MeZO asserts); "
-                             "raise batch_size instead")
+            raise ValueError(
+                "ZO training needs grad_accum = 1 (one SPSA estimate per step, as MeZO asserts); "
+                "raise batch_size instead"
+            )
         self.spsa = SPSA(self.model, eps=eps, mask=mask, seed=zo_seed)
         self.projected_grad = None
         self.add_callback(ZOStateCallback(self.spsa))

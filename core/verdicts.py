@@ -12,6 +12,7 @@ accuracy_diff) and the design's minimum detectable effect (core.stats.mde_of):
 A sign in the paper's favour is reported as `holds` even if the interval is short of the paper's size (the
 scale differs from the paper's): the size comparison only turns an undecided sign into `does not hold`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,8 +56,14 @@ def decide_within(interval: Interval, target: float, margin: float, mde: float) 
     """Verdict on an equality claim ("the quantity equals target", e.g. Monte Carlo / closed form = 1) as two
     one-sided decisions (equivalence, TOST-style): `holds` when the interval lies inside target ± margin,
     `does not hold` when it excludes target, else inconclusive (MDE = mde)."""
-    shifted = lambda c: Interval(interval.estimate - c, interval.lo - c, interval.hi - c, interval.n, interval.kind)  # noqa: E731
-    above, below = decide(shifted(target - margin), None, mde, +1), decide(shifted(target + margin), None, mde, -1)
+
+    def shifted(c: float) -> Interval:
+        return Interval(interval.estimate - c, interval.lo - c, interval.hi - c, interval.n, interval.kind)
+
+    above, below = (
+        decide(shifted(target - margin), None, mde, +1),
+        decide(shifted(target + margin), None, mde, -1),
+    )
     if above == HOLDS and below == HOLDS:
         return HOLDS
     if interval.lo > target or interval.hi < target:
@@ -67,6 +74,7 @@ def decide_within(interval: Interval, target: float, margin: float, mde: float) 
 @dataclass(frozen=True)
 class Comparison:
     """A claim's paired interval (ours − comparator), the design's MDE and the verdict they give."""
+
     interval: Interval
     mde: float
     verdict: str
@@ -76,8 +84,9 @@ class Comparison:
         return f"{self.interval} ({self.interval.n} {self.unit}, MDE {self.mde:.2g}): {self.verdict}"
 
 
-def compare(ours, comparator, paper_effect: float | None = None, direction: int = +1,
-            unit: str = "seeds") -> Comparison:
+def compare(
+    ours, comparator, paper_effect: float | None = None, direction: int = +1, unit: str = "seeds"
+) -> Comparison:
     """Verdict on paired per-seed values (same seed = same data order): a scalar per seed (paired t), or a
     vector of per-example correctness per seed on the same items (core.stats.accuracy_diff, crossed design)."""
     if np.ndim(ours[0]) == 1:
@@ -87,8 +96,9 @@ def compare(ours, comparator, paper_effect: float | None = None, direction: int 
     return Comparison(iv, m, decide(iv, paper_effect, m, direction), unit)
 
 
-def compare_runs(runs, ours: str, comparator: str, metric, paper_effect: float | None = None,
-                 direction: int = +1) -> Comparison:
+def compare_runs(
+    runs, ours: str, comparator: str, metric, paper_effect: float | None = None, direction: int = +1
+) -> Comparison:
     """compare() on finished runs (objects with .name, .seed, .result, as core.results.load_runs gives),
     paired by seed over the seeds both methods have. metric: a result key ("eval_loss", "test_correct") or a
     function of the run."""
@@ -108,5 +118,8 @@ def lm_eval_metric(task: str, key: str = "acc_norm"):
 def comparisons(runs, ours: str, comparators, metrics: dict) -> dict:
     """{(comparator, metric name): Comparison} of `ours` against each comparator on each metric;
     metrics maps a name to (metric for compare_runs, paper's direction)."""
-    return {(c, name): compare_runs(runs, ours, c, metric, None, direction)
-            for c in comparators for name, (metric, direction) in metrics.items()}
+    return {
+        (c, name): compare_runs(runs, ours, c, metric, None, direction)
+        for c in comparators
+        for name, (metric, direction) in metrics.items()
+    }

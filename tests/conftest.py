@@ -1,4 +1,5 @@
 """Shared fixtures: tiny models, isolated results folders, quiet logs."""
+
 import os
 import warnings
 
@@ -13,12 +14,24 @@ warnings.filterwarnings("ignore")
 @pytest.fixture
 def tiny_cfg():
     """A RunConfig for a few fast steps on the tiny Llama."""
-    from core.config import RunConfig, build
+    from core.checks import run_config
+
     def make(**over):
-        base = dict(paper="test", experiment="unit", model="tiny-llama", task="instruct", max_steps=6,
-                    batch_size=2, max_length=48, eval_examples=8, train_examples=64, lr=1e-3)
+        base = dict(
+            paper="test",
+            experiment="unit",
+            model="tiny-llama",
+            task="instruct",
+            max_steps=6,
+            batch_size=2,
+            max_length=48,
+            eval_examples=8,
+            train_examples=64,
+            lr=1e-3,
+        )
         base.update(over)
-        return build(RunConfig, base)
+        return run_config(base)
+
     return make
 
 
@@ -30,7 +43,7 @@ def run_interrupted_and_resumed(cfg, root):
     from transformers import TrainerCallback
 
     import core.finetune as ft
-    from core.run import read_jsonl
+    from core.io import read_jsonl
 
     class Interrupt(TrainerCallback):
         def on_save(self, args, state, control, **kw):
@@ -46,6 +59,7 @@ def run_interrupted_and_resumed(cfg, root):
         trainer, tok, model = orig(c, out)
         trainer.add_callback(Interrupt())
         return trainer, tok, model
+
     ft.build_trainer = interrupted
     try:
         with pytest.raises(KeyboardInterrupt):
@@ -60,6 +74,7 @@ def run_interrupted_and_resumed(cfg, root):
 def run_experiment_into(yaml_text: str, root):
     """Run the experiment `yaml_text` with every result under `root` (core.experiment's RESULTS redirected)."""
     import core.experiment as experiment
+
     cfg = root / "exp.yaml"
     cfg.write_text(yaml_text)
     old = experiment.RESULTS

@@ -8,6 +8,7 @@ and (under DDP) the parameter tensors / bytes DDP's reducer covers next to those
 ``cut`` stops the run (exit code 3) right after its first checkpoint; ``badseed`` gives every rank a
 different sampler seed, which the switch check must refuse.
 """
+
 import json
 import os
 import sys
@@ -17,11 +18,11 @@ from transformers import TrainerCallback
 
 import core.finetune as ft
 from core.callbacks import BlockSwitchCallback, base_optimizer
-from core.config import RunConfig, build
+from core.checks import run_config
 from core.ddp import reducer_parameters, trainable_parameters, wrapped_ddp
 from core.layers import find_blocks
 
-mode, cfg, out = sys.argv[1], build(RunConfig, json.loads(sys.argv[2])), Path(sys.argv[3])
+mode, cfg, out = sys.argv[1], run_config(json.loads(sys.argv[2])), Path(sys.argv[3])
 rank = int(os.environ.get("RANK", "0"))
 
 
@@ -33,10 +34,16 @@ class Record(TrainerCallback):
         layers = find_blocks(model).layers
         st = base_optimizer(optimizer).state
         switch = next(cb for cb in self.handler.callbacks if isinstance(cb, BlockSwitchCallback))
-        self.rows.append({"step": state.global_step, "active": switch.active,
-                          "with_state": [i for i, (_, m) in enumerate(layers) if any(p in st for p in m.parameters())],
-                          "requires_grad": [i for i, (_, m) in enumerate(layers)
-                                            if any(p.requires_grad for p in m.parameters())]})
+        self.rows.append(
+            {
+                "step": state.global_step,
+                "active": switch.active,
+                "with_state": [i for i, (_, m) in enumerate(layers) if any(p in st for p in m.parameters())],
+                "requires_grad": [
+                    i for i, (_, m) in enumerate(layers) if any(p.requires_grad for p in m.parameters())
+                ],
+            }
+        )
         ddp = wrapped_ddp(self.trainer)
         if ddp is not None:
             self.rows[-1].update(reducer=reducer_parameters(ddp), trainable=trainable_parameters(ddp.module))

@@ -1,20 +1,28 @@
 """core.bench_table: the README's benchmark table is the bench JSONs' numbers."""
+
 import json
 
 import pytest
 
 from core.bench_table import BEGIN, END, machine_label, replace_table, table
-from core.run import REPO
+from core.io import REPO
 
 
 def test_readme_table_is_generated_from_the_bench_files():
     readme = (REPO / "README.md").read_text()
-    assert replace_table(readme, table()) == readme, "README bench table is stale: python -m core.bench_table --write"
+    assert replace_table(readme, table()) == readme, (
+        "README bench table is stale: python -m core.bench_table --write"
+    )
 
 
 def bench(device, machine, batch=4, seq=64):
     row = {"method": "lisa", "step_s_median": 1.2544, "peak_mb": 1163.01, "trainable_params": 35392320}
-    return {"device": device, "setting": {"batch": batch, "seq": seq}, "manifest": {"machine": machine}, "rows": [row]}
+    return {
+        "device": device,
+        "setting": {"batch": batch, "seq": seq},
+        "manifest": {"machine": machine},
+        "rows": [row],
+    }
 
 
 def test_rows_and_machine_labels(tmp_path):

@@ -1,14 +1,13 @@
 """LisaCallback inside a real transformers.Trainer on a tiny Llama."""
-import json
 
 import pytest
 import torch
+from conftest import run_interrupted_and_resumed
 from transformers import TrainerCallback
 
 from core.callbacks import LisaCallback, base_optimizer
 from core.finetune import build_trainer
 from core.layers import find_blocks
-from conftest import run_interrupted_and_resumed
 
 
 def lisa_of(trainer):
@@ -24,12 +23,18 @@ class Probe(TrainerCallback):
     def on_step_end(self, args, state, control, model=None, optimizer=None, **kw):
         parts = find_blocks(model)
         st = base_optimizer(optimizer).state
-        self.rows.append({
-            "step": state.global_step,
-            "with_state": [i for i, (_, m) in enumerate(parts.layers) if any(p in st for p in m.parameters())],
-            "requires_grad": [i for i, (_, m) in enumerate(parts.layers) if all(p.requires_grad for p in m.parameters())],
-            "embed_state": all(p in st for _, m in parts.embeddings for p in m.parameters()),
-        })
+        self.rows.append(
+            {
+                "step": state.global_step,
+                "with_state": [
+                    i for i, (_, m) in enumerate(parts.layers) if any(p in st for p in m.parameters())
+                ],
+                "requires_grad": [
+                    i for i, (_, m) in enumerate(parts.layers) if all(p.requires_grad for p in m.parameters())
+                ],
+                "embed_state": all(p in st for _, m in parts.embeddings for p in m.parameters()),
+            }
+        )
 
 
 def test_optimizer_state_only_for_active_layers(tmp_path, tiny_cfg):
@@ -75,12 +80,18 @@ def test_frozen_before_optimizer_is_refused(tmp_path, tiny_cfg):
     for cb in trainer.callback_handler.callbacks:
         if isinstance(cb, LisaCallback):
             with pytest.raises(RuntimeError, match="not in the optimizer"):
-                cb.on_train_begin(trainer.args, trainer.state, trainer.control, model=model,
-                                  optimizer=torch.optim.AdamW(model.lm_head.parameters()))
+                cb.on_train_begin(
+                    trainer.args,
+                    trainer.state,
+                    trainer.control,
+                    model=model,
+                    optimizer=torch.optim.AdamW(model.lm_head.parameters()),
+                )
 
 
 def test_gamma_larger_than_layers_is_a_clear_error(tmp_path, tiny_cfg):
     from core.config import ConfigError
+
     with pytest.raises(ConfigError, match=r"lisa.gamma=9: tiny-llama has 4 layers"):  # caught in the config
         tiny_cfg(method="lisa", lisa={"gamma": 9, "interval": 1})
     trainer, _, _ = build_trainer(tiny_cfg(method="lisa", lisa={"gamma": 1, "interval": 1}), tmp_path)
@@ -96,6 +107,7 @@ def test_invalid_interval():
 
 def test_optimizer_state_stays_flat_over_50_switches():
     from papers.lisa.optimizer_state import PROFILES, ReferenceStyleLisa, switch_trace
+
     setting = dict(PROFILES["tiny"], measure_every=1000)  # measured peak at the first and last switch only
     ours = switch_trace(LisaCallback, setting)
     reference = switch_trace(ReferenceStyleLisa, setting)
@@ -125,6 +137,7 @@ def test_misa_callback_trains_only_sampled_modules_within_budget(tmp_path, tiny_
             total = sum(p.numel() for p in model.parameters())
             assert sum(p.numel() for n, p in model.named_parameters() if n in active) <= 0.1 * total
             seen.append(sorted(active))
+
     trainer.add_callback(Check())
     trainer.train()
     assert len(seen) == 6 and len({tuple(s) for s in seen}) > 1
@@ -135,3 +148,15 @@ def test_misa_resume_gives_identical_losses(tmp_path, tiny_cfg):
     cfg = tiny_cfg(method="misa", max_steps=6, save_every=3, misa={"budget": 0.1, "interval": 2})
     full, resumed, ref, got = run_interrupted_and_resumed(cfg, tmp_path)
     assert got == ref and resumed["switch_history"] == full["switch_history"]
+
+
+def test_weight_norms_of_a_resumed_run_measure_the_update_from_the_start(tmp_path, tiny_cfg):
+    """ΔW = W − W0 with W0 the weights before training, also after a kill and resume (the checkpoint's weights are
+    loaded before on_train_begin): the resumed weight_norms.jsonl equals the uninterrupted one."""
+    from core.io import read_jsonl
+
+    cfg = tiny_cfg(method="lora", log_weight_norms=True, max_steps=6, save_every=3)
+    run_interrupted_and_resumed(cfg, tmp_path)
+    full, cut = (read_jsonl(tmp_path / d / "weight_norms.jsonl") for d in ("full", "cut"))
+    assert [r["step"] for r in cut] == list(range(1, 7))
+    assert cut == full

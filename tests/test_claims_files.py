@@ -1,4 +1,5 @@
 """Every paper's claims.yaml: the schema figures and tables read, and one claim per figure artifact."""
+
 import numbers
 from pathlib import Path
 
@@ -7,8 +8,17 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 PAPERS = ("lisa", "misa", "ist", "sparse_mezo", "variance_lab")
-CLAIM_KEYS = {"id", "figure", "claim", "paper_value", "unit", "direction", "paper_text", "source",
-              "testable_offline"}
+CLAIM_KEYS = {
+    "id",
+    "figure",
+    "claim",
+    "paper_value",
+    "unit",
+    "direction",
+    "paper_text",
+    "source",
+    "testable_offline",
+}
 DIRECTIONS = {"higher", "lower", None}
 
 
@@ -77,12 +87,27 @@ def test_every_figure_artifact_has_its_claim(paper):
 
 
 def test_schema_check_catches_bad_claims():
-    good = {"id": "x", "figure": None, "claim": "c", "paper_value": 2.9, "unit": "x", "direction": "higher",
-            "paper_text": "t", "source": "Fig. 4, arXiv:2403.17919", "testable_offline": True}
+    good = {
+        "id": "x",
+        "figure": None,
+        "claim": "c",
+        "paper_value": 2.9,
+        "unit": "x",
+        "direction": "higher",
+        "paper_text": "t",
+        "source": "Fig. 4, arXiv:2403.17919",
+        "testable_offline": True,
+    }
     assert claim_errors(good, "2403.17919") == []
-    bad = [dict(good, direction="up"), dict(good, paper_value="2.9"), dict(good, testable_offline=False),
-           dict(good, source="Fig. 4"), dict(good, unit=None), {k: v for k, v in good.items() if k != "source"},
-           dict(good, paper_value=True)]
+    bad = [
+        dict(good, direction="up"),
+        dict(good, paper_value="2.9"),
+        dict(good, testable_offline=False),
+        dict(good, source="Fig. 4"),
+        dict(good, unit=None),
+        {k: v for k, v in good.items() if k != "source"},
+        dict(good, paper_value=True),
+    ]
     assert all(claim_errors(c, "2403.17919") for c in bad)
     several = ("2403.17919", "2305.17333")  # a file spanning papers: the source names one of them
     assert claim_errors(dict(good, source="§2, arXiv:2305.17333"), several) == []

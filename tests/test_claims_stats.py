@@ -1,4 +1,5 @@
 """papers/<p>/claims.py run on the committed results and state every comparison in the verdict vocabulary."""
+
 import contextlib
 import importlib
 import io

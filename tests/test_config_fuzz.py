@@ -3,39 +3,102 @@
 Each case asserts: a non-zero exit (2), no traceback (an exception escaping `main` fails the test), a message
 naming the offending key, and nothing created under the results root.
 """
+
 import pytest
 import yaml
 
 import core.experiment as experiment
 
-GOOD = {"paper": "fuzz", "experiment": "e",
-        "base": {"model": "tiny-llama", "task": "instruct", "max_steps": 1, "batch_size": 2, "max_length": 32,
-                 "eval_examples": 2, "train_examples": 4},
-        "profiles": {"cpu": {}}, "runs": [{"name": "a", "method": "lisa"}], "seeds": [0]}
+GOOD = {
+    "paper": "fuzz",
+    "experiment": "e",
+    "base": {
+        "model": "tiny-llama",
+        "task": "instruct",
+        "max_steps": 1,
+        "batch_size": 2,
+        "max_length": 32,
+        "eval_examples": 2,
+        "train_examples": 4,
+    },
+    "profiles": {"cpu": {}},
+    "runs": [{"name": "a", "method": "lisa"}],
+    "seeds": [0],
+}
 
 # override -> text the message must contain (the key)
 OVERRIDES = {
-    "lora.r=0": "lora.r", "lora.r=-1": "lora.r", "lora.alpha=0": "lora.alpha", "lora.dropout=1.5": "lora.dropout",
-    "lora.targets=q proj": "lora.targets", "warmup_steps=-1": "warmup_steps", "lr_scheduler=cosinus": "lr_scheduler",
-    "model=banana": "model", "model=../x": "model", "model=no-such-model-xyz": "model", "task=nosuch": "task",
-    "method=lisaa": "method", "lisa.gamma=99": "lisa.gamma", "lisa.gamma=-1": "lisa.gamma",
-    "lisa.interval=0": "lisa.interval", "train_examples=-1": "train_examples", "eval_examples=-1": "eval_examples",
-    "lr=nan": "lr", "lr=inf": "lr", "lr=-1": "lr", "lr=0": "lr", "lr=abc": "lr", "zo.eps=nan": "zo.eps",
-    "zo.eps=0": "zo.eps", "zo.sparsity=1": "zo.sparsity", "zo.mask=largest": "zo.mask", "dtype=banana": "dtype",
-    "weight_decay=-0.1": "weight_decay", "max_grad_norm=-1": "max_grad_norm", "save_every=-1": "save_every",
-    "eval_every=-1": "eval_every", "misa.beta=5": "misa.beta", "misa.budget=0": "misa.budget",
-    "misa.budget=2": "misa.budget", "misa.interval=0": "misa.interval", "ist.n_probes=0": "ist.n_probes",
-    "ist.update_frac=0": "ist.update_frac", "ist.suppression=2": "ist.suppression", "galore.rank=0": "galore.rank",
-    "galore.update_proj_gap=0": "galore.update_proj_gap", "galore.scale=nan": "galore.scale", "seed=abc": "seed",
-    "seed=-1": "seed", "seed=1.5": "seed", "name=../../../../x": "name", "name=a/b": "name", "name=.hidden": "name",
-    "name=": "name", "paper=../x": "paper", "experiment=a/b": "experiment", "max_steps=0": "max_steps",
-    "max_steps=1.5": "max_steps", "batch_size=0": "batch_size", "grad_accum=0": "grad_accum",
-    "max_length=0": "max_length", "probe_every=-1": "probe_every", "probe_examples=0": "probe_examples",
-    "lm_eval_limit=-1": "lm_eval_limit", "lm_eval_tasks=nosuch": "lm_eval_tasks", "badam.switch_mode=up":
-    "badam.switch_mode", "badam.interval=0": "badam.interval", "log_weight_norms=maybe": "log_weight_norms",
-    "divergence.patience=0": "divergence.patience", "divergence.loss_factor=nan": "divergence.loss_factor",
-    "learning_rate=1e-4": "learning_rate", "lisa.gama=2": "lisa.gama", "lisa=3": "lisa", "gamma": "gamma",
-    "=5": "=5", "method=mezo|grad_accum=2": "grad_accum", "model=tiny-bert|method=lisa": "method",
+    "lora.r=0": "lora.r",
+    "lora.r=-1": "lora.r",
+    "lora.alpha=0": "lora.alpha",
+    "lora.dropout=1.5": "lora.dropout",
+    "lora.targets=q proj": "lora.targets",
+    "warmup_steps=-1": "warmup_steps",
+    "lr_scheduler=cosinus": "lr_scheduler",
+    "model=banana": "model",
+    "model=../x": "model",
+    "model=no-such-model-xyz": "model",
+    "task=nosuch": "task",
+    "method=lisaa": "method",
+    "lisa.gamma=99": "lisa.gamma",
+    "lisa.gamma=-1": "lisa.gamma",
+    "lisa.interval=0": "lisa.interval",
+    "train_examples=-1": "train_examples",
+    "eval_examples=-1": "eval_examples",
+    "lr=nan": "lr",
+    "lr=inf": "lr",
+    "lr=-1": "lr",
+    "lr=0": "lr",
+    "lr=abc": "lr",
+    "zo.eps=nan": "zo.eps",
+    "zo.eps=0": "zo.eps",
+    "zo.sparsity=1": "zo.sparsity",
+    "zo.mask=largest": "zo.mask",
+    "dtype=banana": "dtype",
+    "weight_decay=-0.1": "weight_decay",
+    "max_grad_norm=-1": "max_grad_norm",
+    "save_every=-1": "save_every",
+    "eval_every=-1": "eval_every",
+    "misa.beta=5": "misa.beta",
+    "misa.budget=0": "misa.budget",
+    "misa.budget=2": "misa.budget",
+    "misa.interval=0": "misa.interval",
+    "ist.n_probes=0": "ist.n_probes",
+    "ist.update_frac=0": "ist.update_frac",
+    "ist.suppression=2": "ist.suppression",
+    "galore.rank=0": "galore.rank",
+    "galore.update_proj_gap=0": "galore.update_proj_gap",
+    "galore.scale=nan": "galore.scale",
+    "seed=abc": "seed",
+    "seed=-1": "seed",
+    "seed=1.5": "seed",
+    "name=../../../../x": "name",
+    "name=a/b": "name",
+    "name=.hidden": "name",
+    "name=": "name",
+    "paper=../x": "paper",
+    "experiment=a/b": "experiment",
+    "max_steps=0": "max_steps",
+    "max_steps=1.5": "max_steps",
+    "batch_size=0": "batch_size",
+    "grad_accum=0": "grad_accum",
+    "max_length=0": "max_length",
+    "probe_every=-1": "probe_every",
+    "probe_examples=0": "probe_examples",
+    "lm_eval_limit=-1": "lm_eval_limit",
+    "lm_eval_tasks=nosuch": "lm_eval_tasks",
+    "badam.switch_mode=up": "badam.switch_mode",
+    "badam.interval=0": "badam.interval",
+    "log_weight_norms=maybe": "log_weight_norms",
+    "divergence.patience=0": "divergence.patience",
+    "divergence.loss_factor=nan": "divergence.loss_factor",
+    "learning_rate=1e-4": "learning_rate",
+    "lisa.gama=2": "lisa.gama",
+    "lisa=3": "lisa",
+    "gamma": "gamma",
+    "=5": "=5",
+    "method=mezo|grad_accum=2": "grad_accum",
+    "model=tiny-bert|method=lisa": "method",
     "model=tiny-bert|method=full|task=instruct": "task",
 }
 
@@ -115,7 +178,9 @@ def test_the_table_is_large():
 def test_bad_override_is_one_clear_error(override, tmp_path, results, capsys):
     cfg = write(tmp_path, lambda s: s)
     pairs = override.split("|")
-    code, text = run_main([*pairs[:1], cfg, "--profile", "cpu", *pairs[1:]], capsys)  # overrides on both sides
+    code, text = run_main(
+        [*pairs[:1], cfg, "--profile", "cpu", *pairs[1:]], capsys
+    )  # overrides on both sides
     assert_refused(code, text, OVERRIDES[override], results)
 
 
@@ -145,13 +210,21 @@ def test_overrides_win_over_runs_and_seeds_in_any_order(tmp_path, results, monke
     """The README's form (overrides after --profile) and overrides first both give the overridden runs."""
     planned = []
     monkeypatch.setattr(experiment, "run_serial", lambda runs, profile: planned.append(runs) or 0)
-    cfg = write(tmp_path, lambda s: {**s, "runs": [{"name": "a", "method": "full", "lr": 0.1},
-                                                   {"name": "b", "method": "lisa", "lr": 0.2}], "seeds": [0, 1]})
+    cfg = write(
+        tmp_path,
+        lambda s: {
+            **s,
+            "runs": [{"name": "a", "method": "full", "lr": 0.1}, {"name": "b", "method": "lisa", "lr": 0.2}],
+            "seeds": [0, 1],
+        },
+    )
     assert experiment.main([cfg, "--profile", "cpu", "lisa.gamma=1", "name=g4", "lr=5e-4", "seed=7"]) == 0
     assert experiment.main(["lr=5e-4", "seed=7", cfg, "lisa.gamma=1", "name=g4"]) == 0
     for runs in planned:
         assert [(c.name, c.method, c.lr, c.seed, c.lisa.gamma) for c, _ in runs] == [
-            ("g4-a", "full", 5e-4, 7, 1), ("g4-b", "lisa", 5e-4, 7, 1)]
+            ("g4-a", "full", 5e-4, 7, 1),
+            ("g4-b", "lisa", 5e-4, 7, 1),
+        ]
         assert [d.name for _, d in runs] == ["g4-a-s7", "g4-b-s7"]
     assert not results.exists()
     assert experiment.main([cfg, "--run", "b", "name=g4"]) == 0  # one selected run: the name as given

@@ -1,4 +1,5 @@
 """papers.misa.convergence_fit: per-seed power-law exponents, their seed-level interval, and the horizon."""
+
 import math
 
 import numpy as np
@@ -21,7 +22,7 @@ STEPS = np.arange(0, 201, 20)
 def test_summaries_and_exact_power_law():
     assert summarize([4, 2, 0], "mean").tolist() == [4, 3, 2]
     assert summarize([3, 1, 2], "min").tolist() == [3, 1, 1]
-    fit = power_law_fit(STEPS, 3.0 * np.maximum(STEPS, 1) ** -0.37)     # step 0 is left out of the fit
+    fit = power_law_fit(STEPS, 3.0 * np.maximum(STEPS, 1) ** -0.37)  # step 0 is left out of the fit
     assert fit["exponent"] == pytest.approx(-0.37, abs=1e-12) and fit["n"] == 10
     assert math.exp(fit["log_c"]) == pytest.approx(3.0) and fit["resid_sd"] < 1e-12
 
@@ -33,7 +34,7 @@ def synthetic(rng, b, seeds=3, rho=0.9, noise=0.15, tau=0.05):
         e = np.zeros(STEPS.size)
         e[0] = rng.normal(0, noise)
         for i in range(1, STEPS.size):
-            e[i] = rho * e[i - 1] + rng.normal(0, noise * math.sqrt(1 - rho ** 2))
+            e[i] = rho * e[i - 1] + rng.normal(0, noise * math.sqrt(1 - rho**2))
         out.append((STEPS, 50.0 * np.maximum(STEPS, 1) ** (b + rng.normal(0, tau)) * np.exp(e)))
     return out
 
@@ -58,21 +59,22 @@ def test_seed_level_interval_covers_the_true_exponent_and_one_run_ols_does_not()
 
 
 def test_horizon_is_the_first_probe_grid_length_with_enough_power():
-    b = [-0.10, -0.14, -0.06]                       # mean -0.10, gap 0.40 to -1/2, se 0.023
+    b = [-0.10, -0.14, -0.06]  # mean -0.10, gap 0.40 to -1/2, se 0.023
     steps = list(range(0, 201, 20))
     h = horizon(b, steps)
     se = np.std(b, ddof=1) / math.sqrt(3)
     assert h["gap"] == pytest.approx(0.40) and h["se_now"] == pytest.approx(se)
     assert h["mde_now"] == pytest.approx(mde_se(se, 2))
-    assert h["mde_now"] <= h["gap"] and h["K"] == 200            # already detectable at 200 steps
-    wide = [-0.9, 0.1, -0.1]                                      # mean -0.3333, gap 0.167, se 0.29: not yet
+    assert h["mde_now"] <= h["gap"] and h["K"] == 200  # already detectable at 200 steps
+    wide = [-0.9, 0.1, -0.1]  # mean -0.3333, gap 0.167, se 0.29: not yet
     h = horizon(wide, steps)
     assert h["mde_now"] > h["gap"] and h["K"] > 200 and (h["K"] - 20) % 20 == 0
 
     def mde_at(k):
         return mde_se(h["se_now"] * math.sqrt(sxx(steps) / sxx(np.arange(20, k + 1, 20))), 2)
+
     assert mde_at(h["K"]) <= h["gap"] < mde_at(h["K"] - 20)
-    assert horizon([-0.4, -0.6, -0.5], steps)["K"] == math.inf    # mean exactly -1/2: no gap to detect
+    assert horizon([-0.4, -0.6, -0.5], steps)["K"] == math.inf  # mean exactly -1/2: no gap to detect
 
 
 def test_fitted_curves_for_the_figure():
@@ -84,7 +86,7 @@ def test_fitted_curves_for_the_figure():
     out = fitted_curves(series, "raw")
     grid, fit, ref = np.array(out["K"]), np.array(out["fit"]), np.array(out["reference"])
     assert grid[0] == 25 and grid[-1] == pytest.approx(200)
-    assert fit == pytest.approx(4.0 * grid ** -0.3)
+    assert fit == pytest.approx(4.0 * grid**-0.3)
     assert out["exponent"] == pytest.approx(-0.3) and out["n_seeds"] == 3
     half = sps.t.ppf(0.975, 2) * 0.1 / math.sqrt(3)
     assert out["interval"] == pytest.approx([-0.3 - half, -0.3 + half])

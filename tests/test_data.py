@@ -30,7 +30,10 @@ def test_classification_records_have_valid_labels(task):
 
 def test_splits_are_disjoint():
     for task in TASKS:
-        prompts = {s: {(r["prompt"], r["response"]) for r in load_task(task, s)} for s in ("train", "validation", "test")}
+        prompts = {
+            s: {(r["prompt"], r["response"]) for r in load_task(task, s)}
+            for s in ("train", "validation", "test")
+        }
         assert not prompts["train"] & prompts["test"] or task == "math"  # arithmetic repeats a few sums
         assert len(prompts["test"] & prompts["validation"]) <= 2
 
@@ -68,11 +71,15 @@ def test_split_is_deterministic_and_test_independent_of_train_size():
 def test_prompt_tokens_are_masked_and_response_learned():
     tok = byte_tokenizer()
     enc = encode_example(tok, "What is 2 plus 2?", "4", max_length=64)
-    learned = [t for t, l in zip(enc["input_ids"], enc["labels"]) if l != -100]
+    learned = [t for t, lab in zip(enc["input_ids"], enc["labels"]) if lab != -100]
     assert tok.decode(learned) == "4<|im_end|>"
     assert len(enc["input_ids"]) == len(enc["labels"]) == len(enc["attention_mask"])
     short = encode_example(tok, "x" * 200, "answer", max_length=32)
-    assert len(short["input_ids"]) == 32 and tok.decode([t for t, l in zip(short["input_ids"], short["labels"]) if l != -100]) == "answer<|im_end|>"
+    assert (
+        len(short["input_ids"]) == 32
+        and tok.decode([t for t, lab in zip(short["input_ids"], short["labels"]) if lab != -100])
+        == "answer<|im_end|>"
+    )
 
 
 @pytest.mark.parametrize("name", ["tiny-llama", "tiny-gpt2"])
@@ -83,6 +90,7 @@ def test_shared_prompt_cache_scores_choices_like_full_sequences(name):
 
     from core.models import load_model
     from core.prompts import choice_logprobs, full_sequence_logprobs, shared_prefix_logprobs
+
     model, tok = load_model(name)
     model.eval()
     choices = ["3", "45", "6937", "a much longer answer"]
@@ -90,12 +98,18 @@ def test_shared_prompt_cache_scores_choices_like_full_sequences(name):
     n_prompt = batch[0]["labels"].count(-100)
     with torch.no_grad():
         full = full_sequence_logprobs(model, batch, tok.pad_token_id)
-        shared = shared_prefix_logprobs(model, batch[0]["input_ids"][:n_prompt],
-                                        [b["input_ids"][n_prompt:] for b in batch], tok.pad_token_id)
+        shared = shared_prefix_logprobs(
+            model,
+            batch[0]["input_ids"][:n_prompt],
+            [b["input_ids"][n_prompt:] for b in batch],
+            tok.pad_token_id,
+        )
     assert shared == pytest.approx(full, rel=1e-5, abs=1e-4)
-    assert choice_logprobs(model, tok, "What is 71 minus 26?", choices, 64) == pytest.approx(full, rel=1e-5, abs=1e-4)
+    assert choice_logprobs(model, tok, "What is 71 minus 26?", choices, 64) == pytest.approx(
+        full, rel=1e-5, abs=1e-4
+    )
     truncated = [encode_example(tok, "x" * 100, c, 48) for c in choices]
-    assert len({tuple(b["input_ids"][:b["labels"].count(-100)]) for b in truncated}) > 1
+    assert len({tuple(b["input_ids"][: b["labels"].count(-100)]) for b in truncated}) > 1
     with torch.no_grad():
         expected = full_sequence_logprobs(model, truncated, tok.pad_token_id)
     assert choice_logprobs(model, tok, "x" * 100, choices, 48) == expected

@@ -4,6 +4,7 @@ exactly the active parameters and no rank holds optimizer state for inactive lay
 refused, an interrupted 2-process run resumes to the same losses, and `accelerate launch --multi_gpu` (CPU
 processes with gloo here) gives the 1-process batch-2b LISA losses too. `core.ddp.rebuild_reducer` in one process
 (gloo, world size 1): the rebuilt reducer covers the trainable set, gradients are unchanged, comm hooks survive."""
+
 import json
 import os
 import subprocess
@@ -13,27 +14,60 @@ from pathlib import Path
 import pytest
 
 from core.ddp import free_port, process_group_of_one
-from core.run import REPO, read_jsonl
+from core.io import REPO, read_jsonl
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
-BASE = dict(paper="test", experiment="ddp", model="tiny-llama", task="instruct", max_steps=6, max_length=32,
-            eval_examples=4, train_examples=48, lr=1e-3)
-METHODS = {"lisa": {"method": "lisa", "lisa": {"gamma": 2, "interval": 2}},
-           "misa": {"method": "misa", "misa": {"budget": 0.1, "interval": 2}},
-           "ist": {"method": "ist", "ist": {"interval": 2, "update_frac": 0.5, "probe_batch": 4}}}
+BASE = dict(
+    paper="test",
+    experiment="ddp",
+    model="tiny-llama",
+    task="instruct",
+    max_steps=6,
+    max_length=32,
+    eval_examples=4,
+    train_examples=48,
+    lr=1e-3,
+)
+METHODS = {
+    "lisa": {"method": "lisa", "lisa": {"gamma": 2, "interval": 2}},
+    "misa": {"method": "misa", "misa": {"budget": 0.1, "interval": 2}},
+    "ist": {"method": "ist", "ist": {"interval": 2, "update_frac": 0.5, "probe_batch": 4}},
+}
 
 
 def launch(mode, cfg: dict, out: Path, nproc: int, launcher: str = "torchrun") -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
     port = str(free_port())
-    heads = {"torchrun": [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(nproc),
-                          "--master_port", port],
-             # accelerate's GPU launcher; on a machine without GPUs its processes train on CPU with gloo
-             "accelerate": [str(Path(sys.executable).with_name("accelerate")), "launch", "--multi_gpu",
-                            "--num_processes", str(nproc), "--main_process_port", port]}
+    heads = {
+        "torchrun": [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            str(nproc),
+            "--master_port",
+            port,
+        ],
+        # accelerate's GPU launcher; on a machine without GPUs its processes train on CPU with gloo
+        "accelerate": [
+            str(Path(sys.executable).with_name("accelerate")),
+            "launch",
+            "--multi_gpu",
+            "--num_processes",
+            str(nproc),
+            "--main_process_port",
+            port,
+        ],
+    }
     head = heads[launcher] if nproc > 1 else [sys.executable]
-    return subprocess.run(head + [str(WORKER), mode, json.dumps(cfg), str(out)], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        head + [str(WORKER), mode, json.dumps(cfg), str(out)],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def losses(out: Path) -> list[float]:
@@ -52,25 +86,30 @@ def test_two_ranks_match_one_process_with_double_batch(method, tmp_path):
     r0, r1 = (json.loads((tmp_path / "two" / f"rank{r}.json").read_text()) for r in (0, 1))
     ref_rows = json.loads((tmp_path / "one" / "rank0.json").read_text())
     assert [r["active"] for r in r0] == [r["active"] for r in r1] == [r["active"] for r in ref_rows]
-    assert len({tuple(r["active"]) for r in r0}) >= 2                   # at least two different active sets
+    assert len({tuple(r["active"]) for r in r0}) >= 2  # at least two different active sets
     for rows in (r0, r1):
         for r in rows:
-            assert set(r["with_state"]) <= set(r["requires_grad"])      # no AdamW state for inactive layers
-            assert r["reducer"] == r["trainable"]                       # DDP's buckets: exactly the active params
-    assert "reducer" not in ref_rows[0]                                 # the 1-process reference is not DDP
+            assert set(r["with_state"]) <= set(r["requires_grad"])  # no AdamW state for inactive layers
+            assert r["reducer"] == r["trainable"]  # DDP's buckets: exactly the active params
+    assert "reducer" not in ref_rows[0]  # the 1-process reference is not DDP
     result = json.loads((tmp_path / "two" / "result.json").read_text())
     assert result["steps"] == 6 and not (tmp_path / "two" / "rank2.json").exists()
 
 
 def test_accelerate_launch_matches_one_process_with_double_batch(tmp_path):
     one = launch("run", {**BASE, **METHODS["lisa"], "name": "one", "batch_size": 4}, tmp_path / "one", 1)
-    two = launch("run", {**BASE, **METHODS["lisa"], "name": "acc", "batch_size": 2}, tmp_path / "acc", 2,
-                 launcher="accelerate")
+    two = launch(
+        "run",
+        {**BASE, **METHODS["lisa"], "name": "acc", "batch_size": 2},
+        tmp_path / "acc",
+        2,
+        launcher="accelerate",
+    )
     assert one.returncode == 0, one.stderr[-3000:]
     assert two.returncode == 0, two.stderr[-3000:]
     assert losses(tmp_path / "acc") == pytest.approx(losses(tmp_path / "one"), rel=1e-5, abs=1e-5)
     rows = [json.loads((tmp_path / "acc" / f"rank{r}.json").read_text()) for r in (0, 1)]
-    assert rows[0] == rows[1] and all(r["reducer"] == r["trainable"] for r in rows[0])   # two DDP ranks
+    assert rows[0] == rows[1] and all(r["reducer"] == r["trainable"] for r in rows[0])  # two DDP ranks
 
 
 def test_rank_dependent_seed_is_refused(tmp_path):
@@ -102,6 +141,7 @@ def test_rebuilt_reducer_covers_the_trainable_set_and_keeps_gradients_and_hooks(
     from torch.nn.parallel import DistributedDataParallel as DDP
 
     from core.ddp import rebuild_reducer, reducer_parameters, trainable_parameters
+
     torch.manual_seed(0)
     model = torch.nn.Sequential(*[torch.nn.Linear(8, 8) for _ in range(4)])
     ref = torch.nn.Sequential(*[torch.nn.Linear(8, 8) for _ in range(4)])
@@ -114,6 +154,7 @@ def test_rebuilt_reducer_covers_the_trainable_set_and_keeps_gradients_and_hooks(
         fut = torch.futures.Future()
         fut.set_result(bucket.buffer())
         return fut
+
     ddp.register_comm_hook(None, counting_hook)
     assert reducer_parameters(ddp) == {"tensors": 8, "bytes": 4 * 72 * 4}  # 4 x (64 weights + 8 biases), fp32
     for layer in (model[0], model[2], ref[0], ref[2]):
@@ -123,7 +164,7 @@ def test_rebuilt_reducer_covers_the_trainable_set_and_keeps_gradients_and_hooks(
     x = torch.randn(3, 8)
     ddp(x).square().sum().backward()
     ref(x).square().sum().backward()
-    assert sum(calls) == 2 * 72                                         # the hook saw only the active grads
+    assert sum(calls) == 2 * 72  # the hook saw only the active grads
     for p, q in zip(model.parameters(), ref.parameters()):
         assert (p.grad is None) == (q.grad is None)
         if p.grad is not None:

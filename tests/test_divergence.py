@@ -1,12 +1,13 @@
 """Divergence stops: the three rules, and a diverging run ends with one line, a non-zero exit, status diverged."""
+
 import math
 
 import pytest
 
 import core.experiment as experiment
 from core.divergence import DivergenceCallback
+from core.io import read_json, read_jsonl
 from core.results import load_runs
-from core.run import read_json, read_jsonl
 
 
 def first_stop(rows, **kw):
@@ -23,21 +24,30 @@ def test_rules():
     assert first_stop([{"loss": 5.0, "grad_norm": math.inf}])[1] == "non-finite grad_norm inf"
     assert first_stop([{"eval_loss": math.nan}])[1] == "non-finite eval_loss nan"
     high = [{"loss": 5.0}] + [{"loss": 60.0}] * 4 + [{"loss": 5.0}] + [{"loss": 60.0}] * 5
-    assert first_stop(high, loss_factor=10, patience=5) == (11, "loss 60 above 10 x the first loss 5 for 5 steps")
+    assert first_stop(high, loss_factor=10, patience=5) == (
+        11,
+        "loss 60 above 10 x the first loss 5 for 5 steps",
+    )
     assert first_stop(high, loss_factor=0) is None  # rule off
     flat = [{"loss": 5.5, "projected_grad": 0.0}] * 3
     assert first_stop(flat, zero_grad_steps=3)[1].startswith("projected gradient exactly 0 for 3 steps")
-    assert first_stop([{"loss": 5.5, "grad_norm": 0.0}] * 2 + [{"loss": 5.5, "grad_norm": 1e-9}],
-                      zero_grad_steps=3) is None
+    assert (
+        first_stop(
+            [{"loss": 5.5, "grad_norm": 0.0}] * 2 + [{"loss": 5.5, "grad_norm": 1e-9}], zero_grad_steps=3
+        )
+        is None
+    )
     # the committed CPU runs peak at 2.0 x their first loss: the defaults never stop a healthy run
     assert first_stop([{"loss": 5.0, "grad_norm": 1.0}] + [{"loss": 10.0, "grad_norm": 1.0}] * 50) is None
 
 
 def test_diverging_run_stops_with_one_line_and_is_kept_by_the_loaders(tmp_path, monkeypatch, capsys):
     cfg = tmp_path / "exp.yaml"
-    cfg.write_text("paper: test\nexperiment: div\nprofiles: {cpu: {}}\nruns: [{name: nan}]\n"
-                   "base: {model: tiny-llama, method: full, lr: 1.0e12, max_grad_norm: 0.0, max_steps: 6,"
-                   " batch_size: 2, max_length: 32, train_examples: 16, eval_examples: 4}\n")
+    cfg.write_text(
+        "paper: test\nexperiment: div\nprofiles: {cpu: {}}\nruns: [{name: nan}]\n"
+        "base: {model: tiny-llama, method: full, lr: 1.0e12, max_grad_norm: 0.0, max_steps: 6,"
+        " batch_size: 2, max_length: 32, train_examples: 16, eval_examples: 4}\n"
+    )
     monkeypatch.setattr(experiment, "RESULTS", tmp_path / "results")
     assert experiment.main([str(cfg)]) == 1
     out = capsys.readouterr()

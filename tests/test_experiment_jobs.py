@@ -1,6 +1,8 @@
-"""`core.experiment --jobs 2`: runs in worker processes, per-run logs, a failing run reported without stopping the rest."""
+"""`core.experiment --jobs 2`: runs in worker processes, per-run logs, a failing run reported without stopping
+the rest."""
+
 import core.experiment as experiment
-from core.run import read_json
+from core.io import read_json
 
 EXPERIMENT = """
 paper: test
@@ -14,7 +16,9 @@ seeds: [0]
 
 
 def test_parallel_jobs_log_per_run_and_report_failures(tmp_path, monkeypatch, capsys):
-    broken = tmp_path / "broken-model"  # a local model folder whose weights are missing: fails only when loaded
+    broken = (
+        tmp_path / "broken-model"
+    )  # a local model folder whose weights are missing: fails only when loaded
     broken.mkdir()
     (broken / "config.json").write_text('{"model_type": "llama", "num_hidden_layers": 2}')
     cfg = tmp_path / "exp.yaml"
@@ -27,7 +31,9 @@ def test_parallel_jobs_log_per_run_and_report_failures(tmp_path, monkeypatch, ca
     assert read_json(run_root / "good-s0" / "manifest.json")["machine"]["torch_threads"] >= 1
     assert "Traceback" in (run_root / "bad-s0" / "train.log").read_text()  # the failure is logged per run
     assert not (run_root / "bad-s0" / "result.json").exists()
-    assert not (run_root / "bad-s0" / "manifest.json").exists()  # a run failing on its input leaves no manifest
+    assert not (
+        run_root / "bad-s0" / "manifest.json"
+    ).exists()  # a run failing on its input leaves no manifest
     err = capsys.readouterr()
     assert "bad-s0 (full): failed: " in err.out + err.err
     assert "1 run(s) failed" in err.err

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from core.run import REPO
+from core.io import REPO
 
 VOCABULARY = re.compile(r"^(holds|does not hold|inconclusive \(MDE = [^)]+\)|not testable offline \(.+\))$")
 MANIFESTS = sorted((REPO / "figures").glob("*/MANIFEST.json"))

@@ -1,17 +1,22 @@
 """Golden losses of each baseline, resume, overwrite protection, NaN handling."""
+
 import json
 import math
 from pathlib import Path
 
 import pytest
+from conftest import run_interrupted_and_resumed
 
 from core.finetune import train
-from conftest import run_interrupted_and_resumed
-from core.run import RunExistsError, read_jsonl
+from core.io import RunExistsError, read_jsonl
 
 GOLDEN = Path(__file__).parent / "golden" / "losses.json"
-METHODS = {"full": {}, "lora": {"lr": 1e-2}, "galore": {"galore": {"update_proj_gap": 2, "rank": 4}},
-           "lisa": {"lisa": {"gamma": 1, "interval": 2}}}
+METHODS = {
+    "full": {},
+    "lora": {"lr": 1e-2},
+    "galore": {"galore": {"update_proj_gap": 2, "rank": 4}},
+    "lisa": {"lisa": {"gamma": 1, "interval": 2}},
+}
 
 
 def losses(run):

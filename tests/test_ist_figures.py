@@ -1,10 +1,11 @@
 """IST's new figures on a tiny results fixture: the compare_math runs -> importance check -> both notebooks."""
+
 import json
 
 import pytest
 from conftest import run_experiment_into
 
-from core.run import REPO
+from core.io import REPO
 
 FIXTURE = """
 paper: ist
@@ -21,12 +22,15 @@ seeds: [0, 1]
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
+    from core.io import atomic_write_json
     from core.results import load_runs
-    from core.run import atomic_write_json
     from papers.ist.importance_check import check
+
     root = run_experiment_into(FIXTURE, tmp_path_factory.mktemp("results"))
     runs = load_runs("ist", "compare_math", "cpu", root)
-    atomic_write_json(root / "ist" / "importance_check" / "cpu.json", check(runs, n=8, confounded_seeds=(0, 1)))
+    atomic_write_json(
+        root / "ist" / "importance_check" / "cpu.json", check(runs, n=8, confounded_seeds=(0, 1))
+    )
     return root
 
 
@@ -36,18 +40,19 @@ def test_importance_check_rows(results):
     for s in data["seeds"]:
         assert len(s["importance"]) == 4 and len(s["ist"]["scores"]) == 4
         assert -1 <= s["ist"]["rho_lo"] <= s["ist"]["rho_hi"] <= 1 and -1 <= s["ist"]["rho"] <= 1
-        assert sum(s["confounded"]["selection_counts"]) == 6 * 2                # 6 steps x 2 of 4 layers
+        assert sum(s["confounded"]["selection_counts"]) == 6 * 2  # 6 steps x 2 of 4 layers
     assert set(data["rho_over_seeds"]) == {"ist", "ist_slr100"}
 
 
 @pytest.mark.parametrize("artifact", ["scores", "importance_check"])
 def test_ist_notebook_executes_into_a_figure(results, tmp_path, artifact):
     from core.figures import execute
+
     rec = execute(REPO / "notebooks" / "src" / f"ist_{artifact}.py", "ist", "cpu", tmp_path, results)
     assert (tmp_path / rec["figure"]).stat().st_size > 10_000
     if artifact == "scores":
         assert set(rec["table"]) == {"ist-s0", "ist-s1", "ist_slr100-s0", "ist_slr100-s1"}
-        assert all(row["updates"] == 2 for row in rec["table"].values())       # probes at steps 2 and 4
+        assert all(row["updates"] == 2 for row in rec["table"].values())  # probes at steps 2 and 4
         assert rec["table"]["ist_slr100-s0"]["score_lr"] == 100
     else:
         assert len(rec["table"]["ist"]["rho_per_seed"]) == 2

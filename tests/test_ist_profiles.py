@@ -1,12 +1,13 @@
 """Every profile of every IST config loads, and the compare_math profiles have the design issue #23 asks for."""
+
 from pathlib import Path
 
 import pytest
 import yaml
 
 from core import lr_probe
-from core.config import load_experiment
-from core.run import REPO
+from core.experiment_file import load_experiment
+from core.io import REPO
 
 CONFIGS = sorted((REPO / "papers" / "ist" / "configs").glob("*.yaml"))
 
@@ -19,7 +20,9 @@ def score_updates(cfg) -> int:
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_every_profile_loads(path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # paper profiles name hub models (tests/test_config.py does the same)
+    monkeypatch.setenv(
+        "HF_HUB_OFFLINE", "0"
+    )  # paper profiles name hub models (tests/test_config.py does the same)
     profiles = yaml.safe_load(Path(path).read_text())["profiles"]
     for profile in profiles:
         configs = load_experiment(path, profile)
@@ -35,18 +38,20 @@ def test_compare_math_decides(profile):
     for c in configs:
         by.setdefault(c.name, []).append(c)
     assert {"lora", "ist", "ist_random", "ist_slr100"} <= set(by)
-    assert by["zero_shot"][0].method == "zero_shot"                       # the learnability gate's reference
+    assert by["zero_shot"][0].method == "zero_shot"  # the learnability gate's reference
     for name, runs in ((n, r) for n, r in by.items() if n != "zero_shot"):
-        assert len({c.seed for c in runs}) >= 3 or name == "lisa", name    # seeds: data order and sampler
+        assert len({c.seed for c in runs}) >= 3 or name == "lisa", name  # seeds: data order and sampler
         assert all(c.max_steps >= 300 for c in runs)
         assert all(c.lr_probe.grid or c.lr_probe.source for c in runs), f"{name}: lr from a probe"
     ist = by["ist"][0]
-    assert score_updates(ist) >= 30 and ist.ist.interval == 10 and ist.ist.lr == 10.0   # the reference's score lr
+    assert (
+        score_updates(ist) >= 30 and ist.ist.interval == 10 and ist.ist.lr == 10.0
+    )  # the reference's score lr
     assert by["ist_slr100"][0].ist.lr == 100.0
     random = by["ist_random"][0]
-    assert random.ist.uniform and random.ist.update_frac == ist.ist.update_frac          # same fraction
+    assert random.ist.uniform and random.ist.update_frac == ist.ist.update_frac  # same fraction
     assert random.lr_probe.source == "compare_math.ist" == by["ist_slr100"][0].lr_probe.source
-    for c in configs:                                # only what selects the layers differs between the IST arms
+    for c in configs:  # only what selects the layers differs between the IST arms
         if c.method == "ist":
             same = {k: v for k, v in c.to_dict().items() if k not in ("name", "seed", "ist", "lr_probe")}
             ref = {k: v for k, v in ist.to_dict().items() if k not in ("name", "seed", "ist", "lr_probe")}
@@ -54,5 +59,4 @@ def test_compare_math_decides(profile):
     assert all(c.lora.dropout == 0.05 and c.lr_scheduler == "linear" for c in configs)  # the reference's
     if profile == "gpu":
         assert {"lisa", "ist_keep"} <= set(by) and not by["ist_keep"][0].ist.free_state
-        assert ist.batch_size == 16 and ist.ist.probe_batch == 16 and ist.max_steps > 310   # longer than cpu
-
+        assert ist.batch_size == 16 and ist.ist.probe_batch == 16 and ist.max_steps > 310  # longer than cpu

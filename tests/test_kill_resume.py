@@ -1,7 +1,7 @@
 """kill -9 at four points of a run, then one re-run: every killed run finishes bit-exactly like an uninterrupted one.
 
 Each killed run is its own experiment file (same config, its own name) run in a subprocess with
-``SFT_TEST_KILL_AT`` (`core.run.kill_point`), which SIGKILLs the process at a deterministic point:
+``SFT_TEST_KILL_AT`` (`core.io.kill_point`), which SIGKILLs the process at a deterministic point:
 - ``first_step``: after the first optimizer step, before any checkpoint (the re-run starts over);
 - ``ckpt_save:2``: during the second checkpoint save (step 4), before it is marked complete (the re-run ignores
   and removes it and resumes from step 2);
@@ -10,6 +10,7 @@ Each killed run is its own experiment file (same config, its own name) run in a 
 - ``write:result.json``: while result.json is written, before its rename (the re-run finds no result).
 Then one process runs the whole folder: the reference run from scratch and the four killed runs to the end.
 """
+
 import json
 import os
 import subprocess
@@ -19,7 +20,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-KILLS = {"first": "first_step", "ckpt": "ckpt_save:2", "evaluation": "final_eval", "write": "write:result.json"}
+KILLS = {
+    "first": "first_step",
+    "ckpt": "ckpt_save:2",
+    "evaluation": "final_eval",
+    "write": "write:result.json",
+}
 EXPERIMENT = """
 paper: test
 experiment: kill
@@ -33,8 +39,14 @@ VOLATILE = {"wall_s", "mean_step_s", "process_max_rss_mb", "step_time"}  # and *
 
 def experiment(target, env, kill=None) -> subprocess.Popen:
     env = {**env, **({"SFT_TEST_KILL_AT": kill} if kill else {})}
-    return subprocess.Popen([sys.executable, "-m", "core.experiment", str(target)], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "core.experiment", str(target)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(proc: subprocess.Popen) -> subprocess.CompletedProcess:
@@ -61,11 +73,18 @@ def killed_and_resumed(tmp_path_factory):
         (exps / f"{name}.yaml").write_text(EXPERIMENT.format(name=name))
     env = {**os.environ, "SFT_RESULTS": str(root / "results"), "OMP_NUM_THREADS": "1"}
     runs = root / "results" / "test" / "kill" / "cpu"
-    procs = {name: experiment(exps / f"{name}.yaml", env, kill) for name, kill in KILLS.items()}  # side by side
+    procs = {
+        name: experiment(exps / f"{name}.yaml", env, kill) for name, kill in KILLS.items()
+    }  # side by side
     killed = {name: finish(proc) for name, proc in procs.items()}
-    states = {name: sorted(str(p.relative_to(runs / f"{name}-s0")) for p in (runs / f"{name}-s0").rglob("*")
-                           if p.name in ("COMPLETE", "result.json") or p.name.startswith("checkpoint-"))
-              for name in KILLS}
+    states = {
+        name: sorted(
+            str(p.relative_to(runs / f"{name}-s0"))
+            for p in (runs / f"{name}-s0").rglob("*")
+            if p.name in ("COMPLETE", "result.json") or p.name.startswith("checkpoint-")
+        )
+        for name in KILLS
+    }
     final = finish(experiment(exps, env))
     return runs, killed, states, final
 
@@ -74,9 +93,15 @@ def test_each_kill_happened_where_intended(killed_and_resumed):
     _, killed, states, _ = killed_and_resumed
     assert {name: proc.returncode for name, proc in killed.items()} == {name: -9 for name in KILLS}
     assert states["first"] == []
-    assert states["ckpt"] == ["checkpoints/checkpoint-2", "checkpoints/checkpoint-2/COMPLETE",
-                              "checkpoints/checkpoint-4"]  # the second save was cut before its marker
-    assert "checkpoints/checkpoint-6/COMPLETE" in states["evaluation"] and "result.json" not in states["evaluation"]
+    assert states["ckpt"] == [
+        "checkpoints/checkpoint-2",
+        "checkpoints/checkpoint-2/COMPLETE",
+        "checkpoints/checkpoint-4",
+    ]  # the second save was cut before its marker
+    assert (
+        "checkpoints/checkpoint-6/COMPLETE" in states["evaluation"]
+        and "result.json" not in states["evaluation"]
+    )
     assert "checkpoints/checkpoint-6/COMPLETE" in states["write"] and "result.json" not in states["write"]
 
 

@@ -1,20 +1,46 @@
 import pytest
-import torch
 from torch import nn
 
 from core.layers import NoLayersError, find_blocks, layer_modules, param_count
 from core.models import load_model
 
 
-@pytest.mark.parametrize("name,kind,emb,stack,head,tied,mods", [
-    ("tiny-llama", "causal", ["model.embed_tokens"], "model.layers", ["lm_head"], False,
-     {"q", "k", "v", "o", "gate", "up", "down"}),
-    ("tiny-gpt2", "causal", ["transformer.wte", "transformer.wpe"], "transformer.h", ["lm_head"], True,
-     {"qkv", "o", "up", "down"}),
-    ("tiny-bert", "seqcls", ["bert.embeddings.word_embeddings", "bert.embeddings.position_embeddings",
-                             "bert.embeddings.token_type_embeddings"], "bert.encoder.layer", ["classifier"], False,
-     {"q", "k", "v", "o", "up", "down"}),
-])
+@pytest.mark.parametrize(
+    "name,kind,emb,stack,head,tied,mods",
+    [
+        (
+            "tiny-llama",
+            "causal",
+            ["model.embed_tokens"],
+            "model.layers",
+            ["lm_head"],
+            False,
+            {"q", "k", "v", "o", "gate", "up", "down"},
+        ),
+        (
+            "tiny-gpt2",
+            "causal",
+            ["transformer.wte", "transformer.wpe"],
+            "transformer.h",
+            ["lm_head"],
+            True,
+            {"qkv", "o", "up", "down"},
+        ),
+        (
+            "tiny-bert",
+            "seqcls",
+            [
+                "bert.embeddings.word_embeddings",
+                "bert.embeddings.position_embeddings",
+                "bert.embeddings.token_type_embeddings",
+            ],
+            "bert.encoder.layer",
+            ["classifier"],
+            False,
+            {"q", "k", "v", "o", "up", "down"},
+        ),
+    ],
+)
 def test_blocks_per_architecture(name, kind, emb, stack, head, tied, mods):
     model, _ = load_model(name, kind)
     parts = find_blocks(model)
@@ -43,11 +69,14 @@ def test_every_parameter_is_in_exactly_one_block():
 def test_tied_embeddings_counted_once():
     model, _ = load_model("tiny-gpt2")
     parts = find_blocks(model)
-    assert param_count([m for _, m in parts.embeddings + parts.head]) == param_count([m for _, m in parts.embeddings])
+    assert param_count([m for _, m in parts.embeddings + parts.head]) == param_count(
+        [m for _, m in parts.embeddings]
+    )
 
 
 def test_peft_wrapped_model_keeps_its_layers():
     from peft import LoraConfig, get_peft_model
+
     model, _ = load_model("tiny-llama")
     parts = find_blocks(get_peft_model(model, LoraConfig(r=2, target_modules="all-linear")))
     assert parts.n_layers == 4 and parts.layers[0][0].endswith("model.layers.0")

@@ -1,11 +1,12 @@
 """core.learnability: the gate passes only when the baseline beats zero-shot and the majority class by an interval
 that excludes 0 (known answers by hand), and its record is written once with a manifest."""
+
 import json
 
 import pytest
 
+from core.io import RunExistsError
 from core.learnability import check_gate, gate_path, gate_record, majority_correct, write_gate
-from core.run import RunExistsError
 
 T_975_DF2 = 4.302652729911275  # scipy.stats.t.ppf(0.975, 2)
 
@@ -14,7 +15,7 @@ def test_loss_gate_by_hand():
     """Three seeds 0.1 apart, 1.0 below the zero-shot loss: -1 ± t(2)·0.1/√3, clear of 0."""
     gate = check_gate([2.0, 2.1, 1.9], 3.0, lower_is_better=True)
     ref = gate["references"]["zero_shot"]
-    half = T_975_DF2 * 0.1 / 3 ** 0.5
+    half = T_975_DF2 * 0.1 / 3**0.5
     assert (ref["diff"], ref["lo"], ref["hi"]) == pytest.approx((-1.0, -1.0 - half, -1.0 + half))
     assert gate["passes"] and ref["beats"] and ref["n"] == 3 and ref["mde"] > 0
     assert "majority" not in gate["references"]
@@ -54,8 +55,20 @@ def fake_run(root, name, seed, result, cfg=None):
     d = root / "p" / "exp" / "cpu" / f"{name}-s{seed}"
     d.mkdir(parents=True)
     (d / "result.json").write_text(json.dumps(result))
-    (d / "manifest.json").write_text(json.dumps({"config": {"name": name, "seed": seed, "task": "instruct",
-                                                            "eval_examples": 4, "lm_eval_limit": 0, **(cfg or {})}}))
+    (d / "manifest.json").write_text(
+        json.dumps(
+            {
+                "config": {
+                    "name": name,
+                    "seed": seed,
+                    "task": "instruct",
+                    "eval_examples": 4,
+                    "lm_eval_limit": 0,
+                    **(cfg or {}),
+                }
+            }
+        )
+    )
 
 
 def test_record_from_runs_is_written_once(tmp_path):
@@ -65,8 +78,12 @@ def test_record_from_runs_is_written_once(tmp_path):
     record = gate_record("p", "exp", "cpu", ["eval_loss"], root=tmp_path)
     assert record["passes"] == {"eval_loss": True}
     assert record["metrics"]["eval_loss"]["baseline_per_seed"] == [2.0, 2.1, 1.9]
-    assert record["inputs"] == ["p/exp/cpu/full-s0", "p/exp/cpu/full-s1", "p/exp/cpu/full-s2",
-                                "p/exp/cpu/zero_shot-s0"]
+    assert record["inputs"] == [
+        "p/exp/cpu/full-s0",
+        "p/exp/cpu/full-s1",
+        "p/exp/cpu/full-s2",
+        "p/exp/cpu/zero_shot-s0",
+    ]
     path = write_gate(record, tmp_path)
     assert path == gate_path("p", "exp", "cpu", tmp_path)
     stored = json.loads(path.read_text())
@@ -81,6 +98,7 @@ def test_majority_of_the_lm_eval_multiple_choice_task():
     """sft_math_mc scores the first `lm_eval_limit` arithmetic test items; answer 0 is the training split's most
     frequent label (choices are sorted as strings), right on 15 of the first 24 test items (0.625)."""
     from core.learnability import majority_reference
+
     correct = majority_reference("lm_eval.sft_math_mc.acc_norm", {"lm_eval_limit": 24})
     assert len(correct) == 24 and sum(correct) == 15
     assert majority_reference("lm_eval.sft_instruct_ll.acc", {"lm_eval_limit": 24}) is None

@@ -2,11 +2,12 @@
 every layer sampled >= 3 times in expectation, >= 3 paired seeds of FT / LoRA / LISA at probed lrs from the paper's
 grid, a zero-shot run for the learnability gate, equal steps for the weight-norm comparison, ablations that differ
 from the main LISA run in one setting only."""
+
 from pathlib import Path
 
 import pytest
 
-from core.config import load_experiment
+from core.experiment_file import load_experiment
 from core.lr_probe import check, parse_grid
 
 CONFIGS = Path(__file__).resolve().parent.parent / "papers" / "lisa" / "configs"
@@ -25,7 +26,9 @@ def runs(experiment: str, profile: str) -> dict:
 @pytest.mark.parametrize("profile", ["cpu", "cpu20", "quick", "gpu", "paper"])
 def test_every_profile_validates(profile, monkeypatch):
     if profile == "paper":
-        monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # paper models are hub ids, downloaded on a machine with a network
+        monkeypatch.setenv(
+            "HF_HUB_OFFLINE", "0"
+        )  # paper models are hub ids, downloaded on a machine with a network
     for path in sorted(CONFIGS.glob("*.yaml")):
         assert runs(path.stem, profile)
 
@@ -43,7 +46,9 @@ def test_profile_can_decide(profile):
     assert visits >= 3 and lisa.lisa.gamma == 2
     assert {c.max_steps for cs in main.values() for c in cs} == {lisa.max_steps}
     norms = runs("weight_norms", profile)
-    assert norms["smollm2_lora"][0].max_steps == main["full"][0].max_steps and main["full"][0].log_weight_norms
+    assert (
+        norms["smollm2_lora"][0].max_steps == main["full"][0].max_steps and main["full"][0].log_weight_norms
+    )
     assert [c.seed for c in norms["smollm2_lora"]] == [c.seed for c in main["full"]]
     assert "embed_tokens" in norms["smollm2_lora"][0].lora.targets
     for experiment, fixed in (("layers_ablation", "interval"), ("K_ablation", "gamma")):

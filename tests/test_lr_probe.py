@@ -1,17 +1,24 @@
 """core.lr_probe: the probe picks the lr with the lowest validation loss, and the runs train at it."""
+
 import json
 import math
 
 import pytest
 
-from core.config import ConfigError, load_experiment
+from core.config import ConfigError
+from core.experiment_file import load_experiment
+from core.io import RunExistsError
 from core.lr_probe import check, parse_grid, probe_configs, select, selection_path, with_selected_lr
-from core.run import RunExistsError
 
 
 def test_select_lowest_finite_loss_ties_to_smaller_lr():
-    rows = [{"lr": 1e-5, "eval_loss": 2.5}, {"lr": 5e-5, "eval_loss": 2.1}, {"lr": 3e-4, "eval_loss": math.nan},
-            {"lr": 6e-4, "eval_loss": None, "error": "NonFiniteLossError"}, {"lr": 1e-4, "eval_loss": 2.1}]
+    rows = [
+        {"lr": 1e-5, "eval_loss": 2.5},
+        {"lr": 5e-5, "eval_loss": 2.1},
+        {"lr": 3e-4, "eval_loss": math.nan},
+        {"lr": 6e-4, "eval_loss": None, "error": "NonFiniteLossError"},
+        {"lr": 1e-4, "eval_loss": 2.1},
+    ]
     assert select(rows) == 5e-5
     assert select([{"lr": 1e-3, "eval_loss": None}]) is None
 
@@ -25,9 +32,13 @@ def test_grid_and_settings_are_checked(tiny_cfg):
         check(tiny_cfg(lr_probe={"grid": "1e-5", "steps": 0}))
     with pytest.raises(ConfigError, match="exclude each other"):
         check(tiny_cfg(lr_probe={"grid": "1e-5", "steps": 2, "source": "a.b"}))
-    probes = probe_configs(tiny_cfg(name="full", lr_probe={"grid": "1e-5,1e-3", "steps": 2}, lm_eval_limit=4, seed=2))
-    assert [(p.lr, p.max_steps, p.seed, p.lm_eval_limit, p.lr_probe.grid) for p in probes] == \
-        [(1e-5, 2, 0, 0, ""), (1e-3, 2, 0, 0, "")]
+    probes = probe_configs(
+        tiny_cfg(name="full", lr_probe={"grid": "1e-5,1e-3", "steps": 2}, lm_eval_limit=4, seed=2)
+    )
+    assert [(p.lr, p.max_steps, p.seed, p.lm_eval_limit, p.lr_probe.grid) for p in probes] == [
+        (1e-5, 2, 0, 0, ""),
+        (1e-3, 2, 0, 0, ""),
+    ]
     assert probes[0].name == "unit.full-lr1e-05" and probes[0].experiment == "lr_probe"
 
 
@@ -66,8 +77,12 @@ def test_probe_selects_lowest_validation_loss_and_runs_use_it(tmp_path):
     configs = write_configs(tmp_path / "configs", "10,1e-7,3e-3")
     root = tmp_path / "results"
     main = with_selected_lr(load_experiment(configs / "main.yaml", "cpu"), "cpu", root, configs)
-    assert [(c.name, c.seed, c.lr) for c in main] == [("full", 0, 3e-3), ("full", 1, 3e-3), ("fixed", 0, 1e-6),
-                                                      ("fixed", 1, 1e-6)]
+    assert [(c.name, c.seed, c.lr) for c in main] == [
+        ("full", 0, 3e-3),
+        ("full", 1, 3e-3),
+        ("fixed", 0, 1e-6),
+        ("fixed", 1, 1e-6),
+    ]
     record = json.loads(selection_path("test", "main", "full", "cpu", root).read_text())
     by_lr = {r["lr"]: r for r in record["probes"]}
     assert record["selected_lr"] == 3e-3 and set(by_lr) == {1e-7, 3e-3, 10.0} and not record["at_grid_edge"]
@@ -79,10 +94,12 @@ def test_probe_selects_lowest_validation_loss_and_runs_use_it(tmp_path):
     assert [c.lr for c in ablation] == [3e-3]
     # a second plan reuses the selection; a changed grid is refused instead of silently re-selected
     before = selection_path("test", "main", "full", "cpu", root).read_text()
-    assert [c.lr for c in with_selected_lr(load_experiment(configs / "main.yaml", "cpu"), "cpu", root, configs)][0] \
-        == 3e-3
+    assert [
+        c.lr for c in with_selected_lr(load_experiment(configs / "main.yaml", "cpu"), "cpu", root, configs)
+    ][0] == 3e-3
     assert selection_path("test", "main", "full", "cpu", root).read_text() == before
     from core.lr_probe import run_probe
-    changed = load_experiment(write_configs(tmp_path / "configs", "1e-7,3e-3")/ "main.yaml", "cpu")[0]
+
+    changed = load_experiment(write_configs(tmp_path / "configs", "1e-7,3e-3") / "main.yaml", "cpu")[0]
     with pytest.raises(RunExistsError, match="different lr selection"):
         run_probe(changed, "cpu", root)

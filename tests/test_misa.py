@@ -1,5 +1,6 @@
 """MISA study pieces: budgeted variance formulas, inclusion frequencies, module blocks, the convergence probe,
 BAdam as a Trainer method, the MISA/BAdam memory model and the variance analysis on known inputs."""
+
 import json
 
 import numpy as np
@@ -28,9 +29,9 @@ def test_optimal_inclusion_meets_budget_and_beats_alternatives():
         assert np.all((pi > 0) & (pi <= 1))
         assert np.sum(pi * sizes) == pytest.approx(budget * sizes.sum(), rel=1e-9)
         best = inclusion_variance(np.sqrt(sq)[:, None], pi)
-        uniform = np.full(40, budget)                          # same expected budget, uniform inclusion
+        uniform = np.full(40, budget)  # same expected budget, uniform inclusion
         assert best <= inclusion_variance(np.sqrt(sq)[:, None], uniform) + 1e-12
-        for _ in range(20):                                    # random feasible perturbations never do better
+        for _ in range(20):  # random feasible perturbations never do better
             w = rng.uniform(0.5, 1.5, size=40) * pi
             w = np.minimum(1, w * budget * sizes.sum() / np.sum(w * sizes))
             if abs(np.sum(w * sizes) - budget * sizes.sum()) < 1e-9 * sizes.sum():
@@ -38,7 +39,7 @@ def test_optimal_inclusion_meets_budget_and_beats_alternatives():
     # equal sizes and norms -> uniform; a budget of 1 -> everything always included (zero variance)
     assert np.allclose(optimal_inclusion(np.ones(5), np.ones(5), 0.4), 0.4)
     assert np.allclose(optimal_inclusion(sq, sizes, 1.0), 1.0)
-    total = 2 * sizes.sum()                                    # budget as a fraction of a larger model
+    total = 2 * sizes.sum()  # budget as a fraction of a larger model
     pi = optimal_inclusion(sq, sizes, 0.1, total)
     assert np.sum(pi * sizes) == pytest.approx(0.1 * total)
     with pytest.raises(ValueError):
@@ -47,7 +48,7 @@ def test_optimal_inclusion_meets_budget_and_beats_alternatives():
 
 def test_bootstrap_ratio_of_means():
     ratio, lo, hi = bootstrap_ratio_ci([2.0, 4.0, 6.0], [1.0, 2.0, 3.0])
-    assert (ratio, lo, hi) == (2.0, 2.0, 2.0)                      # constant ratio: degenerate CI
+    assert (ratio, lo, hi) == (2.0, 2.0, 2.0)  # constant ratio: degenerate CI
     ratio, lo, hi = bootstrap_ratio_ci([1.0, 3.0], [1.0, 1.0])
     assert ratio == 2.0 and lo == 1.0 and hi == 3.0
     with pytest.raises(ValueError):
@@ -66,19 +67,28 @@ def test_inclusion_frequencies_of_lisa_are_gamma_over_n():
 
 def test_module_blocks_are_the_seven_matrices_per_layer(tiny_cfg):
     from core.models import load_model
+
     model, _ = load_model("tiny-llama")
     blocks = module_blocks(model)
     n = find_blocks(model).n_layers
     assert len(blocks) == 7 * n
     assert all(w.dim() == 2 for w in blocks.values())
-    assert {k.rsplit(".", 1)[-1] for k in blocks} == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj",
-                                                      "up_proj", "down_proj"}
+    assert {k.rsplit(".", 1)[-1] for k in blocks} == {
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    }
 
 
 def test_probe_callback_leaves_training_untouched(tiny_cfg, tmp_path):
     """Same losses with and without the full-gradient probe; probes logged at 0, 2, 4, 6 (LISA run)."""
     from core.finetune import train
-    from core.run import read_jsonl
+    from core.io import read_jsonl
+
     a = train(tiny_cfg(method="lisa", lisa={"gamma": 1, "interval": 2}), tmp_path / "a")
     b = train(tiny_cfg(method="lisa", lisa={"gamma": 1, "interval": 2}, probe_every=2), tmp_path / "b")
     la = [r["loss"] for r in read_jsonl(tmp_path / "a" / "metrics.jsonl") if "loss" in r]
@@ -91,14 +101,16 @@ def test_probe_callback_leaves_training_untouched(tiny_cfg, tmp_path):
 
 def test_run_interrupted_before_any_checkpoint_restarts_with_clean_logs(tiny_cfg, tmp_path, monkeypatch):
     """No checkpoint -> training starts over at step 0, so its logs start over too (no duplicated step-0 probe)."""
-    import core.finetune as ft
-    from core.run import read_jsonl
     from transformers import TrainerCallback
+
+    import core.finetune as ft
+    from core.io import read_jsonl
 
     class Stop(TrainerCallback):
         def on_step_end(self, args, state, control, **kw):
             if state.global_step == 3:
                 raise KeyboardInterrupt
+
     cfg = tiny_cfg(method="full", max_steps=4, probe_every=2)
     orig = ft.build_trainer
 
@@ -106,6 +118,7 @@ def test_run_interrupted_before_any_checkpoint_restarts_with_clean_logs(tiny_cfg
         trainer, tok, model = orig(c, o)
         trainer.add_callback(Stop())
         return trainer, tok, model
+
     monkeypatch.setattr(ft, "build_trainer", with_stop)
     with pytest.raises(KeyboardInterrupt):
         ft.train(cfg, tmp_path)
@@ -118,6 +131,7 @@ def test_run_interrupted_before_any_checkpoint_restarts_with_clean_logs(tiny_cfg
 
 def test_badam_trains_one_layer_at_a_time(tiny_cfg, tmp_path):
     from core.finetune import build_trainer
+
     cfg = tiny_cfg(method="badam", max_steps=4, badam={"interval": 2, "switch_mode": "ascending"})
     trainer, _, model = build_trainer(cfg, tmp_path)
     seen = []
@@ -127,13 +141,20 @@ def test_badam_trains_one_layer_at_a_time(tiny_cfg, tmp_path):
     class Watch(TrainerCallback):
         def on_step_begin(self, args, state, control, model=None, **kw):
             layers = find_blocks(model).layers
-            seen.append([i for i, (_, m) in enumerate(layers) if any(p.requires_grad for p in m.parameters())])
+            seen.append(
+                [i for i, (_, m) in enumerate(layers) if any(p.requires_grad for p in m.parameters())]
+            )
+
     trainer.add_callback(Watch())
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     trainer.train()
     # BAdam switches when (steps done + 1) % K == 0, so its first block gets one step, then K each
     assert seen == [[0], [1], [1], [2]]
-    changed = {n.split(".")[2] for n, p in model.named_parameters() if ".layers." in n and not torch.equal(p, before[n])}
+    changed = {
+        n.split(".")[2]
+        for n, p in model.named_parameters()
+        if ".layers." in n and not torch.equal(p, before[n])
+    }
     assert changed == {"0", "1", "2"}
     emb = find_blocks(model).embeddings[0][1].weight
     assert torch.equal(emb, before[find_blocks(model).embeddings[0][0] + ".weight"])
@@ -145,16 +166,17 @@ def test_memory_model_for_misa_and_badam():
     one_layer = predict_memory(spec, "badam", 2, 16)
     misa = predict_memory(spec, "misa", 2, 16, block_params=pc["layer"])
     assert one_layer["trainable_params"] == misa["trainable_params"] == pc["layer"]
-    assert one_layer["optimizer"] - misa["optimizer"] == pc["layer"] * 4   # BAdam's fp32 master copy
+    assert one_layer["optimizer"] - misa["optimizer"] == pc["layer"] * 4  # BAdam's fp32 master copy
     low = predict_memory(spec, "misa", 2, 16, block_params=pc["layer"], lowest_layer=0)
     high = predict_memory(spec, "misa", 2, 16, block_params=pc["layer"], lowest_layer=7)
-    assert high["activations"] < low["activations"]               # nothing recorded below the lowest layer
+    assert high["activations"] < low["activations"]  # nothing recorded below the lowest layer
     assert predict_memory(spec, "misa", 2, 16, budget=0.5)["trainable_params"] > misa["trainable_params"]
     assert misa["tied_grad_temporary"] == 0
 
 
 def test_misa_memory_model_matches_measurement_on_tiny():
     from core.bench import PROFILES, bench_method
+
     row = bench_method("misa", dict(PROFILES["tiny"], budget=0.1), "cpu")
     assert abs(row["predicted_peak_mb"] / row["peak_mb"] - 1) < 0.15
     assert row["trainable_params"] == row["block_params"] > 0
@@ -163,9 +185,20 @@ def test_misa_memory_model_matches_measurement_on_tiny():
 def test_variance_analysis_on_constructed_gradients():
     """Two layers x two modules; the equal-budget table reproduces hand-computed variances. (The optimal
     inclusion is optimal for the mean block norms, so two identical batches make it optimal for each.)"""
-    from papers.misa.variance import closed_vs_monte_carlo, equal_budget_table, lisa_monte_carlo, single_block_table
-    data = {"sizes": [10, 10, 10, 10], "layer": [0, 0, 1, 1], "n_layers": 2, "total_params": 40,
-            "per_batch": [{"blocks": [4.0, 1.0, 1.0, 0.0]}, {"blocks": [4.0, 1.0, 1.0, 0.0]}]}
+    from papers.misa.variance import (
+        closed_vs_monte_carlo,
+        equal_budget_table,
+        lisa_monte_carlo,
+        single_block_table,
+    )
+
+    data = {
+        "sizes": [10, 10, 10, 10],
+        "layer": [0, 0, 1, 1],
+        "n_layers": 2,
+        "total_params": 40,
+        "per_batch": [{"blocks": [4.0, 1.0, 1.0, 0.0]}, {"blocks": [4.0, 1.0, 1.0, 0.0]}],
+    }
     table = equal_budget_table(data, draws=400)["gamma1"]
     assert table["budget"] == 0.5
     lisa = table["layer_uniform (LISA)"]
@@ -173,14 +206,14 @@ def test_variance_analysis_on_constructed_gradients():
     assert table["grad_sq"] == [6.0, 6.0]
     assert lisa["variance"] == pytest.approx([6.0, 6.0])
     assert lisa["unreweighted_error"] == pytest.approx([3.0, 3.0])
-    assert table["module_uniform"]["used_budget"] == pytest.approx(0.5)   # two of four equal blocks per draw
+    assert table["module_uniform"]["used_budget"] == pytest.approx(0.5)  # two of four equal blocks per draw
     opt = table["module_optimal (pi ~ |g|/sqrt(n))"]
-    assert all(o < l for o, l in zip(opt["variance"], lisa["variance"]))
+    assert all(o < v for o, v in zip(opt["variance"], lisa["variance"]))
     sq = np.array([4.0, 1.0, 1.0, 0.0])
     mc = lisa_monte_carlo(data, sq, 1, n=3000)
     assert mc["closed"] == pytest.approx(1.0) and mc["lo"] <= 1.0 <= mc["hi"]
     one = closed_vs_monte_carlo(sq, {"uniform": np.full(4, 0.25)})["uniform"]
-    assert one["closed"] == pytest.approx((4 * 6 - 6) / 6)          # (Σ s_b / p − ‖g‖²)/‖g‖²
+    assert one["closed"] == pytest.approx((4 * 6 - 6) / 6)  # (Σ s_b / p − ‖g‖²)/‖g‖²
     assert one["lo"] <= one["closed"] <= one["hi"]
     single = single_block_table(sq[None, :], etas=(0.0,))
     assert single["exp_eta0"][0] == pytest.approx(3.0)
@@ -201,8 +234,9 @@ def test_misa_seed_changes_the_draws_after_the_warm_up():
             s.update({b: 1.0 + b / 10 for b in chosen})
             out.append(chosen)
         return out
+
     a, b = draws(0), draws(1)
-    assert a[:10] == b[:10] == [[2 * i, 2 * i + 1] for i in range(10)]   # warm-up: 2 blocks per draw, 10 draws
+    assert a[:10] == b[:10] == [[2 * i, 2 * i + 1] for i in range(10)]  # warm-up: 2 blocks per draw, 10 draws
     assert a[10:] != b[10:]
     assert draws(0) == a
 
@@ -210,12 +244,13 @@ def test_misa_seed_changes_the_draws_after_the_warm_up():
 def test_misa_runs_of_two_seeds_switch_differently_past_the_warm_up(tiny_cfg, tmp_path):
     """End to end through the Trainer: switch_history of seeds 0 and 1 agree on the warm-up sweep and differ after."""
     from core.finetune import train
+
     cfg = dict(method="misa", max_steps=24, misa={"budget": 0.1, "interval": 2, "sample_last": 0})
     runs = [train(tiny_cfg(seed=s, **cfg), tmp_path / f"s{s}") for s in (0, 1)]
     hist = [[tuple(h["active"]) for h in r["switch_history"]] for r in runs]
     n_blocks = 28
     seen, warm = set(), 0
-    for active in hist[0]:                       # the sweep ends once every block was active
+    for active in hist[0]:  # the sweep ends once every block was active
         seen |= set(active)
         warm += 1
         if len(seen) == n_blocks:
@@ -230,7 +265,8 @@ def test_dora_is_peft_lora_with_magnitudes(tiny_cfg, tmp_path):
     loss as LoRA), it adds one magnitude per output feature of every adapted linear (Σ out = 4 layers × (64 + 32 +
     32 + 64 + 128 + 128 + 64) = 2048 on tiny-llama) and it trains to different losses than LoRA."""
     from core.finetune import train
-    from core.run import read_jsonl
+    from core.io import read_jsonl
+
     res = {m: train(tiny_cfg(method=m, max_steps=4, lr=1e-2), tmp_path / m) for m in ("lora", "dora")}
     loss = {m: [r["loss"] for r in read_jsonl(tmp_path / m / "metrics.jsonl") if "loss" in r] for m in res}
     assert loss["dora"][0] == pytest.approx(loss["lora"][0], rel=1e-6)

@@ -1,16 +1,17 @@
-"""Every profile of every MISA config loads; the deciding profile (`decide`) has the design of papers/misa/README.md
-"Scale": past the warm-up, the six arms, >= 3 seeds, per-method lr probes, convergence probes; `cpu` is still
-v002's committed design; the budget arithmetic of papers.misa.budget on known inputs."""
+"""Every profile of every MISA config loads; the default profile (`cpu`, the deciding design) has the design of
+papers/misa/README.md "Scale": past the warm-up, the six arms, >= 3 seeds, per-method lr probes, convergence probes;
+the retired `cpu16` is v002's committed design; the budget arithmetic of papers.misa.budget on known inputs."""
+
 from pathlib import Path
 
 import pytest
 
-from core.config import load_experiment
+from core.experiment_file import load_experiment
 from core.sampling import ModuleImportanceSampler
 from papers.misa.budget import lr_probe_runs, n_probes, predict
 
 CONFIGS = sorted((Path(__file__).parent.parent / "papers" / "misa" / "configs").glob("*.yaml"))
-PROFILES = ("cpu", "decide", "quick", "gpu", "paper")
+PROFILES = ("cpu16", "cpu", "quick", "gpu", "paper")
 ARMS = {"zero_shot", "full", "lora", "lisa", "badam", "misa", "misa_uniform"}
 
 
@@ -23,10 +24,10 @@ def runs(experiment: str, profile: str):
 def test_every_profile_loads(path, profile, monkeypatch):
     if profile == "paper":
         monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # paper models are hub ids (as tests/test_config.py)
-    if path.stem in ("accuracy_sentiment", "convergence") and profile in ("decide", "quick", "gpu"):
-        pytest.skip("v002 configs: cpu and paper profiles only")
-    if path.stem == "pretrain" and profile in ("cpu", "paper"):
-        pytest.skip("the C4 stand-in is new (decide, quick, gpu); no paper-scale model or corpus offline")
+    if path.stem in ("accuracy_sentiment", "convergence") and profile in ("cpu", "quick", "gpu"):
+        pytest.skip("v002 configs: cpu16 and paper profiles only")
+    if path.stem == "pretrain" and profile in ("cpu16", "paper"):
+        pytest.skip("the C4 stand-in is new (cpu, quick, gpu); no paper-scale model or corpus offline")
     for cfg in load_experiment(path, profile):
         assert cfg.paper == "misa" and cfg.max_steps > 0
 
@@ -37,15 +38,22 @@ def smollm2_block_sizes():
     return layer * 30, 134_515_008
 
 
-def test_cpu_profile_is_still_v002_so_its_committed_runs_count_as_finished():
-    from core.run import RESULTS, run_dir, run_status
-    for exp in ("accuracy_math", "accuracy_sentiment", "convergence"):
-        cfgs = runs(exp, "cpu")
-        assert cfgs and all(run_status(run_dir(c, "cpu", RESULTS), c) == "done" for c in cfgs)
+def test_committed_runs_of_both_designs_count_as_finished():
+    """The retired cpu16 (v002) and the default cpu profile: every committed run matches its config."""
+    from core.io import RESULTS
+    from core.lr_probe import with_selected_lr
+    from core.run import run_dir, run_status
+
+    for exp, profile in [(e, "cpu16") for e in ("accuracy_math", "accuracy_sentiment", "convergence")] + [
+        ("accuracy_math", "cpu"),
+        ("pretrain", "cpu"),
+    ]:
+        cfgs = with_selected_lr(runs(exp, profile), profile)
+        assert cfgs and all(run_status(run_dir(c, profile, RESULTS), c) == "done" for c in cfgs)
 
 
-def test_decide_profile_runs_past_the_warm_up_with_every_arm():
-    cfgs = runs("accuracy_math", "decide")
+def test_cpu_profile_runs_past_the_warm_up_with_every_arm():
+    cfgs = runs("accuracy_math", "cpu")
     by = {}
     for c in cfgs:
         by.setdefault(c.name, []).append(c)
@@ -54,42 +62,43 @@ def test_decide_profile_runs_past_the_warm_up_with_every_arm():
     sizes, total = smollm2_block_sizes()
     sampler = ModuleImportanceSampler(sizes, budget=0.03, total=total, period=10, sample_last=2)
     warm = 0
-    while -1 in sampler.last_used:                # reference warm-up: one re-selection per step
+    while -1 in sampler.last_used:  # reference warm-up: one re-selection per step
         sampler.sample()
         warm += 1
-    assert warm == 27                             # the committed runs' switch_history: steps 0 ... 26
+    assert warm == 27  # the committed runs' switch_history: steps 0 ... 26
     misa = by["misa"][0]
     assert misa.misa.interval == 10 and misa.max_steps >= 200 and misa.misa.eta == 1.0
     periods = [s for s in range(warm, misa.max_steps) if s % misa.misa.interval == 0]
-    assert len(periods) == 17                     # importance draws at 30, 40, ..., 190
+    assert len(periods) == 17  # importance draws at 30, 40, ..., 190
     uniform = by["misa_uniform"][0]
     assert uniform.misa.eta == 0.0 and uniform.lr_probe.source == "accuracy_math.misa"
-    assert {k: v for k, v in uniform.to_dict().items() if k not in ("name", "misa", "lr_probe")} == \
-        {k: v for k, v in misa.to_dict().items() if k not in ("name", "misa", "lr_probe")}
+    assert {k: v for k, v in uniform.to_dict().items() if k not in ("name", "misa", "lr_probe")} == {
+        k: v for k, v in misa.to_dict().items() if k not in ("name", "misa", "lr_probe")
+    }
     assert by["lisa"][0].lisa.gamma == 1 and by["badam"][0].badam.interval == 10
     assert all(c.lr_probe.grid or c.lr_probe.source for a in ARMS - {"zero_shot"} for c in by[a])
     assert all(c.probe_every == 25 for c in cfgs)
 
 
 def test_gpu_profile_runs_the_same_arms_longer_plus_dora():
-    cpu, gpu = runs("accuracy_math", "decide"), runs("accuracy_math", "gpu")
-    assert {c.name for c in gpu} == ARMS | {"dora"}
+    cpu, gpu = runs("accuracy_math", "cpu"), runs("accuracy_math", "gpu")
+    assert {c.name for c in gpu} == {c.name for c in cpu} | {"dora"} == ARMS | {"dora"}
     assert min(c.max_steps for c in gpu) > max(c.max_steps for c in cpu)
     assert next(c for c in gpu if c.name == "dora").lr_probe.source == "accuracy_math.lora"
     assert all(not c.max_steps > 16 for c in runs("accuracy_math", "quick"))
 
 
 def test_pretrain_stand_in_uses_the_c4_script_settings():
-    cfgs = runs("pretrain", "decide")
+    cfgs = runs("pretrain", "cpu")
     assert {c.name for c in cfgs} == {"adam", "galore", "misa"} and {c.seed for c in cfgs} == {0, 1, 2}
     m = next(c for c in cfgs if c.name == "misa").misa
     assert (m.budget, m.eta, m.interval, m.train_embeddings, m.train_head) == (0.25, 500.0, 50, True, True)
 
 
 def test_budget_arithmetic_on_known_inputs():
-    cfgs = runs("accuracy_math", "decide")
+    cfgs = runs("accuracy_math", "cpu")
     arms = {f"accuracy_math.{c.name}": {"step_s": 1.0, "overhead_s": 10.0, "probe_s": 2.0} for c in cfgs}
-    assert n_probes(cfgs[1]) == 9 and n_probes(cfgs[0]) == 0            # zero_shot trains nothing
+    assert n_probes(cfgs[1]) == 9 and n_probes(cfgs[0]) == 0  # zero_shot trains nothing
     # 18 training runs x (200 steps + 10 s + 9 probes x 2 s) + zero_shot 10 s
     # lr probes: 4 grids of 4 lrs + LoRA's 3, x (30 steps + 10 s); misa_uniform reuses misa's selection
     assert len(lr_probe_runs(cfgs)) == 19

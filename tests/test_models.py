@@ -14,7 +14,9 @@ def test_tiny_models_are_seeded():
     a, _ = load_model("tiny-llama", seed=3)
     b, _ = load_model("tiny-llama", seed=3)
     c, _ = load_model("tiny-llama", seed=4)
-    assert torch.equal(a.lm_head.weight, b.lm_head.weight) and not torch.equal(a.lm_head.weight, c.lm_head.weight)
+    assert torch.equal(a.lm_head.weight, b.lm_head.weight) and not torch.equal(
+        a.lm_head.weight, c.lm_head.weight
+    )
 
 
 @pytest.mark.slow
@@ -40,6 +42,7 @@ def test_minilm_from_pypi_as_classifier():
 
 def test_eval_mode_restores_the_previous_mode_even_after_an_error():
     from core.models import eval_mode
+
     model, _ = load_model("tiny-llama")
     model.train()
     with pytest.raises(RuntimeError):

@@ -3,6 +3,7 @@
 Documents the code cites live in the repo (papers/<p>/REFERENCE.md, papers/<p>/claims.yaml). A citation is a path
 into a `shared/` folder, or the name of one of those notes when no file of that name exists in the repo.
 """
+
 import os
 import re
 import subprocess
@@ -16,8 +17,12 @@ SKIP_DIRS = {".git", ".venv", "data/models", "node_modules"}
 def repo_files(root: Path) -> list[str]:
     """Files git tracks or would track (untracked but not ignored); a plain walk outside a git checkout."""
     try:
-        out = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=root,
-                             capture_output=True, check=True).stdout
+        out = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            check=True,
+        ).stdout
         return [f for f in out.decode().split("\0") if f and (root / f).is_file()]
     except (OSError, subprocess.CalledProcessError):
         files = []
@@ -52,8 +57,9 @@ def citations(root: Path, files: list[str]) -> list[str]:
 
 def test_no_file_cites_documents_outside_the_repo():
     found = citations(REPO, repo_files(REPO))
-    assert not found, "cite the repo's own documents (papers/<p>/REFERENCE.md, claims.yaml) instead:\n" + \
-        "\n".join(found)
+    assert not found, (
+        "cite the repo's own documents (papers/<p>/REFERENCE.md, claims.yaml) instead:\n" + "\n".join(found)
+    )
 
 
 def test_the_check_finds_a_citation(tmp_path):

@@ -1,4 +1,5 @@
 """core.norms: the weight-norm skew of LISA §3.1 on the effective weight change (known answers)."""
+
 import pytest
 import torch
 
@@ -9,8 +10,10 @@ from core.norms import block_norms, mean_block_norms, norm_skew, skew_by_step, s
 
 
 def test_skew_by_hand():
-    rows = [{"step": 1, "update/embed": 3.0, "update/layer0": 1.0, "update/layer1": 2.0, "update/layer2": 3.0},
-            {"step": 2, "update/embed": 10.0, "update/layer0": 1.0, "update/layer1": 2.0, "update/layer2": 5.0}]
+    rows = [
+        {"step": 1, "update/embed": 3.0, "update/layer0": 1.0, "update/layer1": 2.0, "update/layer2": 3.0},
+        {"step": 2, "update/embed": 10.0, "update/layer0": 1.0, "update/layer1": 2.0, "update/layer2": 5.0},
+    ]
     blocks, values = mean_block_norms(rows)
     assert blocks == ["embed", "layer0", "layer1", "layer2"] and values == [6.5, 1.0, 2.0, 4.0]
     assert norm_skew(blocks, values) == 6.5 / 2.0

@@ -4,9 +4,9 @@ import json
 import re
 
 import pytest
-
 from conftest import run_experiment_into
-from core.run import REPO
+
+from core.io import REPO
 
 FIXTURE = """
 paper: lisa
@@ -14,7 +14,8 @@ experiment: loss_curves
 base: {model: tiny-llama, task: instruct, max_steps: 3, batch_size: 2, max_length: 32, eval_examples: 4,
        train_examples: 16, lm_eval_limit: 2, lr: 1.0e-3, lisa: {gamma: 1, interval: 1}}
 profiles: {cpu: {}}
-runs: [{name: full, method: full}, {name: lora, method: lora}, {name: galore, method: galore}, {name: lisa, method: lisa}]
+runs: [{name: full, method: full}, {name: lora, method: lora}, {name: galore, method: galore},
+       {name: lisa, method: lisa}]
 seeds: [0, 1]
 """
 

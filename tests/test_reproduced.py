@@ -1,15 +1,22 @@
 """core.reproduced: a re-run counts as reproduced only when every non-volatile number agrees."""
+
 import json
 import shutil
 import subprocess
 
 import pytest
 
+from core.io import REPO, RESULTS
 from core.reproduced import committed_results, compare_trees, main
-from core.run import REPO, RESULTS
 
-RESULT = {"eval_loss": 1.25, "accuracy": 0.5, "selected": [3, 7], "mean_step_s": 1.8, "process_max_rss_mb": 1900.0,
-          "step_s_all": [1.7, 1.9]}
+RESULT = {
+    "eval_loss": 1.25,
+    "accuracy": 0.5,
+    "selected": [3, 7],
+    "mean_step_s": 1.8,
+    "process_max_rss_mb": 1900.0,
+    "step_s_all": [1.7, 1.9],
+}
 METRICS = [{"step": 1, "loss": 2.5, "step_time": 1.7}, {"step": 2, "loss": 2.25, "step_time": 1.6}]
 
 
@@ -18,7 +25,9 @@ def write_run(root, result=RESULT, metrics=METRICS, manifest=None):
     run.mkdir(parents=True)
     (run / "result.json").write_text(json.dumps(result))
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in metrics))
-    (run / "manifest.json").write_text(json.dumps(manifest or {"created": "2026-11-23T10:00", "git_sha": "a"}))
+    (run / "manifest.json").write_text(
+        json.dumps(manifest or {"created": "2026-11-23T10:00", "git_sha": "a"})
+    )
     return run
 
 
@@ -30,15 +39,24 @@ def trees(tmp_path):
 
 def test_machine_fields_differ_but_run_reproduced(trees):
     ref, new = trees
-    write_run(new, {**RESULT, "mean_step_s": 2.7, "process_max_rss_mb": 2000.0, "step_s_all": [1.8, 1.9]},
-              [{**r, "step_time": r["step_time"] * 2} for r in METRICS],
-              {"created": "2026-11-24T09:00", "git_sha": "b"})
+    write_run(
+        new,
+        {**RESULT, "mean_step_s": 2.7, "process_max_rss_mb": 2000.0, "step_s_all": [1.8, 1.9]},
+        [{**r, "step_time": r["step_time"] * 2} for r in METRICS],
+        {"created": "2026-11-24T09:00", "git_sha": "b"},
+    )
     report = compare_trees(ref, new, ["lisa"])
     assert report.reproduced and report.files == 3
     assert report.volatile["metrics.jsonl[].step_time"][0] == 2
     assert report.volatile["mean_step_s"][1] == pytest.approx(0.9 / 2.7)
-    assert set(report.volatile) == {"metrics.jsonl[].step_time", "mean_step_s", "process_max_rss_mb",
-                                    "step_s_all[]", "created", "git_sha"}
+    assert set(report.volatile) == {
+        "metrics.jsonl[].step_time",
+        "mean_step_s",
+        "process_max_rss_mb",
+        "step_s_all[]",
+        "created",
+        "git_sha",
+    }
 
 
 def test_a_changed_loss_fails_with_its_relative_change(trees):
@@ -98,10 +116,10 @@ def test_cli_exit_code_and_unknown_paper(trees, capsys):
 
 
 def test_committed_results_are_the_files_git_holds(tmp_path):
-    rel = "data/results/lisa/optimizer_state/cpu/cpu.json"
+    rel = "data/results/lisa/optimizer_state/cpu.json"
     out = committed_results("HEAD", tmp_path)
     held = subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=REPO, check=True, capture_output=True).stdout
-    assert (out / "lisa/optimizer_state/cpu/cpu.json").read_bytes() == held
+    assert (out / "lisa/optimizer_state/cpu.json").read_bytes() == held
     assert out.relative_to(tmp_path) == RESULTS.relative_to(REPO)
     with pytest.raises(SystemExit, match="no-such-rev"):
         committed_results("no-such-rev", tmp_path)

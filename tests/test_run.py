@@ -3,8 +3,19 @@ import json
 import pytest
 
 from core.config import RunConfig
-from core.run import (CorruptFileError, RunExistsError, append_jsonl, atomic_write_json, atomic_write_text, manifest,
-                      read_json, read_jsonl, run_status, truncate_jsonl, write_new_json)
+from core.io import (
+    CorruptFileError,
+    RunExistsError,
+    append_jsonl,
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+    read_jsonl,
+    truncate_jsonl,
+    write_new_json,
+)
+from core.provenance import manifest
+from core.run import run_status
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
@@ -13,7 +24,8 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
 
     def crash(*a, **k):
         raise OSError("disk full")
-    monkeypatch.setattr("core.run.os.replace", crash)  # the write happened, the rename fails
+
+    monkeypatch.setattr("core.io.os.replace", crash)  # the write happened, the rename fails
     with pytest.raises(OSError, match="disk full"):
         atomic_write_text(path, '{"a": 2}')
     assert json.loads(path.read_text()) == {"a": 1}
@@ -54,11 +66,13 @@ def test_finished_run_is_verified_before_it_is_skipped(tmp_path, damage):
     atomic_write_json(tmp_path / "manifest.json", manifest(cfg.to_dict(), 0))
     finish(tmp_path)
     result, metrics = tmp_path / "result.json", tmp_path / "metrics.jsonl"
-    {"empty result": lambda: result.write_text(""),
-     "cut result": lambda: result.write_text(result.read_text()[:10]),
-     "no steps": lambda: result.write_text('{"status": "done"}'),
-     "cut metrics": lambda: metrics.write_text(metrics.read_text()[:-5]),
-     "missing row": lambda: metrics.write_text(metrics.read_text().splitlines()[0] + "\n")}[damage]()
+    {
+        "empty result": lambda: result.write_text(""),
+        "cut result": lambda: result.write_text(result.read_text()[:10]),
+        "no steps": lambda: result.write_text('{"status": "done"}'),
+        "cut metrics": lambda: metrics.write_text(metrics.read_text()[:-5]),
+        "missing row": lambda: metrics.write_text(metrics.read_text().splitlines()[0] + "\n"),
+    }[damage]()
     with pytest.raises(CorruptFileError, match="result.json|metrics.jsonl"):
         run_status(tmp_path, cfg)
 
@@ -94,7 +108,9 @@ def test_truncate_jsonl_drops_rows_after_checkpoint(tmp_path):
 def test_run_finished_before_a_config_field_was_added_still_counts_as_done(tmp_path):
     """A stored config lacking a field added later (filled with its default) is the same config."""
     from core.config import RunConfig
-    from core.run import atomic_write_json, run_status
+    from core.io import atomic_write_json
+    from core.run import run_status
+
     cfg = RunConfig(name="old")
     stored = cfg.to_dict()
     stored.pop("probe_every")

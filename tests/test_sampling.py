@@ -42,6 +42,7 @@ def test_marginal_inclusion_is_gamma_over_n():
 
 def test_same_seed_same_sequence_and_private_generator():
     import torch
+
     a, b = UniformLayerSampler(30, 2, seed=7), UniformLayerSampler(30, 2, seed=7)
     torch.manual_seed(0)
     seq_a = [a.sample() for _ in range(20)]
@@ -124,16 +125,16 @@ def test_misa_resume_continues_sequence():
     sizes = [5, 7, 9, 11, 13, 15, 17]
     a = ModuleImportanceSampler(sizes, budget=0.3, seed=4)
     seq = []
-    for k in range(12):
+    for _ in range(12):
         seq.append(a.sample())
         a.update({b: 0.1 * (b + 1) for b in seq[-1]})
     b = ModuleImportanceSampler(sizes, budget=0.3, seed=4)
-    for k in range(5):
+    for _ in range(5):
         b.update({x: 0.1 * (x + 1) for x in b.sample()})
     c = ModuleImportanceSampler(sizes, budget=0.3, seed=99)
     c.load_state_dict(b.state_dict())
     rest = []
-    for k in range(7):
+    for _ in range(7):
         rest.append(c.sample())
         c.update({x: 0.1 * (x + 1) for x in rest[-1]})
     assert rest == seq[5:]

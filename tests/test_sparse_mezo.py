@@ -1,16 +1,19 @@
 """MeZO / Sparse MeZO through the Trainer (core.trainers), the encoder classifier, magnitude bands, the
 noise study and the ZO memory model."""
+
 import json
 import math
 
 import pytest
 import torch
+from conftest import run_interrupted_and_resumed
 
 import core.finetune as ft
-from conftest import run_interrupted_and_resumed
-from core.config import ConfigError, RunConfig, build, load_experiment
+from core.checks import run_config
+from core.config import ConfigError
+from core.experiment_file import load_experiment
+from core.io import read_json, read_jsonl
 from core.memory import PAPER_MODELS, predict_memory
-from core.run import read_json, read_jsonl
 from core.zo import MagnitudeBand, MagnitudeMask, RandomMask
 
 
@@ -30,7 +33,7 @@ def test_zo_trainer_keeps_no_gradient_and_no_optimizer_state(tmp_path, tiny_cfg)
     assert all(p.grad is None for p in model.parameters())
     assert len(trainer.optimizer.state) == 0
     mask = trainer.spsa.mask
-    for n, p in model.named_parameters():   # entries above the start threshold never move
+    for n, p in model.named_parameters():  # entries above the start threshold never move
         big = before[n].abs() > mask.thresholds[n][1]
         assert torch.equal(p.detach()[big], before[n][big])
     assert any(not torch.equal(p.detach(), before[n]) for n, p in model.named_parameters())
@@ -53,6 +56,7 @@ def test_resuming_a_zo_run_without_its_state_is_a_clear_error(tmp_path, tiny_cfg
     class Interrupt(TrainerCallback):
         def on_save(self, args, state, control, **kw):
             raise KeyboardInterrupt
+
     cfg = tiny_cfg(method="mezo", max_steps=4, save_every=2)
     trainer, _, _ = ft.build_trainer(cfg, tmp_path)
     trainer.add_callback(Interrupt())
@@ -76,35 +80,43 @@ def test_nonfinite_zo_loss_stops_as_diverged_and_logs_the_projected_gradient(tmp
 
 def test_zo_config_errors():
     with pytest.raises(ConfigError, match="grad_accum = 1"):
-        build(RunConfig, {"method": "mezo", "grad_accum": 2})
+        run_config({"method": "mezo", "grad_accum": 2})
     with pytest.raises(ConfigError, match="zo.mask"):
-        build(RunConfig, {"method": "mezo", "zo": {"mask": "largest"}})
+        run_config({"method": "mezo", "zo": {"mask": "largest"}})
     with pytest.raises(ConfigError, match="zo.sparsity"):
-        build(RunConfig, {"method": "mezo", "zo": {"sparsity": 1.0}})
+        run_config({"method": "mezo", "zo": {"sparsity": 1.0}})
 
 
 def test_runs_may_set_their_own_seeds(tmp_path):
     path = tmp_path / "exp.yaml"
-    path.write_text("paper: t\nprofiles: {cpu: {}}\nruns: [{name: a, method: zero_shot, seeds: [0]}, {name: b}]\n"
-                    "seeds: [0, 1, 2]\n")
+    path.write_text(
+        "paper: t\nprofiles: {cpu: {}}\nruns: [{name: a, method: zero_shot, seeds: [0]}, {name: b}]\n"
+        "seeds: [0, 1, 2]\n"
+    )
     assert [(c.name, c.seed) for c in load_experiment(path)] == [("a", 0), ("b", 0), ("b", 1), ("b", 2)]
 
 
 def test_encoder_classifier_scores_are_scaled_cosines_and_accuracy_matches(tmp_path, tiny_cfg):
     from core.encoder_cls import classifier_accuracy
+
     cfg = tiny_cfg(model="tiny-bert", method="zero_shot", task="sentiment", max_length=32)
     trainer, _, model = ft.build_trainer(cfg, tmp_path)
     batch = trainer.data_collator([trainer.train_dataset[i] for i in range(6)])
     out = model(**batch)
     assert out.logits.shape == (6, 2) and out.logits.abs().max() <= 1 / model.temperature + 1e-4
-    assert math.isclose(float(out.loss), float(torch.nn.functional.cross_entropy(out.logits, batch["labels"])),
-                        rel_tol=1e-6)
-    acc = classifier_accuracy(model, trainer.data_collator, trainer.train_dataset.select(range(6)), batch_size=4)
+    assert math.isclose(
+        float(out.loss), float(torch.nn.functional.cross_entropy(out.logits, batch["labels"])), rel_tol=1e-6
+    )
+    acc = classifier_accuracy(
+        model, trainer.data_collator, trainer.train_dataset.select(range(6)), batch_size=4
+    )
     assert acc["correct"] == (out.logits.argmax(-1) == batch["labels"]).int().tolist()
 
 
-@pytest.mark.parametrize("method,extra", [("full", {}), ("lora", {"lr": 1e-2}),
-                                          ("mezo", {"zo": {"sparsity": 0.8, "mask": "random"}})])
+@pytest.mark.parametrize(
+    "method,extra",
+    [("full", {}), ("lora", {"lr": 1e-2}), ("mezo", {"zo": {"sparsity": 0.8, "mask": "random"}})],
+)
 def test_encoder_runs_end_to_end_with_validation_curve(tmp_path, tiny_cfg, method, extra):
     cfg = tiny_cfg(model="tiny-bert", method=method, task="entailment", max_steps=4, eval_every=2, **extra)
     result = ft.train(cfg, tmp_path)
@@ -115,15 +127,15 @@ def test_encoder_runs_end_to_end_with_validation_curve(tmp_path, tiny_cfg, metho
 
 def test_magnitude_bands_partition_each_tensor_and_mask_thresholds_are_fixed():
     w = torch.randn(50, 40)
-    bands = [MagnitudeBand(lo, hi) for lo, hi in ((0, .2), (.2, .4), (.4, .6), (.6, .8), (.8, 1))]
+    bands = [MagnitudeBand(lo, hi) for lo, hi in ((0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1))]
     masks = torch.stack([b("w", w) for b in bands])
-    assert torch.equal(masks.sum(0), torch.ones_like(w, dtype=torch.long))      # every entry in exactly one band
+    assert torch.equal(masks.sum(0), torch.ones_like(w, dtype=torch.long))  # every entry in exactly one band
     assert masks.flatten(1).sum(1).tolist() == [400] * 5
     mask = MagnitudeMask(0.8)
     keep = mask("w", w)
     assert int(keep.sum()) == 400
     h = mask.thresholds["w"][1]
-    grown = w * 2                                                               # weights grow: fewer stay under h
+    grown = w * 2  # weights grow: fewer stay under h
     assert torch.equal(mask("w", grown), grown.abs() <= h) and int(mask("w", grown).sum()) < 400
     fresh = MagnitudeMask(0.8)
     fresh.load_state_dict(json.loads(json.dumps(mask.state_dict())))
@@ -135,15 +147,17 @@ def test_magnitude_bands_partition_each_tensor_and_mask_thresholds_are_fixed():
 def test_zo_memory_model_is_inference_plus_one_row_group():
     from core.zo import GROUP
     from core.zo_stream import BLOCK
+
     spec = PAPER_MODELS["llama-7b"]
     kw = dict(weight_bytes=2, act_bytes=2)
-    inf, mezo, sparse, rand = (predict_memory(spec, m, 16, 256, **kw)
-                               for m in ("inference", "mezo", "sparse_mezo", "random_mezo"))
-    head_rows = GROUP // spec.hidden                                   # the LM head's output, one row group at a time
+    inf, mezo, sparse, rand = (
+        predict_memory(spec, m, 16, 256, **kw) for m in ("inference", "mezo", "sparse_mezo", "random_mezo")
+    )
+    head_rows = GROUP // spec.hidden  # the LM head's output, one row group at a time
     assert mezo["total"] - inf["total"] == GROUP * 2 + 16 * 256 * head_rows * 2 + 2 * BLOCK * 4
-    assert sparse["total"] == mezo["total"]                                  # the mask is computed per block
+    assert sparse["total"] == mezo["total"]  # the mask is computed per block
     n = predict_memory(spec, "full", 16, 256, **kw)["trainable_params"]
-    assert rand["total"] - mezo["total"] == (n + 7) // 8                     # R-MeZO's mask: one bit per weight
+    assert rand["total"] - mezo["total"] == (n + 7) // 8  # R-MeZO's mask: one bit per weight
     assert mezo["grads"] == mezo["optimizer"] == 0
     assert mezo["total"] < 1.01 * inf["total"] < predict_memory(spec, "lora", 16, 256, **kw)["total"]
 
@@ -151,9 +165,10 @@ def test_zo_memory_model_is_inference_plus_one_row_group():
 def test_noise_study_tiny_profile_and_its_notebook(tmp_path, monkeypatch):
     import papers.sparse_mezo.noise as noise
     from core.figures import execute
-    from core.run import REPO
+    from core.io import REPO
+
     results = tmp_path / "results"
-    monkeypatch.setattr(noise, "out_path", lambda profile: results / "sparse_mezo" / "noise" / f"{profile}.json")
+    monkeypatch.setattr("core.study.RESULTS", results)
     data = noise.collect("tiny")
     for res in data["models"].values():
         assert len(res["draws"]) == 3
@@ -162,7 +177,9 @@ def test_noise_study_tiny_profile_and_its_notebook(tmp_path, monkeypatch):
             assert all(e >= 0 for e in d["err"])
         # the quintiles partition the gradient: their ‖∇_b‖² add up to ‖∇L‖²
         assert math.isclose(sum(res["draws"][0]["grad_sq"]), res["grad_sq_total"], rel_tol=1e-6)
-    rec = execute(REPO / "notebooks" / "src" / "sparse_mezo_noise.py", "sparse_mezo", "tiny", tmp_path / "out", results)
+    rec = execute(
+        REPO / "notebooks" / "src" / "sparse_mezo_noise.py", "sparse_mezo", "tiny", tmp_path / "out", results
+    )
     assert set(rec["table"]) == {"tiny-llama", "tiny-bert"}
     assert len(rec["table"]["tiny-llama"]["relative_error"]) == 5
 
@@ -180,5 +197,7 @@ def test_zo_memory_model_saves_no_attention_scores():
     for method in ("mezo", "sparse_mezo"):
         with_scores = predict_memory(spec, method, 16, 256, attention_scores=True)
         assert with_scores["total"] == predict_memory(spec, method, 16, 256)["total"]
-    assert predict_memory(spec, "full", 16, 256, attention_scores=True)["activations"] > \
-        predict_memory(spec, "full", 16, 256)["activations"]
+    assert (
+        predict_memory(spec, "full", 16, 256, attention_scores=True)["activations"]
+        > predict_memory(spec, "full", 16, 256)["activations"]
+    )

@@ -1,12 +1,19 @@
 """Variance lab (core.estimators, papers.variance_lab): Monte Carlo against exact values on toy problems."""
+
 from itertools import combinations
 
 import numpy as np
 import pytest
 import torch
 
-from core.estimators import (block_closed_forms, block_monte_carlo, spsa_monte_carlo, spsa_theory,
-                             verdict_vs_theory, weights)
+from core.estimators import (
+    block_closed_forms,
+    block_monte_carlo,
+    spsa_monte_carlo,
+    spsa_theory,
+    verdict_vs_theory,
+    weights,
+)
 from core.sampling import ModuleImportanceSampler, UniformLayerSampler
 
 # toy model: blocks 0 (always trained, like embeddings/head) and 1..8 = 4 layers x 2 blocks; 3 "batches"
@@ -16,8 +23,10 @@ SIZES = [5, 3, 4, 2, 6, 3, 3, 4, 2]
 
 def toy_gradients(seed=0):
     gen = torch.Generator().manual_seed(seed)
-    batches = [[torch.randn(n, generator=gen, dtype=torch.float64) * (1 + b) for b, n in enumerate(SIZES)]
-               for _ in range(3)]
+    batches = [
+        [torch.randn(n, generator=gen, dtype=torch.float64) * (1 + b) for b, n in enumerate(SIZES)]
+        for _ in range(3)
+    ]
     mean = [sum(bt[b] for bt in batches) / len(batches) for b in range(len(SIZES))]
     sq = np.array([[float(v @ v) for v in bt] for bt in batches])
     dots = np.array([[float(v @ m) for v, m in zip(bt, mean)] for bt in batches])
@@ -36,7 +45,10 @@ def exact_by_enumeration(batches, mean, gamma, reweighted):
     subsets = list(combinations(range(4), gamma))
     for layers in subsets:
         for bt in batches:
-            c = [1.0 if LAYER[b] < 0 else (1 / pi if reweighted else 1.0) * (LAYER[b] in layers) for b in range(9)]
+            c = [
+                1.0 if LAYER[b] < 0 else (1 / pi if reweighted else 1.0) * (LAYER[b] in layers)
+                for b in range(9)
+            ]
             g_hat = torch.cat([cb * v for cb, v in zip(c, bt)])
             err += float((g_hat - torch.cat(bt)).pow(2).sum())
             err_full += float((g_hat - torch.cat(mean)).pow(2).sum())
@@ -61,7 +73,10 @@ def test_monte_carlo_with_lisa_sampler_agrees_and_catches_a_10_percent_error():
     for w in ("reweighted", "applied"):
         err, err_full = exact_by_enumeration(batches, mean, 1, w == "reweighted")
         mc = out[w]["mc"]
-        assert mc["err"]["lo"] <= err <= mc["err"]["hi"] and mc["err_full"]["lo"] <= err_full <= mc["err_full"]["hi"]
+        assert (
+            mc["err"]["lo"] <= err <= mc["err"]["hi"]
+            and mc["err_full"]["lo"] <= err_full <= mc["err_full"]["hi"]
+        )
         assert mc["err"]["rel_half_width"] < 0.05
         assert out[w]["check"]["err"]["inside"] and out[w]["check"]["err"]["wrong_caught"]
     # the reweighted update is unbiased: its mean projection on g is ‖g‖² (1 inside the interval), bias² ~ 0
@@ -91,16 +106,19 @@ def test_spsa_error_is_d_plus_1_not_d_plus_2():
     d = 5
     G = torch.randn(3, d, generator=torch.Generator().manual_seed(1))
     mask = torch.tensor([1, 1, 0, 1, 0], dtype=torch.bool)
-    out = spsa_monte_carlo(gaussian_z(d), {"mezo": {"G": G, "mean": G.mean(0)},
-                                           "smezo": {"G": G, "mean": G.mean(0), "mask": mask}}, n=40000)
+    out = spsa_monte_carlo(
+        gaussian_z(d),
+        {"mezo": {"G": G, "mean": G.mean(0)}, "smezo": {"G": G, "mean": G.mean(0), "mask": mask}},
+        n=40000,
+    )
     assert out["mezo"]["theory"]["err"] == pytest.approx(d + 1)
     assert out["mezo"]["check"]["err"]["inside"] and out["mezo"]["check"]["err_full"]["inside"]
     assert not verdict_vs_theory(out["mezo"]["mc"]["err"], d + 2)["inside"]  # E‖ĝ‖²/‖g‖², not the error
-    assert out["mezo"]["mc"]["proj"]["lo"] <= 1 <= out["mezo"]["mc"]["proj"]["hi"]   # unbiased
+    assert out["mezo"]["mc"]["proj"]["lo"] <= 1 <= out["mezo"]["mc"]["proj"]["hi"]  # unbiased
     kept = float((G * mask).pow(2).sum() / G.pow(2).sum())
-    assert out["smezo"]["theory"]["proj"] == pytest.approx(kept)                       # E ĝ = m ⊙ g
+    assert out["smezo"]["theory"]["proj"] == pytest.approx(kept)  # E ĝ = m ⊙ g
     assert out["smezo"]["theory"]["bias_sq"] == pytest.approx(1 - kept)
-    assert out["smezo"]["theory"]["err_kept"] == pytest.approx(4 * kept)               # (d_m + 1)‖m⊙g‖²
+    assert out["smezo"]["theory"]["err_kept"] == pytest.approx(4 * kept)  # (d_m + 1)‖m⊙g‖²
     assert all(out["smezo"]["check"][k]["inside"] for k in ("err", "err_kept", "err_full", "proj"))
 
 
@@ -113,6 +131,7 @@ def test_spsa_theory_of_a_full_mask_is_mezo():
 def test_misa_sampler_with_estimated_inclusion():
     """MISA's packing sampler has no closed-form π: π̂ from a calibration chain, its SE enters the check."""
     from papers.variance_lab.lab import warm_misa
+
     _, _, sq, dots, sq_full = toy_gradients()
     blocks = np.arange(1, 9)
     sizes = [SIZES[b] for b in blocks]
@@ -121,6 +140,7 @@ def test_misa_sampler_with_estimated_inclusion():
         s = ModuleImportanceSampler(sizes, budget=0.3, eta=1.0, seed=seed, total=sum(SIZES), period=2)
         warm_misa(s, np.sqrt(sq[:, blocks]), 2, 5)
         return lambda: blocks[s.sample()]
+
     cal = chain(1)
     calibration = [cal() for _ in range(3000)]
     pi = np.bincount(np.concatenate(calibration), minlength=9) / len(calibration)
@@ -134,11 +154,12 @@ def test_partition_and_vector_check_on_tiny_llama():
     """Blocks cover every parameter once, and the block formula equals ‖ĝ − g‖² of the built update vector."""
     from core.models import load_model
     from papers.variance_lab import gradients as grads
+
     model, _ = load_model("tiny-llama")
     part = grads.partition(model)
     assert sum(part["sizes"]) == sum(p.numel() for p in model.parameters())
     assert {"always", "matrix", "norm", "other"} == set(part["kind"])
-    tied = grads.partition(load_model("tiny-gpt2")[0])      # head tied to the embedding: one block, counted once
+    tied = grads.partition(load_model("tiny-gpt2")[0])  # head tied to the embedding: one block, counted once
     assert sum(tied["sizes"]) == tied["total"]
     ids = torch.randint(0, 100, (2, 12), generator=torch.Generator().manual_seed(0))
     batches = [{"input_ids": ids, "labels": ids}, {"input_ids": ids.flip(1), "labels": ids.flip(1)}]
@@ -154,6 +175,7 @@ def test_zo_directions_come_from_core_zo():
     the same z times its mask."""
     from core.zo import SPSA, MagnitudeMask
     from papers.variance_lab.lab import magnitude_mask, next_direction
+
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(6, 4), torch.nn.Linear(4, 3))
     plain, masked = SPSA(model, seed=3), SPSA(model, seed=3, mask=MagnitudeMask(0.5))
@@ -171,6 +193,7 @@ def test_zo_directions_come_from_core_zo():
 def test_lab_runs_end_to_end_on_tiny_llama():
     """The whole lab on a random tiny model: every arm present, vector checks exact, ZO z shared with S-MeZO."""
     from papers.variance_lab.lab import PROFILES, run_lab
+
     lab = run_lab(PROFILES["tiny"])
     for pt in ("pretrained", "finetuned"):
         arms = lab["points"][pt]["arms"]

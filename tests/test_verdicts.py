@@ -14,17 +14,20 @@ def test_wording():
     assert (HOLDS, DOES_NOT_HOLD) == ("holds", "does not hold")
 
 
-@pytest.mark.parametrize("lo, hi, effect, direction, verdict", [
-    (0.1, 0.3, None, +1, HOLDS),                     # excludes 0 on the paper's (positive) side
-    (-0.3, -0.1, None, -1, HOLDS),                   # paper says smaller, interval below 0
-    (0.1, 0.3, 2.0, +1, HOLDS),                      # sign decided for the paper, size short: the sign holds
-    (-0.3, -0.1, None, +1, DOES_NOT_HOLD),           # entirely on the other side of 0
-    (0.1, 0.3, None, -1, DOES_NOT_HOLD),
-    (-0.1, 0.2, 0.5, +1, DOES_NOT_HOLD),             # sign undecided, but entirely short of the paper's effect
-    (-0.2, 0.1, -0.5, -1, DOES_NOT_HOLD),
-    (-0.1, 0.6, 0.5, +1, "inconclusive (MDE = 0.4)"),  # covers both 0 and the paper's effect
-    (-0.1, 0.2, None, +1, "inconclusive (MDE = 0.4)"),  # covers 0, no size claimed
-])
+@pytest.mark.parametrize(
+    "lo, hi, effect, direction, verdict",
+    [
+        (0.1, 0.3, None, +1, HOLDS),  # excludes 0 on the paper's (positive) side
+        (-0.3, -0.1, None, -1, HOLDS),  # paper says smaller, interval below 0
+        (0.1, 0.3, 2.0, +1, HOLDS),  # sign decided for the paper, size short: the sign holds
+        (-0.3, -0.1, None, +1, DOES_NOT_HOLD),  # entirely on the other side of 0
+        (0.1, 0.3, None, -1, DOES_NOT_HOLD),
+        (-0.1, 0.2, 0.5, +1, DOES_NOT_HOLD),  # sign undecided, but entirely short of the paper's effect
+        (-0.2, 0.1, -0.5, -1, DOES_NOT_HOLD),
+        (-0.1, 0.6, 0.5, +1, "inconclusive (MDE = 0.4)"),  # covers both 0 and the paper's effect
+        (-0.1, 0.2, None, +1, "inconclusive (MDE = 0.4)"),  # covers 0, no size claimed
+    ],
+)
 def test_decide_branches(lo, hi, effect, direction, verdict):
     assert decide(iv(lo, hi), effect, 0.4, direction) == verdict
 
@@ -52,8 +55,16 @@ def test_compare_scalar_is_the_paired_t_and_its_mde():
 def test_compare_runs_pairs_by_seed_and_reads_accuracy_vectors():
     def run(name, seed, correct):
         return SimpleNamespace(name=name, seed=seed, result={"test_correct": correct})
-    runs = [run("a", 1, [1, 1, 0, 1]), run("a", 0, [1, 1, 0, 1]), run("b", 0, [1, 0, 0, 1]),
-            run("b", 1, [0, 0, 0, 1]), run("a", 2, [1, 1, 1, 1]), run("b", 2, [1, 1, 0, 0]), run("b", 3, [0] * 4)]
+
+    runs = [
+        run("a", 1, [1, 1, 0, 1]),
+        run("a", 0, [1, 1, 0, 1]),
+        run("b", 0, [1, 0, 0, 1]),
+        run("b", 1, [0, 0, 0, 1]),
+        run("a", 2, [1, 1, 1, 1]),
+        run("b", 2, [1, 1, 0, 0]),
+        run("b", 3, [0] * 4),
+    ]
     c = compare_runs(runs, "a", "b", "test_correct")
     ref = t_interval([0.25, 0.5, 0.5])  # seed 3 has no partner
     assert (c.interval.lo, c.interval.hi, c.interval.n) == pytest.approx((ref.lo, ref.hi, 3))

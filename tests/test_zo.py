@@ -1,4 +1,5 @@
 """core.zo: SPSA on a quadratic (unbiased, known variance), exact mask fractions, determinism, exact restore."""
+
 import json
 
 import numpy as np
@@ -52,7 +53,7 @@ def test_spsa_on_a_quadratic_is_unbiased_with_the_gaussian_variance():
     var = ((draws - true) ** 2).sum(dim=1)
     expected = (6 + 1) * float(true @ true)
     assert abs(float(var.mean()) - expected) < 4 * float(var.std()) / np.sqrt(len(var))
-    sq = (draws ** 2).sum(dim=1)                                       # E‖ĝ‖² = (d + 2)‖∇f‖²
+    sq = (draws**2).sum(dim=1)  # E‖ĝ‖² = (d + 2)‖∇f‖²
     assert abs(float(sq.mean()) - (6 + 2) * float(true @ true)) < 4 * float(sq.std()) / np.sqrt(len(sq))
 
 
@@ -94,13 +95,15 @@ def test_same_seed_gives_identical_trajectories_and_resume_continues():
     est2 = SPSA(model, eps=1e-3, seed=123)
     est2.load_state_dict(state)
     assert first + [est2.step(model, lr=0.05) for _ in range(5)] == runs[0]
-    assert runs[0][-1] < runs[0][0]                                   # it descends
-    with pytest.raises(ValueError, match="z stream 'v1'"):             # a state made with the old stream
+    assert runs[0][-1] < runs[0][0]  # it descends
+    with pytest.raises(ValueError, match="z stream 'v1'"):  # a state made with the old stream
         est2.load_state_dict({k: v for k, v in state.items() if k != "zo_stream"})
 
 
 def test_z_is_the_same_for_any_thread_count_block_schedule_and_after_resume():
-    model = nn.Sequential(nn.Linear(300, 700), nn.LayerNorm(700))    # 210,000 weights: 4 blocks, the last partial
+    model = nn.Sequential(
+        nn.Linear(300, 700), nn.LayerNorm(700)
+    )  # 210,000 weights: 4 blocks, the last partial
     w = model[0].weight
     ests = [SPSA(model, seed=5, threads=t) for t in (1, 2, 3)]
     for est in ests:
@@ -109,9 +112,9 @@ def test_z_is_the_same_for_any_thread_count_block_schedule_and_after_resume():
     assert all(torch.equal(est.z(0, w), ref) for est in ests[1:])
     n = w.numel()
     flat = torch.cat([ests[2].perturbed_range(w, a, min(a + 50_000, n), 1.0) for a in range(0, n, 50_000)])
-    assert torch.equal(flat, ests[1].perturbed_range(w, 0, n, 1.0))   # any split of the range into pieces
-    alone = ests[1].perturbed_range(w, BLOCK, 2 * BLOCK, 1.0, blocks=[1])   # one block regenerated alone
-    assert torch.equal(alone, flat[BLOCK:2 * BLOCK])
+    assert torch.equal(flat, ests[1].perturbed_range(w, 0, n, 1.0))  # any split of the range into pieces
+    alone = ests[1].perturbed_range(w, BLOCK, 2 * BLOCK, 1.0, blocks=[1])  # one block regenerated alone
+    assert torch.equal(alone, flat[BLOCK : 2 * BLOCK])
     assert torch.equal(flat.view_as(w), torch.add(w.detach(), ref, alpha=ests[0].eps))
     resumed = SPSA(model, seed=99, threads=2)
     resumed.load_state_dict(json.loads(json.dumps(ests[0].state_dict())))
@@ -123,7 +126,7 @@ def test_chunked_linear_and_embedding_forwards_match_a_perturbed_copy(monkeypatc
     monkeypatch.setattr(zo, "GROUP", 400)
     torch.manual_seed(0)
     emb, lin = nn.Embedding(100, 36), nn.Linear(36, 100)
-    lin.weight = emb.weight                                            # tied, like an LM head
+    lin.weight = emb.weight  # tied, like an LM head
     model = nn.Sequential(emb, lin)
     ids = torch.tensor([[3, 3, 97, 50], [0, 99, 12, 50]])
     for mask in (None, MagnitudeMask(0.5), RandomMask(0.5, seed=1)):
@@ -139,7 +142,9 @@ def test_chunked_linear_and_embedding_forwards_match_a_perturbed_copy(monkeypatc
         assert all(torch.equal(a, p) for a, p in zip(before, model.parameters()))
 
 
-@pytest.mark.parametrize("make", [MagnitudeMask, lambda s: RandomMask(s, seed=4)], ids=["magnitude", "random"])
+@pytest.mark.parametrize(
+    "make", [MagnitudeMask, lambda s: RandomMask(s, seed=4)], ids=["magnitude", "random"]
+)
 @pytest.mark.parametrize("sparsity", [0.0, 0.5, 0.8])
 def test_masks_keep_exactly_the_requested_fraction(make, sparsity):
     w = torch.randn(37, 11)
@@ -149,16 +154,18 @@ def test_masks_keep_exactly_the_requested_fraction(make, sparsity):
         assert w[keep].abs().max() <= w[~keep].abs().min() if (~keep).any() else True
 
 
-@pytest.mark.parametrize("make", [MagnitudeMask, lambda s: RandomMask(s, seed=4)], ids=["magnitude", "random"])
+@pytest.mark.parametrize(
+    "make", [MagnitudeMask, lambda s: RandomMask(s, seed=4)], ids=["magnitude", "random"]
+)
 def test_block_mask_equals_the_whole_tensor_mask(make):
-    w = torch.randn(3 * BLOCK + 777)                                   # 4 blocks, the last partial
+    w = torch.randn(3 * BLOCK + 777)  # 4 blocks, the last partial
     blockwise, whole = make(0.7), make(0.7)
-    blockwise.prepare("w", w)                                          # thresholds / bits from the full tensor
+    blockwise.prepare("w", w)  # thresholds / bits from the full tensor
     pieces = [blockwise.keep("w", w[a:e], a) for a, e in (block_range(b, w.numel()) for b in range(4))]
     assert torch.equal(torch.cat(pieces) > 0, whole("w", w))
     assert set(torch.cat(pieces).unique().tolist()) <= {0.0, 1.0}
     if isinstance(whole, MagnitudeMask):
-        w2 = w * torch.linspace(0.5, 2.0, w.numel())                  # the weights move; thresholds stay fixed
+        w2 = w * torch.linspace(0.5, 2.0, w.numel())  # the weights move; thresholds stay fixed
         assert torch.equal(blockwise.keep("w", w2, 0) > 0, whole("w", w2))
 
 
@@ -168,7 +175,9 @@ def test_the_random_mask_stream_is_a_permutation(n):
     for salt in (0, 12345):
         perm = permuted_index(torch.arange(n), n, salt)
         assert torch.equal(perm.sort().values, torch.arange(n))
-    assert not torch.equal(permuted_index(torch.arange(4099), 4099, 1), permuted_index(torch.arange(4099), 4099, 2))
+    assert not torch.equal(
+        permuted_index(torch.arange(4099), 4099, 1), permuted_index(torch.arange(4099), 4099, 2)
+    )
 
 
 def test_masked_spsa_moves_only_small_weights():
@@ -179,7 +188,7 @@ def test_masked_spsa_moves_only_small_weights():
     for _ in range(3):
         est.step(model, lr=0.01)
     for n, p in model.named_parameters():
-        assert torch.equal(p[big[n]], before[n][big[n]])              # large-magnitude half never moves
+        assert torch.equal(p[big[n]], before[n][big[n]])  # large-magnitude half never moves
         assert not torch.equal(p[~big[n]], before[n][~big[n]])
 
 
@@ -192,6 +201,7 @@ def test_nonfinite_loss_is_a_clear_error():
 
 def test_spsa_on_a_tiny_llama_probes_every_module_and_leaves_weights_intact():
     from core.models import load_model
+
     model, _ = load_model("tiny-llama")
     model.eval()
     ids = torch.randint(0, 200, (2, 16))
@@ -207,4 +217,4 @@ def test_spsa_on_a_tiny_llama_probes_every_module_and_leaves_weights_intact():
     assert all(torch.equal(before[n], p) for n, p in model.named_parameters())
     est.update(g, lr=1e-3)
     moved = [n for n, p in model.named_parameters() if not torch.equal(before[n], p)]
-    assert len(moved) == len(before)                                  # every trainable tensor was updated
+    assert len(moved) == len(before)  # every trainable tensor was updated

@@ -15,12 +15,11 @@ results_root = "data/results"
 figure_path = "/tmp/ist_accuracy.png"
 
 # %%
-from pathlib import Path
-
 from core.claims import fmt_interval, judge, measured, verdict_cell
 from core.plotting import bars, figure, finish, name, seed_points, tilt
 from core.results import by_method, load_json, load_runs
 from core.stats import accuracy_diff, mde_accuracy, t_interval
+from core.study import study_path
 
 methods = ["lora", "ist", "ist_random", "lisa"]
 table, verdicts = {}, []
@@ -44,7 +43,7 @@ for exp in ("accuracy_math", "accuracy_sentiment"):
                 ours=f"test accuracy {fmt_interval(iv)}",
             )
         )
-memory = load_json(Path(results_root) / "ist" / "memory" / f"{profile}-cpu.json")
+memory = load_json(study_path("ist", "memory", profile, results_root))
 table["memory_mb"] = {r["label"]: r["peak_mb"] for r in memory["rows"] if "skipped" not in r}
 ist_key = next(k for k in table["memory_mb"] if k.startswith("ist"))
 ratio = table["memory_mb"][ist_key] / table["memory_mb"]["lora"]

@@ -13,17 +13,16 @@ results_root = "data/results"
 figure_path = "/tmp/ist_importance_check.png"
 
 # %%
-from pathlib import Path
-
 import numpy as np
 
 from core.claims import Verdict, paper_claim, verdict_cell
 from core.plotting import figure, finish
 from core.results import load_json
 from core.stats import mde_of, t_interval
+from core.study import study_path
 from core.verdicts import decide
 
-check = load_json(Path(results_root) / "ist" / "importance_check" / f"{profile}.json")
+check = load_json(study_path("ist", "importance_check", profile, results_root))
 seeds = check["seeds"]
 arms = [a for a in ("ist", "ist_slr100") if all(a in s for s in seeds)]
 table = {"reference_run": check["reference_run"], "held_out": check["held_out"]}

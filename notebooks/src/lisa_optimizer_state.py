@@ -12,13 +12,12 @@ results_root = "data/results"
 figure_path = "/tmp/lisa_optimizer_state.png"
 
 # %%
-from pathlib import Path
-
 from core.claims import judge, measured, verdict_cell
 from core.plotting import color, figure, finish, name
 from core.results import load_json
+from core.study import study_path
 
-res = load_json(Path(results_root) / "lisa" / "optimizer_state" / profile / "cpu.json")
+res = load_json(study_path("lisa", "optimizer_state", profile, results_root))
 table = {}
 for key in ("ours", "reference"):
     rows = res[key]

@@ -12,16 +12,15 @@ results_root = "data/results"
 figure_path = "/tmp/misa_memory.png"
 
 # %%
-from pathlib import Path
-
 import numpy as np
 
 from core.claims import judge, measured, verdict_cell
 from core.memory import PAPER_MODELS, predict_memory
 from core.plotting import bars, color, figure, finish, name, tilt
 from core.results import load_json
+from core.study import study_path
 
-bench = load_json(Path(results_root) / "misa" / "memory" / f"{profile}-cpu.json")
+bench = load_json(study_path("misa", "memory", profile, results_root))
 rows = {r["label"]: r for r in bench["rows"] if "skipped" not in r}
 table = {
     "measured": {

@@ -17,8 +17,6 @@ results_root = "data/results"
 figure_path = "/tmp/misa_variance.png"
 
 # %%
-from pathlib import Path
-
 import numpy as np
 
 from core.claims import fmt_interval, judge, mde_from, verdict_cell
@@ -26,6 +24,7 @@ from core.plotting import figure, finish, name
 from core.results import load_json
 from core.sampling import importance_probs
 from core.stats import Interval, bootstrap_ci, bootstrap_ratio_ci, optimal_probs
+from core.study import study_path
 from core.verdicts import compare
 from papers.misa.variance import (
     GAMMAS,
@@ -36,7 +35,7 @@ from papers.misa.variance import (
     single_block_table,
 )
 
-data = load_json(Path(results_root) / "misa" / "variance" / profile / "grad_norms.json")
+data = load_json(study_path("misa", "variance", profile, results_root))
 sq = block_matrix(data)
 n_blocks = sq.shape[1]
 

@@ -20,17 +20,16 @@ results_root = "data/results"
 figure_path = "/tmp/sparse_mezo_memory.png"
 
 # %%
-from pathlib import Path
-
 import numpy as np
 
 from core.claims import Verdict, fmt_interval, paper_claim, ratio_interval, verdict_cell
 from core.memory import PAPER_MODELS, param_counts, predict_memory
 from core.plotting import bars, color, figure, finish, name, tilt
 from core.results import load_json
+from core.study import study_path
 from core.verdicts import DOES_NOT_HOLD, HOLDS
 
-bench = load_json(Path(results_root) / "sparse_mezo" / "memory" / f"{profile}-cpu.json")
+bench = load_json(study_path("sparse_mezo", "memory", profile, results_root))
 rows = {r["label"]: r for r in bench["rows"] if "skipped" not in r}
 sparse = next(k for k in rows if k.startswith("s-mezo") and k.endswith("0.8"))
 table = {
@@ -78,7 +77,7 @@ verdicts = [
 ]
 time_iv = table["time_vs_mezo"][sparse]
 # the ZO throughput benchmark (papers/sparse_mezo/memory.py), when made: forward and ZO steps back to back per round
-zo_path = Path(results_root) / "sparse_mezo" / "throughput" / f"{profile}-cpu.json"
+zo_path = study_path("sparse_mezo", "throughput", profile, results_root)
 zo = load_json(zo_path) if zo_path.exists() else None
 zo_methods = ["mezo", "s-mezo_0.8", "r-mezo_0.8"]
 if zo:

@@ -18,8 +18,6 @@ results_root = "data/results"
 figure_path = "/tmp/sparse_mezo_noise.png"
 
 # %%
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -27,8 +25,9 @@ from core.claims import fmt_interval, judge, verdict_cell
 from core.plotting import figure, finish, name
 from core.results import load_json
 from core.stats import bootstrap_ci, bootstrap_ratio_ci, mde_of, paired_interval
+from core.study import study_path
 
-data = load_json(Path(results_root) / "sparse_mezo" / "noise" / f"{profile}.json")
+data = load_json(study_path("sparse_mezo", "noise", profile, results_root))
 labels = [f"Q{i + 1}" for i in range(len(data["bands"]))]
 table, verdicts = {}, []
 for model, res in data["models"].items():

@@ -43,8 +43,6 @@ results_root = "data/results"
 figure_path = "/tmp/variance_lab_estimators.png"
 
 # %%
-from pathlib import Path
-
 import numpy as np
 from scipy import stats as sps
 
@@ -52,9 +50,10 @@ from core.claims import Verdict, fmt_interval, judge, mde_from, paper_claim, ver
 from core.plotting import color, figure, finish, name, tilt
 from core.results import load_json
 from core.stats import Interval
+from core.study import study_path
 from core.verdicts import decide_within
 
-lab = load_json(Path(results_root) / "variance_lab" / profile / "lab.json")
+lab = load_json(study_path("variance_lab", "lab", profile, results_root))
 info, points, zo, ist = lab["model"], lab["points"], lab["zo"], lab["ist"]
 total = info["total_params"]
 gammas = lab["setting"]["gammas"]
@@ -169,10 +168,13 @@ for pt in POINTS:
     print(pt, "packing, captured fraction MISA − uniform:", {g: fmt_interval(d, over=OVER) for g, d in diff.items()})
 ist_summary = {}
 for pt in POINTS:
-    I = ist[pt]
-    ist_summary[pt] = {"score_range": float(np.ptp(I["scores"])), "pi_range": [min(I["pi_ist"]), max(I["pi_ist"])],
-                       "ist_minus_random": diff_of(I["ist"]["reweighted"]["mc"]["err"], I["ist_random"]["reweighted"]["mc"]["err"]),
-                       **{n: {w: I[n][w]["mc"]["err"] for w in ("reweighted", "applied")} for n in ("ist", "ist_random")}}
+    arm = ist[pt]
+    ist_summary[pt] = {"score_range": float(np.ptp(arm["scores"])),
+                       "pi_range": [min(arm["pi_ist"]), max(arm["pi_ist"])],
+                       "ist_minus_random": diff_of(arm["ist"]["reweighted"]["mc"]["err"],
+                                                   arm["ist_random"]["reweighted"]["mc"]["err"]),
+                       **{n: {w: arm[n][w]["mc"]["err"] for w in ("reweighted", "applied")}
+                          for n in ("ist", "ist_random")}}
     print(pt, f"IST scores span {ist_summary[pt]['score_range']:.2e}; π̂ {ist_summary[pt]['pi_range']}; "
           f"IST − random (1/π error) {fmt_interval(ist_summary[pt]['ist_minus_random'], over=OVER)}")
 smezo_over_mezo = {pt: ratio_of(zo[f"smezo/{pt}"]["mc"]["err"], zo[f"mezo/{pt}"]["mc"]["err"]) for pt in POINTS}
@@ -230,7 +232,7 @@ ax.legend(loc="center right", fontsize=9)
 
 ax = axes[0, 1]
 groups = {}
-for est, _, _, _, mc, chk in table:
+for est, _, _, _, _mc, chk in table:
     groups.setdefault(KEY[est.split("_g")[0]], []).append(closed_form_ratio(chk))
 for i, (key, ivs) in enumerate(groups.items()):
     jitter = i + np.linspace(-0.3, 0.3, len(ivs))

@@ -6,6 +6,7 @@
 IST (reference score lr) and our variant `ist_slr100` with random selection (claim 2) and plain LoRA (claim 1);
 the v002 experiments are printed when their runs exist.
 """
+
 from __future__ import annotations
 
 import sys
@@ -15,8 +16,13 @@ from core.verdicts import comparisons
 
 METRICS = {"test accuracy": ("test_correct", +1), "validation loss": ("eval_loss", -1)}
 V002 = ("accuracy_math", "accuracy_sentiment")  # lm-eval scores: one scalar per seed, no per-item data
-DEFAULT = {"compare_math": {"ist": ("lora", "ist_random"), "ist_slr100": ("lora", "ist_random"),
-                            "ist_keep": ("ist",)}}
+DEFAULT = {
+    "compare_math": {
+        "ist": ("lora", "ist_random"),
+        "ist_slr100": ("lora", "ist_random"),
+        "ist_keep": ("ist",),
+    }
+}
 
 
 def claim_of(comparator: str) -> int:
@@ -25,7 +31,9 @@ def claim_of(comparator: str) -> int:
 
 def print_table(exp: str, runs, ours: str, comparators, metrics) -> None:
     present = {r.name for r in runs}
-    for (comparator, name), c in comparisons(runs, ours, [k for k in comparators if k in present], metrics).items():
+    for (comparator, name), c in comparisons(
+        runs, ours, [k for k in comparators if k in present], metrics
+    ).items():
         print(f"claim {claim_of(comparator)}, {exp}, {ours} − {comparator}, {name}:", c)
 
 

@@ -20,9 +20,9 @@ IST run's own checkpoint, against its scores and against how often each layer wa
 
 Needs the runs' adapters (`save_adapter: true` in papers/ist/configs/compare_math.yaml; not committed).
 """
+
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +33,10 @@ from core.callbacks import ISTCallback
 from core.stats import t_interval
 
 EXPERIMENT = "compare_math"
-REFERENCE_RUN = "lora"          # every layer's adapter trained at every step
+REFERENCE_RUN = "lora"  # every layer's adapter trained at every step
 SCORED_RUNS = ("ist", "ist_slr100")
-N_EXAMPLES = 32              # 2 batches x 31 forwards per checkpoint (budget: papers/ist/README.md "Scale")
-CONFOUNDED_SEEDS = ()       # each seed of the confounded version costs one more checkpoint (~3 min on 2 cores)
+N_EXAMPLES = 32  # 2 batches x 31 forwards per checkpoint (budget: papers/ist/README.md "Scale")
+CONFOUNDED_SEEDS = ()  # each seed of the confounded version costs one more checkpoint (~3 min on 2 cores)
 BATCH = 16
 
 
@@ -44,8 +44,9 @@ def example_losses(model, batch: dict) -> np.ndarray:
     """Mean response-token cross-entropy of each example (labels −100 are ignored), in eval mode."""
     logits = model(input_ids=batch["input_ids"], attention_mask=batch.get("attention_mask")).logits
     labels = batch["labels"][:, 1:]
-    tok = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2).float(), labels, ignore_index=-100,
-                                            reduction="none")
+    tok = torch.nn.functional.cross_entropy(
+        logits[:, :-1].transpose(1, 2).float(), labels, ignore_index=-100, reduction="none"
+    )
     mask = (labels != -100).float()
     return (tok.sum(1) / mask.sum(1).clamp(min=1)).double().numpy()
 
@@ -56,6 +57,7 @@ def suppression_deltas(model, batches, factor: float = 0.0, loss_fn=example_loss
     cb = ISTCallback(suppression=factor).attach(model)
     n_layers = len(cb.adapters)
     from core.models import eval_mode
+
     with eval_mode(model), torch.inference_mode():
         base = np.concatenate([loss_fn(model, b) for b in batches])
         cols = []
@@ -75,14 +77,29 @@ def rank_agreement(scores, deltas: np.ndarray, n_resamples: int = 2000, seed: in
     def rho_of(idx):
         return sps.spearmanr(scores, deltas[idx].mean(axis=0)).statistic
 
-    boot = sps.bootstrap((np.arange(len(deltas)),), rho_of, vectorized=False, n_resamples=n_resamples,
-                         method="percentile", rng=np.random.default_rng(seed))
-    perm = sps.permutation_test((scores,), lambda s: sps.spearmanr(s, importance).statistic,
-                                permutation_type="pairings", n_resamples=n_resamples,
-                                rng=np.random.default_rng(seed + 1))
-    return {"rho": float(sps.spearmanr(scores, importance).statistic),
-            "rho_lo": float(boot.confidence_interval.low), "rho_hi": float(boot.confidence_interval.high),
-            "p_permutation": float(perm.pvalue), "n_examples": int(len(deltas)), "n_layers": int(len(scores))}
+    boot = sps.bootstrap(
+        (np.arange(len(deltas)),),
+        rho_of,
+        vectorized=False,
+        n_resamples=n_resamples,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    perm = sps.permutation_test(
+        (scores,),
+        lambda s: sps.spearmanr(s, importance).statistic,
+        permutation_type="pairings",
+        n_resamples=n_resamples,
+        rng=np.random.default_rng(seed + 1),
+    )
+    return {
+        "rho": float(sps.spearmanr(scores, importance).statistic),
+        "rho_lo": float(boot.confidence_interval.low),
+        "rho_hi": float(boot.confidence_interval.high),
+        "p_permutation": float(perm.pvalue),
+        "n_examples": int(len(deltas)),
+        "n_layers": int(len(scores)),
+    }
 
 
 def selection_counts(run, n_layers: int) -> list[int]:
@@ -99,21 +116,27 @@ def held_out_batches(cfg, tok, n: int = N_EXAMPLES):
 
     from core.data import load_task
     from core.prompts import tokenize_dataset
+
     data = tokenize_dataset(load_task(cfg.task, "test", n), tok, cfg.max_length)
     collate = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
-    return [collate([data[j] for j in range(i, min(i + BATCH, len(data)))]) for i in range(0, len(data), BATCH)]
+    return [
+        collate([data[j] for j in range(i, min(i + BATCH, len(data)))]) for i in range(0, len(data), BATCH)
+    ]
 
 
 def checkpoint_deltas(run, n: int = N_EXAMPLES) -> np.ndarray:
     """ΔL on `n` test examples at a finished run's final adapter (rebuilt from its stored config)."""
-    from core.config import RunConfig, build
+    from core.checks import run_config
     from core.finetune import ADAPTER_FILE, apply_lora, load_adapter
     from core.models import load_model
-    cfg = build(RunConfig, run.config)
+
+    cfg = run_config(run.config)
     path = Path(run.path) / ADAPTER_FILE
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: the run finished without `save_adapter` (or in another clone); "
-                                "move its directory away and re-run it")
+        raise FileNotFoundError(
+            f"{path} is missing: the run finished without `save_adapter` (or in another clone); "
+            "move its directory away and re-run it"
+        )
     model, tok = load_model(cfg.model, "causal", dtype=cfg.dtype, seed=cfg.seed)
     model = apply_lora(model, cfg)
     load_adapter(model, path)
@@ -137,35 +160,64 @@ def check(runs, n: int = N_EXAMPLES, confounded_seeds=CONFOUNDED_SEEDS) -> dict:
             own = by[("ist", seed)]
             own_deltas = checkpoint_deltas(own, n)
             counts = selection_counts(own, own_deltas.shape[1])
-            row["confounded"] = {"own_importance": own_deltas.mean(0).tolist(), "selection_counts": counts,
-                                 "scores_vs_own": rank_agreement(row["ist"]["scores"], own_deltas),
-                                 "counts_vs_own": rank_agreement(counts, own_deltas)}
+            row["confounded"] = {
+                "own_importance": own_deltas.mean(0).tolist(),
+                "selection_counts": counts,
+                "scores_vs_own": rank_agreement(row["ist"]["scores"], own_deltas),
+                "counts_vs_own": rank_agreement(counts, own_deltas),
+            }
         rows.append(row)
-    summary = {name: str(t_interval([r[name]["rho"] for r in rows])) for name in SCORED_RUNS
-               if len([r for r in rows if name in r]) >= 2 and all(name in r for r in rows)}
-    return {"experiment": EXPERIMENT, "reference_run": REFERENCE_RUN, "held_out": f"test split, first {n}",
-            "suppression_factor": 0.0, "seeds": rows, "rho_over_seeds": summary,
-            "confounded_seeds": [s for s in seeds if s in confounded_seeds]}
+    summary = {
+        name: str(t_interval([r[name]["rho"] for r in rows]))
+        for name in SCORED_RUNS
+        if len([r for r in rows if name in r]) >= 2 and all(name in r for r in rows)
+    }
+    return {
+        "experiment": EXPERIMENT,
+        "reference_run": REFERENCE_RUN,
+        "held_out": f"test split, first {n}",
+        "suppression_factor": 0.0,
+        "seeds": rows,
+        "rho_over_seeds": summary,
+        "confounded_seeds": [s for s in seeds if s in confounded_seeds],
+    }
+
+
+def options(parser) -> None:
+    parser.add_argument(
+        "--confounded-seeds",
+        type=int,
+        nargs="*",
+        default=list(CONFOUNDED_SEEDS),
+        help="seeds whose IST checkpoint is also measured (the confounded version)",
+    )
+
+
+def importance_study(profile: str, args) -> dict:
+    """The check on the `EXPERIMENT` runs of `profile`."""
+    from core.provenance import manifest
+    from core.results import load_runs
+
+    seeds = list(getattr(args, "confounded_seeds", CONFOUNDED_SEEDS))
+    runs = load_runs("ist", EXPERIMENT, profile)
+    return {
+        **check(runs, N_EXAMPLES, tuple(seeds)),
+        "manifest": manifest(
+            {
+                "experiment": EXPERIMENT,
+                "profile": profile,
+                "n_examples": N_EXAMPLES,
+                "confounded_seeds": seeds,
+            }
+        ),
+    }
 
 
 def main(argv=None) -> int:
-    from core.results import load_runs
-    from core.run import RESULTS, cached_result, manifest
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--force", action="store_true", help="recompute even if the result file exists")
-    parser.add_argument("--confounded-seeds", type=int, nargs="*", default=list(CONFOUNDED_SEEDS),
-                        help="seeds whose IST checkpoint is also measured (the confounded version)")
-    args = parser.parse_args(argv)
-    out = RESULTS / "ist" / "importance_check" / f"{args.profile}.json"
+    from core.study import Study
+    from core.study import main as study_main
 
-    def compute():
-        runs = load_runs("ist", EXPERIMENT, args.profile)
-        return {**check(runs, N_EXAMPLES, tuple(args.confounded_seeds)),
-                "manifest": manifest({"experiment": EXPERIMENT, "profile": args.profile, "n_examples": N_EXAMPLES,
-                                      "confounded_seeds": args.confounded_seeds})}
-    cached_result(out, args.force, compute)
-    return 0
+    return study_main(Study("ist", "importance_check", None, importance_study, options), __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,16 @@
 """IST memory/time study: one training step of LoRA (all layers' adapters trainable) vs LoRA + IST (a quarter or
 half of the layers' adapters trainable per step) vs LISA and full FT, measured as `make bench` does.
 
-    python -m papers.ist.memory --profile cpu     # -> data/results/ist/memory/<profile>-<device>.json
+    python -m papers.ist.memory --profile cpu     # -> data/results/ist/memory/<profile>.json
 
 The probe forwards IST adds every `interval` steps are not in this one-step measurement; the runs' mean step
 time (accuracy notebook) includes them.
 """
+
 from __future__ import annotations
 
-from core.bench import study_main
+from core.bench import memory_study
+from core.study import main as study_main
 
 VARIANTS = [
     ("full", "full", {}),
@@ -20,7 +22,7 @@ VARIANTS = [
 
 
 def main(argv=None) -> int:
-    return study_main("ist", VARIANTS, argv)
+    return study_main(memory_study("ist", VARIANTS), __doc__, argv)
 
 
 if __name__ == "__main__":

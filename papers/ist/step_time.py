@@ -11,6 +11,7 @@ step time.
 
     python -m papers.ist.step_time [--profile cpu] [--force]   # -> data/results/ist/step_time/<profile>.json
 """
+
 from __future__ import annotations
 
 import os
@@ -20,10 +21,12 @@ import time
 import torch
 
 from core.callbacks import ISTCallback, LisaCallback
-from core.config import RunConfig, build
+from core.checks import run_config
 
-PROFILES = {"cpu": dict(model="smollm2-135m", batches=(2, 4), probe_batches=(8, 16), rounds=4, threads=1),
-            "tiny": dict(model="tiny-llama", batches=(2,), probe_batches=(4,), rounds=2, threads=0)}
+PROFILES = {
+    "cpu": dict(model="smollm2-135m", batches=(2, 4), probe_batches=(8, 16), rounds=4, threads=1),
+    "tiny": dict(model="tiny-llama", batches=(2,), probe_batches=(4,), rounds=2, threads=0),
+}
 LORA = {"r": 16, "alpha": 32, "dropout": 0.05, "targets": "q_proj,k_proj,v_proj,up_proj,down_proj"}
 
 
@@ -39,6 +42,7 @@ def _train_step(model, opt, batch):
         model(**batch).loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
+
     return step
 
 
@@ -47,7 +51,8 @@ def arms(model_name: str, batches: dict, probe_batches: dict):
     from core.finetune import apply_lora
     from core.models import load_model
     from core.prompts import choice_accuracy
-    cfg = build(RunConfig, {"model": model_name, "method": "lora", "lora": LORA, "task": "math"})
+
+    cfg = run_config({"model": model_name, "method": "lora", "lora": LORA, "task": "math"})
     ops = {}
     lora, tok = load_model(model_name)
     lora = apply_lora(lora, cfg)
@@ -58,7 +63,7 @@ def arms(model_name: str, batches: dict, probe_batches: dict):
     lisa_opt = torch.optim.AdamW(lisa.parameters(), lr=1e-5)
     for m in (lora, ist, lisa):
         m.config.use_cache = False
-    cbs, step = {}, {"n": 0}   # one step counter: every switch re-draws, as a run does each step
+    cbs, step = {}, {"n": 0}  # one step counter: every switch re-draws, as a run does each step
     for b, batch in batches.items():
         cb = ISTCallback(interval=10, seed=0).attach(ist, ist_opt)
         cbs[b] = cb
@@ -78,17 +83,21 @@ def arms(model_name: str, batches: dict, probe_batches: dict):
             with torch.no_grad():
                 lora.eval()
                 lora(**batch)
+
         ops[f"lora_step_b{b}"] = _train_step(lora, lora_opt, batch)
         ops[f"ist_step_b{b}"] = ist_step
         ops[f"lisa_step_b{b}"] = lisa_step
         ops[f"eval_forward_b{b}"] = eval_forward
     cb = next(iter(cbs.values()))
     for size, probe in probe_batches.items():
+
         def score_update(probe=probe):
             cb.probe_batch = lambda _sampler: probe
             cb.probe(ist)
+
         ops[f"ist_probe_pb{size}"] = score_update
     from core.data import load_task
+
     questions = load_task("math", "validation", 4)
     ops["mc_question"] = lambda: choice_accuracy(lora, tok, questions.select([0]), 64)
     return ops
@@ -100,6 +109,7 @@ def math_batches(model_name: str, sizes) -> dict:
     from core.data import load_task
     from core.models import load_model
     from core.prompts import tokenize_dataset
+
     tok = load_model(model_name)[1]
     data = tokenize_dataset(load_task("math", "train", 64), tok, 64)
     collate = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
@@ -123,27 +133,47 @@ def measure(profile: str) -> dict:
             times[name].append(timed(fn))
             print(f"{name:20s} {times[name][-1]:7.2f} s  load {os.getloadavg()[0]:.1f}", flush=True)
     med = {name: statistics.median(t) for name, t in times.items()}
-    ratios = {f"{name}/lora_step_b{b}": med[name] / med[f"lora_step_b{b}"]
-              for b in p["batches"] for name in med if name.endswith(f"_b{b}")}
-    ratios.update({f"ist_probe_pb{s}/lora_step_b{b}": med[f"ist_probe_pb{s}"] / med[f"lora_step_b{b}"]
-                   for s in p["probe_batches"] for b in p["batches"]})
-    ratios.update({f"mc_question/lora_step_b{b}": med["mc_question"] / med[f"lora_step_b{b}"] for b in p["batches"]})
-    return {"profile": profile, "setting": {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()},
-            "lora": LORA, "median_s": med, "all_s": times, "ratios": ratios,
-            "seq_len": {str(b): int(batch["input_ids"].shape[1]) for b, batch in batches.items()},
-            "loadavg_before": list(load_before), "loadavg_after": list(os.getloadavg()),
-            "torch_threads": torch.get_num_threads()}
+    ratios = {
+        f"{name}/lora_step_b{b}": med[name] / med[f"lora_step_b{b}"]
+        for b in p["batches"]
+        for name in med
+        if name.endswith(f"_b{b}")
+    }
+    ratios.update(
+        {
+            f"ist_probe_pb{s}/lora_step_b{b}": med[f"ist_probe_pb{s}"] / med[f"lora_step_b{b}"]
+            for s in p["probe_batches"]
+            for b in p["batches"]
+        }
+    )
+    ratios.update(
+        {f"mc_question/lora_step_b{b}": med["mc_question"] / med[f"lora_step_b{b}"] for b in p["batches"]}
+    )
+    return {
+        "profile": profile,
+        "setting": {k: list(v) if isinstance(v, tuple) else v for k, v in p.items()},
+        "lora": LORA,
+        "median_s": med,
+        "all_s": times,
+        "ratios": ratios,
+        "seq_len": {str(b): int(batch["input_ids"].shape[1]) for b, batch in batches.items()},
+        "loadavg_before": list(load_before),
+        "loadavg_after": list(os.getloadavg()),
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def step_time_study(profile: str, args=None) -> dict:
+    from core.provenance import manifest
+
+    return {**measure(profile), "manifest": manifest({"study": "ist_step_time", "profile": profile})}
 
 
 def main(argv=None) -> int:
-    from core.run import RESULTS, manifest, study_cli
+    from core.study import Study
+    from core.study import main as study_main
 
-    def collect(profile, force):
-        from core.run import cached_result
-        out = RESULTS / "ist" / "step_time" / f"{profile}.json"
-        return cached_result(out, force, lambda: {**measure(profile),
-                                                  "manifest": manifest({"study": "ist_step_time", "profile": profile})})
-    return study_cli(__doc__, PROFILES, collect, argv)
+    return study_main(Study("ist", "step_time", PROFILES, step_time_study), __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ seeds on the fixed validation examples every run shares. A metric enters a metho
 learnability gate (core.learnability, written by `make lisa-runs`) passes it; otherwise it is reported as not
 testable at this budget.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,15 +17,17 @@ from dataclasses import replace
 
 import numpy as np
 
+from core.io import REPO, read_json
 from core.learnability import gate_path
 from core.norms import mean_block_norms, norm_skew, skew_by_step
 from core.results import load_runs
-from core.run import REPO, read_json
 from core.stats import mde_of, mde_reference, reference_sd_interval, seed_range, t_interval
 from core.verdicts import compare_runs, decide, lm_eval_metric, not_testable
 
-PROXIES = {"lm_eval.sft_math_mc.acc_norm": ("sft_math_mc", "acc_norm"),
-           "lm_eval.sft_instruct_ll.acc": ("sft_instruct_ll", "acc")}
+PROXIES = {
+    "lm_eval.sft_math_mc.acc_norm": ("sft_math_mc", "acc_norm"),
+    "lm_eval.sft_instruct_ll.acc": ("sft_instruct_ll", "acc"),
+}
 
 
 def final_train_loss(run) -> float:
@@ -54,8 +57,13 @@ def bench_ratios(commits=BENCH_COMMITS) -> dict:
     """{'full', 'lora'}: that method's median step time / LISA's, one value per committed CPU bench run."""
     out = {"full": [], "lora": []}
     for sha in commits:
-        text = subprocess.run(["git", "show", f"{sha}:data/results/bench/cpu-cpu.json"], cwd=REPO, check=True,
-                              capture_output=True, text=True).stdout
+        text = subprocess.run(
+            ["git", "show", f"{sha}:data/results/bench/cpu-cpu.json"],
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
         median = {r["method"]: r["step_s_median"] for r in json.loads(text)["rows"]}
         for m in out:
             out[m].append(median[m] / median["lisa"])
@@ -66,8 +74,10 @@ def print_gate(profile: str) -> dict:
     """The learnability gate's numbers per metric; returns {metric: passes}."""
     gate = read_json(gate_path("lisa", "loss_curves", profile))
     for metric, g in gate["metrics"].items():
-        refs = ", ".join(f"FT − {k} {r['diff']:+.3f} [{r['lo']:.3f}, {r['hi']:.3f}] ({k} {r['reference']:.3f})"
-                         for k, r in g["references"].items())
+        refs = ", ".join(
+            f"FT − {k} {r['diff']:+.3f} [{r['lo']:.3f}, {r['hi']:.3f}] ({k} {r['reference']:.3f})"
+            for k, r in g["references"].items()
+        )
         print(f"learnability gate, {metric}: {'passes' if g['passes'] else 'fails'}: {refs}")
     return gate["passes"]
 
@@ -76,7 +86,10 @@ def loss_claims(curves) -> None:
     """Claim 2 (Fig. 1): LISA's loss at or below FT's, below LoRA's; paired by seed."""
     for comparator in sorted({r.name for r in curves} - {"lisa", "zero_shot"}):
         for label, metric in (("final train loss", final_train_loss), ("validation loss", "eval_loss")):
-            print(f"claim 2, LISA − {comparator}, {label}:", compare_runs(curves, "lisa", comparator, metric, None, -1))
+            print(
+                f"claim 2, LISA − {comparator}, {label}:",
+                compare_runs(curves, "lisa", comparator, metric, None, -1),
+            )
 
 
 def proxy_claims(curves, passes: dict) -> None:
@@ -85,7 +98,9 @@ def proxy_claims(curves, passes: dict) -> None:
         for comparator in ("lora", "full"):
             c = compare_runs(curves, "lisa", comparator, lm_eval_metric(task, key), None, +1)
             gate = "gate passes" if passes.get(metric) else "gate FAILS: not testable at this budget"
-            print(f"claim 8 proxy ({gate}), LISA − {comparator}, {task} {key}:", c.interval, f"MDE {c.mde:.2g}")
+            print(
+                f"claim 8 proxy ({gate}), LISA − {comparator}, {task} {key}:", c.interval, f"MDE {c.mde:.2g}"
+            )
 
 
 def ablation_claims(curves, profile: str) -> None:
@@ -98,14 +113,21 @@ def ablation_claims(curves, profile: str) -> None:
     gammas = sorted(int(r.name[5:]) for r in gamma)
     for hi in gammas[1:]:
         for lo in [g for g in gammas if g < hi]:
-            print(f"claim 5, gamma{hi} − gamma{lo} validation loss (seed 0; sd of the {len(reference)} main seeds):",
-                  ablation(gamma, reference, f"gamma{hi}", f"gamma{lo}"))
+            print(
+                f"claim 5, gamma{hi} − gamma{lo} validation loss (seed 0; sd of the {len(reference)} main seeds):",
+                ablation(gamma, reference, f"gamma{hi}", f"gamma{lo}"),
+            )
     ks = sorted(int(r.name[1:]) for r in k_runs)
     for k in ks:
-        print(f"claim 6, validation loss K = {k}: {next(r for r in k_runs if r.name == f'K{k}').result['eval_loss']:.3f}")
+        print(
+            f"claim 6, validation loss K = {k}: {next(r for r in k_runs if r.name == f'K{k}').result['eval_loss']:.3f}"
+        )
     middle = ks[len(ks) // 2]  # the paper's best K is a middle one (13 of {13, 25, 122})
     for other in (k for k in ks if k != middle):
-        print(f"claim 6, K{middle} − K{other} validation loss:", ablation(k_runs, reference, f"K{middle}", f"K{other}"))
+        print(
+            f"claim 6, K{middle} − K{other} validation loss:",
+            ablation(k_runs, reference, f"K{middle}", f"K{other}"),
+        )
 
 
 def speed_claims() -> None:
@@ -114,8 +136,10 @@ def speed_claims() -> None:
     for method, ratios in bench_ratios().items():  # LISA faster means ratio − 1 > 0
         excess = [r - 1 for r in ratios]
         iv, m = t_interval(excess), mde_of(excess)
-        print(f"claim 4, {method}/LISA step time − 1 over the CPU benches {BENCH_COMMITS}: {iv} (MDE {m:.2g}):",
-              decide(iv, paper_speedup[method] - 1, m, +1))
+        print(
+            f"claim 4, {method}/LISA step time − 1 over the CPU benches {BENCH_COMMITS}: {iv} (MDE {m:.2g}):",
+            decide(iv, paper_speedup[method] - 1, m, +1),
+        )
 
 
 def norm_claims(curves, profile: str) -> None:
@@ -125,12 +149,17 @@ def norm_claims(curves, profile: str) -> None:
     seeds = sorted(set(lora) & set(full))
     for step in ("first", "mean", "last"):
         pairs = [(update_skew(lora[s], step), update_skew(full[s], step)) for s in seeds]
-        print(f"claim 1, update skew ({step} logged step), LoRA / FT per seed:",
-              ", ".join(f"{a:.1f}× / {b:.1f}×" for a, b in pairs))
+        print(
+            f"claim 1, update skew ({step} logged step), LoRA / FT per seed:",
+            ", ".join(f"{a:.1f}× / {b:.1f}×" for a, b in pairs),
+        )
     excess = [update_skew(lora[s]) / update_skew(full[s]) - 1 for s in seeds]
     iv, m = t_interval(excess), mde_of(excess)
-    print(f"claim 1, LoRA skew ÷ FT skew − 1 (mean over steps, {len(seeds)} seeds): {iv} (MDE {m:.2g}):",
-          decide(iv, 100 - 1, m, +1), "(paper: 'hundreds'; the size test uses 100×)")
+    print(
+        f"claim 1, LoRA skew ÷ FT skew − 1 (mean over steps, {len(seeds)} seeds): {iv} (MDE {m:.2g}):",
+        decide(iv, 100 - 1, m, +1),
+        "(paper: 'hundreds'; the size test uses 100×)",
+    )
 
 
 def main(profile: str = "cpu") -> None:
@@ -142,8 +171,10 @@ def main(profile: str = "cpu") -> None:
     speed_claims()
     norm_claims(curves, profile)
     for name in ("lisa", "full"):
-        print(f"claim 7 proxy, validation-loss range over seeds, {name}:",
-              seed_range([r.result["eval_loss"] for r in curves if r.name == name]))
+        print(
+            f"claim 7 proxy, validation-loss range over seeds, {name}:",
+            seed_range([r.result["eval_loss"] for r in curves if r.name == name]),
+        )
     print("claims 7, 8:", not_testable("MT-Bench needs a GPT-4 judge; GSM8K is not in the offline data"))
 
 

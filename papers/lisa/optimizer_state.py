@@ -6,23 +6,27 @@ toggles `requires_grad`; AdamW state of every layer ever visited stays in memory
 
     python -m papers.lisa.optimizer_state [--profile cpu]
 """
-from __future__ import annotations
 
-import argparse
+from __future__ import annotations
 
 import torch
 
 from core.callbacks import LisaCallback, optimizer_state_bytes
 from core.memory import MB, measure_peak, tensor_bytes
 from core.models import load_model
-from core.run import RESULTS, atomic_write_json, manifest, seed_everything
+from core.provenance import manifest
+from core.run import seed_everything
+from core.study import Study
+from core.study import main as study_main
 
-PROFILES = {"cpu": dict(model="smollm2-135m", switches=50, gamma=1, batch=1, seq=32, measure_every=10),
-            "cpu20": dict(model="smollm2-135m", switches=50, gamma=1, batch=1, seq=32, measure_every=10),
-            "quick": dict(model="smollm2-135m", switches=10, gamma=1, batch=1, seq=32, measure_every=5),
-            "gpu": dict(model="smollm2-135m", switches=50, gamma=1, batch=1, seq=32, measure_every=10),
-            "tiny": dict(model="tiny-llama", switches=50, gamma=1, batch=2, seq=16, measure_every=10),
-            "paper": dict(model="meta-llama/Llama-2-7b-hf", switches=50, gamma=2, batch=1, seq=1024, measure_every=5)}
+PROFILES = {
+    "cpu": dict(model="smollm2-135m", switches=50, gamma=1, batch=1, seq=32, measure_every=10),
+    "cpu20": dict(model="smollm2-135m", switches=50, gamma=1, batch=1, seq=32, measure_every=10),
+    "quick": dict(model="smollm2-135m", switches=10, gamma=1, batch=1, seq=32, measure_every=5),
+    "gpu": dict(model="smollm2-135m", switches=50, gamma=1, batch=1, seq=32, measure_every=10),
+    "tiny": dict(model="tiny-llama", switches=50, gamma=1, batch=2, seq=16, measure_every=10),
+    "paper": dict(model="meta-llama/Llama-2-7b-hf", switches=50, gamma=2, batch=1, seq=1024, measure_every=5),
+}
 
 
 class ReferenceStyleLisa(LisaCallback):
@@ -66,23 +70,29 @@ def switch_trace(callback_cls, p: dict, device: str = "cpu") -> list[dict]:
     return rows
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
-    args = parser.parse_args(argv)
-    p = PROFILES[args.profile]
+def optimizer_state_study(profile: str, args=None) -> dict:
+    p = PROFILES[profile]
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    out = RESULTS / "lisa" / "optimizer_state" / args.profile / f"{device}.json"
-    if out.exists():
-        print(f"{out} exists (finished); move it away to recompute")
-        return 0
-    result = {"ours": switch_trace(LisaCallback, p, device), "reference": switch_trace(ReferenceStyleLisa, p, device),
-              "setting": p, "device": device, "manifest": manifest({"study": "optimizer_state", **p}, 0)}
-    atomic_write_json(out, result)
+    result = {
+        "ours": switch_trace(LisaCallback, p, device),
+        "reference": switch_trace(ReferenceStyleLisa, p, device),
+        "setting": p,
+        "device": device,
+        "manifest": manifest({"study": "optimizer_state", **p}, 0),
+    }
     last = {k: result[k][-1] for k in ("ours", "reference")}
-    print(f"after {p['switches']} switches: optimizer state ours {last['ours']['optimizer_state_mb']:.1f} MB, "
-          f"reference {last['reference']['optimizer_state_mb']:.1f} MB; wrote {out}")
-    return 0
+    print(
+        f"after {p['switches']} switches: optimizer state ours {last['ours']['optimizer_state_mb']:.1f} MB, "
+        f"reference {last['reference']['optimizer_state_mb']:.1f} MB"
+    )
+    return result
+
+
+STUDY = Study("lisa", "optimizer_state", PROFILES, optimizer_state_study)
+
+
+def main(argv=None) -> int:
+    return study_main(STUDY, __doc__, argv)
 
 
 if __name__ == "__main__":

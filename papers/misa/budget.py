@@ -9,8 +9,9 @@ the absolute times carry the other tenants' load, so the file keeps both. `predi
 (run, seed) of the plan, steps × step time + fixed cost + probes × probe cost, plus every lr-probe run (grid × probe
 steps), plus the fixed stages (install, model conversion, studies, notebooks) passed in with their sources.
 
-    python -m papers.misa.budget --profile decide --steps 4   # -> data/results/misa/budget/<profile>-<time>.json
+    python -m papers.misa.budget --profile cpu --steps 4   # -> data/results/misa/budget/<profile>-<time>.json
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.config import LrProbeSettings, RunConfig, load_experiment
+from core.config import LrProbeSettings, RunConfig
+from core.experiment_file import load_experiment
+from core.io import REPO, RESULTS, read_json, read_jsonl, write_new_json
 from core.lr_probe import parse_grid
-from core.run import REPO, RESULTS, manifest, read_json, read_jsonl, write_new_json
+from core.methods import method_of
+from core.provenance import manifest
 
 CONFIGS = REPO / "papers" / "misa" / "configs"
 
@@ -32,7 +36,10 @@ def arm_key(cfg: RunConfig) -> str:
     return f"{cfg.experiment}.{cfg.name}"
 
 
-EXPERIMENTS = ("accuracy_math", "pretrain")   # what `make misa-runs` runs outside PROFILE=paper (Makefile MISA_ONLY)
+EXPERIMENTS = (
+    "accuracy_math",
+    "pretrain",
+)  # what `make misa-runs` runs outside PROFILE=paper (Makefile MISA_ONLY)
 
 
 def plan(profile: str, configs_dir: Path = CONFIGS, experiments=EXPERIMENTS) -> list[RunConfig]:
@@ -42,7 +49,7 @@ def plan(profile: str, configs_dir: Path = CONFIGS, experiments=EXPERIMENTS) -> 
 
 def n_probes(cfg: RunConfig) -> int:
     """Convergence probes of one run: step 0 and every `probe_every` steps."""
-    return 0 if not cfg.probe_every or cfg.method == "zero_shot" else cfg.max_steps // cfg.probe_every + 1
+    return 0 if not cfg.probe_every or not method_of(cfg).trains else cfg.max_steps // cfg.probe_every + 1
 
 
 def lr_probe_runs(configs: list[RunConfig]) -> list[tuple[str, int]]:
@@ -56,13 +63,26 @@ def predict(configs: list[RunConfig], arms: dict, fixed_s: dict[str, float] | No
     """Predicted wall seconds: Σ over (run, seed) of steps·step_s + overhead_s + probes·probe_s, plus the lr-probe
     runs (steps·step_s + overhead_s each), plus `fixed_s` (stage -> seconds). `arms` maps "experiment.name" to
     ``{"step_s", "overhead_s", "probe_s"}``."""
-    runs = sum(c.max_steps * arms[arm_key(c)]["step_s"] * (c.method != "zero_shot") + arms[arm_key(c)]["overhead_s"]
-               + n_probes(c) * arms[arm_key(c)]["probe_s"] for c in configs)
-    probes = sum(steps * arms[key]["step_s"] + arms[key]["overhead_s"] for key, steps in lr_probe_runs(configs))
+    runs = sum(
+        c.max_steps * arms[arm_key(c)]["step_s"] * (c.method != "zero_shot")
+        + arms[arm_key(c)]["overhead_s"]
+        + n_probes(c) * arms[arm_key(c)]["probe_s"]
+        for c in configs
+    )
+    probes = sum(
+        steps * arms[key]["step_s"] + arms[key]["overhead_s"] for key, steps in lr_probe_runs(configs)
+    )
     fixed = dict(fixed_s or {})
     total = runs + probes + sum(fixed.values())
-    return {"runs_s": runs, "lr_probes_s": probes, "fixed_s": fixed, "total_s": total, "total_min": total / 60,
-            "n_runs": len(configs), "n_lr_probe_runs": len(lr_probe_runs(configs))}
+    return {
+        "runs_s": runs,
+        "lr_probes_s": probes,
+        "fixed_s": fixed,
+        "total_s": total,
+        "total_min": total / 60,
+        "n_runs": len(configs),
+        "n_lr_probe_runs": len(lr_probe_runs(configs)),
+    }
 
 
 def _short(cfg: RunConfig, steps: int) -> RunConfig:
@@ -74,6 +94,7 @@ def probe_seconds(cfg: RunConfig, out: Path, repeats: int = 2) -> float:
     """Median time of one ‖∇f‖² probe on the run's probe batch."""
     from core.callbacks import FullGradNormCallback
     from core.finetune import build_trainer
+
     trainer, _, model = build_trainer(dataclasses.replace(cfg, probe_every=0), out)
     evals = trainer.eval_dataset
     batch = trainer.data_collator([evals[i] for i in range(min(cfg.probe_examples, len(evals)))])
@@ -89,6 +110,7 @@ def probe_seconds(cfg: RunConfig, out: Path, repeats: int = 2) -> float:
 def measure_arm(cfg: RunConfig, steps: int, root: Path) -> dict:
     """Step time, fixed cost and probe cost of one arm (a short run of `steps` steps under `root`)."""
     from core.finetune import train
+
     short = _short(cfg, steps)
     out = root / arm_key(cfg)
     load = os.getloadavg()
@@ -98,10 +120,19 @@ def measure_arm(cfg: RunConfig, steps: int, root: Path) -> dict:
     times = [r["step_time"] for r in read_jsonl(out / "metrics.jsonl") if "step_time" in r][1:]
     step = statistics.median(times) if times else 0.0
     probe = probe_seconds(short, root / (arm_key(cfg) + ".probe")) if cfg.probe_every else 0.0
-    return {"step_s": step, "step_times": times, "overhead_s": total - step * len(times) if times else total,
-            "total_s": total, "steps": steps if short.method != "zero_shot" else 0, "probe_s": probe,
-            "loadavg_before": load, "loadavg_after": os.getloadavg(), "method": cfg.method,
-            "batch": [cfg.batch_size, cfg.max_length], "model": cfg.model}
+    return {
+        "step_s": step,
+        "step_times": times,
+        "overhead_s": total - step * len(times) if times else total,
+        "total_s": total,
+        "steps": steps if short.method != "zero_shot" else 0,
+        "probe_s": probe,
+        "loadavg_before": load,
+        "loadavg_after": os.getloadavg(),
+        "method": cfg.method,
+        "batch": [cfg.batch_size, cfg.max_length],
+        "model": cfg.model,
+    }
 
 
 def measure(profile: str, steps: int, configs_dir: Path = CONFIGS, only: list[str] | None = None) -> dict:
@@ -113,8 +144,11 @@ def measure(profile: str, steps: int, configs_dir: Path = CONFIGS, only: list[st
             continue
         with tempfile.TemporaryDirectory() as tmp:
             arms[key] = measure_arm(cfg, steps, Path(tmp))
-        print(f"{key}: step {arms[key]['step_s']:.3f} s, fixed {arms[key]['overhead_s']:.1f} s, probe "
-              f"{arms[key]['probe_s']:.2f} s (load {arms[key]['loadavg_before'][0]:.1f})", flush=True)
+        print(
+            f"{key}: step {arms[key]['step_s']:.3f} s, fixed {arms[key]['overhead_s']:.1f} s, probe "
+            f"{arms[key]['probe_s']:.2f} s (load {arms[key]['loadavg_before'][0]:.1f})",
+            flush=True,
+        )
     return arms
 
 
@@ -143,26 +177,32 @@ def scaled(arms: dict, factor: float) -> dict:
     return {k: {**a, **{t: a[t] / factor for t in keys}} for k, a in arms.items()}
 
 
-def batch_ratio(methods=("full", "lora", "lisa", "badam", "misa"), batches=(2, 4), seq: int = 48,
-                steps: int = 3) -> dict:
+def batch_ratio(
+    methods=("full", "lora", "lisa", "badam", "misa"), batches=(2, 4), seq: int = 48, steps: int = 3
+) -> dict:
     """Step time per method at each batch size on SmolLM2, back to back in this process (`core.bench.bench_method`,
     random tokens of length `seq` ~ the math prompts' 45-49 tokens): the ratio batch 2 / batch 4 does not depend
     on the machine's load as much as the absolute times do."""
     from core.bench import PROFILES, bench_method
+
     rows = {}
     for method in methods:
         for b in batches:
             load = os.getloadavg()
             row = bench_method(method, dict(PROFILES["cpu"], batch=b, seq=seq, gamma=1, steps=steps), "cpu")
-            rows[f"{method}@{b}"] = {"step_s": row["step_s_median"], "step_s_all": row["step_s_all"],
-                                     "loadavg_before": load}
+            rows[f"{method}@{b}"] = {
+                "step_s": row["step_s_median"],
+                "step_s_all": row["step_s_all"],
+                "loadavg_before": load,
+            }
             print(f"{method} batch {b}x{seq}: {row['step_s_median']:.3f} s (load {load[0]:.1f})", flush=True)
     ratios = {m: rows[f"{m}@{batches[0]}"]["step_s"] / rows[f"{m}@{batches[-1]}"]["step_s"] for m in methods}
     return {"rows": rows, "ratio_small_over_large": ratios, "seq": seq, "batches": list(batches)}
 
 
-def quiet_arms(measured: dict, reference: dict, ratios: dict, names: dict[str, str],
-               batch_ratio: float | None = None) -> dict:
+def quiet_arms(
+    measured: dict, reference: dict, ratios: dict, names: dict[str, str], batch_ratio: float | None = None
+) -> dict:
     """Per-arm costs brought to the reference machine's load: steps from the reference step time of the arm's
     method (`names` maps an arm to the reference arm, e.g. misa_uniform -> misa) × the measured batch ratio of its
     method (or one `batch_ratio` for all); fixed and probe costs and unreferenced arms (other models) measured now
@@ -175,7 +215,9 @@ def quiet_arms(measured: dict, reference: dict, ratios: dict, names: dict[str, s
         if ref in reference and ratio is not None:
             out[arm] = {**out.get(arm, {}), "step_s": reference[ref] * ratio}
     fixed = statistics.median(a["overhead_s"] for k, a in out.items() if k.startswith("accuracy_math."))
-    probe = statistics.median(a["probe_s"] for k, a in out.items() if k.startswith("accuracy_math.") and a["probe_s"])
+    probe = statistics.median(
+        a["probe_s"] for k, a in out.items() if k.startswith("accuracy_math.") and a["probe_s"]
+    )
     for arm in names:
         out[arm] = {**out[arm], "overhead_s": fixed, "probe_s": probe}
     return out
@@ -185,8 +227,10 @@ def quiet_arms(measured: dict, reference: dict, ratios: dict, names: dict[str, s
 # 1864 s, 935 s of it inside training (the committed runs' wall_s); of the other 929 s, install is 180 s
 # (papers/lisa/LOG.md 13) and each of v002's 34 runs spent at least 10 s loading and evaluating, so conversion,
 # gradient study, memory study and notebooks took at most 929 - 180 - 340 = 409 s.
-FIXED_STAGES = {"install (papers/lisa/LOG.md 13)": 180.0,
-                "SmolLM2 conversion, gradient + memory studies, notebooks (bound from v002's timed run)": 409.0}
+FIXED_STAGES = {
+    "install (papers/lisa/LOG.md 13)": 180.0,
+    "SmolLM2 conversion, gradient + memory studies, notebooks (bound from v002's timed run)": 409.0,
+}
 
 
 def predict_main(profile: str, measured_path: str, ratio_path: str) -> int:
@@ -194,33 +238,53 @@ def predict_main(profile: str, measured_path: str, ratio_path: str) -> int:
     and (conservative) the largest ratio for every method; written next to its inputs."""
     measured, ratio = read_json(Path(measured_path)), read_json(Path(ratio_path))
     configs = plan(profile)
-    names = {arm_key(c): "accuracy_math." + ("misa" if c.name == "misa_uniform" else c.name)
-             for c in configs if c.experiment == "accuracy_math" and c.method != "zero_shot"}
+    names = {
+        arm_key(c): "accuracy_math." + ("misa" if c.name == "misa_uniform" else c.name)
+        for c in configs
+        if c.experiment == "accuracy_math" and c.method != "zero_shot"
+    }
     ratios = ratio["ratio_small_over_large"]
     reference = measured["reference_step_s"]
-    arms = {"per_method_ratio": quiet_arms(measured["arms"], reference, ratios, names),
-            "largest_ratio": quiet_arms(measured["arms"], reference, ratios, names, max(ratios.values()))}
-    out = {"profile": profile, "inputs": [measured_path, ratio_path], "fixed_stages_s": FIXED_STAGES,
-           "load_factor": load_factor(measured["arms"], reference), "arms": arms,
-           "predictions": {k: predict(configs, a, FIXED_STAGES) for k, a in arms.items()},
-           "manifest": manifest({"profile": profile, "measured": measured_path, "ratio": ratio_path})}
+    arms = {
+        "per_method_ratio": quiet_arms(measured["arms"], reference, ratios, names),
+        "largest_ratio": quiet_arms(measured["arms"], reference, ratios, names, max(ratios.values())),
+    }
+    out = {
+        "profile": profile,
+        "inputs": [measured_path, ratio_path],
+        "fixed_stages_s": FIXED_STAGES,
+        "load_factor": load_factor(measured["arms"], reference),
+        "arms": arms,
+        "predictions": {k: predict(configs, a, FIXED_STAGES) for k, a in arms.items()},
+        "manifest": manifest({"profile": profile, "measured": measured_path, "ratio": ratio_path}),
+    }
     path = RESULTS / "misa" / "budget" / f"{profile}-prediction.json"
     write_new_json(path, out)
     for k, p in out["predictions"].items():
-        print(f"{k}: {p['total_min']:.1f} min (runs {p['runs_s'] / 60:.1f}, lr probes {p['lr_probes_s'] / 60:.1f}, "
-              f"fixed {sum(p['fixed_s'].values()) / 60:.1f})")
+        print(
+            f"{k}: {p['total_min']:.1f} min (runs {p['runs_s'] / 60:.1f}, lr probes {p['lr_probes_s'] / 60:.1f}, "
+            f"fixed {sum(p['fixed_s'].values()) / 60:.1f})"
+        )
     print(f"-> {path}")
     return 0
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="decide")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--profile", default="cpu")
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--only", nargs="*", help="arms (experiment.name) to measure")
-    parser.add_argument("--batch-ratio", action="store_true", help="only the batch 2 / batch 4 step-time ratios")
-    parser.add_argument("--predict", nargs=2, metavar=("MEASURED", "RATIO"),
-                        help="predict the profile's wall time from a measurement record and a batch_ratio record")
+    parser.add_argument(
+        "--batch-ratio", action="store_true", help="only the batch 2 / batch 4 step-time ratios"
+    )
+    parser.add_argument(
+        "--predict",
+        nargs=2,
+        metavar=("MEASURED", "RATIO"),
+        help="predict the profile's wall time from a measurement record and a batch_ratio record",
+    )
     args = parser.parse_args(argv)
     if args.predict:
         return predict_main(args.profile, *args.predict)
@@ -233,11 +297,17 @@ def main(argv=None) -> int:
     configs = [c for c in plan(args.profile) if arm_key(c) in arms]
     reference = reference_steps()
     factor = load_factor(arms, reference)
-    record = {"profile": args.profile, "steps": args.steps, "arms": arms, "cpus": os.cpu_count(),
-              "reference_step_s": reference, "load_factor": factor,
-              "prediction_at_measured_load": predict(configs, arms),
-              "prediction_at_reference_load": predict(configs, scaled(arms, factor)) if factor else None,
-              "manifest": manifest({"profile": args.profile, "steps": args.steps, "only": args.only})}
+    record = {
+        "profile": args.profile,
+        "steps": args.steps,
+        "arms": arms,
+        "cpus": os.cpu_count(),
+        "reference_step_s": reference,
+        "load_factor": factor,
+        "prediction_at_measured_load": predict(configs, arms),
+        "prediction_at_reference_load": predict(configs, scaled(arms, factor)) if factor else None,
+        "manifest": manifest({"profile": args.profile, "steps": args.steps, "only": args.only}),
+    }
     path = RESULTS / "misa" / "budget" / f"{args.profile}-{time.strftime('%Y%m%dT%H%M%S')}.json"
     write_new_json(path, record)
     print(f"-> {path}")

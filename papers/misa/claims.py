@@ -4,13 +4,13 @@
 estimate [95 % t interval] over the paired units (seeds; batches for the variance study), the MDE (80 % power,
 α = 0.05) and the verdict of core.verdicts.decide.
 """
+
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 from core.results import load_json, load_runs
-from core.run import RESULTS
+from core.study import study_path
 from core.verdicts import compare, comparisons, not_testable
 from papers.misa.variance import block_matrix, single_block_table
 
@@ -43,18 +43,24 @@ def pretrain_lines(profile: str):
     runs = present("misa", "pretrain", profile)
     names = {r.name for r in runs}
     if runs:
-        for (comparator, name), c in comparisons(runs, "misa", [n for n in ("adam", "galore") if n in names],
-                                                 PRETRAIN).items():
+        for (comparator, name), c in comparisons(
+            runs, "misa", [n for n in ("adam", "galore") if n in names], PRETRAIN
+        ).items():
             yield f"claim c4_pretraining (stand-in), MISA − {comparator}, {name}: {c}"
 
 
 def convergence_line(profile: str) -> str:
-    path = Path(RESULTS) / "misa" / "convergence_fit" / f"{profile}.json"
+    path = study_path("misa", "convergence_fit", profile)
     if not path.exists():
-        return "claim 4: " + not_testable("a rate bound with an unknown constant; no finite run can contradict it")
+        return "claim 4: " + not_testable(
+            "a rate bound with an unknown constant; no finite run can contradict it"
+        )
     arms = load_json(path)["arms"]
-    parts = [f"{arm} {r['mean']['estimate']:.3f} {[round(v, 3) for v in r['mean']['interval']]} "
-             f"(horizon K = {r['mean']['horizon']['K']})" for arm, r in arms.items()]
+    parts = [
+        f"{arm} {r['mean']['estimate']:.3f} {[round(v, 3) for v in r['mean']['interval']]} "
+        f"(horizon K = {r['mean']['horizon']['K']})"
+        for arm, r in arms.items()
+    ]
     return "claim 4, exponent of the running mean of ‖∇f‖² over seeds [95 % t]: " + "; ".join(parts)
 
 
@@ -63,7 +69,7 @@ def main(profile: str = "cpu") -> None:
         print(line)
     for line in pretrain_lines(profile):
         print(line)
-    grads = Path(RESULTS) / "misa" / "variance" / profile / "grad_norms.json"
+    grads = study_path("misa", "variance", profile)
     if grads.exists():
         single = single_block_table(block_matrix(load_json(grads)))
         for eta in ("1", "10", "100"):

@@ -17,22 +17,25 @@ seeds differ in their true rates); the horizon is the smallest K at which the mi
 seed-level t test (80 % power, α = 0.05, `core.stats.mde_se`) is at most |b̂ − (−1/2)|. A bound with an unknown
 constant is never contradicted by a finite run; the horizon is about the measured rate, not the bound.
 
-    python -m papers.misa.convergence_fit --profile decide    # -> data/results/misa/convergence_fit/<profile>.json
+    python -m papers.misa.convergence_fit --profile cpu    # -> data/results/misa/convergence_fit/<profile>.json
 """
+
 from __future__ import annotations
 
-import argparse
 import math
 from pathlib import Path
 
 import numpy as np
 from scipy import stats as sps
 
-from core.run import RESULTS, manifest, read_jsonl, write_new_json
+from core.io import RESULTS, read_jsonl
+from core.provenance import manifest
 from core.stats import Interval, mde_se, t_interval
+from core.study import Study
+from core.study import main as study_main
 
 SUMMARIES = ("raw", "mean", "min")
-TARGET = -0.5   # the theorem's exponent
+TARGET = -0.5  # the theorem's exponent
 
 
 def summarize(values, how: str) -> np.ndarray:
@@ -57,8 +60,12 @@ def power_law_fit(steps, values) -> dict:
     x, z = np.log(k[keep]), np.log(y[keep])
     fit = sps.linregress(x, z)
     resid = z - (fit.intercept + fit.slope * x)
-    return {"exponent": float(fit.slope), "log_c": float(fit.intercept),
-            "resid_sd": float(np.std(resid, ddof=2)) if keep.sum() > 2 else 0.0, "n": int(keep.sum())}
+    return {
+        "exponent": float(fit.slope),
+        "log_c": float(fit.intercept),
+        "resid_sd": float(np.std(resid, ddof=2)) if keep.sum() > 2 else 0.0,
+        "n": int(keep.sum()),
+    }
 
 
 def seed_exponents(series: list[tuple], how: str = "mean", fit_from: int = 1) -> list[float]:
@@ -73,7 +80,9 @@ def seed_exponents(series: list[tuple], how: str = "mean", fit_from: int = 1) ->
     return out
 
 
-def exponent_interval(series: list[tuple], how: str = "mean", fit_from: int = 1, confidence: float = 0.95) -> Interval:
+def exponent_interval(
+    series: list[tuple], how: str = "mean", fit_from: int = 1, confidence: float = 0.95
+) -> Interval:
     """t interval over seeds of the per-seed exponents (the seed is the independent unit)."""
     return t_interval(seed_exponents(series, how, fit_from), confidence)
 
@@ -93,13 +102,21 @@ def fitted_curves(series: list[tuple], how: str = "mean", fit_from: int = 1, poi
     k_all = np.asarray(series[0][0], dtype=float)
     k0, k1 = k_all[k_all >= max(fit_from, 1)].min(), k_all.max()
     grid = np.geomspace(k0, k1, points)
-    y0 = math.exp(float(np.mean([f["log_c"] for f in fits]))) * k0 ** iv.estimate
+    y0 = math.exp(float(np.mean([f["log_c"] for f in fits]))) * k0**iv.estimate
 
     def through(expo: float) -> np.ndarray:
         return y0 * (grid / k0) ** expo
-    return {"K": grid.tolist(), "fit": through(iv.estimate).tolist(), "lo": through(iv.lo).tolist(),
-            "hi": through(iv.hi).tolist(), "reference": through(TARGET).tolist(), "exponent": iv.estimate,
-            "interval": [iv.lo, iv.hi], "n_seeds": iv.n}
+
+    return {
+        "K": grid.tolist(),
+        "fit": through(iv.estimate).tolist(),
+        "lo": through(iv.lo).tolist(),
+        "hi": through(iv.hi).tolist(),
+        "reference": through(TARGET).tolist(),
+        "exponent": iv.estimate,
+        "interval": [iv.lo, iv.hi],
+        "n_seeds": iv.n,
+    }
 
 
 def sxx(steps) -> float:
@@ -129,8 +146,9 @@ def horizon(exponents, steps, target: float = TARGET, every: int | None = None, 
     def detectable(k_max: int) -> bool:
         grid = np.arange(steps[0], k_max + 1, every)
         return mde_se(se_now * math.sqrt(s_now / sxx(grid)), n - 1) <= gap
+
     lo, hi = k_now, k_now
-    while not detectable(hi):          # S_xx grows like log² K: double until detectable, then bisect
+    while not detectable(hi):  # S_xx grows like log² K: double until detectable, then bisect
         lo, hi = hi, hi * 2
         if hi > limit:
             return {**out, "K": math.inf}
@@ -140,7 +158,9 @@ def horizon(exponents, steps, target: float = TARGET, every: int | None = None, 
     return {**out, "K": int(steps[0] + (hi - steps[0]) // every * every)}
 
 
-def load_series(profile: str, arm: str, experiment: str = "accuracy_math", root: Path = RESULTS) -> list[tuple]:
+def load_series(
+    profile: str, arm: str, experiment: str = "accuracy_math", root: Path = RESULTS
+) -> list[tuple]:
     """[(steps, ‖∇f‖²), ...] per finished seed of `arm` (its probes.jsonl)."""
     base = Path(root) / "misa" / experiment / profile
     out = []
@@ -157,37 +177,56 @@ def arm_report(series: list[tuple], fit_from: int) -> dict:
     for how in SUMMARIES:
         b = seed_exponents(series, how, fit_from)
         iv = t_interval(b) if len(b) > 1 else None
-        out[how] = {"per_seed": b, "estimate": float(np.mean(b)),
-                    "interval": [iv.lo, iv.hi] if iv else None, "n_seeds": len(b),
-                    "excludes_target": iv.excludes(TARGET) if iv else None,
-                    "horizon": horizon(b, series[0][0]) if len(b) > 1 else None,
-                    "curves": fitted_curves(series, how, fit_from) if len(b) > 1 else None}
+        out[how] = {
+            "per_seed": b,
+            "estimate": float(np.mean(b)),
+            "interval": [iv.lo, iv.hi] if iv else None,
+            "n_seeds": len(b),
+            "excludes_target": iv.excludes(TARGET) if iv else None,
+            "horizon": horizon(b, series[0][0]) if len(b) > 1 else None,
+            "curves": fitted_curves(series, how, fit_from) if len(b) > 1 else None,
+        }
     return out
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="decide")
+ARMS = ["misa", "misa_uniform", "lisa", "badam", "lora", "full"]
+
+
+def options(parser) -> None:
     parser.add_argument("--experiment", default="accuracy_math")
-    parser.add_argument("--arms", nargs="*", default=["misa", "misa_uniform", "lisa", "badam", "lora", "full"])
-    parser.add_argument("--fit-from", type=int, default=1, help="first step used in the fit (0 is never used)")
-    args = parser.parse_args(argv)
-    path = RESULTS / "misa" / "convergence_fit" / f"{args.profile}.json"
-    if path.exists():
-        print(f"{path} exists (move it away to refit)")
-        return 0
-    arms = {arm: load_series(args.profile, arm, args.experiment) for arm in args.arms}
-    report = {arm: arm_report(s, args.fit_from) for arm, s in arms.items() if len(s) >= 2}
+    parser.add_argument("--arms", nargs="*", default=ARMS)
+    parser.add_argument(
+        "--fit-from", type=int, default=1, help="first step used in the fit (0 is never used)"
+    )
+
+
+def convergence_study(profile: str, args) -> dict:
+    """The fit of every arm with >= 2 finished seeds of `profile`'s runs."""
+    experiment = getattr(args, "experiment", "accuracy_math")
+    arm_names, fit_from = getattr(args, "arms", ARMS), getattr(args, "fit_from", 1)
+    arms = {arm: load_series(profile, arm, experiment) for arm in arm_names}
+    report = {arm: arm_report(s, fit_from) for arm, s in arms.items() if len(s) >= 2}
     for arm, rep in report.items():
         m = rep["mean"]
-        print(f"{arm}: exponent of the running mean {m['estimate']:.3f} {m['interval']} over {m['n_seeds']} seeds; "
-              f"horizon to tell it from -1/2: K = {m['horizon']['K']}")
-    inputs = [f"misa/{args.experiment}/{args.profile}/{a}-s*/probes.jsonl" for a in report]
-    write_new_json(path, {"profile": args.profile, "experiment": args.experiment, "fit_from": args.fit_from,
-                          "target": TARGET, "arms": report, "inputs": inputs,
-                          "manifest": manifest(vars(args))})
-    print(f"-> {path}")
-    return 0
+        print(
+            f"{arm}: exponent of the running mean {m['estimate']:.3f} {m['interval']} over {m['n_seeds']} seeds; "
+            f"horizon to tell it from -1/2: K = {m['horizon']['K']}"
+        )
+    inputs = [f"misa/{experiment}/{profile}/{a}-s*/probes.jsonl" for a in report]
+    settings = {"profile": profile, "experiment": experiment, "arms": arm_names, "fit_from": fit_from}
+    return {
+        "profile": profile,
+        "experiment": experiment,
+        "fit_from": fit_from,
+        "target": TARGET,
+        "arms": report,
+        "inputs": inputs,
+        "manifest": manifest(settings),
+    }
+
+
+def main(argv=None) -> int:
+    return study_main(Study("misa", "convergence_fit", None, convergence_study, options), __doc__, argv)
 
 
 if __name__ == "__main__":

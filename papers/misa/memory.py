@@ -1,11 +1,13 @@
 """MISA memory study: measured peak per method on one batch (same procedure as `make bench`) for MISA across
 budgets δ, LISA across γ, BAdam (the `badam` package), LoRA, full FT and inference, next to the analytic model.
 
-    python -m papers.misa.memory --profile cpu     # -> data/results/misa/memory/<profile>-<device>.json
+    python -m papers.misa.memory --profile cpu     # -> data/results/misa/memory/<profile>.json
 """
+
 from __future__ import annotations
 
-from core.bench import study_main
+from core.bench import memory_study
+from core.study import main as study_main
 
 # (label, bench method, settings overriding the bench profile)
 VARIANTS = [
@@ -22,7 +24,7 @@ VARIANTS = [
 
 
 def main(argv=None) -> int:
-    return study_main("misa", VARIANTS, argv)
+    return study_main(memory_study("misa", VARIANTS), __doc__, argv)
 
 
 if __name__ == "__main__":

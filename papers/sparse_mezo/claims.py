@@ -6,19 +6,24 @@ the MDE (80 % power, α = 0.05) and the verdict of core.verdicts.decide. Paper e
 S-MeZO − MeZO differences (papers/sparse_mezo/claims.yaml, claim `accuracy`: MeZO → S-MeZO SST-2 94.6 → 95.0,
 RTE 71.7 → 80.7, BoolQ 75.9 → 80.9): SST-2 +0.004, RTE +0.090, BoolQ +0.050.
 """
+
 from __future__ import annotations
 
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
 from core.results import load_json, load_runs
-from core.run import RESULTS
+from core.study import study_path
 from core.verdicts import compare, compare_runs
 
-TASKS = {"accuracy_sentiment": 0.004, "accuracy_entailment": 0.090, "accuracy_boolq": 0.050, "accuracy_smollm2": 0.004}
+TASKS = {
+    "accuracy_sentiment": 0.004,
+    "accuracy_entailment": 0.090,
+    "accuracy_boolq": 0.050,
+    "accuracy_smollm2": 0.004,
+}
 
 
 def last_eval_accuracy(run) -> float:
@@ -41,18 +46,25 @@ def main(profile: str = "cpu") -> None:
             paper = effect if v.startswith("s-mezo-0.8") else None
             c = compare_runs(runs, v, "mezo", "test_correct", paper)
             print(f"claims 1/3/4, {exp}, {v} − mezo, test accuracy:", c)
-            print(f"claim 2 proxy, {exp}, {v} − mezo, last validation accuracy:",
-                  compare_runs(runs, v, "mezo", last_eval_accuracy))
-            print(f"claim 3, {exp}, {v} − mezo, validation loss:", compare_runs(runs, v, "mezo", "eval_loss", None, -1))
+            print(
+                f"claim 2 proxy, {exp}, {v} − mezo, last validation accuracy:",
+                compare_runs(runs, v, "mezo", last_eval_accuracy),
+            )
+            print(
+                f"claim 3, {exp}, {v} − mezo, validation loss:",
+                compare_runs(runs, v, "mezo", "eval_loss", None, -1),
+            )
         if "r-mezo-0.8" in variants:
-            print(f"claim 4, {exp}, s-mezo-0.8 − r-mezo-0.8, test accuracy:",
-                  compare_runs(runs, "s-mezo-0.8", "r-mezo-0.8", "test_correct"))
+            print(
+                f"claim 4, {exp}, s-mezo-0.8 − r-mezo-0.8, test accuracy:",
+                compare_runs(runs, "s-mezo-0.8", "r-mezo-0.8", "test_correct"),
+            )
         seeds = sorted({r.seed for r in runs if r.name == "mezo"})
         for fixed, sign in (("zero_shot", +1), ("full", -1)):
             if any(r.name == fixed for r in runs):
                 c = compare_runs(with_fixed(runs, fixed, seeds), "mezo", fixed, "test_correct", None, sign)
                 print(f"claim 8, {exp}, mezo − {fixed} (its one run fixed), test accuracy:", c)
-    study = load_json(Path(RESULTS) / "sparse_mezo" / "noise" / f"{profile}.json")
+    study = load_json(study_path("sparse_mezo", "noise", profile))
     for model, res in study["models"].items():
         col = {key: np.array([d[key] for d in res["draws"]]) for key in ("noise", "step")}
         noise = compare(col["noise"][:, -1], col["noise"][:, 0], None, +1, "draws")
@@ -66,20 +78,24 @@ def zo_time_claims(profile: str) -> None:
     """Claim 7 from the ZO throughput benchmark's interleaved rounds (a round: forward, MeZO, S-MeZO, R-MeZO back
     to back): MeZO step / forward − 2 per batch, and S-/R-MeZO step / MeZO step − 1 over all rounds; the paper
     says 'about 2 forwards' and 'no overhead', so a difference above 0 is against it (direction −1)."""
-    path = Path(RESULTS) / "sparse_mezo" / "throughput" / f"{profile}-cpu.json"
+    path = study_path("sparse_mezo", "throughput", profile)
     if not path.exists():
         return
     rows, rel = load_json(path)["rows"], {"s-mezo_0.8": [], "r-mezo_0.8": []}
     for row in rows:
         t = {k: np.array(v) for k, v in row["step_s_all"].items()}
         per_forward = t["mezo"] / t["forward"]
-        print(f"claim 7, batch {row['batch']}x{row['seq']}, MeZO step / forward − 2:",
-              compare(per_forward, np.full_like(per_forward, 2.0), None, -1, "rounds"))
+        print(
+            f"claim 7, batch {row['batch']}x{row['seq']}, MeZO step / forward − 2:",
+            compare(per_forward, np.full_like(per_forward, 2.0), None, -1, "rounds"),
+        )
         for k in rel:
             rel[k] += list(t[k] / t["mezo"])
     for k, ratios in rel.items():
-        print(f"claim 7, {k} step / MeZO step − 1 (all rounds):",
-              compare(np.array(ratios), np.ones(len(ratios)), None, -1, "rounds"))
+        print(
+            f"claim 7, {k} step / MeZO step − 1 (all rounds):",
+            compare(np.array(ratios), np.ones(len(ratios)), None, -1, "rounds"),
+        )
 
 
 if __name__ == "__main__":

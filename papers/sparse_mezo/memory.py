@@ -4,21 +4,22 @@ then the ZO throughput benchmark: forward, MeZO, S-MeZO and R-MeZO steps timed b
 batch (4 × 64) and at MeZO's (16 × 128), with peaks, the ratio to the two-forward floor, the normal-sampling
 rate per thread and the load average (`core.bench.zo_throughput`).
 
-    python -m papers.sparse_mezo.memory --profile cpu   # -> data/results/sparse_mezo/memory/<profile>-<device>.json
-                                                        #    data/results/sparse_mezo/throughput/<profile>-<device>.json
+    python -m papers.sparse_mezo.memory --profile cpu   # -> data/results/sparse_mezo/memory/<profile>.json
+                                                        #    data/results/sparse_mezo/throughput/<profile>.json
 
 A ZO step is two perturbed forwards and an in-place update (`core.zo.SPSA`); the perturbation is applied inside
 each module's forward, one row group at a time (Sparse MeZO's efficient implementation, §3.3), so its memory
 should stay at inference level; z (stream `core.zo_stream.STREAM`) is generated 3 times per step.
 """
-from __future__ import annotations
 
-import argparse
+from __future__ import annotations
 
 import torch
 
-from core.bench import PROFILES, bench_device, run_variants, zo_throughput
-from core.run import RESULTS, manifest, write_new_json
+from core.bench import PROFILES, bench_device, memory_study, zo_throughput
+from core.provenance import manifest
+from core.study import Study
+from core.study import main as study_main
 from core.zo_stream import STREAM
 
 VARIANTS = [
@@ -33,41 +34,51 @@ VARIANTS = [
 BATCHES = {"cpu": [(4, 64), (16, 128)], "tiny": [(2, 16)], "gpu": [(4, 64), (16, 512)], "paper": [(16, 128)]}
 
 
-def throughput(profile: str, out, threads: int, repeats: int) -> dict:
-    setting = {"profile": profile, "batches": BATCHES[profile], "threads": threads, "repeats": repeats,
-               "zo_stream": STREAM, **PROFILES[profile]}
-    data = {**zo_throughput(PROFILES[profile], BATCHES[profile], repeats, threads), "setting": setting,
-            "device": bench_device(), "manifest": manifest({"study": "sparse_mezo_zo_throughput", **setting}, 0)}
-    write_new_json(out, data)
-    print(f"wrote {out}")
-    return data
+def throughput(profile: str, args) -> dict:
+    threads, repeats = getattr(args, "threads", 1), getattr(args, "repeats", 3)
+    torch.set_num_threads(threads)
+    setting = {
+        "profile": profile,
+        "batches": BATCHES[profile],
+        "threads": threads,
+        "repeats": repeats,
+        "zo_stream": STREAM,
+        **PROFILES[profile],
+    }
+    return {
+        **zo_throughput(PROFILES[profile], BATCHES[profile], repeats, threads),
+        "setting": setting,
+        "device": bench_device(),
+        "manifest": manifest({"study": "sparse_mezo_zo_throughput", **setting}, 0),
+    }
+
+
+def options(parser) -> None:
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch's and z's threads (default 1: as the ZO runs, two side by side with one each, "
+        "and as the committed results were measured on the shared 2-core machine)",
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="interleaved rounds of the throughput benchmark"
+    )
+
+
+def memory(profile: str, args) -> dict:
+    torch.set_num_threads(getattr(args, "threads", 1))
+    return memory_study("sparse_mezo", VARIANTS).compute(profile, args)
+
+
+STUDIES = [
+    Study("sparse_mezo", "memory", PROFILES, memory, options),
+    Study("sparse_mezo", "throughput", PROFILES, throughput),
+]
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
-    parser.add_argument("--force", action="store_true", help="re-measure even if the result files exist")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch's and z's threads (default 1: as the ZO runs, two side by side with one each, "
-                             "and as the committed results were measured on the shared 2-core machine)")
-    parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of the throughput benchmark")
-    parser.add_argument("--only", choices=("memory", "throughput"), help="run one of the two parts")
-    args = parser.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    name = f"{args.profile}-{bench_device()}.json"
-    for part, path in (("memory", RESULTS / "sparse_mezo" / "memory" / name),
-                       ("throughput", RESULTS / "sparse_mezo" / "throughput" / name)):
-        if args.only not in (None, part):
-            continue
-        if path.exists() and not args.force:
-            print(f"{path} exists; pass --force to re-measure")
-        elif part == "memory":
-            path.unlink(missing_ok=True)
-            run_variants(VARIANTS, args.profile, path, "sparse_mezo_memory")
-        else:
-            path.unlink(missing_ok=True)
-            throughput(args.profile, path, args.threads, args.repeats)
-    return 0
+    return study_main(STUDIES, __doc__, argv)
 
 
 if __name__ == "__main__":

@@ -13,34 +13,65 @@ magnitude quintiles (per tensor, as the paper's per-layer thresholds; `core.zo.M
   cosine of ĝ_b = g·m_b⊙z with ∇_b, plus each quintile's share of ‖∇L‖² and mean |θ|.
 Every quintile holds the same number of entries, so the rows are directly comparable.
 """
+
 from __future__ import annotations
 
 import torch
 
-from core.config import RunConfig, build
+from core.checks import run_config
 from core.finetune import causal_setup, encoder_setup, is_encoder
-from core.run import RESULTS, cached_result, manifest, seed_everything, study_cli
+from core.provenance import manifest
+from core.run import seed_everything
+from core.study import Study
+from core.study import main as study_main
 from core.zo import SPSA, MagnitudeBand
 
 BANDS = [(0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0)]
 PROFILES = {
-    "cpu": dict(models={"smollm2-135m": 1e-5, "minilm-l6": 1e-4}, task="sentiment", batch_size=8, max_length=64,
-                draws=10, eps=1e-3, sigma=1e-2, seed=0),
-    "tiny": dict(models={"tiny-llama": 1e-3, "tiny-bert": 1e-3}, task="sentiment", batch_size=2, max_length=32,
-                 draws=3, eps=1e-3, sigma=1e-2, seed=0),
-    "paper": dict(models={"huggyllama/llama-7b": 1e-6, "roberta-large": 1e-6}, task="super_glue/rte",
-                  batch_size=16, max_length=256, draws=16, eps=1e-3, sigma=1e-3, seed=0),
+    "cpu": dict(
+        models={"smollm2-135m": 1e-5, "minilm-l6": 1e-4},
+        task="sentiment",
+        batch_size=8,
+        max_length=64,
+        draws=10,
+        eps=1e-3,
+        sigma=1e-2,
+        seed=0,
+    ),
+    "tiny": dict(
+        models={"tiny-llama": 1e-3, "tiny-bert": 1e-3},
+        task="sentiment",
+        batch_size=2,
+        max_length=32,
+        draws=3,
+        eps=1e-3,
+        sigma=1e-2,
+        seed=0,
+    ),
+    "paper": dict(
+        models={"huggyllama/llama-7b": 1e-6, "roberta-large": 1e-6},
+        task="super_glue/rte",
+        batch_size=16,
+        max_length=256,
+        draws=16,
+        eps=1e-3,
+        sigma=1e-3,
+        seed=0,
+    ),
 }
-
-
-def out_path(profile: str):
-    return RESULTS / "sparse_mezo" / "noise" / f"{profile}.json"
 
 
 def setup(name: str, p: dict):
     """The model (eval mode) and one fixed training batch, built exactly as a training run builds them."""
-    cfg = build(RunConfig, {"model": name, "task": p["task"], "max_length": p["max_length"], "seed": p["seed"],
-                            "train_examples": p["batch_size"]})
+    cfg = run_config(
+        {
+            "model": name,
+            "task": p["task"],
+            "max_length": p["max_length"],
+            "seed": p["seed"],
+            "train_examples": p["batch_size"],
+        }
+    )
     model, _, train, _, collator = (encoder_setup if is_encoder(cfg) else causal_setup)(cfg)
     model.eval()
     return model, collator([train[i] for i in range(p["batch_size"])])
@@ -64,14 +95,25 @@ def band_statistics(est: SPSA, g: float, grads: dict, bands: list) -> dict:
         for b, band in enumerate(bands):
             m = band(name, q)
             gb, tb = g * z[m].double(), true[m].double()
-            for key, val in zip(keys, ((gb - tb).square().sum(), tb.square().sum(), (gb * tb).sum(),
-                                       gb.square().sum(), q.detach()[m].abs().double().sum(), m.sum())):
+            for key, val in zip(
+                keys,
+                (
+                    (gb - tb).square().sum(),
+                    tb.square().sum(),
+                    (gb * tb).sum(),
+                    gb.square().sum(),
+                    q.detach()[m].abs().double().sum(),
+                    m.sum(),
+                ),
+            ):
                 out[key][b] += float(val)
     return out
 
 
 @torch.no_grad()
-def perturbed_losses(model, est: SPSA, banded: list, batch, g: float, lr: float, sigma: float, base: float) -> dict:
+def perturbed_losses(
+    model, est: SPSA, banded: list, batch, g: float, lr: float, sigma: float, base: float
+) -> dict:
     """ΔL of the σ-noise and of the ZO step, each confined to one band (same z as `est`'s current step)."""
     noise, step = [], []
     for spsa in banded:
@@ -95,25 +137,45 @@ def study_model(name: str, lr: float, p: dict) -> dict:
     draws = []
     for d in range(p["draws"]):
         g, _ = est.estimate(lambda: model(**batch).loss)
-        row = {"projected_grad": g, **band_statistics(est, g, grads, bands),
-               **perturbed_losses(model, est, banded, batch, g, lr, p["sigma"], base)}
+        row = {
+            "projected_grad": g,
+            **band_statistics(est, g, grads, bands),
+            **perturbed_losses(model, est, banded, batch, g, lr, p["sigma"], base),
+        }
         draws.append(row)
-        print(f"{name} draw {d + 1}/{p['draws']}: g {g:+.3f}  noise ΔL {['%.2e' % x for x in row['noise']]}",
-              flush=True)
+        print(
+            f"{name} draw {d + 1}/{p['draws']}: g {g:+.3f}  noise ΔL {[f'{x:.2e}' for x in row['noise']]}",
+            flush=True,
+        )
     n_params = sum(q.numel() for _, q in est.params)
-    return {"lr": lr, "base_loss": base, "n_params": n_params, "draws": draws,
-            "grad_sq_total": sum(float(t.double().square().sum()) for t in grads.values())}
+    return {
+        "lr": lr,
+        "base_loss": base,
+        "n_params": n_params,
+        "draws": draws,
+        "grad_sq_total": sum(float(t.double().square().sum()) for t in grads.values()),
+    }
+
+
+def noise_study(profile: str, args=None) -> dict:
+    p = PROFILES[profile]
+    return {
+        "bands": BANDS,
+        "setting": p,
+        "models": {m: study_model(m, lr, p) for m, lr in p["models"].items()},
+        "manifest": manifest({"study": "sparse_mezo_noise", **p}, p["seed"]),
+    }
+
+
+STUDY = Study("sparse_mezo", "noise", PROFILES, noise_study)
 
 
 def collect(profile: str, force: bool = False) -> dict:
-    p = PROFILES[profile]
-    return cached_result(out_path(profile), force, lambda: {
-        "bands": BANDS, "setting": p, "models": {m: study_model(m, lr, p) for m, lr in p["models"].items()},
-        "manifest": manifest({"study": "sparse_mezo_noise", **p}, p["seed"])})
+    return STUDY.result(profile, force)
 
 
 def main(argv=None) -> int:
-    return study_cli(__doc__, PROFILES, collect, argv)
+    return study_main(STUDY, __doc__, argv)
 
 
 if __name__ == "__main__":

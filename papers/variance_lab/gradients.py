@@ -7,6 +7,7 @@ Blocks partition *every* parameter exactly once: ``embed_head`` (embeddings and 
 ``layer<i>.norms`` (the layer's remaining parameters). ∇f is the mean of the M minibatch gradients (the lab's
 population is those M batches); the M gradients are kept whole (fp32) for ⟨g_{B,b}, ∇f_b⟩.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -32,6 +33,7 @@ def partition(model) -> dict:
         params.append(fresh)
         kind.append(k)
         layer.append(i)
+
     add("embed_head", (p for _, m in parts.embeddings + parts.head for p in m.parameters()), "always", -1)
     matrices = module_blocks(model)
     for i, (lname, mod) in enumerate(parts.layers):
@@ -56,7 +58,9 @@ def loss_backward(model, batch) -> float:
 
 @torch.no_grad()
 def _block_sq(blocks) -> np.ndarray:
-    return np.array([sum(float(p.grad.double().pow(2).sum()) for p in ps if p.grad is not None) for ps in blocks])
+    return np.array(
+        [sum(float(p.grad.double().pow(2).sum()) for p in ps if p.grad is not None) for ps in blocks]
+    )
 
 
 def subset_vector(params) -> torch.Tensor:
@@ -85,8 +89,16 @@ def minibatch_gradients(model, blocks, batches, subset=()) -> dict:
     seg = list(zip(bounds[:-1], bounds[1:]))
     dots = np.array([[float(f[s:e].double() @ mean[s:e]) for s, e in seg] for f in flat])
     sq_full = np.array([float(mean[s:e] @ mean[s:e]) for s, e in seg])
-    return {"sq": np.array(sq), "dots": dots, "sq_full": sq_full, "loss": losses, "flat": flat, "mean": mean,
-            "bounds": bounds, "subset": torch.stack(sub) if subset else None}
+    return {
+        "sq": np.array(sq),
+        "dots": dots,
+        "sq_full": sq_full,
+        "loss": losses,
+        "flat": flat,
+        "mean": mean,
+        "bounds": bounds,
+        "subset": torch.stack(sub) if subset else None,
+    }
 
 
 @torch.no_grad()
@@ -97,9 +109,12 @@ def vector_check(grads: dict, c, batch: int = 0) -> dict:
     g_hat = torch.cat([float(c[i]) * g[s:e] for i, (s, e) in enumerate(zip(b[:-1], b[1:]))])
     c = np.asarray(c, dtype=float)
     sq, dots = grads["sq"][batch], grads["dots"][batch]
-    return {"vector": float((g_hat.double() - g.double()).pow(2).sum()), "blocks": float(sq @ (c - 1) ** 2),
-            "vector_full": float((g_hat.double() - grads["mean"]).pow(2).sum()),
-            "blocks_full": float(sq @ c ** 2 - 2 * dots @ c + grads["sq_full"].sum())}
+    return {
+        "vector": float((g_hat.double() - g.double()).pow(2).sum()),
+        "blocks": float(sq @ (c - 1) ** 2),
+        "vector_full": float((g_hat.double() - grads["mean"]).pow(2).sum()),
+        "blocks_full": float(sq @ c**2 - 2 * dots @ c + grads["sq_full"].sum()),
+    }
 
 
 def fine_tune(model, params, batches, lr: float, seed: int) -> list[float]:
@@ -124,8 +139,14 @@ def lora_gradients(model, blocks, batches) -> dict:
     mean = [sum(v[b] for v in vecs) / len(vecs) for b in range(len(blocks))]
     sq = np.array([[float(v[b].pow(2).sum()) for b in range(len(blocks))] for v in vecs])
     dots = np.array([[float(v[b] @ mean[b]) for b in range(len(blocks))] for v in vecs])
-    return {"sq": sq, "dots": dots, "sq_full": np.array([float(m.pow(2).sum()) for m in mean]), "loss": losses,
-            "vectors": vecs, "mean": mean}
+    return {
+        "sq": sq,
+        "dots": dots,
+        "sq_full": np.array([float(m.pow(2).sum()) for m in mean]),
+        "loss": losses,
+        "vectors": vecs,
+        "mean": mean,
+    }
 
 
 def lora_vector_check(vecs, mean, c) -> dict:

@@ -1,7 +1,7 @@
 """Variance lab: every paper's gradient-estimator claim checked by a Monte Carlo over the method's own sampler,
 on real SmolLM2-135M minibatch gradients at the pre-trained point and after a few seeded full-FT (LoRA) steps.
 
-    python -m papers.variance_lab.lab --profile cpu     # -> data/results/variance_lab/<profile>/lab.json
+    python -m papers.variance_lab.lab --profile cpu     # -> data/results/variance_lab/lab/<profile>.json
 
 Estimators (draws from the `core` objects the training uses):
 - LISA: `UniformLayerSampler` (γ layers) + embeddings/head and the final norm always (`LisaCallback`);
@@ -15,6 +15,7 @@ Estimators (draws from the `core` objects the training uses):
   of tensors (`zo_tensors`), in the ε → 0 form z (zᵀg), plus a check of the finite-ε estimator with real forwards.
 Closed forms and the Monte-Carlo machinery: `core.estimators`; gradients: `papers.variance_lab.gradients`.
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -27,36 +28,82 @@ from core.config import LoraSettings
 from core.estimators import block_monte_carlo, coefficients, mc_interval, spsa_monte_carlo
 from core.finetune import apply_lora
 from core.models import eval_mode, load_model
-from core.run import RESULTS, cached_result, manifest, seed_everything, study_cli
+from core.provenance import manifest
+from core.run import seed_everything
 from core.sampling import ISTScores, ModuleImportanceSampler, UniformLayerSampler, importance_probs
+from core.study import Study
+from core.study import main as study_main
 from core.zo import SPSA, MagnitudeMask
 from papers.misa.variance import batches as lab_batches
 from papers.variance_lab import gradients as grads
 
 PROFILES = {
-    "cpu": dict(model="smollm2-135m", task="instruct", batches=6, batch_size=4, max_length=64, seed=0,
-                ft_steps=5, ft_lr=5e-5, lora_lr=2e-4, lora=dict(r=16, alpha=32, targets="q_proj,k_proj,v_proj,up_proj,down_proj"),
-                gammas=[1, 2, 4], block_draws=10000, misa_draws=400, misa_calibration=800, misa_period=10,
-                misa_periods=20, ist_draws=10000, ist_probe_rounds=2, zo_layers=[2, 26],
-                zo_modules=["self_attn.k_proj", "self_attn.v_proj"], zo_draws=3000, sparsity=0.8, eps=1e-3, fd_draws=2,
-                segments=20),
-    "tiny": dict(model="tiny-llama", task="instruct", batches=3, batch_size=2, max_length=32, seed=0,
-                 ft_steps=2, ft_lr=1e-3, lora_lr=1e-3, lora=dict(r=4, alpha=8, targets="q_proj,v_proj"),
-                 gammas=[1, 2], block_draws=400, misa_draws=100, misa_calibration=200, misa_period=2, misa_periods=4,
-                 ist_draws=400, ist_probe_rounds=1, zo_layers=[0, 3], zo_modules=["self_attn.q_proj"],
-                 zo_draws=200, sparsity=0.8, eps=1e-3, fd_draws=2, segments=10),
+    "cpu": dict(
+        model="smollm2-135m",
+        task="instruct",
+        batches=6,
+        batch_size=4,
+        max_length=64,
+        seed=0,
+        ft_steps=5,
+        ft_lr=5e-5,
+        lora_lr=2e-4,
+        lora=dict(r=16, alpha=32, targets="q_proj,k_proj,v_proj,up_proj,down_proj"),
+        gammas=[1, 2, 4],
+        block_draws=10000,
+        misa_draws=400,
+        misa_calibration=800,
+        misa_period=10,
+        misa_periods=20,
+        ist_draws=10000,
+        ist_probe_rounds=2,
+        zo_layers=[2, 26],
+        zo_modules=["self_attn.k_proj", "self_attn.v_proj"],
+        zo_draws=3000,
+        sparsity=0.8,
+        eps=1e-3,
+        fd_draws=2,
+        segments=20,
+    ),
+    "tiny": dict(
+        model="tiny-llama",
+        task="instruct",
+        batches=3,
+        batch_size=2,
+        max_length=32,
+        seed=0,
+        ft_steps=2,
+        ft_lr=1e-3,
+        lora_lr=1e-3,
+        lora=dict(r=4, alpha=8, targets="q_proj,v_proj"),
+        gammas=[1, 2],
+        block_draws=400,
+        misa_draws=100,
+        misa_calibration=200,
+        misa_period=2,
+        misa_periods=4,
+        ist_draws=400,
+        ist_probe_rounds=1,
+        zo_layers=[0, 3],
+        zo_modules=["self_attn.q_proj"],
+        zo_draws=200,
+        sparsity=0.8,
+        eps=1e-3,
+        fd_draws=2,
+        segments=10,
+    ),
 }
 
 
-def out_path(profile: str):
-    return RESULTS / "variance_lab" / profile / "lab.json"
+STUDY = Study("variance_lab", "lab", PROFILES, lambda profile, args: run_lab(PROFILES[profile]))
 
 
 def collect(profile: str, force: bool = False) -> dict:
-    return cached_result(out_path(profile), force, lambda: run_lab(PROFILES[profile]))
+    return STUDY.result(profile, force)
 
 
 # ------------------------------------------------------------------ samplers -> draws in block indices
+
 
 def lisa_arm(part: dict, gamma: int, seed: int):
     """LISA: π = 1 for embeddings/head and the final norm, γ/L for every block of a layer."""
@@ -84,24 +131,35 @@ def misa_arm(part: dict, sq: np.ndarray, budget: float, eta: float, p: dict):
     returned too, for the closed form's SE), and the draws (block indices) of an independent chain."""
     matrix = np.flatnonzero(np.asarray(part["kind"]) == "matrix")
     sizes = [part["sizes"][b] for b in matrix]
-    sampler = ModuleImportanceSampler(sizes, budget=budget, eta=eta, seed=p["seed"], total=part["total"],
-                                      period=p["misa_period"])
+    sampler = ModuleImportanceSampler(
+        sizes, budget=budget, eta=eta, seed=p["seed"], total=part["total"], period=p["misa_period"]
+    )
     steps = warm_misa(sampler, np.sqrt(sq[:, matrix]), p["misa_period"], p["misa_periods"])
     state = sampler.state_dict()
 
     def chain(seed):
-        s = ModuleImportanceSampler(sizes, budget=budget, eta=eta, total=part["total"], period=p["misa_period"])
+        s = ModuleImportanceSampler(
+            sizes, budget=budget, eta=eta, total=part["total"], period=p["misa_period"]
+        )
         s.load_state_dict(state)
         s.generator.manual_seed(seed)
         return lambda: matrix[s.sample()]
+
     calibrate = chain(p["seed"] + 101)
     calibration = [calibrate() for _ in range(p["misa_calibration"])]
-    pi_matrix = np.bincount(np.concatenate(calibration), minlength=len(part["kind"]))[matrix] / len(calibration)
+    pi_matrix = np.bincount(np.concatenate(calibration), minlength=len(part["kind"]))[matrix] / len(
+        calibration
+    )
     draw = chain(p["seed"] + 202)
     draws = [draw() for _ in range(p["misa_draws"])]
-    info = {"warm_steps": steps, "scores": list(sampler.G), "probs": sampler.probs().tolist(),
-            "pi_matrix_min": float(pi_matrix.min()), "pi_matrix_max": float(pi_matrix.max()),
-            "never_in_calibration": int(np.sum(pi_matrix == 0))}
+    info = {
+        "warm_steps": steps,
+        "scores": list(sampler.G),
+        "probs": sampler.probs().tolist(),
+        "pi_matrix_min": float(pi_matrix.min()),
+        "pi_matrix_max": float(pi_matrix.max()),
+        "never_in_calibration": int(np.sum(pi_matrix == 0)),
+    }
     return pi_matrix, draws, calibration, info
 
 
@@ -137,16 +195,27 @@ def block_study(part: dict, g: dict, p: dict) -> dict:
     for gamma in p["gammas"]:
         delta = equal_budget(part, gamma)
         pi, draw = lisa_arm(part, gamma, p["seed"])
-        arms[f"lisa_g{gamma}"] = {"family": "lisa", "gamma": gamma, "budget": delta,
-                                  **block_monte_carlo(draw, pi, *args, p["block_draws"], sizes, p["segments"])}
+        arms[f"lisa_g{gamma}"] = {
+            "family": "lisa",
+            "gamma": gamma,
+            "budget": delta,
+            **block_monte_carlo(draw, pi, *args, p["block_draws"], sizes, p["segments"]),
+        }
         for eta, name in ((1.0, "misa_eh"), (0.0, "uniform_eh")):
             pi_matrix, draws, calibration, info = misa_arm(part, g["sq"], delta, eta, p)
             variants = ((name, True), ("misa", False)) if eta == 1.0 else ((name, True),)
             for label, embed_head in variants:
                 pi = misa_pi(part, pi_matrix, embed_head)
                 arms[f"{label}_g{gamma}"] = {
-                    "family": label, "gamma": gamma, "budget": delta, "eta": eta, **info,
-                    **block_monte_carlo(replay(draws, pi), pi, *args, len(draws), sizes, p["segments"], calibration)}
+                    "family": label,
+                    "gamma": gamma,
+                    "budget": delta,
+                    "eta": eta,
+                    **info,
+                    **block_monte_carlo(
+                        replay(draws, pi), pi, *args, len(draws), sizes, p["segments"], calibration
+                    ),
+                }
         print(f"  block arms at γ = {gamma} (δ = {delta:.4f}) done", flush=True)
     return arms
 
@@ -164,12 +233,15 @@ def misa_one_block(part: dict, arms: dict, sq: np.ndarray, n: int, seed: int) ->
     for eta in (0.0, 1.0, 10.0):
         probs = importance_probs(scores, eta)
         drawn = torch.multinomial(probs, n, replacement=True, generator=gen).numpy()
-        out[f"eta{eta:g}"] = {"theory": float((blocks @ probs.numpy()).sum() * scale),
-                              "mc": mc_interval(blocks[:, drawn].sum(axis=0) * scale)}
+        out[f"eta{eta:g}"] = {
+            "theory": float((blocks @ probs.numpy()).sum() * scale),
+            "mc": mc_interval(blocks[:, drawn].sum(axis=0) * scale),
+        }
     return out
 
 
 # ------------------------------------------------------------------ IST on LoRA gradients
+
 
 def ist_study(cb: ISTCallback, lora: dict, p: dict) -> dict:
     """IST's `ISTScores.select` (scores from the callback's probes) vs its random-selection control, on the LoRA
@@ -181,16 +253,25 @@ def ist_study(cb: ISTCallback, lora: dict, p: dict) -> dict:
     calibration = [sampler.select() for _ in range(p["ist_draws"])]
     pi_ist = np.bincount(np.concatenate(calibration), minlength=n_layers) / len(calibration)
     control = ISTScores(n_layers, update_frac=cb.kw["update_frac"], seed=p["seed"] + 7, uniform=True)
-    out = {"scores": sampler.scores.tolist(), "pi_ist": pi_ist.tolist(), "n_update": sampler.n_update,
-           "lora_params": int(sizes.sum()), "loss": lora["loss"]}
-    for name, draw, pi, cal in (("ist", sampler.select, pi_ist, calibration),
-                                ("ist_random", control.select, np.full(n_layers, sampler.n_update / n_layers), None)):
+    out = {
+        "scores": sampler.scores.tolist(),
+        "pi_ist": pi_ist.tolist(),
+        "n_update": sampler.n_update,
+        "lora_params": int(sizes.sum()),
+        "loss": lora["loss"],
+    }
+    for name, draw, pi, cal in (
+        ("ist", sampler.select, pi_ist, calibration),
+        ("ist_random", control.select, np.full(n_layers, sampler.n_update / n_layers), None),
+    ):
         out[name] = block_monte_carlo(draw, pi, *args, p["ist_draws"], sizes, p["segments"], cal)
     c = np.zeros(n_layers)
     c[sampler.select()] = 1.0
-    out["vector_check"] = {**grads.lora_vector_check([v for v in lora["vectors"][0]], lora["mean"], c),
-                           "blocks": float(lora["sq"][0] @ (c - 1) ** 2),
-                           "blocks_full": float(lora["sq"][0] @ c ** 2 - 2 * lora["dots"][0] @ c + lora["sq_full"].sum())}
+    out["vector_check"] = {
+        **grads.lora_vector_check([v for v in lora["vectors"][0]], lora["mean"], c),
+        "blocks": float(lora["sq"][0] @ (c - 1) ** 2),
+        "blocks_full": float(lora["sq"][0] @ c**2 - 2 * lora["dots"][0] @ c + lora["sq_full"].sum()),
+    }
     return out
 
 
@@ -200,15 +281,18 @@ def ist_points(p: dict, eval_batches, train_batches) -> dict:
     seed_everything(p["seed"])
     model, _ = load_model(p["model"])
     model.config.use_cache = False
-    model = apply_lora(model, SimpleNamespace(method="ist", lora=LoraSettings(**p["lora"])))  # IST's LoRA wrap
+    model = apply_lora(
+        model, SimpleNamespace(method="ist", lora=LoraSettings(**p["lora"]))
+    )  # IST's LoRA wrap
     probe = iter(train_batches * (2 * p["ist_probe_rounds"]))
     cb = ISTCallback(seed=p["seed"], probe_batch=lambda sampler: next(probe)).attach(model)
     blocks = list(cb.blocks.values())
     out = {}
     for point in ("pretrained", "finetuned"):
         if point == "finetuned":
-            out["lora_ft_loss"] = grads.fine_tune(model, [q for ps in blocks for q in ps], train_batches,
-                                                  p["lora_lr"], p["seed"])
+            out["lora_ft_loss"] = grads.fine_tune(
+                model, [q for ps in blocks for q in ps], train_batches, p["lora_lr"], p["seed"]
+            )
         probes = [cb.probe(model) for _ in range(p["ist_probe_rounds"])]
         lora = grads.lora_gradients(model, blocks, eval_batches)
         out[point] = {"probe_losses": probes, **ist_study(cb, lora, p)}
@@ -217,6 +301,7 @@ def ist_points(p: dict, eval_batches, train_batches) -> dict:
 
 
 # ------------------------------------------------------------------ MeZO / Sparse MeZO
+
 
 def zo_subset(model, p: dict) -> list:
     """The documented subset of tensors the zeroth-order estimators are measured on."""
@@ -257,7 +342,9 @@ def finite_eps_check(model, spsa: SPSA, batch, g: torch.Tensor, n: int) -> list[
             proj, _ = spsa.estimate(lambda: model(**batch).loss)
             z = torch.cat([spsa.z(i, q).reshape(-1) for i, (_, q) in enumerate(spsa.params)])
             exact = float(z.double() @ g.double())
-            rows.append({"finite_eps": proj, "directional": exact, "rel_diff": abs(proj - exact) / abs(exact)})
+            rows.append(
+                {"finite_eps": proj, "directional": exact, "rel_diff": abs(proj - exact) / abs(exact)}
+            )
     return rows
 
 
@@ -282,6 +369,7 @@ def zo_study(spsa: SPSA, spsa_masked: SPSA, points: dict, p: dict) -> dict:
 
 # ------------------------------------------------------------------ one point of the full model
 
+
 def full_point(model, part: dict, eval_batches, subset_params, p: dict) -> dict:
     """Gradients at the current weights, every block arm's Monte Carlo, and vector checks of a few draws."""
     g = grads.minibatch_gradients(model, part["params"], eval_batches, subset_params)
@@ -298,10 +386,17 @@ def full_point(model, part: dict, eval_batches, subset_params, p: dict) -> dict:
     sq = g["sq"]
     share = {k: float(sq[:, kind == k].sum() / sq.sum()) for k in ("always", "matrix", "norm", "other")}
     grad_sq = sq.sum(axis=1)
-    return {"loss": g["loss"], "grad_sq": grad_sq.tolist(), "full_grad_sq": float(g["sq_full"].sum()),
-            "minibatch_noise": float((grad_sq.sum() - len(grad_sq) * g["sq_full"].sum()) / grad_sq.sum()),
-            "share": share, "vector_checks": checks, "arms": arms,
-            "misa_one_block": misa_one_block(part, arms, sq, p["block_draws"], p["seed"]), "_subset": subset}
+    return {
+        "loss": g["loss"],
+        "grad_sq": grad_sq.tolist(),
+        "full_grad_sq": float(g["sq_full"].sum()),
+        "minibatch_noise": float((grad_sq.sum() - len(grad_sq) * g["sq_full"].sum()) / grad_sq.sum()),
+        "share": share,
+        "vector_checks": checks,
+        "arms": arms,
+        "misa_one_block": misa_one_block(part, arms, sq, p["block_draws"], p["seed"]),
+        "_subset": subset,
+    }
 
 
 def run_lab(p: dict) -> dict:
@@ -309,7 +404,7 @@ def run_lab(p: dict) -> dict:
     model, tok = load_model(p["model"])
     model.config.use_cache = False
     all_batches = list(lab_batches(tok, {**p, "batches": p["batches"] + p["ft_steps"]}))
-    eval_batches, train_batches = all_batches[:p["batches"]], all_batches[p["batches"]:]
+    eval_batches, train_batches = all_batches[: p["batches"]], all_batches[p["batches"] :]
     part = grads.partition(model)
     names = zo_subset(model, p)
     named = dict(model.named_parameters())
@@ -325,10 +420,22 @@ def run_lab(p: dict) -> dict:
         G = res.pop("_subset")
         zo_points[point] = {"G": G, "mask": magnitude_mask(spsa_masked).float()}
         if point == "pretrained":
-            fd = {"mezo": finite_eps_check(model, make_spsa(model, names, {**p, "seed": p["seed"] + 5}),
-                                           eval_batches[0], G[0], p["fd_draws"]),
-                  "smezo": finite_eps_check(model, make_spsa(model, names, {**p, "seed": p["seed"] + 6},
-                                                             spsa_masked.mask), eval_batches[0], G[0], p["fd_draws"])}
+            fd = {
+                "mezo": finite_eps_check(
+                    model,
+                    make_spsa(model, names, {**p, "seed": p["seed"] + 5}),
+                    eval_batches[0],
+                    G[0],
+                    p["fd_draws"],
+                ),
+                "smezo": finite_eps_check(
+                    model,
+                    make_spsa(model, names, {**p, "seed": p["seed"] + 6}, spsa_masked.mask),
+                    eval_batches[0],
+                    G[0],
+                    p["fd_draws"],
+                ),
+            }
         points[point] = res
     print("zeroth-order Monte Carlo", flush=True)
     zo = zo_study(spsa, spsa_masked, zo_points, p)
@@ -338,16 +445,29 @@ def run_lab(p: dict) -> dict:
     print("IST (LoRA)", flush=True)
     ist = ist_points(p, eval_batches, train_batches)
     layer0 = sum(s for s, i in zip(part["sizes"], part["layer"]) if i == 0)
-    model_info = {"total_params": part["total"], "n_blocks": len(part["names"]), "layer_params": layer0,
-                  "embed_head_params": sum(s for s, k in zip(part["sizes"], part["kind"]) if k == "always"),
-                  "n_layers": max(part["layer"]) + 1, "blocks": part["names"], "sizes": part["sizes"],
-                  "kind": part["kind"]}
-    return {"setting": p, "model": model_info, "points": points, "ft_loss": ft_loss, "zo": zo, "ist": ist,
-            "manifest": manifest({"study": "variance_lab", **p}, p["seed"])}
+    model_info = {
+        "total_params": part["total"],
+        "n_blocks": len(part["names"]),
+        "layer_params": layer0,
+        "embed_head_params": sum(s for s, k in zip(part["sizes"], part["kind"]) if k == "always"),
+        "n_layers": max(part["layer"]) + 1,
+        "blocks": part["names"],
+        "sizes": part["sizes"],
+        "kind": part["kind"],
+    }
+    return {
+        "setting": p,
+        "model": model_info,
+        "points": points,
+        "ft_loss": ft_loss,
+        "zo": zo,
+        "ist": ist,
+        "manifest": manifest({"study": "variance_lab", **p}, p["seed"]),
+    }
 
 
 def main(argv=None) -> int:
-    return study_cli(__doc__, PROFILES, collect, argv)
+    return study_main(STUDY, __doc__, argv)
 
 
 if __name__ == "__main__":
