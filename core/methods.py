@@ -182,7 +182,8 @@ def load_module(name: str) -> None:
 
 
 def method_of(cfg) -> Method:
-    if cfg.method_module:
+    """The entry of a config's method (any object with ``method``; ``method_module``, if set, is imported first)."""
+    if getattr(cfg, "method_module", ""):
         load_module(cfg.method_module)
     return get(cfg.method)
 
