@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from core.bench import PROFILES, bench_device, memory_study, zo_throughput
+from core.bench import PROFILES, bench_device, run_variants, zo_throughput
 from core.provenance import manifest
 from core.study import Study
 from core.study import main as study_main
@@ -68,7 +68,7 @@ def options(parser) -> None:
 
 def memory(profile: str, args) -> dict:
     torch.set_num_threads(getattr(args, "threads", 1))
-    return memory_study("sparse_mezo", VARIANTS).compute(profile, args)
+    return run_variants(VARIANTS, profile, "sparse_mezo_memory")
 
 
 STUDIES = [
