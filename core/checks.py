@@ -31,6 +31,7 @@ RANGES = {
     "max_length": "(0, inf)",
     "train_examples": "[0, inf)",
     "eval_examples": "[0, inf)",
+    "test_examples": "[0, inf)",
     "eval_every": "[0, inf)",
     "save_every": "[0, inf)",
     "lr": "(0, inf)",

@@ -148,6 +148,7 @@ class RunConfig:
     max_length: int = 64
     train_examples: int = 0
     eval_examples: int = 64
+    test_examples: int = 0  # test-split items scored at the end (0: as many as eval_examples)
     eval_every: int = 0
     save_every: int = 0
     lr: float = 1e-4
@@ -174,6 +175,11 @@ class RunConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @property
+    def test_limit(self) -> int:
+        """How many test-split items the final evaluation scores."""
+        return self.test_examples or self.eval_examples
 
 
 LR_SCHEDULERS = (

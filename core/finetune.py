@@ -156,9 +156,10 @@ class ValidationAccuracyCallback(TrainerCallback):
 
 
 def verbalizer_accuracy(cfg: RunConfig, model, tok, collator, split: str):
-    """A closure computing verbalizer accuracy on `split` (``eval_examples`` of it): the encoder classifier's
-    argmax, or the causal LM's highest-likelihood choice; None for tasks without choices."""
-    raw = load_task(cfg.task, split, cfg.eval_examples)
+    """A closure computing verbalizer accuracy on `split` (``eval_examples`` of validation, ``test_limit`` of
+    test): the encoder classifier's argmax, or the causal LM's highest-likelihood choice; None for tasks without
+    choices."""
+    raw = load_task(cfg.task, split, cfg.test_limit if split == "test" else cfg.eval_examples)
     if "choices" not in raw.column_names:
         return None
     if isinstance(model, VerbalizerClassifier):

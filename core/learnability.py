@@ -113,7 +113,7 @@ def majority_reference(metric: str, cfg: dict):
     from core.evaluate import LOCAL_TASKS
 
     if metric == "test_accuracy":
-        task, split, limit = cfg["task"], "test", cfg["eval_examples"]
+        task, split, limit = cfg["task"], "test", cfg.get("test_examples") or cfg["eval_examples"]
     elif (
         metric.startswith("lm_eval.")
         and LOCAL_TASKS[metric.split(".")[1]]["output_type"] == "multiple_choice"

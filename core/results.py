@@ -44,6 +44,17 @@ class Run:
     def step_times(self) -> list[float]:
         return [r["step_time"] for r in self.metrics if "step_time" in r]
 
+    def curve(self, key: str = "eval_accuracy") -> dict[int, float]:
+        """{step: value} of a metric logged at evaluations (``eval_accuracy``, ``eval_loss``)."""
+        return {r["step"]: r[key] for r in self.metrics if key in r and "step" in r}
+
+
+def first_step_reaching(curve: dict[int, float], target: float, higher: bool = True) -> int | None:
+    """The first evaluated step (> 0) at which `curve` reaches `target` (None if it never does): Sparse MeZO's
+    steps-to-accuracy (its RTE/BoolQ convergence figure: steps until MeZO's final accuracy is reached)."""
+    hit = (lambda v: v >= target) if higher else (lambda v: v <= target)
+    return next((s for s, v in sorted(curve.items()) if s > 0 and hit(v)), None)
+
 
 def _read(path: Path):
     INPUTS.add(Path(path).resolve())

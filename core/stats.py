@@ -231,6 +231,29 @@ def mde_accuracy(per_seed_correct_a, per_seed_correct_b, alpha: float = 0.05, po
     return mde_se(se, df, alpha, power) if se > 0 else float("inf")
 
 
+def balanced_accuracy(correct, labels) -> float:
+    """Mean over classes of the per-class recall (accuracy on the items of each label): a classifier that
+    predicts one class for everything scores 1 / n_classes, whatever the class balance."""
+    c, y = np.asarray(correct, dtype=float), np.asarray(labels)
+    if c.shape != y.shape or c.size == 0:
+        raise ValueError("balanced_accuracy needs one correctness flag per label")
+    return float(np.mean([c[y == k].mean() for k in np.unique(y)]))
+
+
+def paired_ratio_interval(a, b, confidence: float = 0.95) -> Interval:
+    """Geometric mean of the paired ratios a_i / b_i (e.g. steps to a target, per seed) with the t interval of
+    the mean log ratio over the pairs, exponentiated; 'measured' (no interval) with fewer than 2 pairs."""
+    la, lb = np.log(np.asarray(a, dtype=float)), np.log(np.asarray(b, dtype=float))
+    d = la - lb
+    if d.size < 2:
+        est = float(np.exp(d.mean()))
+        return Interval(est, est, est, int(d.size), "measured")
+    iv = t_interval(d, confidence)
+    return Interval(
+        float(np.exp(iv.estimate)), float(np.exp(iv.lo)), float(np.exp(iv.hi)), iv.n, "paired ratio"
+    )
+
+
 def seed_range(values) -> Interval:
     """Mean with the min and max of the values: what a percentile bootstrap over 3 seeds actually returns; not a
     confidence interval (coverage 75 % for 3 seeds, see the module docstring)."""

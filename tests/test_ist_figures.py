@@ -1,6 +1,7 @@
 """IST's new figures on a tiny results fixture: the compare_math runs -> importance check -> both notebooks."""
 
 import json
+import shutil
 
 import pytest
 from conftest import run_experiment_into
@@ -57,3 +58,43 @@ def test_ist_notebook_executes_into_a_figure(results, tmp_path, artifact):
     else:
         assert len(rec["table"]["ist"]["rho_per_seed"]) == 2
         assert any(i["path"].endswith("importance_check/cpu.json") for i in rec["inputs"])
+
+
+ADAPTER_STATE = """
+paper: ist
+experiment: adapter_state
+base: {model: tiny-llama, task: math, method: ist, max_steps: 6, batch_size: 2, max_length: 48, eval_examples: 4,
+       train_examples: 32, lr: 1.0e-3, lora: {r: 4, alpha: 8}, ist: {interval: 2, probe_batch: 4, update_frac: 0.5}}
+profiles: {cpu: {}}
+runs: [{name: free, ist: {free_state: true}}, {name: keep, ist: {free_state: false}}]
+seeds: [0]
+"""
+
+
+def test_ist_accuracy_notebook_on_the_comparison(results, tmp_path):
+    """The accuracy figure reads compare_math with its gate, the memory study and the adapter-state runs."""
+    from core.bench import run_variants
+    from core.figures import execute
+    from core.io import atomic_write_json
+    from core.learnability import gate_record, write_gate
+
+    root = tmp_path / "results"
+    shutil.copytree(results, root)
+    head = FIXTURE.split("runs:")[0]
+    run_experiment_into(head + "runs: [{name: zero_shot, method: zero_shot}]\nseeds: [0]\n", root)
+    run_experiment_into(ADAPTER_STATE, root)
+    write_gate(
+        gate_record("ist", "compare_math", "cpu", ["eval_loss", "test_accuracy"], "lora", root=root), root
+    )
+    variants = [("lora", "lora", {}), ("ist", "ist", {})]
+    atomic_write_json(root / "ist" / "memory" / "cpu.json", run_variants(variants, "tiny", "ist_memory"))
+    rec = execute(REPO / "notebooks" / "src" / "ist_accuracy.py", "ist", "cpu", tmp_path / "out", root)
+    comparisons = rec["table"]["comparisons"]
+    assert {
+        "eval_loss: ist - lora",
+        "test_accuracy: ist - ist_random",
+        "eval_loss: ist_slr100 - lora",
+    } <= set(comparisons)
+    assert sum(v["claim"] == "ist_vs_random" for v in rec["verdicts"]) == 4  # IST, variant x 2 metrics
+    keep, free = rec["table"]["adamw_state_mb"]["keep"], rec["table"]["adamw_state_mb"]["free"]
+    assert max(keep) >= max(free)  # the kept state grows as layers are drawn; the freed one does not

@@ -174,6 +174,7 @@ def test_noise_study_tiny_profile_and_its_notebook(tmp_path, monkeypatch):
         assert len(res["draws"]) == 3
         for d in res["draws"]:
             assert sum(d["count"]) == res["n_params"] and len(d["noise"]) == len(d["step"]) == 5
+            assert len(d["noise_sym"]) == 5 and d["noise_sym"] != d["noise"]  # the antithetic mean
             assert all(e >= 0 for e in d["err"])
         # the quintiles partition the gradient: their ‖∇_b‖² add up to ‖∇L‖²
         assert math.isclose(sum(res["draws"][0]["grad_sq"]), res["grad_sq_total"], rel_tol=1e-6)
@@ -201,3 +202,33 @@ def test_zo_memory_model_saves_no_attention_scores():
         predict_memory(spec, "full", 16, 256, attention_scores=True)["activations"]
         > predict_memory(spec, "full", 16, 256)["activations"]
     )
+
+
+def test_antithetic_noise_cancels_the_first_order_term():
+    """For a loss linear in the weights, L(θ + σz) − L(θ) = σ∇ᵀz ≠ 0 but the antithetic mean is exactly 0 (up to
+    rounding): what remains of noise_sym is curvature only (papers/sparse_mezo/noise.py)."""
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from core.zo import SPSA
+    from papers.sparse_mezo.noise import BANDS, perturbed_losses
+
+    class Linear(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(64, 1, bias=False)
+
+        def forward(self, x):
+            return SimpleNamespace(loss=self.lin(x).sum())
+
+    torch.manual_seed(0)
+    model, batch = Linear(), {"x": torch.randn(4, 64)}
+    with torch.no_grad():
+        base = float(model(**batch).loss)
+    est = SPSA(model, eps=1e-3, seed=0)
+    g, _ = est.estimate(lambda: model(**batch).loss)
+    banded = [SPSA(model, eps=1e-2, mask=MagnitudeBand(lo, hi)) for lo, hi in BANDS]
+    out = perturbed_losses(model, est, banded, batch, g, 1e-3, 1e-2, base)
+    assert max(abs(x) for x in out["noise"]) > 1e-3
+    assert max(abs(x) for x in out["noise_sym"]) < 1e-5

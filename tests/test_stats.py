@@ -256,3 +256,28 @@ def test_accuracy_diff_stays_finite_when_the_residual_cancels_the_rest():
     d[2, 14] = -1
     iv = accuracy_diff(d, np.zeros_like(d))
     assert iv.estimate == 0 and 0 < iv.hi - iv.lo < 0.5
+
+
+def test_balanced_accuracy_of_a_one_class_predictor_is_chance():
+    from core.stats import balanced_accuracy
+
+    labels = [0] * 7 + [1] * 3
+    always_zero = [1] * 7 + [0] * 3  # right on every 0, wrong on every 1: accuracy 0.7
+    assert balanced_accuracy(always_zero, labels) == pytest.approx(0.5)
+    assert balanced_accuracy([1] * 10, labels) == 1.0
+    assert balanced_accuracy([1, 0, 1, 0, 1, 0, 1, 1, 0, 0], labels) == pytest.approx((4 / 7 + 1 / 3) / 2)
+    with pytest.raises(ValueError):
+        balanced_accuracy([1, 0], labels)
+
+
+def test_paired_ratio_interval_is_the_exponentiated_t_interval_of_log_ratios():
+    from core.stats import paired_ratio_interval
+
+    a, b = [400, 900, 500], [100, 300, 250]
+    logs = np.log(np.array(a) / np.array(b))
+    iv = paired_ratio_interval(a, b)
+    ci = sps.ttest_1samp(logs, 0.0).confidence_interval(0.95)
+    assert iv.estimate == pytest.approx(np.exp(logs.mean()))  # geometric mean of 4, 3, 2
+    assert (iv.lo, iv.hi) == pytest.approx((np.exp(ci.low), np.exp(ci.high)))
+    assert paired_ratio_interval([6, 6], [3, 3]).estimate == pytest.approx(2.0)  # no spread: the point
+    assert paired_ratio_interval([6], [3]).kind == "measured"

@@ -1,24 +1,20 @@
 # %% [markdown]
-# # Sparse MeZO accuracy and convergence: zero-shot, MeZO, S-MeZO, R-MeZO, full FT, LoRA
-# Paper (Sparse MeZO, LLaMA-7b SuperGLUE table, papers/sparse_mezo/claims.yaml [S] with the RTE/BoolQ prose [P]):
-# MeZO → S-MeZO SST-2 94.6 → 95.0, RTE 71.7 → 80.7, BoolQ 75.9 → 80.9; R-MeZO 94.6 / 75.2 / 76.9; zero-shot
-# 79.7 / 49.5 / 65.1; FT 95.7 / 83.6 / 84.5. Speed: S-MeZO reaches 70 % RTE in ~5,000 steps vs 17,500 for MeZO
-# (3.5×), ~3× on BoolQ.
-# Here (cpu profile): all-MiniLM-L6-v2 as a verbalizer classifier (`core.encoder_cls`), 60 steps of batch 8,
-# ZO lr 1e-4, eps 1e-3, 3 seeds per ZO method; full FT / LoRA (AdamW, backprop) and zero-shot once.
-# Tasks: bigbench multiemo (SST-2-like), epistemic_reasoning (RTE-like), strategyqa (BoolQ-like).
-# Right column: SmolLM2-135M-Instruct (causal LM, verbalizer log-likelihood, like the paper's LLaMA runs) on the
-# sentiment task: zero-shot, MeZO, S-MeZO 0.8, 20 steps of batch 8, lr 1e-5, 3 seeds, 50 test examples per seed.
-# Top: test accuracy, every seed a point, black: mean and 95 % t-interval over seeds. Bottom: validation accuracy
-# (100 examples; SmolLM2: 50) every 20 steps (SmolLM2: 10), mean over seeds, zero-shot at step 0.
-# `s-mezo-0.8-lr10x` (entailment only): S-MeZO at lr 1e-3 (its better value in the lr probe, LOG.md 2; the paper
-# says S-MeZO "enables larger learning rates"); MeZO was better at 1e-4. Dotted: the test split's majority-class rate.
-# Steps-to-target: the first evaluated step at which an S-MeZO variant's seed-mean validation accuracy reaches
-# MeZO's final one (the paper's definition with MeZO's final accuracy as the target); resolution 20 (SmolLM2 10) steps.
-
-# Verdicts: S-MeZO − MeZO test accuracy on the same examples, interval of the crossed seeds × test-items design
-# (`core.stats.accuracy_diff`); steps-to-target per seed (S-MeZO seed s against MeZO seed s's final validation
-# accuracy).
+# # Sparse MeZO vs MeZO vs R-MeZO, steps to MeZO's accuracy, and the sparsity sweep
+# Paper (Sparse MeZO, LLaMA-7b SuperGLUE table, papers/sparse_mezo/claims.yaml): MeZO → S-MeZO SST-2 94.6 → 95.0,
+# RTE 71.7 → 80.7, BoolQ 75.9 → 80.9; R-MeZO average 76.9 vs S-MeZO 80.3; sparsity 0.8 best; S-MeZO reaches 70 %
+# RTE in ~5,000 steps vs ~17,500 for MeZO (3.5×).
+# Here (`compare_sentiment.yaml`, cpu profile): all-MiniLM-L6-v2 as a verbalizer classifier (`core.encoder_cls`)
+# on bigbench multiemo sentiment (SST-2-like; 1,000 training examples), 2,000 ZO steps of batch 8, eps 1e-3,
+# constant lr, each arm at its own lr from a 200-step probe, 3 seeds (data order and z). Validation accuracy and
+# loss every 100 steps on all 200 validation items; test accuracy and balanced accuracy on all 500 test items.
+# Full FT (AdamW, 500 steps) and zero-shot are the learnability gate's baseline and reference
+# (`core.learnability`): a metric enters a comparison only if full FT beats zero-shot and the majority class on it.
+# Panels: validation accuracy and loss over steps (mean and 95 % t band over seeds; dotted: majority class,
+# dashed: zero-shot); test accuracy and balanced accuracy per seed; steps to MeZO's final validation accuracy
+# per seed; the sparsity sweep (0 = MeZO).
+# Verdicts: S-MeZO − MeZO and S-MeZO − R-MeZO test accuracy on the same 500 items (crossed seeds × items
+# interval, `core.stats.accuracy_diff`); balanced accuracy and validation loss paired over seeds (t); the
+# speed-up MeZO steps / S-MeZO steps to MeZO's final validation accuracy, paired per seed (t on log ratios).
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -28,136 +24,143 @@ figure_path = "/tmp/sparse_mezo_accuracy.png"
 # %%
 import numpy as np
 
-from core.claims import Verdict, fmt_interval, judge, paper_claim, verdict_cell
+from core.claims import Verdict, judge, paper_claim, verdict_cell
 from core.data import load_task
 from core.plotting import color, figure, finish, name, seed_points, tilt
-from core.results import by_method, load_runs
-from core.stats import accuracy_diff, mde_accuracy, mde_of, t_interval
+from core.results import by_method
+from core.stats import curve_band, mde_from, t_interval
 from core.verdicts import inconclusive
+from papers.sparse_mezo.compare import PAIRS, SWEEP, ZO, SentimentComparison
 
-experiments = ["accuracy_sentiment", "accuracy_entailment", "accuracy_boolq", "accuracy_smollm2"]
-order = ["zero_shot", "full", "lora", "mezo", "s-mezo-0.5", "s-mezo-0.8", "s-mezo-0.8-lr10x", "r-mezo-0.8"]
-
-
-def curve(run):
-    """{step: validation accuracy} of one run."""
-    return {r["step"]: r["eval_accuracy"] for r in run.metrics if "eval_accuracy" in r}
-
-
-def steps_to(run_curve, target):
-    """First evaluated step at which the curve reaches target (None if never)."""
-    return next((s for s, v in sorted(run_curve.items()) if s > 0 and v >= target), None)
-
-
-table, runs_of = {}, {}
-for exp in experiments:
-    runs = load_runs("sparse_mezo", exp, profile, results_root)
-    runs_of[exp] = runs
-    acc = by_method(runs, lambda r: r.result["test_accuracy"], order)
-    correct = by_method(runs, lambda r: r.result["test_correct"], order)
-    labels = [
-        ex["label"] for ex in load_task(runs[0].config["task"], "test", runs[0].config["eval_examples"])
-    ]
-    t = {
-        "test_accuracy": {
-            m: {"per_seed": v, "mean": t_interval(list(v.values())) if len(v) > 1 else None}
-            for m, v in acc.items()
-        },
-        "majority_class": max(np.bincount(labels)) / len(labels),
+data = SentimentComparison(profile, results_root)
+runs, present, cfg, labels, gate = data.runs, data.present, data.config, data.labels, data.gate
+arms = list(dict.fromkeys(a for a in ["zero_shot", "full", *ZO, *SWEEP.values()] if a in present))
+table = {
+    "gate": gate["metrics"],
+    "gate_passes": gate["passes"],
+    "majority_class_test": float(max(np.bincount(labels)) / len(labels)),
+    "lr": {a: sorted({r.config["lr"] for r in runs if r.name == a}) for a in arms if a != "zero_shot"},
+    "per_seed": {},
+    "comparisons": {},
+}
+for metric, (fn, _) in data.metrics().items():
+    per = by_method(runs, fn, arms)
+    table["per_seed"][metric] = {
+        m: {"per_seed": s, "mean": t_interval(list(s.values())) if len(s) > 1 else None} for m, s in per.items()
     }
-    mezo_final = {r.seed: curve(r)[max(curve(r))] for r in runs if r.name == "mezo"}
-    for m in (m for m in ("s-mezo-0.8", "s-mezo-0.8-lr10x") if m in acc):
-        seeds = sorted(set(correct[m]) & set(correct["mezo"]))
-        reach = {
-            r.seed: steps_to(curve(r), mezo_final[r.seed])
-            for r in runs
-            if r.name == m and r.seed in mezo_final
-        }
-        t[m] = {
-            "minus_mezo": accuracy_diff([correct[m][s] for s in seeds], [correct["mezo"][s] for s in seeds]),
-            "mde": mde_accuracy([correct[m][s] for s in seeds], [correct["mezo"][s] for s in seeds]),
-            "steps_to_mezo_final": reach,
-            "mezo_steps": max(curve(runs[0])),
-        }
-    table[exp] = t
-
-# the paper's RTE gain (claims.yaml `accuracy`, in points) as an accuracy difference, as in papers/sparse_mezo/claims.py
-claim = paper_claim("sparse_mezo", "accuracy")
-d = table["accuracy_entailment"]["s-mezo-0.8"]
-verdicts = [
-    judge(
-        "sparse_mezo",
-        "accuracy",
-        d["minus_mezo"],
-        d["mde"],
-        paper_effect=claim["paper_value"] / 100,
-        label=f"{name('accuracy_entailment')}: S-MeZO − MeZO",
-        ours=f"test accuracy {fmt_interval(d['minus_mezo'])}",
-    )
-]
-reach = table["accuracy_entailment"]["s-mezo-0.8"]["steps_to_mezo_final"]
-last = table["accuracy_entailment"]["s-mezo-0.8"]["mezo_steps"]
-speed = [last / s for s in reach.values() if s]
-if len(speed) == len(reach) and len(speed) >= 2:
-    verdicts.append(
-        judge("sparse_mezo", "convergence_speed", t_interval(speed), mde_of(speed), label="speed-up")
-    )
-else:
-    verdicts.append(
-        Verdict(
-            paper_claim("sparse_mezo", "convergence_speed"),
-            inconclusive(float("inf")),
-            f"{name('accuracy_entailment')}: S-MeZO reached MeZO's final validation accuracy in "
-            f"{len(speed)} of {len(reach)} seeds within {last} steps",
-            "speed-up",
-        )
-    )
 
 # %%
-fig, axes = figure(len(experiments), 2, width=3.7, height=3.9)
-axes = np.asarray(axes).reshape(2, len(experiments))
-for j, exp in enumerate(experiments):
-    rows = table[exp]["test_accuracy"]
-    ax = axes[0, j]
-    seed_points(
-        ax,
-        {m: list(r["per_seed"].values()) for m, r in rows.items()},
-        {m: r["mean"] for m, r in rows.items() if r["mean"] is not None},
-        ylabel="test accuracy",
-        legend_loc="lower left",
-    )
-    ax.axhline(table[exp]["majority_class"], color="0.3", lw=1, ls=":")
-    ax.set_ylim(0.2, 1.0)
-    ax.set_title(name(exp), fontsize=10)
-    tilt(ax, 40)
-    if j:
-        ax.get_legend().remove()
-    ax = axes[1, j]
-    for m in rows:
-        group = [r for r in runs_of[exp] if r.name == m]
-        curves = [curve(r) for r in group]
-        steps = sorted(set.intersection(*(set(c) for c in curves)))
-        if m != "zero_shot" and len(steps) > 1:
-            ax.plot(
-                steps,
-                [np.mean([c[s] for c in curves]) for s in steps],
-                "o-",
-                ms=3,
-                color=color(m),
-                label=name(m),
-            )
-    ax.axhline(table[exp]["majority_class"], color="0.3", lw=1, ls=":", label="majority class")
+verdicts = []
+for ours, comparator, claim, paper_effect in PAIRS:
+    if not {ours, comparator} <= present:
+        continue
+    for metric, c in data.paired(ours, comparator).items():
+        table["comparisons"][f"{metric}: {ours} - {comparator}"] = {"interval": c.interval, "mde": c.mde}
+        label = f"{name(metric)}, {name(ours)} − {name(comparator)}"
+        text = f"{c.interval.estimate:+.3f} [{c.interval.lo:+.3f}, {c.interval.hi:+.3f}], MDE {c.mde:.2g}"
+        if not gate["passes"]["eval_loss" if metric == "eval_loss" else "test_accuracy"]:
+            verdicts.append(Verdict(paper_claim("sparse_mezo", claim), "not testable at this budget (learnability "
+                                    "gate fails)", text, label))
+            continue
+        lower = metric == "eval_loss"
+        verdicts.append(judge("sparse_mezo", claim, c.interval, c.mde, ours=text, label=label, unit="accuracy",
+                              paper_effect=paper_effect if metric == "test_accuracy" else None,
+                              direction="lower" if lower else "higher"))
+
+# %% [markdown]
+# Steps to MeZO's final accuracy (the paper's convergence figure): per seed s, the target is MeZO seed s's
+# validation accuracy at its last evaluation; MeZO's own count is its first evaluation at or above that value, an
+# arm's count its first evaluation at or above it (None: never within the run). Speed-up = MeZO steps / arm steps.
+
+# %%
+reach = {a: data.steps_to_mezo_final(a) for a in [*ZO, *SWEEP.values()] if a in present and a != "mezo"}
+table["steps_to_mezo_final"] = reach
+last_step = cfg["max_steps"]
+if "s-mezo-0.8" in reach:
+    rows = reach["s-mezo-0.8"]
+    iv = data.speedup(rows)
+    table["speedup"] = iv
+    if iv is not None:
+        verdicts.append(judge("sparse_mezo", "convergence_speed", iv, mde_from(iv), label="speed-up",
+                              ours=f"MeZO steps / S-MeZO steps to MeZO's final validation accuracy: {iv.estimate:.2f}× "
+                              f"[{iv.lo:.2f}, {iv.hi:.2f}] over {iv.n} seeds (resolution {cfg['eval_every']} steps)"))
+    else:
+        reached = sum(r["steps"] is not None for r in rows.values())
+        verdicts.append(Verdict(paper_claim("sparse_mezo", "convergence_speed"), inconclusive(float("inf")),
+                                f"S-MeZO reached MeZO's final validation accuracy in {reached} of {len(rows)} "
+                                f"seeds within {last_step} steps", "speed-up"))
+
+# %%
+if {"zero_shot", "full", "mezo"} <= present and gate["passes"]["test_accuracy"]:
+    zs = next(r for r in runs if r.name == "zero_shot").result["test_accuracy"]
+    full = table["per_seed"]["test_accuracy"]["full"]["mean"]
+    zo = table["per_seed"]["test_accuracy"]["mezo"]["mean"]
+    above, below = zo.lo > zs, zo.hi < full.lo
+    verdict = "holds" if above and below else inconclusive(mde_from(zo))
+    verdicts.append(Verdict(paper_claim("sparse_mezo", "zo_between_zero_shot_and_ft"), verdict,
+                            f"test accuracy zero-shot {zs:.3f} < MeZO {zo.estimate:.3f} [{zo.lo:.3f}, {zo.hi:.3f}] < "
+                            f"full FT {full.estimate:.3f} [{full.lo:.3f}, {full.hi:.3f}] (t over seeds)", "MeZO"))
+
+# %%
+fig, axes = figure(3, 2, width=4.2, height=3.9)
+axes = np.asarray(axes).reshape(2, 3)
+fig.subplots_adjust(top=0.8, hspace=0.7, wspace=0.32)
+zero = next((r for r in runs if r.name == "zero_shot"), None)
+for ax, key, ylabel in ((axes[0, 0], "eval_accuracy", "validation accuracy"), (axes[0, 1], "eval_loss",
+                                                                               "validation loss")):
+    for arm in [a for a in ZO if a in present]:
+        curves = [r.curve(key) for r in runs if r.name == arm]
+        steps = sorted(set.intersection(*(set(c) for c in curves)) - {0})
+        band = curve_band([[c[s] for s in steps] for c in curves]) if len(curves) > 1 else None
+        mean = band["mean"] if band else [curves[0][s] for s in steps]
+        ax.plot(steps, mean, color=color(arm), label=name(arm), lw=1.5)
+        if band:
+            ax.fill_between(steps, band["lo"], band["hi"], color=color(arm), alpha=0.2, lw=0)
+    if zero is not None and key == "eval_loss":
+        ax.axhline(zero.result["eval_loss"], color="0.3", ls="--", lw=1, label="zero-shot")
+    if key == "eval_accuracy":
+        val_labels = load_task(cfg["task"], "validation", cfg["eval_examples"])["label"]
+        ax.axhline(max(np.bincount(val_labels)) / len(val_labels), color="0.3", ls=":", lw=1, label="majority class")
     ax.set_xlabel("step")
-    ax.set_ylabel("validation accuracy (seed mean)")
-    if j < 2:  # the methods of the other panels are a subset of these two
-        ax.legend(fontsize=9)
-finish(
-    fig,
-    figure_path,
-    table,
-    verdicts,
-    "Sparse MeZO vs MeZO, R-MeZO, full FT, LoRA, zero-shot (dotted: majority class)",
-)
+    ax.set_ylabel(f"{ylabel} ({cfg['eval_examples']} items)")
+    ax.legend(fontsize=9)
+for ax, metric in ((axes[0, 2], "test_accuracy"), (axes[1, 0], "balanced_accuracy")):
+    rows = {m: r for m, r in table["per_seed"][metric].items() if m in ["zero_shot", "full", *ZO]}
+    seed_points(ax, {m: list(r["per_seed"].values()) for m, r in rows.items()},
+                {m: r["mean"] for m, r in rows.items() if r["mean"] is not None}, ylabel=name(metric))
+    ax.axhline(table["majority_class_test"] if metric == "test_accuracy" else 0.5, color="0.3", ls=":", lw=1,
+               label="majority class")
+    ax.set_title(f"test, {len(labels)} items", fontsize=10)
+    ax.legend(fontsize=9)
+    tilt(ax, 35)
+ax = axes[1, 1]
+for arm, rows in reach.items():
+    if arm in ZO:
+        for s, row in rows.items():
+            ax.plot([0, 1], [row["mezo_steps"], row["steps"] or last_step + cfg["eval_every"]], "o-",
+                    color=color(arm), alpha=0.8, label=name(arm) if s == min(rows) else None)
+ax.axhline(last_step, color="0.3", ls=":", lw=1)
+ax.set_xticks([0, 1], ["MeZO", "arm"])
+ax.set_ylabel("steps to MeZO's final val. accuracy")
+ax.set_title("per seed (above dotted: never)", fontsize=10)
+ax.legend(fontsize=9)
+ax = axes[1, 2]
+for k, metric in enumerate(("test_accuracy", "eval_accuracy")):
+    xs, ms, lo, hi = [], [], [], []
+    for sparsity, arm in SWEEP.items():
+        iv = table["per_seed"][metric].get(arm, {}).get("mean")
+        if iv is not None:
+            xs.append(sparsity + 0.01 * k)
+            ms.append(iv.estimate)
+            lo.append(iv.estimate - iv.lo)
+            hi.append(iv.hi - iv.estimate)
+    ax.errorbar(xs, ms, yerr=[lo, hi], fmt="o-", capsize=4, label=name(metric))
+ax.set_xlabel("sparsity (0 = MeZO)")
+ax.set_ylabel("accuracy (mean, 95 % t)")
+ax.set_title("sparsity sweep, magnitude mask", fontsize=10)
+ax.legend(fontsize=9)
+finish(fig, figure_path, table, verdicts,
+       f"Sparse MeZO vs MeZO vs R-MeZO, MiniLM on sentiment, {last_step} steps, 3 seeds (dotted: majority class)")
 
 # %%
 verdict_cell(verdicts)

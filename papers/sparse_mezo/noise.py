@@ -7,6 +7,10 @@ For each model, one fixed training batch and the pre-trained weights θ: every t
 magnitude quintiles (per tensor, as the paper's per-layer thresholds; `core.zo.MagnitudeBand`). For each of
 `draws` SPSA directions z (`core.zo.SPSA`, dense, ε = `eps`), per quintile b with mask m_b:
 - noise: ΔL = L(θ + σ·m_b⊙z) − L(θ), the loss change of the same random perturbation put on one quintile;
+- noise_sym: the antithetic mean (L(θ + σ·m_b⊙z) + L(θ − σ·m_b⊙z))/2 − L(θ). Its expectation over z is the same
+  as noise's (the first-order term σ·∇_bᵀz has mean 0 and cancels exactly in the pair), what is left is the
+  curvature term σ²/2·(m_b⊙z)ᵀH(m_b⊙z) + O(σ⁴): the harm the paper's argument is about, with far less spread
+  per draw, so the large-vs-small comparison has power at a few dozen draws;
 - ZO step: ΔL = L(θ − lr·g·m_b⊙z) − L(θ) with g = (L(θ+εz) − L(θ−εz))/2ε, i.e. MeZO's update kept on one
   quintile (what Sparse MeZO does for the small quintiles);
 - estimate error against the backprop gradient ∇L restricted to the quintile: ‖ĝ_b − ∇_b‖² / ‖∇_b‖² and the
@@ -33,7 +37,17 @@ PROFILES = {
         task="sentiment",
         batch_size=8,
         max_length=64,
-        draws=10,
+        draws=40,
+        eps=1e-3,
+        sigma=1e-2,
+        seed=0,
+    ),
+    "gpu": dict(  # the same study with 5x the directions (a SmolLM2 forward is milliseconds there)
+        models={"smollm2-135m": 1e-5, "minilm-l6": 1e-4},
+        task="sentiment",
+        batch_size=8,
+        max_length=64,
+        draws=200,
         eps=1e-3,
         sigma=1e-2,
         seed=0,
@@ -115,14 +129,18 @@ def perturbed_losses(
     model, est: SPSA, banded: list, batch, g: float, lr: float, sigma: float, base: float
 ) -> dict:
     """ΔL of the σ-noise and of the ZO step, each confined to one band (same z as `est`'s current step)."""
-    noise, step = [], []
+    noise, noise_sym, step = [], [], []
     for spsa in banded:
         spsa.step_seed = est.step_seed
         with spsa.perturbed(1.0):
-            noise.append(float(model(**batch).loss) - base)
+            plus = float(model(**batch).loss) - base
+        with spsa.perturbed(-1.0):
+            minus = float(model(**batch).loss) - base
+        noise.append(plus)
+        noise_sym.append((plus + minus) / 2)
         with spsa.perturbed(-lr * g / sigma):
             step.append(float(model(**batch).loss) - base)
-    return {"noise": noise, "step": step}
+    return {"noise": noise, "noise_sym": noise_sym, "step": step}
 
 
 def study_model(name: str, lr: float, p: dict) -> dict:
