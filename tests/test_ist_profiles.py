@@ -52,11 +52,12 @@ def test_compare_math_decides(profile):
     assert random.ist.uniform and random.ist.update_frac == ist.ist.update_frac  # same fraction
     assert random.lr_probe.source == "compare_math.ist" == by["ist_slr100"][0].lr_probe.source
     for c in configs:  # only what selects the layers differs between the IST arms
-        if c.method == "ist":
+        if c.method == "ist" and c.name != "dora_ist":  # DoRA + IST differs in the adapter (claim 8)
             same = {k: v for k, v in c.to_dict().items() if k not in ("name", "seed", "ist", "lr_probe")}
             ref = {k: v for k, v in ist.to_dict().items() if k not in ("name", "seed", "ist", "lr_probe")}
             assert same == ref
     assert all(c.lora.dropout == 0.05 and c.lr_scheduler == "linear" for c in configs)  # the reference's
     if profile == "gpu":
-        assert {"lisa", "ist_keep"} <= set(by) and not by["ist_keep"][0].ist.free_state
+        assert {"lisa", "ist_keep", "dora_ist"} <= set(by) and not by["ist_keep"][0].ist.free_state
+        assert by["dora_ist"][0].lora.dora and len(by["dora_ist"]) == 3  # claim 8's accuracy side
         assert ist.batch_size == 16 and ist.ist.probe_batch == 16 and ist.max_steps > 310  # longer than cpu

@@ -22,8 +22,7 @@ from core.results import load_runs
 from core.stats import mde_of, t_interval
 from core.verdicts import decide, inconclusive
 
-runs = [r for r in load_runs("ist", "compare_math", profile, results_root)
-        if r.config["method"] == "ist" and not r.config["ist"]["uniform"]]
+runs = [r for r in load_runs("ist", "compare_math", profile, results_root) if r.name in ("ist", "ist_slr100")]
 logs = {(r.name, r.seed): r.read("ist_scores.jsonl") for r in runs}
 
 
