@@ -64,8 +64,11 @@ class SentimentComparison:
     def paired(self, ours: str, comparator: str) -> dict:
         """{metric: core.verdicts.Comparison} of ours − comparator on test accuracy (per item), balanced accuracy
         and validation loss (per seed)."""
-        keys = {"test_accuracy": ("test_correct", +1), "balanced_accuracy": (self.balanced, +1)}
-        keys["eval_loss"] = ("eval_loss", -1)
+        keys = {
+            "test_accuracy": ("test_correct", +1),
+            "balanced_accuracy": (self.balanced, +1),
+            "eval_loss": ("eval_loss", -1),
+        }
         return {m: compare_runs(self.runs, ours, comparator, k, None, d) for m, (k, d) in keys.items()}
 
     def steps_to_mezo_final(self, arm: str) -> dict:

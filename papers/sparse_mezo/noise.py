@@ -31,27 +31,19 @@ from core.study import main as study_main
 from core.zo import SPSA, MagnitudeBand
 
 BANDS = [(0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0)]
+CPU = dict(
+    models={"smollm2-135m": 1e-5, "minilm-l6": 1e-4},
+    task="sentiment",
+    batch_size=8,
+    max_length=64,
+    draws=40,
+    eps=1e-3,
+    sigma=1e-2,
+    seed=0,
+)
 PROFILES = {
-    "cpu": dict(
-        models={"smollm2-135m": 1e-5, "minilm-l6": 1e-4},
-        task="sentiment",
-        batch_size=8,
-        max_length=64,
-        draws=40,
-        eps=1e-3,
-        sigma=1e-2,
-        seed=0,
-    ),
-    "gpu": dict(  # the same study with 5x the directions (a SmolLM2 forward is milliseconds there)
-        models={"smollm2-135m": 1e-5, "minilm-l6": 1e-4},
-        task="sentiment",
-        batch_size=8,
-        max_length=64,
-        draws=200,
-        eps=1e-3,
-        sigma=1e-2,
-        seed=0,
-    ),
+    "cpu": CPU,
+    "gpu": {**CPU, "draws": 200},  # the same study with 5x the directions (a SmolLM2 forward takes ms there)
     "tiny": dict(
         models={"tiny-llama": 1e-3, "tiny-bert": 1e-3},
         task="sentiment",
