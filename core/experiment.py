@@ -26,20 +26,21 @@ import sys
 from core.config import ConfigError, parse_overrides
 from core.experiment_file import load_experiment
 from core.io import RESULTS, CorruptFileError, RunExistsError
-from core.lr_probe import with_selected_lr
+from core.lr_probe import check as check_probe
+from core.lr_probe import pending_probes, probing, with_selected_lr
 from core.run import run_dir
 from core.runner import experiment_files, run_one
 
 
-def plan(
+def load_configs(
     targets: list[str],
     profile: str,
     overrides: dict,
     only: list[str] | None = None,
     select: list[str] | None = None,
 ):
-    """(config, run directory) for every run, in file order; `only` keeps experiment files by stem, `select`
-    `runs` entries by name. Raises ConfigError for an empty selection."""
+    """Every run's config, in file order, before lr probes are applied; `only` keeps experiment files by stem,
+    `select` `runs` entries by name. Raises ConfigError for an empty selection."""
     files = [path for target in targets for path in experiment_files(target)]
     unknown = sorted(set(only or []) - {p.stem for p in files})
     if unknown:
@@ -47,19 +48,28 @@ def plan(
             f"--only {' '.join(unknown)}: no such experiment file (have: "
             f"{', '.join(sorted(p.stem for p in files))})"
         )
-    runs = [
-        (cfg, run_dir(cfg, profile, RESULTS))
+    configs = [
+        cfg
         for path in files
         if not only or path.stem in only
-        for cfg in with_selected_lr(load_experiment(path, profile, overrides, select), profile)
+        for cfg in load_experiment(path, profile, overrides, select)
     ]
-    if not runs:
+    if not configs:
         raise ConfigError(
             f"--run {' '.join(select)}: no `runs` entry of that name"
             if select
             else "the selection holds no run"
         )
-    return runs
+    for cfg in configs:
+        if probing(cfg):
+            check_probe(cfg)  # a bad lr_probe setting is a config error before any run starts
+    return configs
+
+
+def plan(configs, profile: str):
+    """(config at its selected lr, run directory) for every run; a missing lr selection is made first
+    (`core.lr_probe.with_selected_lr`, which runs the probes still missing one after another)."""
+    return [(cfg, run_dir(cfg, profile, RESULTS)) for cfg in with_selected_lr(configs, profile, RESULTS)]
 
 
 def describe(result: dict) -> str:
@@ -152,12 +162,17 @@ def main(argv=None) -> int:
     args = parser.parse_args([a for a, o in zip(argv, is_override) if not o])
     try:
         overrides = parse_overrides([a for a, o in zip(argv, is_override) if o])
-        runs = plan(args.targets, args.profile, overrides, args.only, args.run)
+        configs = load_configs(args.targets, args.profile, overrides, args.only, args.run)
     except ConfigError as err:
         print(f"config error: {err}", file=sys.stderr)
         return 2
     try:
-        failed = (
+        failed = 0
+        probes = pending_probes(configs, args.profile, RESULTS) if args.jobs > 1 else []
+        if probes:  # side by side; the selection below then only reads them back
+            failed += run_parallel(probes, args.profile, args.jobs)
+        runs = plan(configs, args.profile)
+        failed += (
             run_parallel(runs, args.profile, args.jobs) if args.jobs > 1 else run_serial(runs, args.profile)
         )
     except (RunExistsError, CorruptFileError) as err:

@@ -40,3 +40,31 @@ def test_parallel_jobs_log_per_run_and_report_failures(tmp_path, monkeypatch, ca
     # finished runs are skipped on the re-run; the failing one is retried and fails again
     assert experiment.main([str(cfg), "--jobs", "2"]) == 1
     assert "skipped (finished)" in capsys.readouterr().out
+
+
+PROBED = """
+paper: test
+experiment: probed
+base: {task: instruct, method: full, model: tiny-llama, max_steps: 2, batch_size: 2, max_length: 32,
+       eval_examples: 2, train_examples: 8}
+profiles: {cpu: {}}
+runs: [{name: ft, lr_probe: {grid: "1e-4,1e-2", steps: 1}}]
+seeds: [0, 1]
+"""
+
+
+def test_parallel_jobs_run_the_missing_lr_probes_side_by_side_first(tmp_path, monkeypatch):
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(PROBED)
+    monkeypatch.setattr(experiment, "RESULTS", tmp_path / "results")
+    assert experiment.main([str(cfg), "--jobs", "2"]) == 0
+    probe_root = tmp_path / "results" / "test" / "lr_probe" / "cpu"
+    for lr in ("0.0001", "0.01"):  # each probe ran once, in a worker (its own train.log), for both seeds
+        assert (probe_root / f"probed.ft-lr{lr}-s0" / "train.log").exists()
+        assert read_json(probe_root / f"probed.ft-lr{lr}-s0" / "result.json")["steps"] == 1
+    selection = read_json(probe_root / "probed.ft.json")
+    losses = {row["lr"]: row["eval_loss"] for row in selection["probes"]}
+    assert selection["selected_lr"] == min(losses, key=losses.get)
+    for seed in (0, 1):  # every seed trains at the selected lr
+        run = tmp_path / "results" / "test" / "probed" / "cpu" / f"ft-s{seed}"
+        assert read_json(run / "manifest.json")["config"]["lr"] == selection["selected_lr"]
