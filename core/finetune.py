@@ -53,6 +53,7 @@ from core.prompts import choice_accuracy, tokenize_dataset
 from core.provenance import manifest
 from core.run import FINISHED, is_main_process, run_status, seed_everything
 from core.trainers import ZOTrainer, zo_mask
+from core.zo_replay import RECORD_DIR, ReplayRecord, last_record, rebuild_checkpoint
 
 # per-step logs of a run directory
 RUN_LOGS = ("metrics.jsonl", "weight_norms.jsonl", "probes.jsonl", "ist_scores.jsonl")
@@ -213,6 +214,8 @@ def build_trainer(cfg: RunConfig, out: Path):
                 trainer
             )  # under DDP: the reducer is rebuilt over the active blocks at each switch (core.ddp)
     trainer.add_callback(CompleteMarker())  # last: after every callback has saved its checkpoint state
+    if method.zeroth_order:
+        trainer.add_callback(ReplayRecord(out))  # copies the marked checkpoint without its weights
     return trainer, tok, model
 
 
@@ -259,7 +262,8 @@ def start_run(cfg: RunConfig, out: Path, status: str, profile: str) -> None:
         )
         (out / "manifest.json").unlink(missing_ok=True)
     if status in ("new", "restart"):
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)  # none to resume: they belong to no manifest
+        for folder in ("checkpoints", RECORD_DIR):  # none to resume: they belong to no manifest
+            shutil.rmtree(out / folder, ignore_errors=True)
         out.mkdir(parents=True, exist_ok=True)
         write_new_json(out / "manifest.json", manifest(cfg.to_dict(), cfg.seed, profile=profile))
 
@@ -271,11 +275,15 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
         for tmp in out.glob(".*.tmp"):  # an atomic write cut before its rename
             tmp.unlink()
     resume = last_checkpoint(out)
-    status = run_status(out, cfg, has_checkpoint=resume is not None)
+    # a ZO run's weight-free resume point (committed; its checkpoint is git-ignored)
+    record = last_record(out) if resume is None else None
+    status = run_status(out, cfg, has_checkpoint=resume is not None or record is not None)
     if status in FINISHED:
         return {**read_json(out / "result.json"), "skipped": True}
     seed_everything(cfg.seed)
     trainer, tok, model = build_trainer(cfg, out)
+    if record is not None and status == "resume" and is_main_process():
+        resume = rebuild_checkpoint(trainer, out, record)  # θ_0 replayed along the recorded ZO updates
     done_steps = checkpoint_step(resume) if resume is not None and status == "resume" else None
     history = read_jsonl(out / "metrics.jsonl", torn_tail=True) if done_steps is not None else []
     divergence_of(trainer).replay(
@@ -301,7 +309,8 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
         if cfg.save_adapter and uses_lora(cfg):
             save_adapter(model, out / ADAPTER_FILE)
         atomic_write_json(out / "result.json", result)
-        shutil.rmtree(out / "checkpoints", ignore_errors=True)
+        for folder in ("checkpoints", RECORD_DIR):
+            shutil.rmtree(out / folder, ignore_errors=True)
     return result
 
 

@@ -95,14 +95,19 @@ def probe_configs(cfg: RunConfig) -> list[RunConfig]:
     ]
 
 
-def pending_probes(configs: list[RunConfig], profile: str, root: Path = RESULTS) -> list[tuple[RunConfig, Path]]:
+def pending_probes(
+    configs: list[RunConfig], profile: str, root: Path = RESULTS
+) -> list[tuple[RunConfig, Path]]:
     """(probe config, run directory) of every probe run still to make for `configs`: those of runs with their own
     grid and no selection yet, without a finished ``result.json``; one entry per directory (the seeds of a run share
     their probes). `core.experiment --jobs N` runs these side by side before it plans, so `run_probe` then only
     selects."""
     pending = {}
     for cfg in configs:
-        if not cfg.lr_probe.grid or selection_path(cfg.paper, cfg.experiment, cfg.name, profile, root).exists():
+        if (
+            not cfg.lr_probe.grid
+            or selection_path(cfg.paper, cfg.experiment, cfg.name, profile, root).exists()
+        ):
             continue
         for probe in probe_configs(cfg):
             out = run_dir(probe, profile, root)

@@ -193,6 +193,7 @@ class SPSA:
         self.no_decay = no_decay
         self.seeder = torch.Generator().manual_seed(seed)
         self.step_seed = 0
+        self.updates: list[list] = []  # [step seed, g, lr, weight decay] of every applied update (`replay`)
         self.pool = BlockPool(threads)
 
     def blocks(self, i: int, param: torch.Tensor, blocks, action) -> None:
@@ -343,6 +344,15 @@ class SPSA:
                 flat[a:e].add_(z, alpha=-lr * grad)
 
             self.blocks(i, p, blocks_between(0, p.numel()), apply)
+        self.updates.append([self.step_seed, grad, lr, weight_decay])
+
+    @torch.no_grad()
+    def replay(self, updates: list[list]) -> None:
+        """Apply recorded updates ([step seed, g, lr, weight decay] each, from `updates` of a saved state) to θ:
+        the same blocks of z, masks from the same θ_t, so θ ends bit-identical to the run's (`core.zo_replay`)."""
+        for seed, grad, lr, weight_decay in updates:
+            self.step_seed = seed
+            self.update(grad, lr, weight_decay)
 
     def step(self, loss_fn, lr: float, weight_decay: float = 0.0) -> float:
         """One MeZO / Sparse MeZO step; returns L(θ+εz)."""
@@ -358,6 +368,7 @@ class SPSA:
             "seeder": self.seeder.get_state().tolist(),
             "step_seed": self.step_seed,
             "mask": mask,
+            "updates": self.updates,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -369,5 +380,6 @@ class SPSA:
             )
         self.seeder.set_state(torch.tensor(state["seeder"], dtype=torch.uint8))
         self.step_seed = state["step_seed"]
+        self.updates = [list(u) for u in state.get("updates", [])]
         if state.get("mask") is not None:
             self.mask.load_state_dict(state["mask"])

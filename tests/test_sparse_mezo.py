@@ -3,18 +3,21 @@ noise study and the ZO memory model."""
 
 import json
 import math
+import shutil
 
 import pytest
 import torch
 from conftest import run_interrupted_and_resumed
+from transformers import TrainerCallback
 
 import core.finetune as ft
 from core.checks import run_config
 from core.config import ConfigError
 from core.experiment_file import load_experiment
-from core.io import read_json, read_jsonl
+from core.io import atomic_write_json, read_json, read_jsonl
 from core.memory import PAPER_MODELS, predict_memory
 from core.zo import MagnitudeBand, MagnitudeMask, RandomMask
+from core.zo_replay import RECORD_DIR, is_weight_file, last_record, rebuild_checkpoint
 
 
 def test_sparse_mezo_resume_is_bit_exact_and_same_seed_repeats(tmp_path, tiny_cfg):
@@ -232,3 +235,50 @@ def test_antithetic_noise_cancels_the_first_order_term():
     out = perturbed_losses(model, est, banded, batch, g, 1e-3, 1e-2, base)
     assert max(abs(x) for x in out["noise"]) > 1e-3
     assert max(abs(x) for x in out["noise_sym"]) < 1e-5
+
+
+class Interrupt(TrainerCallback):
+    def on_save(self, args, state, control, **kw):
+        raise KeyboardInterrupt
+
+
+def zo_losses(run):
+    return [r["loss"] for r in read_jsonl(run / "metrics.jsonl") if "loss" in r]
+
+
+def test_zo_run_resumes_bit_exactly_from_its_weight_free_record(tmp_path, tiny_cfg, monkeypatch):
+    """A fresh clone keeps `zo_resume/` (committed) but not `checkpoints/` (git-ignored): θ is replayed."""
+    cfg = tiny_cfg(method="mezo", max_steps=6, save_every=3, lr=1e-3, task="sentiment", zo={"sparsity": 0.5})
+    full = ft.train(cfg, tmp_path / "full")
+    build = ft.build_trainer
+
+    def interrupted(c, out):
+        trainer, tok, model = build(c, out)
+        trainer.add_callback(Interrupt())  # after ReplayRecord: the record of step 3 is written
+        return trainer, tok, model
+
+    monkeypatch.setattr(ft, "build_trainer", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        ft.train(cfg, tmp_path / "cut")
+    monkeypatch.setattr(ft, "build_trainer", build)
+    record = tmp_path / "cut" / RECORD_DIR / "checkpoint-3"
+    assert (record / "trainer_state.json").exists() and not any(is_weight_file(p) for p in record.iterdir())
+    assert len(read_json(record / "zo_state.json")["updates"]) == 3
+    shutil.rmtree(tmp_path / "cut" / "checkpoints")  # what a fresh clone lacks
+    resumed = ft.train(cfg, tmp_path / "cut")
+    assert (
+        zo_losses(tmp_path / "cut") == zo_losses(tmp_path / "full") and len(zo_losses(tmp_path / "full")) == 6
+    )
+    assert resumed["eval_loss"] == full["eval_loss"]
+    assert not (tmp_path / "cut" / RECORD_DIR).exists()  # a finished run keeps no resume point
+
+
+def test_weight_free_record_without_the_whole_history_is_refused(tmp_path, tiny_cfg):
+    cfg = tiny_cfg(method="mezo", max_steps=3, save_every=3, lr=1e-3)
+    trainer, _, _ = ft.build_trainer(cfg, tmp_path)
+    trainer.train()
+    record = last_record(tmp_path)
+    state = read_json(record / "zo_state.json")
+    atomic_write_json(record / "zo_state.json", {**state, "updates": state["updates"][1:]})
+    with pytest.raises(ValueError, match="2 recorded ZO updates for 3 steps"):
+        rebuild_checkpoint(ft.build_trainer(cfg, tmp_path / "other")[0], tmp_path / "other", record)
