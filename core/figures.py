@@ -21,7 +21,7 @@ from pathlib import Path
 
 from core.io import REPO, RESULTS, atomic_write_json, sha256_file
 from core.provenance import git_sha
-from core.results import locate_input
+from core.results import finished_run_names, locate_input
 
 
 def notebooks_for(paper: str, src_dir: Path) -> list[Path]:
@@ -42,7 +42,12 @@ def up_to_date(entry: dict, src_sha: str, profile: str, results_root: Path) -> b
     if latest.get("notebook_sha256") != src_sha or latest.get("parameters", {}).get("profile") != profile:
         return False
     paths = [(locate_input(i["path"], results_root), i["sha256"]) for i in latest.get("inputs", [])]
-    return all(p.exists() and sha256_file(p) == sha for p, sha in paths)
+    if not all(p.exists() and sha256_file(p) == sha for p, sha in paths):
+        return False
+    return all(  # the folders it listed hold the same finished runs (a run added since is a new input)
+        finished_run_names(locate_input(listed["path"], results_root)) == listed["runs"]
+        for listed in latest.get("listings", [])
+    )
 
 
 def execute(
@@ -96,6 +101,7 @@ def execute(
         "notebook_sha256": src_sha,
         "parameters": {"profile": profile},
         "inputs": sidecar["inputs"],
+        "listings": sidecar.get("listings", []),
         "table": sidecar["table"],
         "verdicts": sidecar.get("verdicts", []),
         "git_sha": git_sha(),

@@ -13,6 +13,12 @@ from pathlib import Path
 from core.io import REPO, RESULTS, atomic_write_json, read_json, read_jsonl, sha256_file
 
 INPUTS: set[Path] = set()
+LISTINGS: dict[Path, list[str]] = {}  # run folders listed by `load_runs`: {folder: its finished runs}
+
+
+def finished_run_names(base: Path) -> list[str]:
+    """Names of the finished run directories (``<name>-s<seed>`` with a result.json) under `base`."""
+    return sorted(d.name for d in Path(base).glob("*-s*") if (d / "result.json").exists())
 
 
 @dataclass
@@ -66,6 +72,7 @@ def load_runs(paper: str, experiment: str, profile: str = "cpu", root: Path | st
     sorted by name and seed."""
     base = Path(root) / paper / experiment / profile
     runs = []
+    LISTINGS[base.resolve()] = finished_run_names(base)  # a figure is stale once a run is added or removed
     for d in sorted(base.glob("*-s*")):
         if not (d / "result.json").exists():
             continue
@@ -146,6 +153,8 @@ def save_figure(fig, figure_path: str, table: dict | None = None, verdicts: list
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     inputs = [{"path": repo_relative(p), "sha256": sha256_file(p)} for p in sorted(INPUTS)]
+    listings = [{"path": repo_relative(b), "runs": runs} for b, runs in sorted(LISTINGS.items())]
     atomic_write_json(
-        path.with_suffix(".inputs.json"), {"inputs": inputs, "table": table or {}, "verdicts": verdicts or []}
+        path.with_suffix(".inputs.json"),
+        {"inputs": inputs, "listings": listings, "table": table or {}, "verdicts": verdicts or []},
     )

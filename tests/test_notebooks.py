@@ -114,3 +114,23 @@ def test_recorded_inputs_resolve_into_this_clones_results(tmp_path):
     ours = tmp_path / "ours"
     assert locate_input(str(other), ours) == ours / "bench" / "cpu-cpu.json"
     assert locate_input("data/results/bench/cpu-cpu.json", ours) == REPO / "data/results/bench/cpu-cpu.json"
+
+
+def test_a_figure_is_stale_once_a_run_is_added_to_a_folder_it_listed(tmp_path):
+    """Notebooks that read every run of an experiment record which finished runs they saw; a run finished since
+    (a new arm or seed) makes the figure out of date even though every file it read is unchanged."""
+    from core.figures import up_to_date
+    from core.results import finished_run_names
+
+    base = tmp_path / "exp" / "cpu"
+    for name in ("a-s0", "a-s1", "b-s0"):
+        (base / name).mkdir(parents=True)
+    for name in ("a-s0", "a-s1"):
+        (base / name / "result.json").write_text("{}")
+    assert finished_run_names(base) == ["a-s0", "a-s1"]  # b-s0 is unfinished
+    version = {"notebook_sha256": "x", "parameters": {"profile": "cpu"}, "inputs": []}
+    version["listings"] = [{"path": str(base), "runs": finished_run_names(base)}]
+    entry = {"latest": "v001", "versions": {"v001": version}}
+    assert up_to_date(entry, "x", "cpu", tmp_path)
+    (base / "b-s0" / "result.json").write_text("{}")
+    assert not up_to_date(entry, "x", "cpu", tmp_path)
