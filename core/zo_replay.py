@@ -5,12 +5,12 @@ MeZO (Malladi et al. 2023, §2 "Storage efficiency") notes that a ZO fine-tuning
 recomputed exactly. Here that makes a resume point that fits in git. A Trainer checkpoint of a ZO run is the model
 weights (91 MB for all-MiniLM-L6-v2) plus small files (trainer state, RNG states, scheduler, the SGD optimizer's
 empty state, `zo_state.json`); those checkpoints are git-ignored, so a run cut by the end of a session on a machine
-that keeps only the repository lost up to `save_every` steps of every unfinished run.
+that keeps only the repository lost every step of its unfinished runs.
 
 - `ReplayRecord` (a callback, after `CompleteMarker`): with every complete checkpoint it copies the checkpoint
-  without its weight files to ``<run dir>/zo_resume/checkpoint-<step>/`` (atomic: written beside, then renamed;
-  older records removed). `core.zo.SPSA` keeps every applied update (step seed, g, lr, weight decay) in its state,
-  so the record's ``zo_state.json`` holds the whole trajectory (about 50 bytes per step).
+  without its weight, model-config and tokenizer files to ``<run dir>/zo_resume/checkpoint-<step>/`` (atomic:
+  written beside, then renamed; older records removed). `core.zo.SPSA` keeps every applied update (step seed, g,
+  lr, weight decay) in its state, so the record's ``zo_state.json`` holds the whole trajectory (~80 bytes a step).
 - `rebuild_checkpoint`: when a run has no complete checkpoint but a record, the freshly built model (θ_0, built
   exactly as for a new run) is moved along the recorded updates with `SPSA.update` (the same code, the same
   blocks of z, the mask computed from the same θ_t), its weights are saved into ``checkpoints/checkpoint-<step>``
@@ -32,12 +32,25 @@ from core.io import read_json
 from core.run import is_main_process
 
 RECORD_DIR = "zo_resume"
-WEIGHT_SUFFIXES = (".safetensors", ".safetensors.index.json")  # what `Trainer.save_model` writes
+# what `Trainer.save_model` writes (weights, model config, tokenizer), so the rebuild writes it again
+WEIGHT_SUFFIXES = (".safetensors", ".safetensors.index.json")
 WEIGHT_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json", "adapter_model.bin")
+SAVED_WITH_MODEL = (
+    "config.json",
+    "generation_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "merges.txt",
+)
 
 
 def is_weight_file(path: Path) -> bool:
     return path.name.endswith(WEIGHT_SUFFIXES) or path.name in WEIGHT_FILES
+
+
+def rebuilt_by_save_model(path: Path) -> bool:
+    """Left out of a record: weights, and the config / tokenizer files that `save_model` writes with them."""
+    return is_weight_file(path) or path.name in SAVED_WITH_MODEL or path.name.startswith("tokenizer")
 
 
 def last_record(out: Path) -> Path | None:
@@ -62,7 +75,7 @@ class ReplayRecord(TrainerCallback):
         tmp = self.root / f".{source.name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.copytree(
-            source, tmp, ignore=lambda d, names: [n for n in names if is_weight_file(Path(d) / n)]
+            source, tmp, ignore=lambda d, names: [n for n in names if rebuilt_by_save_model(Path(d) / n)]
         )
         for old in self.root.glob("checkpoint-*"):
             shutil.rmtree(old)

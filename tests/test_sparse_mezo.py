@@ -17,7 +17,7 @@ from core.experiment_file import load_experiment
 from core.io import atomic_write_json, read_json, read_jsonl
 from core.memory import PAPER_MODELS, predict_memory
 from core.zo import MagnitudeBand, MagnitudeMask, RandomMask
-from core.zo_replay import RECORD_DIR, is_weight_file, last_record, rebuild_checkpoint
+from core.zo_replay import RECORD_DIR, is_weight_file, last_record, rebuild_checkpoint, rebuilt_by_save_model
 
 
 def test_sparse_mezo_resume_is_bit_exact_and_same_seed_repeats(tmp_path, tiny_cfg):
@@ -262,7 +262,9 @@ def test_zo_run_resumes_bit_exactly_from_its_weight_free_record(tmp_path, tiny_c
         ft.train(cfg, tmp_path / "cut")
     monkeypatch.setattr(ft, "build_trainer", build)
     record = tmp_path / "cut" / RECORD_DIR / "checkpoint-3"
-    assert (record / "trainer_state.json").exists() and not any(is_weight_file(p) for p in record.iterdir())
+    assert (record / "trainer_state.json").exists()
+    assert not any(rebuilt_by_save_model(p) for p in record.iterdir())
+    assert any(is_weight_file(p) for p in (tmp_path / "cut" / "checkpoints" / "checkpoint-3").iterdir())
     assert len(read_json(record / "zo_state.json")["updates"]) == 3
     shutil.rmtree(tmp_path / "cut" / "checkpoints")  # what a fresh clone lacks
     resumed = ft.train(cfg, tmp_path / "cut")

@@ -32,18 +32,22 @@ def by_name(profile: str) -> dict:
 
 def test_cpu_profile_decides():
     by = by_name("cpu")
-    zo = ["mezo", "s-mezo-0.8", "r-mezo-0.8", "s-mezo-0.5", "s-mezo-0.7", "s-mezo-0.9"]
+    zo = ["mezo", "s-mezo-0.8", "r-mezo-0.8", "s-mezo-0.5", "s-mezo-0.7", "s-mezo-0.9", "r-mezo-0.8-lr1e-4"]
     assert set(zo) | {"zero_shot", "full"} == set(by)
     for name in zo:
         runs = by[name]
         assert {c.seed for c in runs} == {0, 1, 2}
         c = runs[0]
-        assert c.method == "mezo" and c.max_steps >= 2000 and c.lr_probe.grid  # each its own lr
+        assert c.method == "mezo" and c.max_steps >= 2000
+        assert c.lr_probe.grid or name.endswith("-lr1e-4")  # each its own lr; one sensitivity arm
         assert c.eval_every <= 100 and c.eval_examples >= 200 and c.test_limit == 500
         assert c.save_every and c.max_steps % c.save_every == 0  # resumable across sessions
     assert by["mezo"][0].zo.sparsity == 0
     assert (by["s-mezo-0.8"][0].zo.sparsity, by["s-mezo-0.8"][0].zo.mask) == (0.8, "magnitude")
     assert (by["r-mezo-0.8"][0].zo.sparsity, by["r-mezo-0.8"][0].zo.mask) == (0.8, "random")
+    sensitivity = by["r-mezo-0.8-lr1e-4"][0]  # R-MeZO again, at a lower lr of its own probe grid
+    assert (sensitivity.zo.sparsity, sensitivity.zo.mask) == (0.8, "random")
+    assert sensitivity.lr in lr_probe.parse_grid(by["r-mezo-0.8"][0].lr_probe.grid)
     assert [by[f"s-mezo-{s}"][0].zo.sparsity for s in ("0.5", "0.7", "0.9")] == [0.5, 0.7, 0.9]
     ignore = ("name", "seed", "zo", "lr", "lr_probe")
     ref = {k: v for k, v in by["mezo"][0].to_dict().items() if k not in ignore}
