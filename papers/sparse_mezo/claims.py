@@ -19,7 +19,7 @@ import numpy as np
 from core.results import load_json, load_runs
 from core.study import study_path
 from core.verdicts import compare, compare_runs
-from papers.sparse_mezo.compare import PAIRS, SentimentComparison
+from papers.sparse_mezo.compare import PAIRS, SWEEP, ZO, SentimentComparison
 
 TASKS = {
     "accuracy_sentiment": 0.004,
@@ -54,7 +54,7 @@ def compare_claims(profile: str) -> None:
             for metric, c in data.paired(ours, comparator).items():
                 paper = f" (paper {effect:+.3f})" if effect is not None and metric == "test_accuracy" else ""
                 print(f"{claim}, {ours} − {comparator}, {metric}{paper}:", c)
-    for arm in ("s-mezo-0.8", "r-mezo-0.8"):
+    for arm in dict.fromkeys(a for a in (*ZO, *SWEEP.values()) if a != "mezo"):
         if arm in data.present:
             rows = data.steps_to_mezo_final(arm)
             print(
