@@ -60,3 +60,13 @@ def test_accuracy_notebook_executes_with_verdicts(results, tmp_path):
     assert claims.count("sparsity_ablation") == 3 and "convergence_speed" in claims
     assert set(rec["table"]["per_seed"]["balanced_accuracy"]) >= {"mezo", "s-mezo-0.8", "full", "zero_shot"}
     assert 0 < rec["table"]["majority_class_test"] <= 1
+
+
+def test_an_arm_with_one_finished_seed_is_pending_not_an_error(results):
+    from papers.sparse_mezo.compare import SentimentComparison
+
+    data = SentimentComparison("cpu", results)
+    data.runs = [r for r in data.runs if not (r.name == "s-mezo-0.5" and r.seed == 1)]
+    assert data.common_seeds("s-mezo-0.5", "mezo") == [0]
+    assert not data.comparable("s-mezo-0.5", "mezo")
+    assert data.comparable("s-mezo-0.8", "mezo")

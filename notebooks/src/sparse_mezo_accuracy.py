@@ -52,7 +52,7 @@ for metric, (fn, _) in data.metrics().items():
 # %%
 verdicts = []
 for ours, comparator, claim, paper_effect in PAIRS:
-    if not {ours, comparator} <= present:
+    if not data.comparable(ours, comparator):  # an arm with fewer than 2 finished seeds: no paired interval yet
         continue
     for metric, c in data.paired(ours, comparator).items():
         table["comparisons"][f"{metric}: {ours} - {comparator}"] = {"interval": c.interval, "mde": c.mde}

@@ -50,10 +50,13 @@ def compare_claims(profile: str) -> None:
         return
     print(f"learnability gate (full FT vs zero-shot / majority class): passes {data.gate['passes']}")
     for ours, comparator, claim, effect in PAIRS:
-        if {ours, comparator} <= data.present:
-            for metric, c in data.paired(ours, comparator).items():
-                paper = f" (paper {effect:+.3f})" if effect is not None and metric == "test_accuracy" else ""
-                print(f"{claim}, {ours} − {comparator}, {metric}{paper}:", c)
+        if not data.comparable(ours, comparator):
+            n = len(data.common_seeds(ours, comparator))
+            print(f"{claim}, {ours} − {comparator}: pending ({n} finished common seeds, a paired interval needs 2)")
+            continue
+        for metric, c in data.paired(ours, comparator).items():
+            paper = f" (paper {effect:+.3f})" if effect is not None and metric == "test_accuracy" else ""
+            print(f"{claim}, {ours} − {comparator}, {metric}{paper}:", c)
     for arm in dict.fromkeys(a for a in (*ZO, *SWEEP.values()) if a != "mezo"):
         if arm in data.present:
             rows = data.steps_to_mezo_final(arm)

@@ -62,6 +62,14 @@ class SentimentComparison:
             "eval_loss": (lambda r: r.result["eval_loss"], -1),
         }
 
+    def common_seeds(self, ours: str, comparator: str) -> list[int]:
+        """Seeds both arms have finished: a paired comparison needs 2 (an arm still running has fewer)."""
+        seeds = [{r.seed for r in self.runs if r.name == n} for n in (ours, comparator)]
+        return sorted(seeds[0] & seeds[1])
+
+    def comparable(self, ours: str, comparator: str) -> bool:
+        return len(self.common_seeds(ours, comparator)) >= 2
+
     def paired(self, ours: str, comparator: str) -> dict:
         """{metric: core.verdicts.Comparison} of ours − comparator on test accuracy (per item), balanced accuracy
         and validation loss (per seed)."""
