@@ -52,7 +52,9 @@ def compare_claims(profile: str) -> None:
     for ours, comparator, claim, effect in PAIRS:
         if not data.comparable(ours, comparator):
             n = len(data.common_seeds(ours, comparator))
-            print(f"{claim}, {ours} − {comparator}: pending ({n} finished common seeds, a paired interval needs 2)")
+            print(
+                f"{claim}, {ours} − {comparator}: pending ({n} finished common seeds, a paired interval needs 2)"
+            )
             continue
         for metric, c in data.paired(ours, comparator).items():
             paper = f" (paper {effect:+.3f})" if effect is not None and metric == "test_accuracy" else ""
@@ -64,6 +66,10 @@ def compare_claims(profile: str) -> None:
                 f"convergence_speed, {arm}: steps to MeZO's final validation accuracy {rows}; "
                 f"MeZO / {arm}: {data.speedup(rows)}"
             )
+    for arm in (a for a in SWEEP.values() if a.startswith("s-mezo")):  # the claim is about S-MeZO only
+        if data.comparable(arm, "mezo"):
+            c = compare_runs(data.runs, arm, "mezo", data.mean_val_accuracy)
+            print(f"convergence_speed (post hoc), {arm} − mezo, mean validation accuracy over the run:", c)
     seeds = sorted({r.seed for r in data.runs if r.name == "mezo"})
     if {"zero_shot", "mezo"} <= data.present:
         runs = with_fixed(data.runs, "zero_shot", seeds)

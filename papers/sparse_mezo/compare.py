@@ -53,6 +53,13 @@ class SentimentComparison:
         curve = run.curve()
         return curve[max(curve)]
 
+    @staticmethod
+    def mean_val_accuracy(run) -> float:
+        """Mean validation accuracy over all evaluations (the area under the accuracy curve / its length): a
+        post-hoc speed measure added after the runs (LOG.md 22), not part of the fixed design."""
+        curve = run.curve()
+        return sum(curve.values()) / len(curve)
+
     def metrics(self) -> dict:
         """name -> (function of a run, the direction in which it is better)."""
         return {
