@@ -56,7 +56,7 @@ def compare_claims(profile: str) -> None:
                 f"{claim}, {ours} − {comparator}: pending ({n} finished common seeds, a paired interval needs 2)"
             )
             continue
-        for metric, c in data.paired(ours, comparator).items():
+        for metric, c in data.paired(ours, comparator, effect).items():
             paper = f" (paper {effect:+.3f})" if effect is not None and metric == "test_accuracy" else ""
             print(f"{claim}, {ours} − {comparator}, {metric}{paper}:", c)
     for arm in dict.fromkeys(a for a in (*ZO, *SWEEP.values()) if a != "mezo"):
