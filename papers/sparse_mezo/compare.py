@@ -48,7 +48,9 @@ class SentimentComparison:
     def __init__(self, profile: str = "cpu", root: Path | str = RESULTS):
         self.runs = load_runs("sparse_mezo", EXPERIMENT, profile, root)
         self.present = {r.name for r in self.runs}
-        zo_first = sorted(self.runs, key=lambda r: r.name != "mezo")  # MeZO's config: the ZO arms' steps, not FT's
+        zo_first = sorted(
+            self.runs, key=lambda r: r.name != "mezo"
+        )  # MeZO's config: the ZO arms' steps, not FT's
         self.config = next(r.config for r in zo_first if r.name != "zero_shot")
         limit = self.config.get("test_examples") or self.config["eval_examples"]
         self.labels = load_task(self.config["task"], "test", limit)["label"]
