@@ -25,7 +25,7 @@ export TOKENIZERS_PARALLELISM := false
 export PYTHONUNBUFFERED := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install data data-rebuild models baselines lab test bench reproduce-lisa lisa-runs lisa-figures \
+.PHONY: help install claims data data-rebuild models baselines lab test bench reproduce-lisa lisa-runs lisa-figures \
 	misa-runs misa-figures reproduce-misa ist-runs ist-figures reproduce-ist sparse-mezo-runs sparse-mezo-figures \
 	reproduce-sparse-mezo variance-lab figures reproduce check-reproduced lint clean-venv
 
@@ -71,7 +71,11 @@ lisa-runs: $(STAMP) models  ## LISA paper: lr probes, training runs, learnabilit
 		--metric lm_eval.sft_math_mc.acc_norm --metric lm_eval.sft_instruct_ll.acc)
 	$(PY) -m papers.lisa.optimizer_state --profile $(PROFILE)
 
+claims: $(STAMP)  ## the claims engine: one verdict per claim -> data/results/<paper>/claims/PROFILE.json + README tables
+	$(PY) -m core.claims_file --profile $(PROFILE)
+
 lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing results -> figures/lisa/ (quick: .quick/, not committed)
+	$(PY) -m core.claims_file lisa --profile $(PROFILE)
 	$(PY) -m core.figures lisa --profile $(PROFILE) $(QUICK_OUT)
 
 reproduce-lisa: $(STAMP) models lisa-runs bench lisa-figures  ## LISA end to end: set-up, data, runs, notebooks, figures
@@ -91,6 +95,7 @@ misa-runs: $(STAMP) models  ## MISA paper: gradient-variance data, memory study,
 	$(PY) -m papers.misa.claims $(PROFILE)
 
 misa-figures: $(STAMP)  ## MISA paper: execute the notebooks from existing results -> figures/misa/
+	$(PY) -m core.claims_file misa --profile $(PROFILE)
 	$(PY) -m core.figures misa --profile $(PROFILE) $(QUICK_OUT)
 
 reproduce-misa: $(STAMP) models misa-runs misa-figures variance-lab  ## MISA end to end: set-up, data, runs, notebooks, figures (+ the variance lab)
@@ -107,6 +112,7 @@ ist-runs: $(STAMP) models  ## IST paper: memory study, runs of PROFILE (finished
 	$(PY) -m papers.ist.importance_check --profile $(PROFILE)
 
 ist-figures: $(STAMP)  ## IST paper: execute the notebooks from existing results -> figures/ist/
+	$(PY) -m core.claims_file ist --profile $(PROFILE)
 	$(PY) -m core.figures ist --profile $(PROFILE) $(QUICK_OUT)
 
 reproduce-ist: $(STAMP) models ist-runs ist-figures  ## IST end to end (its importance figure also reads LISA's committed LoRA run)
@@ -123,6 +129,7 @@ sparse-mezo-runs: $(STAMP) models  ## Sparse MeZO paper: MeZO / S-MeZO / R-MeZO 
 	$(PY) -m papers.sparse_mezo.memory --profile $(STUDY_PROFILE)
 
 sparse-mezo-figures: $(STAMP)  ## Sparse MeZO paper: execute the notebooks from existing results -> figures/sparse_mezo/
+	$(PY) -m core.claims_file sparse_mezo --profile $(PROFILE)
 	$(PY) -m core.figures sparse_mezo --profile $(PROFILE) $(QUICK_OUT)
 
 reproduce-sparse-mezo: $(STAMP) models sparse-mezo-runs sparse-mezo-figures  ## Sparse MeZO end to end
@@ -132,9 +139,11 @@ reproduce-sparse-mezo: $(STAMP) models sparse-mezo-runs sparse-mezo-figures  ## 
 LAB_PROFILE ?= cpu
 variance-lab: $(STAMP) models  ## variance lab: every estimator's closed form vs a Monte Carlo on real SmolLM2 gradients (70 min at load 11-20)
 	$(PY) -m papers.variance_lab.lab --profile $(LAB_PROFILE)
+	$(PY) -m core.claims_file variance_lab --profile $(LAB_PROFILE)
 	$(PY) -m core.figures variance_lab --profile $(LAB_PROFILE)
 
 figures: $(STAMP)  ## every paper's notebooks from existing results (no training) + figures/README.md index
+	$(PY) -m core.claims_file --profile $(PROFILE)
 	$(PY) -m core.figures lisa --profile $(PROFILE) $(QUICK_OUT)
 	$(PY) -m core.figures misa --profile $(PROFILE) $(QUICK_OUT)
 	$(PY) -m core.figures ist --profile $(PROFILE) $(QUICK_OUT)

@@ -185,6 +185,28 @@ def untestable(paper: str, claim_id: str, ours: str, label: str = "verdict") -> 
     return Verdict(claim, not_testable(claim["testable_offline"]), ours, label)
 
 
+def from_file(paper: str, claim_ids, profile: str = "cpu", label: str = "verdict") -> list[Verdict]:
+    """The claims engine's verdicts (core.claims_file, `data/results/<paper>/claims/<profile>.json`) of the given
+    claims, for a figure's subtitle, its manifest and the notebook's verdict cell: nothing is judged here. `ours`
+    is the claim's primary rows as 'comparison, metric: estimate [lo, hi] (design)'."""
+    from core.claims_file import read
+    from core.claims_render import ours as ours_text
+
+    data = read(paper, profile)
+    out = []
+    for cid in [claim_ids] if isinstance(claim_ids, str) else claim_ids:
+        if cid not in data["claims"]:
+            raise KeyError(f"{cid!r} is not in the claims file of {paper}/{profile}: {sorted(data['claims'])}")
+        rows = [r for r in data["rows"] if r["claim"] == cid and r["primary"]]
+        text = "; ".join(
+            f"{r['comparison']}, {r['metric']}: {ours_text(r)} ({r['design'] or r['interval_kind']})"
+            for r in rows
+            if r["estimate"] is not None
+        )
+        out.append(Verdict(paper_claim(paper, cid), data["claims"][cid], text or "—", label))
+    return out
+
+
 def verdict_markdown(verdicts: list[Verdict]) -> str:
     """The verdict table a notebook ends with: claim, paper (number and source), ours (with its interval), verdict."""
     rows = ["| claim | paper | ours | verdict |", "| --- | --- | --- | --- |"]

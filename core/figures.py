@@ -7,7 +7,9 @@ jupytext -> ipynb, papermill executes it to ``notebooks/executed/<paper>/<artifa
 lands at ``figures/<paper>/<artifact>/vNNN.png``. ``figures/<paper>/MANIFEST.json`` records, per version:
 notebook, parameters, input result files with sha256, the figure's verdicts (`core.plotting.finish`), git sha and
 date. The kernel keeps matplotlib's inline backend, so the executed notebook shows its figure. A new version is
-made only when the notebook source or its inputs changed (``--force`` always makes one); old versions are kept.
+executed only when the notebook source or its inputs changed (``--force`` always executes), and a new version is
+made only when the image or its table changed (an identical re-execution keeps the latest version, which then
+records the new source and inputs); old versions are kept.
 """
 
 from __future__ import annotations
@@ -107,11 +109,38 @@ def execute(
         "git_sha": git_sha(),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    latest = entry["versions"].get(entry.get("latest", ""))
+    if not force and latest and same_output(latest, record, out_root):
+        keep_latest(latest, record, out_root)
+        atomic_write_json(manifest_path, manifest)
+        print(f"{artifact}: re-executed, image and table unchanged: keeps {entry['latest']}")
+        return None
     entry["versions"][version] = record
     entry["latest"] = version
     atomic_write_json(manifest_path, manifest)
     print(f"{artifact}: wrote {record['figure']}")
     return record
+
+
+def same_output(latest: dict, record: dict, out_root: Path) -> bool:
+    """True when a re-execution drew the same image (PNG bytes) with the same table and verdicts as the latest
+    version: a refactor that changes nothing a reader sees makes no new version."""
+    old, new = out_root / latest["figure"], out_root / record["figure"]
+    return (
+        old.exists()
+        and old.read_bytes() == new.read_bytes()
+        and json.dumps(latest.get("table"), sort_keys=True) == json.dumps(record["table"], sort_keys=True)
+        and latest.get("verdicts") == record["verdicts"]
+    )
+
+
+def keep_latest(latest: dict, record: dict, out_root: Path) -> None:
+    """Drop the new files; the latest version now records the source and inputs that re-made it identically."""
+    new_figure = out_root / record["figure"]
+    for path in (new_figure, new_figure.with_suffix(".inputs.json"), out_root / record["executed_notebook"]):
+        path.unlink(missing_ok=True)
+    for key in ("notebook_sha256", "inputs", "listings"):
+        latest[key] = record[key]
 
 
 def main(argv=None) -> int:

@@ -360,11 +360,18 @@ def check_legible(fig) -> None:
 
 
 def finish(fig, figure_path: str, table: dict, verdicts: list[Verdict], title: str) -> None:
-    """Title, one subtitle line per verdict (with the paper's number), legibility check, then save the PNG with
-    its inputs, table and verdicts (core.results.save_figure; core.figures copies them into the manifest)."""
+    """Title of at most 2 lines (the question; the claims' verdict words from the claims file on the second line
+    when they fit), legibility check, then save the PNG with its inputs, table and verdicts (core.results.save_figure;
+    core.figures copies them into the manifest). Intervals and numbers live in the verdict cell, the manifest and
+    the paper's claims forest plot, not in the title. verdicts: core.claims.from_file (never judged here)."""
     width = int(fig.get_figwidth() * 11)
-    lines = [textwrap.fill(f"{v.label}: {v.line()}", width) for v in verdicts]
-    fig.suptitle("\n".join([title, *lines]), fontsize=11, ha="left", x=0.01, fontweight="normal")
+    lines = textwrap.wrap(title, width)
+    words = " · ".join(dict.fromkeys(f"{v.claim['id']}: {v.verdict}" for v in verdicts))
+    if len(lines) == 1 and words and len(words) <= width:
+        lines.append(words)
+    if len(lines) > 2:
+        raise ValueError(f"{figure_path}: the title wraps to {len(lines)} lines; at most 2 (shorten it)")
+    fig.suptitle("\n".join(lines), fontsize=11, ha="left", x=0.01, fontweight="normal")
     check_legible(fig)
     save_figure(fig, figure_path, plain(table), verdicts=[v.record() for v in verdicts])
     from PIL import Image

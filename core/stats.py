@@ -19,13 +19,18 @@ from scipy import stats as sps
 @dataclass(frozen=True)
 class Interval:
     """A point estimate with a two-sided interval over `n` units; `kind` says how it was made ("t", "paired-t",
-    "seed-range", ...)."""
+    "seed-range", ...). Where the interval comes from a t test, `se` and `df` are its standard error and degrees
+    of freedom (on the log scale for ratios) and `p` the two-sided p-value of "the difference is 0" (ratio: 1):
+    the claims engine adjusts p for multiplicity and computes the MDE from se and df (`mde_interval`)."""
 
     estimate: float
     lo: float
     hi: float
     n: int
     kind: str
+    se: float | None = None
+    df: float | None = None
+    p: float | None = None
 
     def excludes(self, x: float) -> bool:
         """True when x lies outside [lo, hi] (e.g. excludes(0): the difference has a decided sign)."""
@@ -52,9 +57,11 @@ def _t_result(test, x: np.ndarray, confidence: float, kind: str) -> Interval:
     if np.ptp(x) <= 1e-12 * max(
         1.0, abs(mean)
     ):  # no spread: scipy's bounds are nan; the interval is the point
-        return Interval(mean, mean, mean, x.size, kind)
-    ci = test().confidence_interval(confidence)
-    return Interval(mean, float(ci.low), float(ci.high), x.size, kind)
+        return Interval(mean, mean, mean, x.size, kind, 0.0, x.size - 1.0, _t_p(mean, 0.0, x.size - 1.0))
+    result = test()
+    ci = result.confidence_interval(confidence)
+    se = float(np.std(x, ddof=1) / np.sqrt(x.size))
+    return Interval(mean, float(ci.low), float(ci.high), x.size, kind, se, float(result.df), float(result.pvalue))
 
 
 def t_interval(values, confidence: float = 0.95) -> Interval:
@@ -72,6 +79,11 @@ def paired_interval(a, b, confidence: float = 0.95) -> Interval:
         raise ValueError(f"paired samples must have equal lengths, got {x.size} and {y.size}")
     d = _sample(x - y)
     return _t_result(lambda: sps.ttest_rel(x, y), d, confidence, "paired-t")
+
+
+def _t_p(estimate: float, se: float, df: float) -> float:
+    """Two-sided p of estimate / se against Student t with df degrees of freedom (H0: the difference is 0)."""
+    return float(2 * sps.t.sf(abs(estimate) / se, df)) if se > 0 else (0.0 if estimate else 1.0)
 
 
 def _power_se(delta: float, se: float, df: float, alpha: float) -> float:
@@ -131,7 +143,8 @@ def reference_sd_interval(a: float, b: float, reference, confidence: float = 0.9
     ref = _sample(reference)
     se, df = float(np.std(ref, ddof=1)) * np.sqrt(2.0), ref.size - 1
     half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
-    return Interval(a - b, a - b - half, a - b + half, 1, f"t (sd of {ref.size} reference seeds)")
+    kind = f"t (sd of {ref.size} reference seeds)"
+    return Interval(a - b, a - b - half, a - b + half, 1, kind, se, float(df), _t_p(a - b, se, df))
 
 
 def mde_reference(reference, alpha: float = 0.05, power: float = 0.8) -> float:
@@ -220,9 +233,9 @@ def accuracy_diff(per_seed_correct_a, per_seed_correct_b, confidence: float = 0.
     est, se, df = _crossed(per_seed_correct_a, per_seed_correct_b, confidence)
     n = len(per_seed_correct_a)
     if se == 0:  # the two methods' answers never differ in a way that varies: no spread to size an interval
-        return Interval(est, est, est, n, "crossed seeds x items")
+        return Interval(est, est, est, n, "crossed seeds x items", 0.0, df, _t_p(est, 0.0, df))
     half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
-    return Interval(est, est - half, est + half, n, "crossed seeds x items")
+    return Interval(est, est - half, est + half, n, "crossed seeds x items", se, df, _t_p(est, se, df))
 
 
 def mde_accuracy(per_seed_correct_a, per_seed_correct_b, alpha: float = 0.05, power: float = 0.8) -> float:
@@ -250,7 +263,14 @@ def paired_ratio_interval(a, b, confidence: float = 0.95) -> Interval:
         return Interval(est, est, est, int(d.size), "measured")
     iv = t_interval(d, confidence)
     return Interval(
-        float(np.exp(iv.estimate)), float(np.exp(iv.lo)), float(np.exp(iv.hi)), iv.n, "paired ratio"
+        float(np.exp(iv.estimate)),
+        float(np.exp(iv.lo)),
+        float(np.exp(iv.hi)),
+        iv.n,
+        "paired ratio",
+        iv.se,
+        iv.df,
+        iv.p,
     )
 
 
@@ -411,16 +431,28 @@ def trend(x, y) -> tuple[Interval, float]:
     if df < 1:
         return Interval(float(fit.slope), -np.inf, np.inf, x.size, "fit"), float("inf")
     half = sps.t.ppf(0.975, df) * fit.stderr
-    mde = (sps.t.ppf(0.975, df) + sps.t.ppf(0.8, df)) * fit.stderr
-    return Interval(float(fit.slope), float(fit.slope - half), float(fit.slope + half), x.size, "fit"), float(
-        mde
-    )
+    slope, se = float(fit.slope), float(fit.stderr)
+    iv = Interval(slope, slope - half, slope + half, x.size, "fit", se, float(df), float(fit.pvalue))
+    return iv, mde_se(se, df)
 
 
-def mde_from(iv: Interval) -> float:
-    """MDE of a design known only through its 95 % interval (a bootstrap or Welch ratio): (z_0.975 + z_0.8) · se with
-    se = width / (2 · 1.96), the normal approximation at 80 % power and α = 0.05."""
-    return 2.8 * (iv.hi - iv.lo) / 3.92
+RATIO_KINDS = ("ratio", "paired ratio")
+
+
+def mde_interval(iv: Interval, alpha: float = 0.05, power: float = 0.8) -> float:
+    """The MDE of the design behind an interval, by the one formula used everywhere (`mde_se`, noncentral t),
+    in the interval's own units: for a ratio (its t test is on log ratios) the ratio excess exp(MDE_log) − 1.
+    An interval without se/df (a bootstrap) gets se = half-width / t_{0.975, n−1} and df = n − 1."""
+    se, df = iv.se, iv.df
+    if se is None or df is None:
+        df = max(iv.n - 1.0, 1.0)
+        half = (np.log(iv.hi) - np.log(iv.lo) if iv.kind in RATIO_KINDS else iv.hi - iv.lo) / 2
+        se = half / float(sps.t.ppf(0.975, df))
+    m = mde_se(se, df, alpha, power)
+    return float(np.expm1(m)) if iv.kind in RATIO_KINDS else m
+
+
+mde_from = mde_interval  # the figures' old name: the same noncentral-t formula now
 
 
 def ratio_interval(a, b) -> Interval:
@@ -430,5 +462,8 @@ def ratio_interval(a, b) -> Interval:
     est = float(np.exp(la.mean() - lb.mean()))
     if min(la.size, lb.size) < 2:
         return Interval(est, est, est, min(la.size, lb.size), "measured")
-    ci = sps.ttest_ind(la, lb, equal_var=False).confidence_interval(0.95)
-    return Interval(est, float(np.exp(ci.low)), float(np.exp(ci.high)), min(la.size, lb.size), "ratio")
+    test = sps.ttest_ind(la, lb, equal_var=False)
+    ci = test.confidence_interval(0.95)
+    se = float(np.sqrt(la.var(ddof=1) / la.size + lb.var(ddof=1) / lb.size))
+    n = min(la.size, lb.size)
+    return Interval(est, float(np.exp(ci.low)), float(np.exp(ci.high)), n, "ratio", se, float(test.df), float(test.pvalue))

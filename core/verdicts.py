@@ -1,28 +1,46 @@
-"""One verdict vocabulary for every claims table, and the rule that picks a verdict from a paired interval.
+"""One verdict vocabulary for every claims table, figure and manifest, and the one rule that picks a verdict.
 
 A claim is phrased as: "the difference quantity(ours) − quantity(comparator) has the paper's sign `direction`
-(+1 or −1) and a size about `paper_effect`". Given the interval of that difference (core.stats.paired_interval,
-accuracy_diff) and the design's minimum detectable effect (core.stats.mde_of):
+(+1 or −1) and a size about `paper_effect`". Given the 95 % interval of that difference (core.stats), the p-value
+of "the difference is 0" after Holm's adjustment within the paper's table (`holm`; unadjusted for a row outside
+the family) and the design's minimum detectable effect (core.stats.mde_interval, noncentral t):
 
-- holds            — the interval excludes 0 on the paper's side (the sign is decided in the paper's favour);
-- does not hold    — the interval excludes the paper's effect: it lies entirely on the other side of 0, or, when
-                     the paper's effect size is given, entirely short of it (the effect is shown to be smaller);
-- inconclusive     — otherwise; the MDE says how large a difference the design could have detected.
+- the sign is *decided* when the interval excludes 0 and the adjusted p is below α = 0.05;
+- holds                            — decided on the paper's side, and not entirely short of the paper's effect;
+- holds, smaller than the paper's  — decided on the paper's side, but the whole interval lies short of the
+                                     paper's effect size (the direction reproduces, the size does not);
+- does not hold                    — decided on the other side of 0; or, undecided, the interval lies entirely
+                                     short of the paper's effect (the paper's size is excluded);
+- inconclusive (MDE = x)           — otherwise: x is the smallest true difference the design detects with 80 %
+                                     power at α = 0.05;
+- not testable offline (reason)    — the claim needs what this machine has not (a judge, a GPU, a data set);
+- not testable at this budget (reason) — the claim's metric fails the learnability gate at our budget.
 
-A sign in the paper's favour is reported as `holds` even if the interval is short of the paper's size (the
-scale differs from the paper's): the size comparison only turns an undecided sign into `does not hold`.
+An equality claim ("Monte Carlo / closed form = 1") is decided by `decide_within` (two one-sided tests).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 from core.stats import Interval, accuracy_diff, mde_accuracy, mde_of, paired_interval
 
+ALPHA = 0.05
 HOLDS = "holds"
+HOLDS_SMALLER = "holds, smaller than the paper's"
 DOES_NOT_HOLD = "does not hold"
+VOCABULARY = re.compile(
+    r"^(holds|holds, smaller than the paper's|does not hold|inconclusive \(MDE = [^)]+\)"
+    r"|not testable offline \(.+\)|not testable at this budget \(.+\))$"
+)
+
+
+def is_verdict(text: str) -> bool:
+    """True when text is a word of the vocabulary (the module docstring), nothing added."""
+    return bool(VOCABULARY.match(text))
 
 
 def inconclusive(mde: float) -> str:
@@ -35,19 +53,48 @@ def not_testable(reason: str) -> str:
     return f"not testable offline ({reason})"
 
 
-def decide(interval: Interval, paper_effect: float | None, mde: float, direction: int = +1) -> str:
+def not_testable_budget(reason: str) -> str:
+    """'not testable at this budget (reason)': e.g. the learnability gate fails on the claim's metric."""
+    return f"not testable at this budget ({reason})"
+
+
+def holm(pvalues) -> list[float]:
+    """Holm's step-down adjusted p-values (Holm 1979): sorted ascending, p_(i) · (m − i + 1), made monotone by
+    a running maximum and capped at 1; returned in the input order. Controls the family-wise error at α."""
+    p = np.asarray(pvalues, dtype=float)
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    stepped = np.maximum.accumulate(p[order] * (m - np.arange(m)))
+    adjusted = np.empty(m)
+    adjusted[order] = np.minimum(stepped, 1.0)
+    return [float(a) for a in adjusted]
+
+
+def decide(
+    interval: Interval,
+    paper_effect: float | None,
+    mde: float,
+    direction: int = +1,
+    p_adjusted: float | None = None,
+    alpha: float = ALPHA,
+) -> str:
     """The verdict of a claim on the difference (ours − comparator) from its interval (see the module rule).
 
     direction: +1 when the paper says ours is larger, −1 when smaller. paper_effect: the paper's difference in
-    the same units (its sign must agree with direction), or None when only the sign is claimed."""
+    the same units (its sign must agree with direction), or None when only the sign is claimed. p_adjusted: the
+    Holm-adjusted p of the row's test of 0 (None: the row is outside the family and the interval decides)."""
     if direction not in (1, -1):
         raise ValueError(f"direction must be +1 or -1, got {direction}")
     if paper_effect is not None and paper_effect * direction < 0:
         raise ValueError(f"paper_effect {paper_effect} has the sign opposite to direction {direction}")
     lo, hi = sorted((direction * interval.lo, direction * interval.hi))  # along the paper's direction
-    if lo > 0:
-        return HOLDS
-    if hi < 0 or (paper_effect is not None and hi < abs(paper_effect)):
+    significant = p_adjusted is None or p_adjusted < alpha
+    short = paper_effect is not None and hi < abs(paper_effect)
+    if lo > 0 and significant:
+        return HOLDS_SMALLER if short else HOLDS
+    if hi < 0 and significant:
+        return DOES_NOT_HOLD
+    if short:
         return DOES_NOT_HOLD
     return inconclusive(mde)
 

@@ -19,6 +19,7 @@ CLAIM_KEYS = {
     "source",
     "testable_offline",
 }
+OPTIONAL_KEYS = {"primary"}  # required when testable_offline is true: the pre-registered primary test(s)
 DIRECTIONS = {"higher", "lower", None}
 
 
@@ -35,9 +36,13 @@ def claim_errors(claim, arxiv_id):
     paper's id, or a tuple of ids for a file spanning several papers (the variance lab); the source names one."""
     ids = (arxiv_id,) if isinstance(arxiv_id, str) else tuple(arxiv_id)
     errors = []
-    if set(claim) != CLAIM_KEYS:
-        errors.append(f"keys {sorted(set(claim) ^ CLAIM_KEYS)} missing or unknown")
+    if not CLAIM_KEYS <= set(claim) <= CLAIM_KEYS | OPTIONAL_KEYS:
+        errors.append(f"keys {sorted((set(claim) - OPTIONAL_KEYS) ^ CLAIM_KEYS)} missing or unknown")
         return errors
+    if claim["testable_offline"] is True and not (
+        isinstance(claim.get("primary"), list) and claim["primary"] and all(isinstance(p, str) for p in claim["primary"])
+    ):
+        errors.append("a testable claim needs `primary`: the list of its pre-registered tests ('comparison, metric')")
     for key in ("id", "claim", "paper_text", "source"):
         if not isinstance(claim[key], str) or not claim[key].strip():
             errors.append(f"{key} must be a non-empty string")
@@ -80,7 +85,7 @@ def test_every_figure_artifact_has_its_claim(paper):
     claims = load(paper)["claims"]
     artifacts = figure_artifacts(paper)
     by_id = {c["id"]: c for c in claims}
-    missing = sorted(a for a in artifacts if by_id.get(a, {}).get("figure") != a)
+    missing = sorted(a for a in artifacts - {"claims"} if by_id.get(a, {}).get("figure") != a)  # claims: the forest plot
     assert not missing, f"figure artifacts without a claim whose id and figure are the artifact: {missing}"
     unknown = sorted({c["figure"] for c in claims if c["figure"]} - artifacts)
     assert not unknown, f"claims name figures that papers/{paper}/figures.yaml does not list: {unknown}"
@@ -97,6 +102,7 @@ def test_schema_check_catches_bad_claims():
         "paper_text": "t",
         "source": "Fig. 4, arXiv:2403.17919",
         "testable_offline": True,
+        "primary": ["LISA / full FT, step time"],
     }
     assert claim_errors(good, "2403.17919") == []
     bad = [
@@ -107,6 +113,8 @@ def test_schema_check_catches_bad_claims():
         dict(good, unit=None),
         {k: v for k, v in good.items() if k != "source"},
         dict(good, paper_value=True),
+        {k: v for k, v in good.items() if k != "primary"},
+        dict(good, primary="LISA / full FT, step time"),
     ]
     assert all(claim_errors(c, "2403.17919") for c in bad)
     several = ("2403.17919", "2305.17333")  # a file spanning papers: the source names one of them

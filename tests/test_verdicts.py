@@ -1,7 +1,7 @@
 import pytest
 
 from core.stats import Interval
-from core.verdicts import DOES_NOT_HOLD, HOLDS, decide, inconclusive, not_testable
+from core.verdicts import DOES_NOT_HOLD, HOLDS, HOLDS_SMALLER, decide, inconclusive, not_testable
 
 
 def iv(lo, hi):
@@ -19,7 +19,7 @@ def test_wording():
     [
         (0.1, 0.3, None, +1, HOLDS),  # excludes 0 on the paper's (positive) side
         (-0.3, -0.1, None, -1, HOLDS),  # paper says smaller, interval below 0
-        (0.1, 0.3, 2.0, +1, HOLDS),  # sign decided for the paper, size short: the sign holds
+        (0.1, 0.3, 2.0, +1, HOLDS_SMALLER),  # sign decided for the paper, entirely short of its size
         (-0.3, -0.1, None, +1, DOES_NOT_HOLD),  # entirely on the other side of 0
         (0.1, 0.3, None, -1, DOES_NOT_HOLD),
         (-0.1, 0.2, 0.5, +1, DOES_NOT_HOLD),  # sign undecided, but entirely short of the paper's effect

@@ -1,0 +1,112 @@
+"""The claims forest plot: the first figure of every paper, drawn from its claims file (core.claims_file) alone.
+
+One row per comparison (primary rows in the claim's colour, secondary rows grey and marked), ours − comparator with
+the interval the verdict uses, a grey band of ±MDE around "no difference" (what the design could detect), a
+diamond at the paper's effect where the paper gives one, and the row's verdict word at the right. One panel per
+metric family, so that each axis has one unit: losses, accuracies, ratios (log axis, 1 = no difference), and
+everything else. Claims that cannot be tested are listed under the panels with their reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from core.claims_file import read
+from core.claims_render import ours
+from core.plotting import figure
+
+COLOURS = {
+    "holds": (0.0, 0.55, 0.3),
+    "holds, smaller than the paper's": (0.45, 0.65, 0.1),
+    "does not hold": (0.8, 0.15, 0.1),
+    "inconclusive": (0.35, 0.35, 0.45),
+    "secondary": (0.6, 0.6, 0.6),
+}
+FAMILIES = ("loss", "accuracy", "ratio", "other")
+
+
+def family(row: dict) -> str:
+    """The panel a row belongs to, by its unit and metric name."""
+    if row["unit"] == "x":
+        return "ratio"
+    metric = row["metric"].lower()
+    if "loss" in metric:
+        return "loss"
+    return "accuracy" if "accuracy" in metric or "acc" in metric.split() else "other"
+
+
+def word(row: dict) -> str:
+    if row["verdict"] is None:
+        return "secondary"
+    return "inconclusive" if row["verdict"].startswith("inconclusive") else row["verdict"]
+
+
+def _label(row: dict, number: int) -> str:
+    text = f"{number}. {row['comparison']}, {row['metric']}"
+    return text if len(text) <= 48 else text[:47] + "…"
+
+
+def _draw_row(ax, y: float, row: dict, ratio: bool) -> None:
+    colour = COLOURS.get(word(row), COLOURS["inconclusive"])
+    zero = 1.0 if ratio else 0.0
+    mde = row["mde"]
+    if mde is not None and np.isfinite(mde) and mde > 0:
+        lo, hi = (1 / (1 + mde), 1 + mde) if ratio else (-mde, mde)
+        ax.fill_betweenx([y - 0.3, y + 0.3], lo, hi, color=(0.85, 0.85, 0.85), zorder=0, lw=0)
+    est, lo, hi = row["estimate"], row["lo"], row["hi"]
+    ax.plot([lo, hi], [y, y], color=colour, lw=2.2, zorder=2)
+    ax.plot([est], [y], "o", color=colour, ms=6, zorder=3)
+    if row["paper_effect"] is not None:
+        paper = row["paper_effect"] + 1 if ratio else row["paper_effect"]
+        ax.plot([paper], [y], "D", mfc="white", mec="black", ms=6, zorder=4)
+    ax.axvline(zero, color="black", lw=0.8, zorder=1)
+
+
+def _panel(ax, rows: list[tuple[int, dict]], name: str) -> None:
+    ratio = name == "ratio"
+    for k, (number, row) in enumerate(rows):
+        _draw_row(ax, -k, row, ratio)
+        ax.annotate(
+            word(row) if word(row) != "inconclusive" else row["verdict"],
+            (1.01, -k),
+            xycoords=("axes fraction", "data"),
+            va="center",
+            fontsize=9,
+            color=COLOURS.get(word(row), COLOURS["inconclusive"]),
+        )
+    ax.set_yticks([-k for k in range(len(rows))], [_label(r, n) for n, r in rows], fontsize=9)
+    ax.set_ylim(-len(rows) + 0.4, 0.6)
+    if ratio:
+        ax.set_xscale("log")
+    unit = {"loss": "loss difference", "accuracy": "accuracy difference", "ratio": "ratio (1 = equal)"}
+    ax.set_xlabel(f"ours − comparator: {unit.get(name, 'difference (units of the row)')}")
+    ax.set_title(f"{name}: ● ours with its 95 % interval, ◇ paper, grey: ±MDE", loc="left", fontsize=10)
+
+
+def forest(paper: str, profile: str = "cpu"):
+    """(figure, table) of the paper's claims file: the rows with an interval in their family panels."""
+    data = read(paper, profile)
+    order = {}
+    for r in data["rows"]:
+        order.setdefault(r["claim"], len(order) + 1)
+    drawn = [(order[r["claim"]], r) for r in data["rows"] if r["estimate"] is not None]
+    panels = {f: [(n, r) for n, r in drawn if family(r) == f] for f in FAMILIES}
+    panels = {f: rows for f, rows in panels.items() if rows}
+    heights = [max(len(rows), 1) * 0.42 + 1.0 for rows in panels.values()] or [1.0]
+    fig, axes = figure(1, 1, width=11.0, height=sum(heights))
+    fig.clear()
+    grid = fig.add_gridspec(len(panels) or 1, 1, height_ratios=heights)
+    for i, (name, rows) in enumerate(panels.items()):
+        _panel(fig.add_subplot(grid[i]), rows, name)
+    untested = [f"{cid}: {v}" for cid, v in data["claims"].items() if v.startswith("not testable")]
+    if untested:
+        fig.supxlabel("not tested here — " + "; ".join(untested)[:600], fontsize=9, wrap=True)
+    table = {
+        "rows": [
+            {"claim": r["claim"], "comparison": r["comparison"], "metric": r["metric"], "ours": ours(r),
+             "mde": r["mde"], "verdict": r["verdict"]}
+            for _, r in drawn
+        ],
+        "claims": data["claims"],
+    }
+    return fig, table
