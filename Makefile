@@ -73,6 +73,7 @@ lisa-runs: $(STAMP) models  ## LISA paper: lr probes, training runs, learnabilit
 
 claims: $(STAMP)  ## the claims engine: one verdict per claim -> data/results/<paper>/claims/PROFILE.json + README tables
 	$(PY) -m core.claims_file --profile $(PROFILE)
+	$(PY) -m core.status
 
 lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing results -> figures/lisa/ (quick: .quick/, not committed)
 	$(PY) -m core.claims_file lisa --profile $(PROFILE)

@@ -196,7 +196,9 @@ def from_file(paper: str, claim_ids, profile: str = "cpu", label: str = "verdict
     out = []
     for cid in [claim_ids] if isinstance(claim_ids, str) else claim_ids:
         if cid not in data["claims"]:
-            raise KeyError(f"{cid!r} is not in the claims file of {paper}/{profile}: {sorted(data['claims'])}")
+            raise KeyError(
+                f"{cid!r} is not in the claims file of {paper}/{profile}: {sorted(data['claims'])}"
+            )
         rows = [r for r in data["rows"] if r["claim"] == cid and r["primary"]]
         text = "; ".join(
             f"{r['comparison']}, {r['metric']}: {ours_text(r)} ({r['design'] or r['interval_kind']})"

@@ -64,7 +64,7 @@ def _draw_row(ax, y: float, row: dict, ratio: bool) -> None:
 
 def _panel(ax, rows: list[tuple[int, dict]], name: str) -> None:
     ratio = name == "ratio"
-    for k, (number, row) in enumerate(rows):
+    for k, (_, row) in enumerate(rows):
         _draw_row(ax, -k, row, ratio)
         ax.annotate(
             word(row) if word(row) != "inconclusive" else row["verdict"],
@@ -103,8 +103,14 @@ def forest(paper: str, profile: str = "cpu"):
         fig.supxlabel("not tested here — " + "; ".join(untested)[:600], fontsize=9, wrap=True)
     table = {
         "rows": [
-            {"claim": r["claim"], "comparison": r["comparison"], "metric": r["metric"], "ours": ours(r),
-             "mde": r["mde"], "verdict": r["verdict"]}
+            {
+                "claim": r["claim"],
+                "comparison": r["comparison"],
+                "metric": r["metric"],
+                "ours": ours(r),
+                "mde": r["mde"],
+                "verdict": r["verdict"],
+            }
             for _, r in drawn
         ],
         "claims": data["claims"],

@@ -61,7 +61,9 @@ def _t_result(test, x: np.ndarray, confidence: float, kind: str) -> Interval:
     result = test()
     ci = result.confidence_interval(confidence)
     se = float(np.std(x, ddof=1) / np.sqrt(x.size))
-    return Interval(mean, float(ci.low), float(ci.high), x.size, kind, se, float(result.df), float(result.pvalue))
+    return Interval(
+        mean, float(ci.low), float(ci.high), x.size, kind, se, float(result.df), float(result.pvalue)
+    )
 
 
 def t_interval(values, confidence: float = 0.95) -> Interval:
@@ -466,4 +468,6 @@ def ratio_interval(a, b) -> Interval:
     ci = test.confidence_interval(0.95)
     se = float(np.sqrt(la.var(ddof=1) / la.size + lb.var(ddof=1) / lb.size))
     n = min(la.size, lb.size)
-    return Interval(est, float(np.exp(ci.low)), float(np.exp(ci.high)), n, "ratio", se, float(test.df), float(test.pvalue))
+    return Interval(
+        est, float(np.exp(ci.low)), float(np.exp(ci.high)), n, "ratio", se, float(test.df), float(test.pvalue)
+    )

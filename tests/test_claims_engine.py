@@ -38,10 +38,21 @@ def test_decide_precedence():
 
 
 def test_vocabulary():
-    for good in (HOLDS, HOLDS_SMALLER, DOES_NOT_HOLD, "inconclusive (MDE = 0.4)", "not testable offline (no judge)",
-                 "not testable at this budget (the gate fails)"):
+    for good in (
+        HOLDS,
+        HOLDS_SMALLER,
+        DOES_NOT_HOLD,
+        "inconclusive (MDE = 0.4)",
+        "not testable offline (no judge)",
+        "not testable at this budget (the gate fails)",
+    ):
         assert is_verdict(good)
-    for bad in ("holds in direction", "does not hold at this scale", "not testable at this budget", "inconclusive"):
+    for bad in (
+        "holds in direction",
+        "does not hold at this scale",
+        "not testable at this budget",
+        "inconclusive",
+    ):
         assert not is_verdict(bad)
 
 
@@ -67,7 +78,9 @@ def test_finalize_adjusts_the_primary_family_and_gives_one_verdict_per_claim():
         Row("a", "X − Y", "loss", iv(0.1, 0.3, p=0.01)),  # Holm: 0.01 * 3 = 0.03 -> holds
         Row("a", "X − Z", "loss", iv(0.05, 0.2, p=0.02)),  # 0.02 * 2 = 0.04 -> holds
         Row("b", "X − W", "loss", iv(0.01, 0.5, p=0.04)),  # 0.04 * 1 -> but running max 0.04 -> holds
-        Row("b", "X − W", "train loss", iv(-0.5, -0.1, p=0.001), primary=False),  # secondary: outside, no verdict
+        Row(
+            "b", "X − W", "train loss", iv(-0.5, -0.1, p=0.001), primary=False
+        ),  # secondary: outside, no verdict
     ]
     out = finalize("x", rows, SOURCE)
     assert [r.p_adjusted for r in rows[:3]] == pytest.approx([0.03, 0.04, 0.04])
@@ -75,7 +88,9 @@ def test_finalize_adjusts_the_primary_family_and_gives_one_verdict_per_claim():
     assert out["claims"] == {"a": HOLDS, "b": HOLDS, "c": "not testable offline (needs a judge)"}
     assert out["family_size"] == 3
     rows[1] = Row("a", "X − Z", "loss", iv(-0.2, -0.05, p=0.002))
-    assert finalize("x", rows, SOURCE)["claims"]["a"] == DOES_NOT_HOLD  # any primary row against: does not hold
+    assert (
+        finalize("x", rows, SOURCE)["claims"]["a"] == DOES_NOT_HOLD
+    )  # any primary row against: does not hold
     with pytest.raises(ValueError, match="no primary row"):
         finalize("x", rows[:2], SOURCE)
     with pytest.raises(KeyError, match="not in papers/x/claims.yaml"):
@@ -111,7 +126,9 @@ def test_readme_claims_table_equals_the_claims_file(paper):
     begin = BEGIN.format(profile="cpu")
     assert begin in text, f"papers/{paper}/README.md has no generated claims table"
     block = text.split(begin, 1)[1].split(END, 1)[0]
-    assert block == "\n" + render_tables(data), f"papers/{paper}/README.md: run python -m core.claims_file {paper}"
+    assert block == "\n" + render_tables(data), (
+        f"papers/{paper}/README.md: run python -m core.claims_file {paper}"
+    )
 
 
 @pytest.mark.parametrize("paper", PAPERS)
@@ -119,13 +136,18 @@ def test_every_primary_row_is_pre_registered_in_claims_yaml(paper):
     import yaml
 
     data = committed(paper)
-    declared = {c["id"]: c.get("primary") or [] for c in yaml.safe_load((REPO / "papers" / paper / "claims.yaml").read_text())["claims"]}
+    declared = {
+        c["id"]: c.get("primary") or []
+        for c in yaml.safe_load((REPO / "papers" / paper / "claims.yaml").read_text())["claims"]
+    }
     found = {}
     for r in data["rows"]:
         if r["primary"]:
             found.setdefault(r["claim"], []).append(f"{r['comparison']}, {r['metric']}")
     for cid, tests in found.items():
-        assert sorted(set(tests)) == sorted(set(declared[cid])), f"{paper}/{cid}: primary rows {tests} vs claims.yaml {declared[cid]}"
+        assert sorted(set(tests)) == sorted(set(declared[cid])), (
+            f"{paper}/{cid}: primary rows {tests} vs claims.yaml {declared[cid]}"
+        )
 
 
 @pytest.mark.parametrize("paper", PAPERS)
@@ -136,7 +158,9 @@ def test_figure_manifest_verdicts_equal_the_claims_file(paper):
     for artifact, entry in manifest.items():
         for v in entry["versions"][entry["latest"]].get("verdicts") or []:
             if v["verdict"] != data["claims"].get(v["claim"]):
-                wrong.append(f"{artifact}: {v['claim']} {v['verdict']!r} vs {data['claims'].get(v['claim'])!r}")
+                wrong.append(
+                    f"{artifact}: {v['claim']} {v['verdict']!r} vs {data['claims'].get(v['claim'])!r}"
+                )
     assert not wrong, wrong
 
 
@@ -153,10 +177,17 @@ def verdict_words_outside_vocabulary(text: str) -> list[str]:
 
 def test_the_vocabulary_check_catches_hedged_words():
     assert verdict_words_outside_vocabulary("**holds** in direction; **does not hold on training loss**")
-    assert verdict_words_outside_vocabulary("x **holds, smaller than the paper's** y **inconclusive (MDE = 0.1)**") == []
+    assert (
+        verdict_words_outside_vocabulary(
+            "x **holds, smaller than the paper's** y **inconclusive (MDE = 0.1)**"
+        )
+        == []
+    )
 
 
-@pytest.mark.parametrize("path", [REPO / "README.md", *(REPO / "papers" / p / "README.md" for p in PAPERS)], ids=str)
+@pytest.mark.parametrize(
+    "path", [REPO / "README.md", *(REPO / "papers" / p / "README.md" for p in PAPERS)], ids=str
+)
 def test_readme_verdicts_are_in_the_vocabulary(path):
     assert verdict_words_outside_vocabulary(path.read_text()) == []
 
@@ -166,5 +197,7 @@ def test_manifest_and_claims_file_verdicts_are_in_the_vocabulary(paper):
     words = list(committed(paper)["claims"].values())
     words += [r["verdict"] for r in committed(paper)["rows"] if r["verdict"] is not None]
     manifest = json.loads((REPO / "figures" / paper / "MANIFEST.json").read_text())
-    words += [v["verdict"] for e in manifest.values() for v in e["versions"][e["latest"]].get("verdicts") or []]
+    words += [
+        v["verdict"] for e in manifest.values() for v in e["versions"][e["latest"]].get("verdicts") or []
+    ]
     assert [w for w in words if not is_verdict(w)] == []
