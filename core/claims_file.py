@@ -15,7 +15,8 @@ table, each with its interval (core.stats), its MDE and whether it is the claim'
 
 writes `data/results/<paper>/claims/<profile>.json` (rows, claim verdicts, and a manifest: the input files and
 the code that judged them, with sha256; nothing else, so an unchanged result leaves the file unchanged) and
-rewrites the claims tables between the markers of `papers/<paper>/README.md` (where it has them); `--check` writes nothing and exits 1 where a file or table differs from a fresh computation. README tables,
+rewrites the claims tables between the markers of `papers/<paper>/README.md` (where it has them);
+`--check` writes nothing and exits 1 where a file or table differs from a fresh computation. README tables,
 figure subtitles, verdict cells and figure manifests read these files (core.claims.from_file) and never judge.
 """
 
