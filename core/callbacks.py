@@ -6,7 +6,8 @@ gradients and AdamW state of blocks that went inactive (so memory stays flat acr
 reference LISA callback keeps that state forever, LMFlow #768/#778). The optimizer must already hold
 every block's parameters: freezing before the Trainer builds it was LMFlow bug #726. Under DDP, a callback
 bound to its Trainer (`bind`) rebuilds DDP's reducer after each switch over exactly the active parameters
-(`core.ddp`).
+(`core.ddp`). Under FSDP2 (`core.fsdp`) the same toggles act on the sharded parameters, and FSDP2 reduce-scatters
+only the gradients of those that require grad; the state freed is this rank's shard.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch
 from transformers import TrainerCallback
 
 from core.ddp import rebuild_reducer, wrapped_ddp
+from core.dtensor import full_value, local_bytes
 from core.io import append_jsonl, atomic_write_json
 from core.layers import find_blocks, module_blocks
 from core.models import eval_mode
@@ -48,13 +50,8 @@ def set_trainable(params, on: bool, optimizer) -> None:
 
 
 def optimizer_state_bytes(optimizer) -> int:
-    """Bytes held by the optimizer's per-parameter state tensors."""
-    return sum(
-        t.numel() * t.element_size()
-        for s in base_optimizer(optimizer).state.values()
-        for t in s.values()
-        if torch.is_tensor(t)
-    )
+    """Bytes held by the optimizer's per-parameter state tensors on this rank (under FSDP2: its shards)."""
+    return local_bytes(t for s in base_optimizer(optimizer).state.values() for t in s.values())
 
 
 def check_same_on_all_ranks(value, what: str) -> None:
@@ -327,7 +324,7 @@ class MisaCallback(BlockSwitchCallback):
         for b, name in enumerate(names):
             grad = self.blocks[name][0].grad
             if name in self.active and grad is not None:
-                norm = float(grad.float().norm())
+                norm = float(full_value(grad.float().norm()))  # sharded: reduced over the ranks' shards
                 norms[b] = norm if math.isfinite(norm) else 1.0
         self.sampler.update(norms)
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from core import methods
-from core.config import DTYPES, LR_SCHEDULERS, ConfigError, RunConfig, build, close_names
+from core.config import DTYPES, LR_SCHEDULERS, SHARDINGS, ConfigError, RunConfig, build, close_names
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # one path component: no '/', no leading '.'
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # gpt2, org/name
@@ -21,6 +21,16 @@ CHOICES = {
     "dtype": DTYPES,
     "badam.switch_mode": ("random", "ascending", "descending", "fixed"),
     "zo.mask": ("magnitude", "random"),
+    "sharding": SHARDINGS,
+}
+# methods run sharded (`core.fsdp`, tested on CPU with gloo); and settings that read or write the full weights on
+# rank 0 alone, which under FSDP2 hold only rank 0's shards (and would wait forever on a forward's all-gather)
+FSDP2_METHODS = ("full", "lora", "lisa", "misa", "ist", "badam")
+RANK0_ONLY = {
+    "probe_every": "the full-gradient probe",
+    "log_weight_norms": "the weight-norm log",
+    "save_adapter": "the adapter export",
+    "lm_eval_limit": "lm-eval",
 }
 # allowed interval of every numeric field; '(' / ')' exclude the bound
 RANGES = {
@@ -124,6 +134,7 @@ def validate(cfg: RunConfig) -> None:
         )
     check_task(cfg.task)
     check_model(cfg)
+    check_sharding(cfg)
     if methods.method_of(cfg).zeroth_order and cfg.grad_accum != 1:
         raise ConfigError(
             f"grad_accum={cfg.grad_accum}: method {cfg.method} needs grad_accum = 1 (one SPSA "
@@ -195,6 +206,10 @@ def check_model(cfg: RunConfig) -> None:
                 f"method={cfg.method!r}: encoder model {cfg.model} supports "
                 f"{', '.join(methods.encoder_names())}; use a causal LM for {cfg.method}"
             )
+        if cfg.sharding != "none":
+            raise ConfigError(
+                f"sharding={cfg.sharding!r}: encoder model {cfg.model} trains unsharded; use sharding=none"
+            )
         if cfg.task not in ("sentiment", "entailment", "boolq", "glue/sst2", "glue/rte", "super_glue/boolq"):
             raise ConfigError(
                 f"task={cfg.task!r}: encoder model {cfg.model} needs a task with verbalizers "
@@ -203,3 +218,25 @@ def check_model(cfg: RunConfig) -> None:
     problem = methods.method_of(cfg).check(cfg, config.get("num_hidden_layers", config.get("n_layer")))
     if problem:
         raise ConfigError(problem)
+
+
+def check_sharding(cfg: RunConfig) -> None:
+    """``sharding: fsdp2`` only for the methods `core.fsdp` was run with, on causal LMs, without rank-0-only steps."""
+    if cfg.sharding != "fsdp2":
+        return
+    if methods.method_of(cfg).zeroth_order:
+        raise ConfigError(
+            f"sharding=fsdp2 with method={cfg.method}: MeZO is not sharded here; under torchrun it runs "
+            "data-parallel with sharding=none (core.zo_dp)"
+        )
+    if cfg.method not in FSDP2_METHODS:
+        raise ConfigError(
+            f"sharding=fsdp2 with method={cfg.method}: supported for {', '.join(FSDP2_METHODS)}; use "
+            "sharding=none (DDP under torchrun)"
+        )
+    for key, what in RANK0_ONLY.items():
+        if getattr(cfg, key):
+            raise ConfigError(
+                f"{key}={getattr(cfg, key)!r} with sharding=fsdp2: {what} runs on rank 0 alone, which holds only "
+                f"its shards; set {key} to its default or use sharding=none"
+            )

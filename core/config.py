@@ -163,6 +163,9 @@ class RunConfig:
     lm_eval_tasks: str = "sft_math_mc,sft_instruct_ll"  # comma-separated names of core.evaluate.LOCAL_TASKS
     probe_every: int = 0  # full-gradient norm on a fixed validation batch every N steps (0: off)
     probe_examples: int = 8
+    # none: one device, or DDP under torchrun (a replica per rank); fsdp2: parameters, gradients and AdamW state
+    # sharded over the torchrun ranks (`core.fsdp`)
+    sharding: str = "none"
     lora: LoraSettings = field(default_factory=LoraSettings)
     lisa: LisaSettings = field(default_factory=LisaSettings)
     lr_probe: LrProbeSettings = field(default_factory=LrProbeSettings)
@@ -192,6 +195,7 @@ LR_SCHEDULERS = (
     "inverse_sqrt",
 )  # transformers SchedulerType values that need no extra arguments
 DTYPES = ("float32", "bfloat16", "float16")
+SHARDINGS = ("none", "fsdp2")
 
 
 class ConfigError(ValueError):

@@ -38,6 +38,7 @@ from core.config import RunConfig
 from core.data import load_task
 from core.divergence import DivergenceCallback
 from core.encoder_cls import ENCODER_TYPES, VerbalizerClassifier, classifier_accuracy, encode_classification
+from core.fsdp import ShardedTrainer, shard_model
 from core.io import (
     append_jsonl,
     atomic_write_json,
@@ -144,16 +145,17 @@ def encoder_setup(cfg: RunConfig):
 
 class ValidationAccuracyCallback(TrainerCallback):
     """At every evaluation (`eval_every`), the verbalizer accuracy on the validation split goes to metrics.jsonl
-    as ``eval_accuracy``: the accuracy-vs-step curves of MeZO / Sparse MeZO."""
+    as ``eval_accuracy``: the accuracy-vs-step curves of MeZO / Sparse MeZO. `every_rank`: a sharded model's
+    forwards are collectives, so every rank computes it (rank 0 writes)."""
 
-    def __init__(self, path: Path, accuracy_fn):
-        self.path, self.accuracy_fn = Path(path), accuracy_fn
+    def __init__(self, path: Path, accuracy_fn, every_rank: bool = False):
+        self.path, self.accuracy_fn, self.every_rank = Path(path), accuracy_fn, every_rank
 
     def on_evaluate(self, args, state, control, **kwargs):
-        if state.is_world_process_zero:
-            append_jsonl(
-                self.path, {"step": state.global_step, "eval_accuracy": self.accuracy_fn()["accuracy"]}
-            )
+        if state.is_world_process_zero or self.every_rank:
+            accuracy = self.accuracy_fn()["accuracy"]
+            if state.is_world_process_zero:
+                append_jsonl(self.path, {"step": state.global_step, "eval_accuracy": accuracy})
 
 
 def verbalizer_accuracy(cfg: RunConfig, model, tok, collator, split: str):
@@ -178,6 +180,8 @@ def build_trainer(cfg: RunConfig, out: Path):
     model)."""
     method = method_of(cfg)
     model, tok, train, evals, collator = (encoder_setup if is_encoder(cfg) else causal_setup)(cfg)
+    if cfg.sharding == "fsdp2":
+        model = shard_model(model)  # before any optimizer exists: it must hold the sharded parameters
     d = cfg.divergence
     callbacks = [
         MetricsCallback(out / "metrics.jsonl"),
@@ -187,7 +191,9 @@ def build_trainer(cfg: RunConfig, out: Path):
         callbacks.append(method.callback(cfg, RunContext(out=out, train=train, collator=collator)))
     accuracy = verbalizer_accuracy(cfg, model, tok, collator, "validation") if cfg.eval_every else None
     if accuracy is not None:
-        callbacks.append(ValidationAccuracyCallback(out / "metrics.jsonl", accuracy))
+        callbacks.append(
+            ValidationAccuracyCallback(out / "metrics.jsonl", accuracy, every_rank=cfg.sharding != "none")
+        )
     if cfg.log_weight_norms:
         callbacks.append(WeightNormCallback(out / "weight_norms.jsonl"))
     if cfg.probe_every:
@@ -207,7 +213,7 @@ def build_trainer(cfg: RunConfig, out: Path):
         z = cfg.zo
         trainer = ZOTrainer(eps=z.eps, mask=zo_mask(z.mask, z.sparsity, cfg.seed), zo_seed=cfg.seed, **kwargs)
     else:
-        trainer = Trainer(**kwargs)
+        trainer = (ShardedTrainer if cfg.sharding == "fsdp2" else Trainer)(**kwargs)
     for cb in callbacks:
         if isinstance(cb, BlockSwitchCallback):
             cb.bind(
@@ -223,7 +229,9 @@ def evaluate(trainer, tok, model, cfg: RunConfig) -> dict:
     """Validation loss, and verbalizer accuracy on the test split for tasks with choices."""
     out = {"eval_loss": trainer.evaluate()["eval_loss"]}  # collective under DDP: every rank calls it
     kill_point("final_eval")
-    if not is_main_process():
+    if (
+        not is_main_process() and cfg.sharding == "none"
+    ):  # sharded: every rank runs the forwards (collectives)
         return out
     test_accuracy = verbalizer_accuracy(cfg, model, tok, trainer.data_collator, "test")
     if test_accuracy is not None:
