@@ -71,6 +71,34 @@ def memory(profile: str, args) -> dict:
     return run_variants(VARIANTS, profile, "sparse_mezo_memory")
 
 
+GB = 1024**3
+FP16 = dict(weight_bytes=2, grad_bytes=2, state_bytes=4, act_bytes=2)
+
+
+def analytic_paper_models(batch: int = 16, seq: int = 256) -> dict:
+    """{model: {method: GB}} of the analytic model (`core.memory.predict_memory`) for LLaMA-7b and LLaMA-30b in
+    fp16 at batch × seq tokens (16 × 256: an assumption, the paper's measurement setting was not reachable);
+    "stored mask" is S-MeZO plus one fp16 copy of the weights (the vanilla mask of the paper's memory table)."""
+    from core.memory import PAPER_MODELS, param_counts, predict_memory
+
+    out = {}
+    for key in ("llama-7b", "llama-30b"):
+        spec = PAPER_MODELS[key]
+        pred = {
+            m: predict_memory(spec, m, batch, seq, lora_r=16, master_weights=(m == "full"), **FP16)["total"]
+            / GB
+            for m in ("inference", "mezo", "sparse_mezo", "lora", "full")
+        }
+        counts = param_counts(spec)
+        n = (
+            sum(v for k, v in counts.items() if k in ("embed", "head", "norm"))
+            + spec.layers * counts["layer"]
+        )
+        pred["stored mask"] = pred["sparse_mezo"] + n * 2 / GB
+        out[spec.name] = pred
+    return out
+
+
 STUDIES = [
     Study("sparse_mezo", "memory", PROFILES, memory, options),
     Study("sparse_mezo", "throughput", PROFILES, throughput),
