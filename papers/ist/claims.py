@@ -1,58 +1,217 @@
-"""Paired intervals, MDEs and verdicts behind the IST claims table (README "Claims"), from the committed runs.
+"""Every comparison behind IST's claims table (README "Claims"), from the committed results, as claims rows.
 
-`.venv/bin/python -m papers.ist.claims [profile]` prints one line per comparison: ours − comparator, estimate
-[95 % t interval] over the paired seeds, the MDE (80 % power, α = 0.05) and the verdict of core.verdicts.decide
-(better = higher test accuracy, lower validation loss). The default profile's experiment `compare_math` compares
-IST (reference score lr) and our variant `ist_slr100` with random selection (claim 2) and plain LoRA (claim 1);
-the v002 experiments are printed when their runs exist.
+`rows(profile)` is read by the claims engine (`python -m core.claims_file ist`: Holm over the primary rows with a
+p, one verdict per claim, `data/results/ist/claims/<profile>.json` and the README table). The primary rows are
+pre-registered in claims.yaml (`primary`); the reasons for each choice are in LOG.md 14. The learnability gate's
+verdict on a metric is decided here and nowhere else (`gate_verdict`).
+
+    .venv/bin/python -m papers.ist.claims [profile]   # prints every row with the engine's verdict
 """
 
 from __future__ import annotations
 
 import sys
 
-from core.results import load_runs
-from core.verdicts import comparisons
+from core.claims import measured
+from core.claims_file import Row, finalize
+from core.io import RESULTS
+from core.stats import t_interval
+from core.study import study_path
+from core.verdicts import not_testable, not_testable_budget
+from papers.ist.compare import (
+    LABELS,
+    METRICS,
+    PRIMARY_METRIC,
+    SELECTION,
+    Comparison,
+    adamw_state,
+    comparison,
+    dispersion_difference,
+    dispersion_interval,
+    dispersion_mde,
+    importance_v002,
+    ist_variant,
+    memory_path,
+    memory_peaks,
+    repo_relative,
+    selection_tests,
+)
 
-METRICS = {"test accuracy": ("test_correct", +1), "validation loss": ("eval_loss", -1)}
-V002 = ("accuracy_math", "accuracy_sentiment")  # lm-eval scores: one scalar per seed, no per-item data
-DEFAULT = {
-    "compare_math": {
-        "ist": ("lora", "ist_random"),
-        "ist_slr100": ("lora", "ist_random"),
-        "ist_keep": ("ist",),
-    }
-}
+SELECTION_METRIC = "selection-count dispersion (χ²/df)"
+DORA_REASON = (
+    "the DoRA + IST arm dora_ist is in the gpu profile only and no GPU was lent; the mechanics are tested on "
+    "tiny-llama in tests/test_ist.py"
+)
 
 
-def claim_of(comparator: str) -> int:
-    return {"ist_random": 2, "lora": 1, "lisa": 1}.get(comparator, 3)
+def gate_verdict(gate: dict, metric: str) -> str | None:
+    """None where plain LoRA passes the learnability gate on `metric` (core.learnability), else the verdict of
+    every row on that metric: not testable at this budget."""
+    if gate["passes"][metric]:
+        return None
+    refs = gate["metrics"][metric]["references"]
+    failed = ", ".join(name for name, ref in refs.items() if not ref["beats"])
+    return not_testable_budget(
+        f"learnability gate fails on {METRICS[metric][2]}: LoRA does not beat {failed}"
+    )
 
 
-def print_table(exp: str, runs, ours: str, comparators, metrics) -> None:
-    present = {r.name for r in runs}
-    for (comparator, name), c in comparisons(
-        runs, ours, [k for k in comparators if k in present], metrics
-    ).items():
-        print(f"claim {claim_of(comparator)}, {exp}, {ours} − {comparator}, {name}:", c)
+def comparison_rows(c: Comparison) -> list[Row]:
+    """Claims accuracy, ist_vs_random, adapter_state: each pair of PAIRS on both metrics (paired by seed)."""
+    out = []
+    for ours, comparator, claim, primary in c.pairs():
+        for metric, (_, direction, words) in METRICS.items():
+            compared = c.compared(ours, comparator, metric)
+            out.append(
+                Row(
+                    claim,
+                    comparison(ours, comparator),
+                    words,
+                    compared.interval,
+                    primary=primary and metric == PRIMARY_METRIC,
+                    direction=direction,
+                    design="paired t over seeds" if metric == "eval_loss" else "seeds × 64 items (crossed)",
+                    runs=c.folders(ours, comparator),
+                    untestable=gate_verdict(c.gate, metric),
+                    mde=compared.mde,
+                )
+            )
+    return out
+
+
+def selection_rows(c: Comparison) -> list[Row]:
+    """Claim scores: each arm's selection counts against uniform selection (pooled χ² dispersion over seeds), and
+    IST − random layers paired by seed. The old test, log(max/min weight) > 0, was ≥ 0 by construction (LOG.md 14)."""
+    tests = {arm: selection_tests(c.selection_counts(arm)) for arm in SELECTION if arm in c.present}
+    out = []
+    for arm, primary in SELECTION.items():
+        if arm not in tests:
+            continue
+        iv = dispersion_interval(list(tests[arm].values()))
+        out.append(
+            Row(
+                "scores",
+                f"{LABELS[arm]} vs uniform selection",
+                SELECTION_METRIC,
+                iv,
+                primary=primary,
+                unit="x",
+                design=f"χ² of per-layer counts, {iv.n} seeds pooled (df {iv.df:.0f})",
+                runs=c.folders(arm),
+                mde=dispersion_mde(int(iv.df)),
+            )
+        )
+    if {"ist", "ist_random"} <= set(tests):
+        out.append(
+            Row(
+                "scores",
+                comparison("ist", "ist_random"),
+                SELECTION_METRIC,
+                dispersion_difference(tests["ist"], tests["ist_random"]),
+                primary=False,
+                design="paired t over seeds",
+                runs=c.folders("ist", "ist_random"),
+            )
+        )
+    return out
+
+
+def memory_rows(profile: str) -> list[Row]:
+    """Claim memory: IST's one-step peak ÷ LoRA's (measured), and the AdamW state kept ÷ freed (secondary)."""
+    peaks = memory_peaks(profile)
+    ist = ist_variant(peaks)
+    study = repo_relative(memory_path(profile))
+    state, folders = adamw_state()
+    return [
+        Row(
+            "memory",
+            "IST 25 % of layers (state freed) ÷ LoRA",
+            "peak memory of one step",
+            measured(peaks[ist] / peaks["lora"]),
+            unit="x",
+            direction=-1,
+            design="measured, batch 4 × 64",
+            runs=[study],
+        ),
+        Row(
+            "memory",
+            "IST state kept (reference) ÷ freed (ours)",
+            f"AdamW state after {len(state['keep'])} steps",
+            measured(state["keep"][-1] / state["free"][-1]),
+            primary=False,
+            unit="x",
+            direction=-1,
+            design="measured, seed 0",
+            runs=folders,
+        ),
+    ]
+
+
+def importance_rows(profile: str) -> list[Row]:
+    """Claim importance_check: ρ(final score, held-out importance at the plain-LoRA checkpoint) over seeds per
+    arm (IST decides); claim importance: the v002 run's ρ(final score, update norm), one run (MDE ∞)."""
+    path = study_path("ist", "importance_check", profile)
+    out = []
+    if path.exists():
+        from core.results import load_json
+
+        check = load_json(path)
+        for arm, primary in (("ist", True), ("ist_slr100", False)):
+            rhos = [s[arm]["rho"] for s in check["seeds"] if arm in s]
+            out.append(
+                Row(
+                    "importance_check",
+                    f"{LABELS[arm]}: final score vs held-out importance",
+                    "Spearman ρ",
+                    t_interval(rhos),
+                    primary=primary,
+                    direction=-1,
+                    design="t over seeds",
+                    runs=[repo_relative(path)],
+                )
+            )
+    v002 = importance_v002(profile)
+    out.append(
+        Row(
+            "importance",
+            "IST (40 steps, 1 run): final score vs LoRA update norm",
+            "Spearman ρ",
+            v002["rho"],
+            direction=-1,
+            design="Fisher z over 30 layers, one run",
+            runs=v002["folders"],
+            mde=float("inf"),
+            note="one run: no seed-level interval, so no design to detect any effect with",
+        )
+    )
+    return out
+
+
+def dora_rows() -> list[Row]:
+    """Claim dora_compatibility: the accuracy of DoRA + IST against DoRA, not run here."""
+    return [
+        Row("dora_compatibility", "DoRA + IST − DoRA", "test accuracy", untestable=not_testable(DORA_REASON))
+    ]
+
+
+def rows(profile: str = "cpu") -> list[Row]:
+    """Every comparison of the claims table (core.claims_file)."""
+    c = Comparison(profile, RESULTS)
+    return (
+        comparison_rows(c) + memory_rows(profile) + selection_rows(c) + importance_rows(profile) + dora_rows()
+    )
 
 
 def main(profile: str = "cpu") -> None:
-    for exp, arms in DEFAULT.items():
-        try:
-            runs = load_runs("ist", exp, profile)
-        except FileNotFoundError as err:
-            print(f"{exp}: {err}")
-            continue
-        for ours, comparators in arms.items():
-            if ours in {r.name for r in runs}:
-                print_table(exp, runs, ours, comparators, METRICS)
-    for exp in V002:
-        try:
-            runs = load_runs("ist", exp, profile)
-        except FileNotFoundError:
-            continue
-        print_table(exp, runs, "ist", ("lora", "ist_random", "lisa"), METRICS)
+    result = finalize("ist", rows(profile))
+    for r in result["rows"]:
+        mde = r.the_mde()
+        print(
+            f"{r.claim}: {r.comparison}, {r.metric}: {r.interval or '—'} (MDE {mde if mde is None else f'{mde:.2g}'}, "
+            f"p {r.interval.p if r.interval else None}, Holm {r.p_adjusted}): {r.verdict or 'secondary'}"
+        )
+    for cid, verdict in result["claims"].items():
+        print(f"claim {cid}: {verdict}")
 
 
 if __name__ == "__main__":
