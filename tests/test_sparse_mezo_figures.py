@@ -55,11 +55,11 @@ def test_accuracy_notebook_executes_with_verdicts(results, tmp_path):
         REPO / "notebooks" / "src" / "sparse_mezo_accuracy.py", "sparse_mezo", "cpu", tmp_path, results
     )
     assert (tmp_path / rec["figure"]).stat().st_size > 10_000
-    claims = [v["claim"] for v in rec["verdicts"]]
-    assert claims.count("superglue_average") == 3 and claims.count("random_mask") == 3
-    assert claims.count("sparsity_ablation") == 3 and "convergence_speed" in claims
-    assert set(rec["table"]["per_seed"]["balanced_accuracy"]) >= {"mezo", "s-mezo-0.8", "full", "zero_shot"}
-    assert 0 < rec["table"]["majority_class_test"] <= 1
+    assert [v["claim"] for v in rec["verdicts"]] == ["accuracy", "superglue_average"]  # from the claims file
+    drawn = rec["table"]["test_accuracy"]["s-mezo-0.8 - mezo"]
+    assert drawn["role"] == "primary" and drawn["paper_effect"] == 0.004
+    assert set(drawn["per_seed"]) == {0, 1} or set(drawn["per_seed"]) == {"0", "1"}
+    assert rec["table"]["eval_loss"]["s-mezo-0.8 - mezo"]["role"] == "secondary"
 
 
 def test_an_arm_with_one_finished_seed_is_pending_not_an_error(results):

@@ -16,7 +16,13 @@ from core.plotting import finish
 
 fig, table = forest("sparse_mezo", profile)
 verdicts = from_file("sparse_mezo", list(claims("sparse_mezo")["claims"]), profile)
-finish(fig, figure_path, table, verdicts, "sparse_mezo: every claim, ours − comparator with the interval its verdict uses")
+finish(
+    fig,
+    figure_path,
+    table,
+    verdicts,
+    "sparse_mezo: every claim, ours − comparator with the interval its verdict uses",
+)
 
 # %%
 verdict_cell(verdicts)

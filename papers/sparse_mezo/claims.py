@@ -209,53 +209,40 @@ def compare_rows(profile: str) -> list[Row]:
 # ---- the noise study ------------------------------------------------------------------------------------------------
 
 
+def noise_tests(res: dict) -> list[tuple]:
+    """One model's comparisons of the noise study, each (metric, ours, comparator, primary, direction): per SPSA
+    direction, ΔL of equal noise σ·m⊙z on the largest (Q5) vs the smallest (Q1) magnitude quintile, antithetic
+    (first-order term cancelled, LOG.md 18: the study's primary measure) and one-sided (secondary), and our
+    follow-up, MeZO's update kept on Q1 vs Q5 (secondary; lower ΔL is better, so direction −1)."""
+    col = {k: np.array([d[k] for d in res["draws"]]) for k in ("noise", "noise_sym", "step")}
+    return [
+        ("antithetic ΔL, noise on Q5 − Q1", col["noise_sym"][:, -1], col["noise_sym"][:, 0], True, +1),
+        ("one-sided ΔL, noise on Q5 − Q1", col["noise"][:, -1], col["noise"][:, 0], False, +1),
+        ("(ours) ΔL, MeZO update on Q1 − Q5", col["step"][:, 0], col["step"][:, -1], False, -1),
+    ]
+
+
 def noise_rows(profile: str) -> list[Row]:
-    """Claim `noise` (§3): ΔL of equal noise σ·m⊙z on the largest (Q5) minus the smallest (Q1) magnitude quintile,
-    paired over the SPSA directions; the antithetic ΔL (first-order term cancelled, LOG.md 18) is the study's
-    primary measure for each model, the one-sided ΔL and our follow-up (MeZO's update kept on Q1 vs Q5, ΔL Q1 − Q5)
-    are secondary. The paper gives no size; the note gives the doubling effect (Q5 hurt twice as much as Q1)."""
+    """Claim `noise` (§3, paper: equal noise hurts large weights more, Q5 − Q1 > 0), paired over the SPSA
+    directions (`noise_tests`). The paper gives no size; the note gives the doubling effect (Q5 hurt twice as much
+    as Q1: Q5 − Q1 = Q1's mean antithetic ΔL)."""
     path = study_path("sparse_mezo", "noise", profile)
     out = []
     for model, res in load_json(path)["models"].items():
-        col = {k: np.array([d[k] for d in res["draws"]]) for k in ("noise", "noise_sym", "step")}
-        label, draws = MODELS[model], f"paired t over {len(res['draws'])} directions"
-        sym = compare(col["noise_sym"][:, -1], col["noise_sym"][:, 0])
-        tests = [
-            (
-                "antithetic ΔL, noise on Q5 − Q1",
-                sym,
-                True,
-                +1,
-                f"doubling effect {col['noise_sym'][:, 0].mean():.3g}",
-            ),
-            (
-                "one-sided ΔL, noise on Q5 − Q1",
-                compare(col["noise"][:, -1], col["noise"][:, 0]),
-                False,
-                +1,
-                "",
-            ),
-            (
-                "(ours) ΔL, MeZO update on Q1 − Q5",
-                compare(col["step"][:, 0], col["step"][:, -1]),
-                False,
-                -1,
-                "",
-            ),
-        ]
-        for metric, c, primary, sign, note in tests:
+        for metric, ours, comparator, primary, sign in noise_tests(res):
+            c = compare(ours, comparator)
             out.append(
                 Row(
                     "noise",
-                    f"{label}, Q5 (largest |θ|) vs Q1",
+                    f"{MODELS[model]}, Q5 (largest |θ|) vs Q1",
                     metric,
                     c.interval,
                     primary=primary,
                     direction=sign,
-                    design=draws,
+                    design=f"paired t over {len(ours)} directions",
                     runs=[rel(path)],
                     mde=c.mde,
-                    note=note,
+                    note=f"doubling effect {comparator.mean():.3g}" if primary else "",
                 )
             )
     return out
@@ -305,14 +292,24 @@ def memory_rows(profile: str) -> list[Row]:
     ]
 
 
+def overhead_ratios(throughput: dict) -> dict:
+    """{"s-mezo_0.8" / "r-mezo_0.8": step time / MeZO's step time of the same round, over every round of every
+    batch} from the ZO throughput benchmark (a round: forward, MeZO, S-MeZO, R-MeZO back to back)."""
+    out = {"s-mezo_0.8": [], "r-mezo_0.8": []}
+    for row in throughput["rows"]:
+        for k in out:
+            out[k] += [a / b for a, b in zip(row["step_s_all"][k], row["step_s_all"]["mezo"])]
+    return {k: np.array(v) for k, v in out.items()}
+
+
 def time_rows(profile: str) -> list[Row]:
     """Claim time_overhead ("no overhead"): S-MeZO step / MeZO step − 1 over all interleaved rounds of the ZO
     throughput benchmark (a round: forward, MeZO, S-MeZO, R-MeZO back to back), direction −1 (a difference above 0
     is against the paper; primary); R-MeZO likewise and MeZO step / forward − 2 per batch (MeZO's "about two
     forwards", not a Sparse MeZO claim) are secondary."""
     path = study_path("sparse_mezo", "throughput", profile)
-    out, rel_times = [], {"s-mezo_0.8": [], "r-mezo_0.8": []}
-    for row in load_json(path)["rows"]:
+    throughput, out = load_json(path), []
+    for row in throughput["rows"]:
         t = {k: np.array(v) for k, v in row["step_s_all"].items()}
         per_forward = t["mezo"] / t["forward"]
         c = compare(per_forward, np.full_like(per_forward, 2.0), None, -1)
@@ -329,12 +326,10 @@ def time_rows(profile: str) -> list[Row]:
                 mde=c.mde,
             )
         )
-        for k in rel_times:
-            rel_times[k] += list(t[k] / t["mezo"])
-    for k, primary in (("s-mezo_0.8", True), ("r-mezo_0.8", False)):
-        ratios = np.array(rel_times[k])
+    for k, ratios in overhead_ratios(throughput).items():
+        primary = k == "s-mezo_0.8"
         c = compare(ratios, np.ones(len(ratios)), None, -1)
-        label = "S-MeZO 0.8" if k.startswith("s") else "R-MeZO 0.8"
+        label = "S-MeZO 0.8" if primary else "R-MeZO 0.8"
         out.insert(
             0 if primary else len(out),
             Row(
