@@ -35,6 +35,13 @@ def base_optimizer(optimizer):
     return getattr(optimizer, "optimizer", optimizer)
 
 
+def state_holder(optimizer):
+    """The optimizer whose ``state`` holds the per-parameter moments: the base optimizer, or inside BAdam's
+    BlockOptimizer (which keeps an empty ``state`` of its own) its ``base_optimizer``."""
+    base = base_optimizer(optimizer)
+    return getattr(base, "base_optimizer", base)
+
+
 def optimizer_params(optimizer) -> set[int]:
     return {id(p) for group in base_optimizer(optimizer).param_groups for p in group["params"]}
 
@@ -51,7 +58,7 @@ def set_trainable(params, on: bool, optimizer) -> None:
 
 def optimizer_state_bytes(optimizer) -> int:
     """Bytes held by the optimizer's per-parameter state tensors on this rank (under FSDP2: its shards)."""
-    return local_bytes(t for s in base_optimizer(optimizer).state.values() for t in s.values())
+    return local_bytes(t for s in state_holder(optimizer).state.values() for t in s.values())
 
 
 def check_same_on_all_ranks(value, what: str) -> None:

@@ -31,7 +31,7 @@ import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from transformers import Trainer
 
-from core.callbacks import check_same_on_all_ranks
+from core.callbacks import check_same_on_all_ranks, state_holder
 from core.dtensor import is_sharded
 from core.layers import find_blocks
 
@@ -149,8 +149,8 @@ class ShardedTrainer(Trainer):
     def _save_optimizer_and_scheduler(self, output_dir: str) -> None:
         from transformers.trainer import SCHEDULER_NAME
 
-        base = getattr(self.optimizer, "optimizer", self.optimizer)
-        dcp.save(optimizer_state(self.model, base), checkpoint_id=str(Path(output_dir) / DCP_OPTIM))
+        state = optimizer_state(self.model, state_holder(self.optimizer))
+        dcp.save(state, checkpoint_id=str(Path(output_dir) / DCP_OPTIM))
         if self.args.should_save:
             torch.save(self.lr_scheduler.state_dict(), os.path.join(output_dir, SCHEDULER_NAME))
 
@@ -162,7 +162,7 @@ class ShardedTrainer(Trainer):
             return
         from transformers.trainer import SCHEDULER_NAME
 
-        load_optimizer(self.model, getattr(self.optimizer, "optimizer", self.optimizer), Path(checkpoint))
+        load_optimizer(self.model, state_holder(self.optimizer), Path(checkpoint))
         self.lr_scheduler.load_state_dict(
             torch.load(os.path.join(checkpoint, SCHEDULER_NAME), weights_only=True)
         )
