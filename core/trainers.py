@@ -8,6 +8,8 @@ of `core.zo` (Alg. 1 of MeZO; with a mask, Alg. S-MeZO of Sparse MeZO) on a priv
   norms, as in MeZO's `zo_update`; the optimizer the Trainer steps is a stateless SGD that never sees a gradient,
   so no optimizer state exists;
 - gradient accumulation must be 1 (MeZO asserts the same);
+- under torchrun, every rank probes its share of the batch and one all-reduce of the two (token-weighted) losses
+  gives all ranks the same g, hence the same update (`core.zo_dp`); the model is never run through DDP;
 - the SPSA generator, the z stream's version (`core.zo_stream.STREAM`) and the mask state are saved in every
   checkpoint (`zo_state.json`), so a resumed run continues the same trajectory bit for bit (a checkpoint made
   with another z stream is refused);
@@ -23,6 +25,7 @@ from transformers import Trainer, TrainerCallback
 
 from core.callbacks import checkpoint_dir, load_checkpoint_state, save_checkpoint_state
 from core.zo import SPSA, MagnitudeMask, RandomMask
+from core.zo_dp import PAYLOAD_BYTES, combiner, data_parallel
 
 STATE_FILE = "zo_state.json"
 
@@ -80,10 +83,16 @@ class ZOTrainer(Trainer):
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         inputs = self._prepare_inputs(inputs)
+        model = (
+            self.model
+        )  # no gradient to reduce: never DDP's wrapper (it would also broadcast buffers each forward)
         model.eval()
         lr = self.optimizer.param_groups[0]["lr"]
+        combine = combiner(
+            inputs
+        )  # under torchrun: the whole batch's two losses, one all-reduce (core.zo_dp)
         try:
-            self.projected_grad, loss = self.spsa.estimate(lambda: self.compute_loss(model, inputs))
+            self.projected_grad, loss = self.spsa.estimate(lambda: self.compute_loss(model, inputs), combine)
         except FloatingPointError:  # no update; the NaN loss logged for this step stops the run as diverged
             self.projected_grad, loss = float("nan"), float("nan")
         else:
@@ -95,4 +104,6 @@ class ZOTrainer(Trainer):
         if "loss" in logs and self.projected_grad is not None:
             logs.pop("grad_norm", None)
             logs["projected_grad"] = self.projected_grad
+            if data_parallel():
+                logs["zo_allreduce_bytes"] = PAYLOAD_BYTES  # all this step exchanged between ranks
         super().log(logs, *args, **kwargs)

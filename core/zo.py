@@ -315,13 +315,17 @@ class SPSA:
                     module._parameters[name] = p
 
     @torch.no_grad()
-    def estimate(self, loss_fn) -> tuple[float, float]:
-        """(projected gradient g, loss at θ+εz) for a fresh step seed; `loss_fn()` returns a scalar loss."""
+    def estimate(self, loss_fn, combine=None) -> tuple[float, float]:
+        """(projected gradient g, loss at θ+εz) for a fresh step seed; `loss_fn()` returns a scalar loss.
+        `combine(plus, minus)`, if given, turns this process's two losses into the whole batch's (data-parallel
+        MeZO, `core.zo_dp`) before g is formed."""
         self.step_seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.seeder))
         with self.perturbed(+1.0):
             plus = float(loss_fn())
         with self.perturbed(-1.0):
             minus = float(loss_fn())
+        if combine is not None:
+            plus, minus = combine(plus, minus)
         if not (math.isfinite(plus) and math.isfinite(minus)):
             raise FloatingPointError(f"non-finite ZO loss (L+ = {plus}, L- = {minus}); lower eps or lr")
         return (plus - minus) / (2 * self.eps), plus

@@ -209,3 +209,31 @@ def test_sharded_run_killed_during_a_save_resumes_bit_exactly(tmp_path):
 def test_sharding_config_errors(over, message, tiny_cfg):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(")):
         tiny_cfg(**{"sharding": "fsdp2", **over})
+
+
+ZO_EXPERIMENT = """
+paper: test
+experiment: zo_dp
+base: {model: tiny-llama, task: instruct, method: mezo, max_steps: 20, max_length: 32, train_examples: 80,
+       eval_examples: 4, lr: 1.0e-3, zo: {eps: 1.0e-3}}
+profiles: {cpu: {}}
+runs: [{name: mezo}]
+"""
+
+
+def test_data_parallel_mezo_matches_one_process_on_the_full_batch(tmp_path):
+    """Each rank probes its half of the batch; one all-reduce of (n·L+, n·L−, n) per step makes the 2-process
+    run the 1-process batch-4 run (the losses are weighted by each rank's response-token count)."""
+    (tmp_path / "zo.yaml").write_text(ZO_EXPERIMENT)
+    cli = ["-m", "core.experiment", str(tmp_path / "zo.yaml"), "--profile", "cpu"]
+    two = launch(cli + ["batch_size=2"], tmp_path / "two", 2)
+    one = launch(cli + ["batch_size=4"], tmp_path / "one", 1)
+    assert two.returncode == 0, two.stderr[-3000:]
+    assert one.returncode == 0, one.stderr[-3000:]
+    run = Path("test") / "zo_dp" / "cpu" / "mezo-s0"
+    rows2 = [r for r in read_jsonl(tmp_path / "two" / run / "metrics.jsonl") if "loss" in r]
+    rows1 = [r for r in read_jsonl(tmp_path / "one" / run / "metrics.jsonl") if "loss" in r]
+    assert len(rows1) == len(rows2) == 20
+    assert [r["loss"] for r in rows2] == pytest.approx([r["loss"] for r in rows1], rel=1e-5)
+    assert {r["zo_allreduce_bytes"] for r in rows2} == {24} and "zo_allreduce_bytes" not in rows1[0]
+    assert len({r["projected_grad"] for r in rows1}) == 20  # a real trajectory: every step its own g
