@@ -16,7 +16,13 @@ from core.plotting import finish
 
 fig, table = forest("lisa", profile)
 verdicts = from_file("lisa", list(claims("lisa")["claims"]), profile)
-finish(fig, figure_path, table, verdicts, "lisa: every claim, ours − comparator with the interval its verdict uses")
+finish(
+    fig,
+    figure_path,
+    table,
+    verdicts,
+    "lisa: every claim, ours − comparator with the interval its verdict uses",
+)
 
 # %%
 verdict_cell(verdicts)
