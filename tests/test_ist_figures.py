@@ -16,7 +16,7 @@ base: {model: tiny-llama, task: math, max_steps: 6, batch_size: 2, max_length: 4
        ist: {interval: 2, probe_batch: 4, update_frac: 0.5}}
 profiles: {cpu: {}}
 runs: [{name: lora, method: lora}, {name: ist, method: ist}, {name: ist_random, method: ist, ist: {uniform: true}},
-       {name: ist_slr100, method: ist, ist: {lr: 100.0}}]
+       {name: ist_slr100, method: ist, ist: {lr: 100.0}}, {name: ist_keep, method: ist, ist: {free_state: false}}]
 seeds: [0, 1]
 """
 
@@ -52,9 +52,18 @@ def test_ist_notebook_executes_into_a_figure(results, tmp_path, artifact):
     rec = execute(REPO / "notebooks" / "src" / f"ist_{artifact}.py", "ist", "cpu", tmp_path, results)
     assert (tmp_path / rec["figure"]).stat().st_size > 10_000
     if artifact == "scores":
-        assert set(rec["table"]) == {"ist-s0", "ist-s1", "ist_slr100-s0", "ist_slr100-s1"}
-        assert all(row["updates"] == 2 for row in rec["table"].values())  # probes at steps 2 and 4
-        assert rec["table"]["ist_slr100-s0"]["score_lr"] == 100
+        from papers.ist.compare import uniform_selection_chi2
+
+        table = rec["table"]
+        runs = {f"{arm}-s{s}" for arm in ("ist", "ist_random", "ist_slr100") for s in (0, 1)}
+        assert set(table) == runs | {"pooled_dispersion"}
+        assert all(table[f"{a}-s{s}"]["updates"] == 2 for a in ("ist", "ist_slr100") for s in (0, 1))  # steps 2, 4
+        assert all(table[f"ist_random-s{s}"]["updates"] == 0 for s in (0, 1))  # the control runs no probes
+        assert table["ist_slr100-s0"]["score_lr"] == 100
+        for run in runs:
+            counts = table[run]["selection_counts"]
+            assert sum(counts) == 6 * 2  # 6 steps x 2 of 4 layers
+            assert table[run]["chi2_vs_uniform"] == pytest.approx(uniform_selection_chi2(counts, 2)[0])
     else:
         assert len(rec["table"]["ist"]["rho_per_seed"]) == 2
         assert any(i["path"].endswith("importance_check/cpu.json") for i in rec["inputs"])
@@ -88,13 +97,21 @@ def test_ist_accuracy_notebook_on_the_comparison(results, tmp_path):
     )
     variants = [("lora", "lora", {}), ("ist", "ist", {})]
     atomic_write_json(root / "ist" / "memory" / "cpu.json", run_variants(variants, "tiny", "ist_memory"))
-    rec = execute(REPO / "notebooks" / "src" / "ist_accuracy.py", "ist", "cpu", tmp_path / "out", root)
-    comparisons = rec["table"]["comparisons"]
-    assert {
-        "eval_loss: ist - lora",
-        "test_accuracy: ist - ist_random",
-        "eval_loss: ist_slr100 - lora",
-    } <= set(comparisons)
-    assert sum(v["claim"] == "ist_vs_random" for v in rec["verdicts"]) == 4  # IST, variant x 2 metrics
+    src = REPO / "notebooks" / "src"
+    rec = execute(src / "ist_accuracy.py", "ist", "cpu", tmp_path / "out", root)
+    assert set(rec["table"]) >= {
+        "validation loss: IST − LoRA",
+        "test accuracy: IST − LoRA",
+        "validation loss: IST score lr 100 − LoRA",
+    }
+    row = rec["table"]["validation loss: IST − LoRA"]
+    assert len(row["per_seed"]) == 2 and row["interval"]["kind"] == "paired-t"
+    assert row["interval"]["estimate"] == pytest.approx(sum(row["per_seed"].values()) / 2)  # the points' mean
+    assert [v["claim"] for v in rec["verdicts"]] == ["accuracy"]  # read from the claims file, one per claim
+    rec = execute(src / "ist_ist_vs_random.py", "ist", "cpu", tmp_path / "out", root)
+    assert rec["table"]["test accuracy: IST − random layers"]["interval"]["kind"] == "crossed seeds x items"
+    rec = execute(src / "ist_adapter_state.py", "ist", "cpu", tmp_path / "out", root)
+    assert "validation loss: IST − IST state kept" in rec["table"]
+    rec = execute(src / "ist_memory.py", "ist", "cpu", tmp_path / "out", root)
     keep, free = rec["table"]["adamw_state_mb"]["keep"], rec["table"]["adamw_state_mb"]["free"]
     assert max(keep) >= max(free)  # the kept state grows as layers are drawn; the freed one does not

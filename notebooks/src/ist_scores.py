@@ -1,11 +1,14 @@
 # %% [markdown]
-# # IST score trajectories: do the layer scores separate at this scale?
-# Every step of every IST run logs its layer scores to `ist_scores.jsonl` (core.callbacks.ISTCallback). A layer
-# is drawn for training ∝ σ(−s_i) (papers/ist/REFERENCE.md §2), so what matters for selection is how far apart
-# the scores are: with spread Δ = max s − min s, the most and least likely layers' weights differ by at most a
-# factor σ(−min s)/σ(−max s) ≤ e^Δ. Left and middle: every layer's score over the steps of seed 0, with the
-# reference's score lr (10) and our variant (`ist_slr100`, score lr 100). Right: the spread of every seed of
-# every IST arm over the steps, with the largest weight ratio at the end of each run in the table.
+# # Does IST's layer selection depart from uniform?
+# IST draws k = 7 of the 30 layers every step ∝ σ(−s) without replacement, where s are its probe-updated scores
+# (papers/ist/REFERENCE.md §2). If the scores separate the layers, some layers are selected more often than uniform
+# draws would select them. Each run logs the layers it selected at every step (`ist_scores.jsonl`). Left: how often
+# each layer was selected over the 310 steps (30 layers × 3 seeds per arm); the grey band is the 95 % range of one
+# layer's count under uniform selection. Right: the dispersion χ²/df of those counts against uniform selection
+# (`papers.ist.compare.uniform_selection_chi2`: Pearson's χ² scaled for k-of-L draws, 1 = uniform) per seed, and
+# pooled over the 3 seeds with its 95 % interval (the claims row; IST with the reference's score lr 10 decides).
+# The random-selection control (`ist_random`) shows what uniform draws give on the same runs; our variant with
+# score lr 100 (`ist_slr100`) what separated scores give.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -13,17 +16,23 @@ results_root = "data/results"
 figure_path = "/tmp/ist_scores.png"
 
 # %%
-import matplotlib.pyplot as plt
 import numpy as np
+from scipy import stats as sps
 
-from core.claims import Verdict, fmt_interval, paper_claim, verdict_cell
-from core.plotting import figure, finish
-from core.results import load_runs
-from core.stats import mde_of, t_interval
-from core.verdicts import decide, inconclusive
+from core.claims import from_file, verdict_cell
+from core.plotting import figure, finish, seed_points
+from papers.ist.compare import SELECTION, Comparison, dispersion_interval, selection_tests
 
-runs = [r for r in load_runs("ist", "compare_math", profile, results_root) if r.name in ("ist", "ist_slr100")]
-logs = {(r.name, r.seed): r.read("ist_scores.jsonl") for r in runs}
+c = Comparison(profile, results_root)
+arms = [a for a in ("ist_random", "ist", "ist_slr100") if a in c.present and a in SELECTION]
+counts = {arm: c.selection_counts(arm) for arm in arms}
+tests = {arm: selection_tests(counts[arm]) for arm in arms}
+pooled = {arm: dispersion_interval(list(tests[arm].values())) for arm in arms}
+labels = {
+    "ist_random": "random layers\n(control)",
+    "ist": "IST, score lr 10\n(decides)",
+    "ist_slr100": "IST, score lr 100\n(ours, shown)",
+}
 
 
 def weight_ratio(scores) -> float:
@@ -32,61 +41,74 @@ def weight_ratio(scores) -> float:
     return float(w.max() / w.min())
 
 
-table = {}
-for (name, seed), rows in sorted(logs.items()):
-    final = rows[-1]["scores"]
-    counts = np.bincount([i for r in rows for i in r["selected"]], minlength=len(final))
-    table[f"{name}-s{seed}"] = {
-        "score_lr": next(r.config["ist"]["lr"] for r in runs if (r.name, r.seed) == (name, seed)),
-        "updates": sum(1 for r in rows if r["probe_losses"]), "final_spread": float(np.ptp(final)),
-        "final_weight_ratio": weight_ratio(final),
-        "selection_counts_min_max": [int(counts.min()), int(counts.max())],
-        "most_important_5": np.argsort(final)[:5].tolist()}
-verdicts = []
-for name in sorted({n for n, _ in logs}):
-    # the claim: selection departs from uniform, i.e. log of the largest selection-weight ratio > 0 over seeds
-    logs_ratio = [np.log(row["final_weight_ratio"]) for k, row in table.items() if k.rsplit("-s", 1)[0] == name]
-    if len(logs_ratio) >= 3:
-        iv = t_interval(logs_ratio)
-        verdict, ours = decide(iv, None, mde_of(logs_ratio), +1), f"log weight ratio {fmt_interval(iv)}"
-    else:
-        verdict, ours = inconclusive(float("inf")), f"{len(logs_ratio)} seed(s): no interval"
-    verdicts.append(Verdict(paper_claim("ist", "scores"), verdict, ours, name))
-print(table)
+table = {"pooled_dispersion": pooled}
+for arm in arms:
+    for r in sorted((r for r in c.runs if r.name == arm), key=lambda r: r.seed):
+        rows = r.read("ist_scores.jsonl")
+        cnt, k = counts[arm][r.seed]
+        chi2, df = tests[arm][r.seed]
+        table[f"{arm}-s{r.seed}"] = {
+            "score_lr": r.config["ist"]["lr"],
+            "updates": sum(1 for row in rows if row["probe_losses"]),
+            "final_spread": float(np.ptp(rows[-1]["scores"])),
+            "final_weight_ratio": weight_ratio(rows[-1]["scores"]),
+            "selection_counts": cnt.tolist(),
+            "chi2_vs_uniform": chi2,
+            "df": df,
+            "p_vs_uniform": float(sps.chi2.sf(chi2, df)),
+            "most_important_5": np.argsort(rows[-1]["scores"])[:5].tolist(),
+        }
+verdicts = from_file("ist", ["scores"], profile)
 
 # %%
-names = sorted({n for n, _ in logs})
-fig, axes = figure(ncols=len(names) + 1, height=4.2)
-for ax, name in zip(axes, names):
-    seed = min(s for n, s in logs if n == name)
-    rows = logs[(name, seed)]
-    steps = [r["step"] for r in rows]
-    scores = np.array([r["scores"] for r in rows])
-    for i in range(scores.shape[1]):
-        ax.plot(steps, scores[:, i], color=plt.cm.viridis(i / max(scores.shape[1] - 1, 1)), lw=1)
-    ax.set_title(f"{name} s{seed}: score lr {table[f'{name}-s{seed}']['score_lr']:g}", fontsize=10)
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("score s_i (low = important)")
-for (name, seed), rows in sorted(logs.items()):
-    axes[-1].plot([r["step"] for r in rows], [max(r["spread"], 1e-6) for r in rows],
-                  color=f"C{names.index(name)}", alpha=0.8, label=f"{name} s{seed}")
-axes[-1].set_yscale("log")
-axes[-1].set_xlabel("optimizer step")
-axes[-1].set_ylabel("score spread max s − min s")
-axes[-1].legend(fontsize=9)
-axes[-1].set_title("spread (e^spread bounds the weight ratio)", fontsize=10)
-finish(fig, figure_path, table, verdicts, "IST score trajectories (colour: layer 0 dark) and their spread")
+fig, axes = figure(2, 1, width=5.4, height=4.4)
+steps = len(c.runs[0].read("ist_scores.jsonl")) if c.runs else 0
+k = next(iter(counts[arms[0]].values()))[1]
+n_layers = next(iter(counts[arms[0]].values()))[0].size
+p = k / n_layers
+mean, sd = steps * p, np.sqrt(steps * p * (1 - p))
+axes[0].axhspan(mean - 1.96 * sd, mean + 1.96 * sd, color="0.85", zorder=0)
+axes[0].axhline(mean, color="0.4", lw=1, ls="--")
+seed_points(
+    axes[0],
+    {a: [int(v) for cnt, _ in counts[a].values() for v in cnt] for a in arms},
+    ylabel=f"times a layer was selected of {steps} steps",
+    over="layer of one seed",
+    labels=labels,
+)
+axes[0].set_title(
+    f"one point = one layer of one seed; grey: uniform 95 % ({k} of {n_layers} per step)", fontsize=10
+)
+seed_points(
+    axes[1],
+    {a: [t[0] / t[1] for t in tests[a].values()] for a in arms},
+    pooled,
+    ylabel="dispersion χ²/df vs uniform (1 = uniform)",
+    labels=labels,
+    legend_loc="upper left",
+)
+handles = axes[1].get_legend().legend_handles
+axes[1].legend(handles, ["one seed", "3 seeds pooled, 95 % interval"], loc="upper left")
+axes[1].axhline(1, color="black", lw=0.9)
+axes[1].set_yscale("log")
+axes[1].set_title("per seed, and pooled over seeds with 95 % interval", fontsize=10)
+finish(
+    fig, figure_path, table, verdicts, "Does IST's layer selection depart from uniform? Counts over 310 steps"
+)
 
 # %% [markdown]
 # ## Reading
-# The table gives, per run, the final spread and the largest selection-weight ratio it implies. A ratio near 1
-# means the scores leave selection practically uniform, i.e. that arm is the random-selection control by
-# construction; the README's claim 4 row quotes these numbers from this figure's manifest entry.
+# The table gives, per run, the selection counts, their χ² against uniform selection and its p, and the final
+# score spread and largest selection-weight ratio (σ(−s) of the most over the least likely layer at the end of the
+# run; the scores start at 0, so the run's selection is closer to uniform than the final ratio says).
 
 # %%
 for run, row in table.items():
-    print(f"{run}: {row['updates']} updates, spread {row['final_spread']:.3g}, "
-          f"weight ratio {row['final_weight_ratio']:.3g}")
+    if run != "pooled_dispersion":
+        print(
+            f"{run}: counts {min(row['selection_counts'])}-{max(row['selection_counts'])}, χ² {row['chi2_vs_uniform']:.1f} "
+            f"(p {row['p_vs_uniform']:.2f}), final spread {row['final_spread']:.3g}, weight ratio {row['final_weight_ratio']:.3g}"
+        )
 
 # %%
 verdict_cell(verdicts)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from core.claims import measured
+from core.claims import claims, measured
 from core.claims_file import Row, finalize
 from core.io import RESULTS
 from core.stats import t_interval
@@ -195,11 +195,13 @@ def dora_rows() -> list[Row]:
 
 
 def rows(profile: str = "cpu") -> list[Row]:
-    """Every comparison of the claims table (core.claims_file)."""
+    """Every comparison of the claims table (core.claims_file), in the order of the claims in claims.yaml."""
     c = Comparison(profile, RESULTS)
-    return (
+    out = (
         comparison_rows(c) + memory_rows(profile) + selection_rows(c) + importance_rows(profile) + dora_rows()
     )
+    order = list(claims("ist")["claims"])
+    return sorted(out, key=lambda r: order.index(r.claim))
 
 
 def main(profile: str = "cpu") -> None:

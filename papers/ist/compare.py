@@ -77,7 +77,12 @@ class Comparison:
     def __init__(self, profile: str = "cpu", root: Path | str = RESULTS):
         self.runs = [r for r in load_runs("ist", EXPERIMENT, profile, root) if r.status == "done"]
         self.present = {r.name for r in self.runs}
-        self.gate = load_json(gate_path("ist", EXPERIMENT, profile, root))
+        self.profile, self.root = profile, root
+
+    @property
+    def gate(self) -> dict:
+        """The learnability gate record of the comparison (core.learnability), read when a verdict needs it."""
+        return load_json(gate_path("ist", EXPERIMENT, self.profile, self.root))
 
     def pairs(self):
         """PAIRS whose two arms both ran."""
