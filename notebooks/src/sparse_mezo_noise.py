@@ -18,6 +18,7 @@ figure_path = "/tmp/sparse_mezo_noise.png"
 
 # %%
 import numpy as np
+from matplotlib.lines import Line2D
 
 from core.claims import from_file, verdict_cell
 from core.plotting import figure, finish, name
@@ -32,32 +33,35 @@ verdicts = from_file("sparse_mezo", ["noise"], profile)
 models = list(data["models"])
 
 # %%
-fig, axes = figure(2, len(models), width=6.6, height=3.9)
-axes = np.asarray(axes).reshape(len(models), 2)
+fig, axes = figure(3, len(models), width=5.4, height=3.9)
+axes = np.asarray(axes).reshape(len(models), 3)
 table = {}
-for (ax_p, ax_s), model in zip(axes, models):
+for row, model in zip(axes, models):
     res = data["models"][model]
     gsq = np.array([d["grad_sq"] for d in res["draws"]])[0]
     table[model] = {"grad_share": (gsq / res["grad_sq_total"]).tolist(), "tests": {}}
-    tests = noise_tests(res)
-    for ax, chosen in ((ax_p, [t for t in tests if t[3]]), (ax_s, [t for t in tests if not t[3]])):
-        top = 0.0
-        for i, (metric, ours, comparator, primary, _) in enumerate(chosen):
-            iv, mde = paired_interval(ours, comparator), mde_of(ours, comparator)
-            dots = ours - comparator
-            column(ax, i, dots, iv, mde, "C0" if primary else "0.45", hollow=not primary)
-            top = max(top, mde, np.abs(dots).max())
-            table[model]["tests"][metric] = {"interval": iv, "mde": mde, "q1_mean": float(comparator.mean())}
+    for ax, (metric, ours, comparator, primary, _) in zip(row, noise_tests(res)):
+        iv, mde = paired_interval(ours, comparator), mde_of(ours, comparator)
+        dots = ours - comparator
+        column(ax, 0, dots, iv, mde, "C0" if primary else "0.45", hollow=not primary)
+        top = max(mde, np.abs(dots).max())
+        table[model]["tests"][metric] = {"interval": iv, "mde": mde, "q1_mean": float(comparator.mean())}
         ax.axhline(0, color="black", lw=0.8)
         ax.set_ylim(-1.1 * top, 1.1 * top)
-        ax.set_xlim(-0.6, len(chosen) - 0.4)
-        ax.set_xticks(range(len(chosen)), [t[0].replace(", ", "\n") for t in chosen])
+        ax.set_xlim(-0.6, 0.6)
+        ax.set_xticks([0], [metric.replace(", ", "\n")])
         ax.set_ylabel("loss change difference")
         ax.grid(axis="x", visible=False)
-    ax_p.set_title(
-        f"{name(model)}: primary (dot: one of {len(res['draws'])} directions)", loc="left", fontsize=10
+        ax.set_title(f"{name(model)}: {'primary' if primary else 'secondary'}", loc="left", fontsize=10)
+    row[0].legend(
+        handles=[
+            Line2D([], [], ls="", marker="o", color="C0", label=f"one of {len(res['draws'])} directions"),
+            Line2D([], [], marker="D", color="black", label="95 % paired t-interval"),
+            Line2D([], [], lw=6, color="0.88", label="±MDE (80 % power)"),
+        ],
+        fontsize=9,
+        loc="upper right",
     )
-    ax_s.set_title(f"{name(model)}: secondary", loc="left", fontsize=10)
 finish(
     fig,
     figure_path,
