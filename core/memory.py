@@ -259,6 +259,7 @@ def predict_memory(
     block_params: int = 0,
     lowest_layer: int = 0,
     update_frac: float = 0.25,
+    ranks: int = 1,
 ) -> dict:
     """Itemized peak-memory model of one AdamW training step (bytes); `total` is the predicted peak.
 
@@ -274,6 +275,7 @@ def predict_memory(
     trainable-minus-frozen activation coefficients. ``ist``: LoRA weights everywhere, gradients and AdamW
     state for the adapters of ⌊update_frac·L⌋ layers, activations as LoRA. R-MeZO (an alias with the random
     mask) keeps one mask bit per weight.
+    ``ranks`` > 1: per rank under FSDP2 sharding (`core.fsdp`, `shard_terms`); `batch` is then per rank.
     """
     entry, settings = resolve(method)
     terms = entry.memory
@@ -304,6 +306,8 @@ def predict_memory(
         "embed_bytes": pc["embed"] * weight_bytes,
         "blocks_bytes": spec.layers * pc["layer"] * weight_bytes,
         "head_bytes": pc["head"] * weight_bytes,
+        "gathered": 0,  # FSDP2 (`ranks` > 1): all-gathered units, `shard_terms`
+        "unsharded_grads": 0,
     }
     # Peak of a step: at the start of backward all activations and the loss temporaries are live; later,
     # activations are freed as gradients appear, so the gradients alone bound the second phase.
@@ -313,12 +317,41 @@ def predict_memory(
         out["optimizer"] = (
             2 * (trainable - low_rank) + spec.layers * galore_state_floats(spec, galore_rank)
         ) * state_bytes
+    if ranks > 1:
+        out.update(shard_terms(out, pc, spec, terms, ranks, weight_bytes, grad_bytes, lora_per_layer))
     transient = max(
-        out["activations"] + out["loss_temporaries"] + out["zo_perturbation"],
-        out["grads"] + out["tied_grad_temporary"],
+        out["activations"] + out["loss_temporaries"] + out["zo_perturbation"] + out["gathered"],
+        out["grads"] + out["tied_grad_temporary"] + out["gathered"] + out["unsharded_grads"],
     )
     out["total"] = out["weights"] + out["optimizer"] + out["zo_mask_bytes"] + transient
     return out
+
+
+def shard_terms(
+    out: dict, pc: dict, spec: ArchSpec, terms, ranks: int, wb: int, gb: int, lora_layer: int
+) -> dict:
+    """The terms of `predict_memory` per rank under FSDP2 (`torch.distributed.fsdp.fully_shard`, one unit per
+    layer and a root unit with embeddings, final norm and head; `core.fsdp.shard_model`): weights, gradients and
+    optimizer state divided over `ranks`; the all-gathered (full) weights of the root unit, which FSDP2 keeps
+    unsharded from its forward to the end of backward, plus one layer unit at a time (``gathered``); and the
+    full-size gradients of those units before their reduce-scatter (``unsharded_grads``: the root's when the
+    method trains embeddings / head, and one layer's). Activations are per rank, at the per-rank batch."""
+    root = pc["embed"] + pc["head"] + pc["norm"]
+    layer = pc["layer"] + (lora_layer if terms.lora_weights else 0)
+    root_trained = terms.trainable in ("all", "lisa")
+    layer_grad = {"all": pc["layer"], "lisa": pc["layer"], "block": pc["layer"]}.get(
+        terms.trainable, lora_layer
+    )
+    return {
+        "weights": out["weights"] / ranks,
+        "grads": out["grads"] / ranks,
+        "optimizer": out["optimizer"] / ranks,
+        "gathered": (root + layer) * wb,
+        "unsharded_grads": ((root if root_trained else 0) + layer_grad) * gb
+        if terms.trainable != "none"
+        else 0,
+        "ranks": ranks,
+    }
 
 
 def spec_dict(spec: ArchSpec) -> dict:

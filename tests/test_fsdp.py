@@ -237,3 +237,19 @@ def test_data_parallel_mezo_matches_one_process_on_the_full_batch(tmp_path):
     assert [r["loss"] for r in rows2] == pytest.approx([r["loss"] for r in rows1], rel=1e-5)
     assert {r["zo_allreduce_bytes"] for r in rows2} == {24} and "zo_allreduce_bytes" not in rows1[0]
     assert len({r["projected_grad"] for r in rows1}) == 20  # a real trajectory: every step its own g
+
+
+def test_predicted_memory_per_rank_shards_state_and_adds_the_gathered_units():
+    from core.memory import PAPER_MODELS, param_counts, predict_memory
+
+    spec = PAPER_MODELS["llama-2-7b"]
+    one, four = (predict_memory(spec, "lisa", 1, 512, ranks=n) for n in (1, 4))
+    for key in ("weights", "grads", "optimizer"):
+        assert four[key] == pytest.approx(one[key] / 4)
+    assert four["activations"] == one["activations"]  # per-rank batch
+    pc = param_counts(spec)
+    assert (
+        four["gathered"] == (pc["embed"] + pc["head"] + pc["norm"] + pc["layer"]) * 4
+    )  # root + one layer, fp32
+    assert one["gathered"] == one["unsharded_grads"] == 0
+    assert one["total"] > four["total"] > one["total"] / 4
