@@ -16,9 +16,10 @@ of LMFlow bug #726, refused by `BlockSwitchCallback.attach`). The Trainer does n
 checkpoints go through `torch.distributed.checkpoint` (https://pytorch.org/docs/stable/distributed.checkpoint.html):
 each rank writes its own shards of the weights and of the AdamW state of the parameters that have state.
 
-accelerate's own FSDP2 (``fsdp_version: 2``, `FSDP2_CONFIG`) is set up by accelerate only for accelerator
-devices: on CPU processes (``MULTI_CPU``, gloo) accelerate 1.15 ignores the FSDP plugin and wraps the model in DDP
-(`accelerate.state`), so that path is for CUDA and was not run here.
+accelerate's own FSDP2 (``fsdp_version: 2``, `FSDP2_CONFIG`, launched with ``sharding: none``) is set up by
+accelerate only for accelerator devices: on CPU processes (``MULTI_CPU``, gloo) accelerate 1.15 ignores the FSDP
+plugin and wraps the model in DDP (`accelerate.state.AcceleratorState`), so that path is for CUDA; its config is
+checked by a test, the path itself was not run here.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from core.dtensor import is_sharded
 from core.layers import find_blocks
 
 DCP_MODEL, DCP_OPTIM = "dcp_model", "dcp_optimizer"
+FSDP2_CONFIG = Path(__file__).with_name("accelerate_fsdp2.yaml")  # accelerate's FSDP2 for the Trainer on CUDA
 
 
 def distributed() -> bool:

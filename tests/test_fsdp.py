@@ -253,3 +253,25 @@ def test_predicted_memory_per_rank_shards_state_and_adds_the_gathered_units():
     )  # root + one layer, fp32
     assert one["gathered"] == one["unsharded_grads"] == 0
     assert one["total"] > four["total"] > one["total"] / 4
+
+
+def test_accelerate_fsdp2_config_gives_the_intended_plugin(monkeypatch):
+    """The shipped accelerate config (CUDA only, not run here) turns, through accelerate's own launcher code, into an
+    FSDP2 plugin wrapping each LlamaDecoderLayer, resharding after forward, with sharded (DCP) checkpoints."""
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils import FullyShardedDataParallelPlugin
+    from accelerate.utils.launch import prepare_multi_gpu_env
+
+    from core.fsdp import FSDP2_CONFIG
+
+    argv = ["--config_file", str(FSDP2_CONFIG), "-m", "core.experiment", "exp.yaml"]
+    args = _validate_launch_command(launch_command_parser().parse_args(argv))[0]
+    env = prepare_multi_gpu_env(args)
+    assert env["ACCELERATE_USE_FSDP"] == "true" and args.num_processes == 4
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    plugin = FullyShardedDataParallelPlugin()
+    assert plugin.fsdp_version == 2 and plugin.reshard_after_forward is True
+    assert plugin.transformer_cls_names_to_wrap == ["LlamaDecoderLayer"]
+    assert "SHARDED_STATE_DICT" in str(plugin.state_dict_type)
+    assert plugin.auto_wrap_policy.__name__ == "transformer_auto_wrap_policy"
