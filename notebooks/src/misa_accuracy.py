@@ -3,12 +3,13 @@
 # SmolLM2-135M fine-tuned on the bigbench arithmetic split (200 steps of batch 2 in the cpu profile) by full FT,
 # LoRA (r 8), LISA (γ = 1 middle layer + embeddings + head), BAdam (one layer), MISA (δ = 3 %, η = 1, T = 10) and
 # MISA with η = 0 (module-uniform: the same blocks, budget, warm-up and lr, without the importance scores), each at
-# its own lr from a 30-step probe, 3 seeds (data order and sampler seeds). Scored by multiple-choice accuracy on the
-# test examples (per-example correctness, so MISA − arm is the crossed seeds × items interval of
-# `core.stats.accuracy_diff`) and by validation loss (paired t over seeds). A metric enters the comparison only if
-# full FT passes the learnability gate on it (`core.learnability`: better than zero-shot and, for accuracy, the
-# majority class, by an interval excluding 0). The last panel is the stand-in for the C4 pre-training claim: a tiny
-# Llama trained from scratch by Adam, GaLore and MISA (δ = 25 %, η = 500), validation loss.
+# its own lr from a 30-step probe, 3 seeds (data order and sampler seeds). Every panel draws one question as the
+# paired difference MISA − arm that its verdict uses: one dot per seed (the seed's difference), the interval of
+# the claims engine's row (test accuracy: the crossed seeds × items interval of `core.stats.accuracy_diff`;
+# validation loss: paired t over seeds) and the engine's ±MDE band around 0. Pairs: `papers/misa/compare.py`;
+# rows, the learnability gate's verdict and the verdicts: `papers/misa/claims.py` → the claims file. The last
+# panel is the stand-in for the C4 pre-training claim: a tiny Llama trained from scratch by Adam, GaLore and MISA
+# (δ = 25 %, η = 500), validation loss.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -16,103 +17,131 @@ results_root = "data/results"
 figure_path = "/tmp/misa_accuracy.png"
 
 # %%
-from core.claims import Verdict, judge, paper_claim, verdict_cell
-from core.learnability import gate_path
-from core.plotting import figure, finish, name, seed_points, tilt
-from core.results import by_method, load_json, load_runs
-from core.stats import t_interval
-from core.verdicts import compare_runs
+import numpy as np
+from matplotlib.lines import Line2D
 
-ARMS = ["zero_shot", "full", "lora", "dora", "lisa", "badam", "misa_uniform", "misa"]
-COMPARATORS = ["misa_uniform", "lisa", "badam", "lora", "dora", "full"]
-METRICS = {"test_accuracy": ("test_correct", +1), "eval_loss": ("eval_loss", -1)}
-runs = load_runs("misa", "accuracy_math", profile, results_root)
-present = {r.name for r in runs}
-gate = load_json(gate_path("misa", "accuracy_math", profile, results_root))
-value = {"test_accuracy": lambda r: r.result["test_accuracy"], "eval_loss": lambda r: r.result["eval_loss"]}
-table = {"gate": gate["metrics"], "per_seed": {}, "comparisons": {}}
-for metric in METRICS:
-    per_seed = by_method(runs, value[metric], [a for a in ARMS if a in present])
-    table["per_seed"][metric] = {
-        m: {"per_seed": s, "mean": t_interval(list(s.values())) if len(s) > 1 else None} for m, s in per_seed.items()
-    }
+from core.claims import from_file, verdict_cell
+from core.claims_file import read
+from core.plotting import color, figure, finish
+from papers.misa import compare as c
 
-
-def gate_words(metric: str) -> str:
-    refs = gate["metrics"][metric]["references"]
-    return "; ".join(f"full − {k.replace('_', '-')} {r['diff']:+.3f} [{r['lo']:+.3f}, {r['hi']:+.3f}]" for k, r in refs.items())
+runs = c.present(c.EXPERIMENT, profile, results_root)
+pretrain = c.present(c.PRETRAIN, profile, results_root)
+claims_file = read("misa", profile)
+ARM = {
+    "LISA": "lisa",
+    "BAdam": "badam",
+    "LoRA": "lora",
+    "full FT": "full",
+    "MISA η = 0": "misa_uniform",
+    "Adam": "adam",
+    "GaLore": "galore",
+}
 
 
-verdicts = []
-for metric, (key, direction) in METRICS.items():
-    for comparator in [c for c in COMPARATORS if c in present]:
-        c = compare_runs(runs, "misa", comparator, key, None, direction)
-        table["comparisons"][f"{metric}: misa - {comparator}"] = {"interval": c.interval, "mde": c.mde}
-        label = f"{name(metric)}, MISA − {name(comparator)}"
-        ours = f"{c.interval.estimate:+.3f} [{c.interval.lo:+.3f}, {c.interval.hi:+.3f}] over 3 seeds, MDE {c.mde:.2g}"
-        if gate["passes"][metric]:
-            verdicts.append(judge("misa", "accuracy", c.interval, c.mde, ours=ours, label=label,
-                                  direction="higher" if direction > 0 else "lower"))
-        else:
-            verdicts.append(Verdict(paper_claim("misa", "accuracy"),
-                                    f"not testable at this budget (learnability gate fails: {gate_words(metric)})",
-                                    ours, label))
-try:
-    pretrain = load_runs("misa", "pretrain", profile, results_root)
-except FileNotFoundError:
-    pretrain = []
-if pretrain:
-    table["pretrain"] = {m: {"per_seed": s, "mean": t_interval(list(s.values()))}
-                         for m, s in by_method(pretrain, value["eval_loss"], ["adam", "galore", "misa"]).items()}
-    for comparator in ("adam", "galore"):
-        c = compare_runs(pretrain, "misa", comparator, "eval_loss", None, -1)
-        table["comparisons"][f"pretrain eval_loss: misa - {comparator}"] = {"interval": c.interval, "mde": c.mde}
-        verdicts.append(judge("misa", "c4_pretraining", c.interval, c.mde, direction="lower",
-                              label=f"pre-training stand-in, MISA − {'Adam' if comparator == 'adam' else 'GaLore'}",
-                              ours=f"validation loss {c.interval.estimate:+.3f} [{c.interval.lo:+.3f}, "
-                              f"{c.interval.hi:+.3f}] over 3 seeds, MDE {c.mde:.2g}"))
+def engine_rows(claim: str, metric: str) -> list[dict]:
+    """The claims file's rows of one claim on one metric (the intervals the verdicts use)."""
+    return [r for r in claims_file["rows"] if r["claim"] == claim and r["metric"] == metric]
+
+
+def panel(ax, rows: list[dict], source, metric: str, ylabel: str, title: str) -> dict:
+    """MISA − arm per row: per-seed dots, the engine's interval (black: primary; grey: secondary) and ±MDE."""
+    out = {}
+    for i, r in enumerate(rows):
+        arm = ARM[r["comparison"].removeprefix("MISA − ")]
+        dots = c.seed_differences(source, arm, metric)
+        ax.plot(i - 0.12 + np.linspace(-0.05, 0.05, len(dots)), dots, "o", ms=6, alpha=0.8, color=color(arm))
+        ink = "black" if r["primary"] else "0.55"
+        ax.errorbar(
+            i + 0.12,
+            r["estimate"],
+            yerr=[[r["estimate"] - r["lo"]], [r["hi"] - r["estimate"]]],
+            fmt="D",
+            color=ink,
+            capsize=5,
+            ms=6,
+            lw=1.6,
+        )
+        ax.fill_between([i - 0.35, i + 0.35], -r["mde"], r["mde"], color="0.88", lw=0, zorder=0)
+        out[r["comparison"]] = {
+            "per_seed": dots,
+            "estimate": r["estimate"],
+            "lo": r["lo"],
+            "hi": r["hi"],
+            "mde": r["mde"],
+            "primary": r["primary"],
+            "verdict": r["verdict"],
+        }
+    ax.axhline(0, color="0.3", lw=0.9)
+    ax.set_xticks(
+        range(len(rows)), [r["comparison"] + ("" if r["primary"] else "\n(shown only)") for r in rows]
+    )
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    return out
+
 
 # %%
-fig, axes = figure(2, 2, width=7.6, height=4.6)
+fig, axes = figure(2, 2, width=7.4, height=4.2)
 axes = axes.ravel()
-fig.subplots_adjust(top=0.68, hspace=0.75, wspace=0.25)
-for ax, metric in zip(axes, METRICS):
-    rows = table["per_seed"][metric]
-    trained = {m: r for m, r in rows.items() if m != "zero_shot"}
-    seed_points(ax, {m: list(r["per_seed"].values()) for m, r in trained.items()},
-                {m: r["mean"] for m, r in trained.items()}, ylabel=name(metric))
-    refs = gate["metrics"][metric]["references"]
-    for ref, style in (("zero_shot", "--"), ("majority", ":")):
-        if ref in refs:
-            ax.axhline(refs[ref]["reference"], color="0.3", ls=style, lw=1.2,
-                       label="zero-shot" if ref == "zero_shot" else "majority class")
-    verdict = "gate passes" if gate["passes"][metric] else "gate FAILS: not compared"
-    ax.set_title(f"arithmetic: {name(metric)} ({verdict})")
-    ax.legend(fontsize=9)
-    tilt(ax)
-ax = axes[2]
-keys = [k for k in table["comparisons"] if k.startswith("eval_loss")]
-for i, k in enumerate(keys):
-    iv = table["comparisons"][k]["interval"]
-    ax.errorbar(i, iv.estimate, yerr=[[iv.estimate - iv.lo], [iv.hi - iv.estimate]], fmt="D", capsize=5,
-                color="black")
-ax.axhline(0, color="0.4", lw=0.8)
-ax.set_xticks(range(len(keys)), [name(k.split("misa - ")[1]) for k in keys])
-ax.set_ylabel("MISA − arm, validation loss")
-ax.set_title("paired over seeds (95 % t); below 0: MISA better")
-tilt(ax)
+table = {"gate": c.gate(profile, results_root)["passes"]}
+table["accuracy"] = panel(
+    axes[0],
+    engine_rows("accuracy", "test accuracy"),
+    runs,
+    "test accuracy",
+    "MISA − arm, test accuracy",
+    "(a) does MISA beat LISA, BAdam, LoRA? (test accuracy)",
+)
+table["importance_scores"] = panel(
+    axes[1],
+    engine_rows("importance_scores", "test accuracy"),
+    runs,
+    "test accuracy",
+    "MISA − arm, test accuracy",
+    "(b) do the importance scores help? (η = 1 vs η = 0)",
+)
+table["validation_loss"] = panel(
+    axes[2],
+    engine_rows("accuracy", "validation loss"),
+    runs,
+    "validation loss",
+    "MISA − arm, validation loss",
+    "(c) the same arms on validation loss (below 0: MISA better)",
+)
 if pretrain:
-    rows = table["pretrain"]
-    seed_points(axes[3], {m: list(r["per_seed"].values()) for m, r in rows.items()},
-                {m: r["mean"] for m, r in rows.items()}, ylabel="validation loss",
-                labels={"adam": "Adam (full)", "galore": "GaLore", "misa": "MISA δ = 25 %"})
-    axes[3].set_title(f"pre-training stand-in: tiny Llama from scratch, {pretrain[0].config['max_steps']} steps")
-    tilt(axes[3])
+    table["c4_pretraining"] = panel(
+        axes[3],
+        engine_rows("c4_pretraining", "validation loss"),
+        pretrain,
+        "validation loss",
+        "MISA − arm, validation loss",
+        f"(d) pre-training stand-in: tiny Llama, {pretrain[0].config['max_steps']} steps",
+    )
 else:
     axes[3].set_axis_off()
-steps = {r.config["max_steps"] for r in runs if r.name != "zero_shot"}
-finish(fig, figure_path, table, verdicts,
-       f"MISA vs full FT, LoRA, LISA, BAdam and MISA η = 0 on SmolLM2-135M ({max(steps)} steps, 3 seeds)")
+for ax in axes:
+    for label in ax.get_xticklabels():
+        label.set(rotation=20, ha="right", rotation_mode="anchor")
+axes[0].legend(
+    handles=[
+        Line2D([], [], ls="", marker="o", color="0.5", label="one seed"),
+        Line2D([], [], ls="-", marker="D", color="black", label="verdict's 95 % interval"),
+        Line2D([], [], ls="-", lw=8, color="0.88", label="± MDE (80 % power)"),
+    ],
+    loc="lower left",
+    fontsize=9,
+)
+verdicts = from_file("misa", ["accuracy", "importance_scores", "c4_pretraining"], profile)
+steps = max(r.config["max_steps"] for r in runs if r.name != "zero_shot")
+finish(
+    fig,
+    figure_path,
+    table,
+    verdicts,
+    f"MISA − each arm, paired by seed (SmolLM2-135M, arithmetic, {steps} steps, 3 seeds)",
+)
 
 # %%
 verdict_cell(verdicts)

@@ -18,12 +18,11 @@ figure_path = "/tmp/misa_convergence.png"
 # %%
 import numpy as np
 
-from core.claims import Verdict, fmt_interval, paper_claim, verdict_cell
+from core.claims import from_file, paper_claim, verdict_cell
 from core.plotting import color, figure, finish, name
 from core.results import load_json, load_runs
 from core.stats import Interval
 from core.study import study_path
-from core.verdicts import decide, not_testable
 
 fit = load_json(study_path("misa", "convergence_fit", profile, results_root))
 runs = load_runs("misa", fit["experiment"], profile, results_root)
@@ -32,21 +31,19 @@ table = {"fit_from": fit["fit_from"], "arms": {}}
 for arm, rep in fit["arms"].items():
     m = rep["mean"]
     iv = Interval(m["estimate"], m["interval"][0], m["interval"][1], m["n_seeds"], "t")
-    table["arms"][arm] = {"exponent": iv, "per_seed": m["per_seed"], "horizon_K": m["horizon"]["K"],
-                          "mde_now": m["horizon"]["mde_now"], "raw": rep["raw"]["estimate"],
-                          "min": rep["min"]["estimate"]}
+    table["arms"][arm] = {
+        "exponent": iv,
+        "per_seed": m["per_seed"],
+        "horizon_K": m["horizon"]["K"],
+        "mde_now": m["horizon"]["mde_now"],
+        "raw": rep["raw"]["estimate"],
+        "min": rep["min"]["estimate"],
+    }
 misa = table["arms"]["misa"]
-gap = Interval(misa["exponent"].estimate + 0.5, misa["exponent"].lo + 0.5, misa["exponent"].hi + 0.5,
-               misa["exponent"].n, "t")
 K_max = max(max(p["step"] for p in r.read("probes.jsonl")) for r in runs if r.name == "misa")
-verdicts = [
-    Verdict(claim, not_testable("a rate bound with an unknown constant; no finite run can contradict it"),
-            f"MISA: exponent of the running mean of ‖∇f‖² {fmt_interval(misa['exponent'], over='seeds')}",
-            "the bound"),
-    Verdict(claim, decide(gap, None, misa["mde_now"], -1),
-            f"b − (−1/2) = {fmt_interval(gap, over='seeds')}, MDE {misa['mde_now']:.2g}; horizon to detect the "
-            f"gap: K = {misa['horizon_K']}", f"the measured rate over K ≤ {K_max} vs K^−1/2"),
-]
+verdicts = from_file(
+    "misa", ["convergence"], profile
+)  # MISA's b − (−1/2), t over seeds (papers/misa/claims.py)
 
 # %%
 fig, (ax_g, ax_b) = figure(2, 1, width=5.4, height=4.6)
@@ -61,8 +58,14 @@ for arm in ("misa", "misa_uniform", "full"):
             mean = np.cumsum(g) / np.arange(1, g.size + 1)
             ax_g.plot(k[k >= 1], mean[k >= 1], "o", ms=3, alpha=0.6, color=color(arm))
     c = fit["arms"][arm]["mean"]["curves"]
-    ax_g.plot(c["K"], c["fit"], "-", color=color(arm), lw=1.5,
-              label=f"{name(arm)}: b = {c['exponent']:.2f} [{c['interval'][0]:.2f}, {c['interval'][1]:.2f}]")
+    ax_g.plot(
+        c["K"],
+        c["fit"],
+        "-",
+        color=color(arm),
+        lw=1.5,
+        label=f"{name(arm)}: b = {c['exponent']:.2f} [{c['interval'][0]:.2f}, {c['interval'][1]:.2f}]",
+    )
     ax_g.fill_between(c["K"], c["lo"], c["hi"], color=color(arm), alpha=0.15, lw=0)
 c = fit["arms"]["misa"]["mean"]["curves"]
 ax_g.plot(c["K"], c["reference"], "k--", lw=1.2, label="K^−1/2 through MISA's fit (constant unknown)")
@@ -75,17 +78,30 @@ ax_g.legend(fontsize=9)
 arms = list(table["arms"])
 for i, arm in enumerate(arms):
     iv = table["arms"][arm]["exponent"]
-    ax_b.plot([i] * len(table["arms"][arm]["per_seed"]), table["arms"][arm]["per_seed"], "o", ms=4,
-              color=color(arm), alpha=0.7)
-    ax_b.errorbar(i, iv.estimate, yerr=[[iv.estimate - iv.lo], [iv.hi - iv.estimate]], fmt="D", capsize=5,
-                  color="black")
+    ax_b.plot(
+        [i] * len(table["arms"][arm]["per_seed"]),
+        table["arms"][arm]["per_seed"],
+        "o",
+        ms=4,
+        color=color(arm),
+        alpha=0.7,
+    )
+    ax_b.errorbar(
+        i, iv.estimate, yerr=[[iv.estimate - iv.lo], [iv.hi - iv.estimate]], fmt="D", capsize=5, color="black"
+    )
 ax_b.axhline(claim["paper_value"], color="black", ls="--", label="K^−1/2 (the theorem's rate)")
 ax_b.axhline(0, color="0.4", lw=0.8)
 ax_b.set_xticks(range(len(arms)), [name(a) for a in arms], rotation=30, ha="right")
 ax_b.set_ylabel("exponent b of the running mean")
 ax_b.set_title("per-seed exponents, mean with 95 % t interval over seeds")
 ax_b.legend(fontsize=9)
-finish(fig, figure_path, table, verdicts, f"MISA convergence: ‖∇f‖² over {K_max} steps, {misa['exponent'].n} seeds")
+finish(
+    fig,
+    figure_path,
+    table,
+    verdicts,
+    f"MISA convergence: ‖∇f‖² over {K_max} steps, {misa['exponent'].n} seeds",
+)
 
 # %%
 verdict_cell(verdicts)

@@ -14,67 +14,16 @@ figure_path = "/tmp/misa_memory.png"
 # %%
 import numpy as np
 
-from core.claims import judge, measured, verdict_cell
-from core.memory import PAPER_MODELS, predict_memory
+from core.claims import from_file, verdict_cell
 from core.plotting import bars, color, figure, finish, name, tilt
 from core.results import load_json
 from core.study import study_path
+from papers.misa.memory import PAPER_VARIANTS, analytic_gb, measured
 
 bench = load_json(study_path("misa", "memory", profile, results_root))
-rows = {r["label"]: r for r in bench["rows"] if "skipped" not in r}
-table = {
-    "measured": {
-        k: {
-            "peak_mb": r["peak_mb"],
-            "analytic_mb": r["predicted_peak_mb"],
-            "step_s": r["step_s_median"],
-            "trainable_params": r["trainable_params"],
-        }
-        for k, r in rows.items()
-    }
-}
-GB = 1024**3
-mixed = dict(weight_bytes=2, grad_bytes=2, state_bytes=4, act_bytes=2, master_weights=True)
-variants = {
-    "full": ("full", {}),
-    "lora_r8": ("lora", {"lora_r": 8}),
-    "lisa_g1": ("lisa", {"gamma": 1}),
-    "badam": ("badam", {}),
-    "misa_d0.01": ("misa", {"budget": 0.01}),
-    "misa_d0.03": ("misa", {"budget": 0.03}),
-    "misa_d0.1": ("misa", {"budget": 0.10}),
-}
-extrap = {
-    f"{PAPER_MODELS[m].name}, {seq} tokens": {
-        v: predict_memory(PAPER_MODELS[m], meth, 2, seq, **kw, **mixed)["total"] / GB
-        for v, (meth, kw) in variants.items()
-    }
-    for m in ("llama-3-8b", "llama-2-7b")
-    for seq in (512, 4096)
-}
-table["analytic_gb"] = extrap
-small, lisa = table["measured"]["misa_d0.01"]["peak_mb"], table["measured"]["lisa_g1"]["peak_mb"]
-long = next(k for k in extrap if "3-8B" in k and "4096" in k)
-verdicts = [
-    judge(
-        "misa",
-        "memory",
-        measured(small / lisa),
-        0.0,
-        unit="x",
-        label="small δ vs layer-wise",
-        ours=f"measured SmolLM2: MISA δ = 1 % ÷ LISA 1 layer = {small / lisa:.2f}×",
-    ),
-    judge(
-        "misa",
-        "memory",
-        measured(extrap[long]["misa_d0.03"] / extrap[long]["lora_r8"]),
-        0.0,
-        unit="x",
-        label="long sequences vs LoRA",
-        ours=f"analytic {long}: MISA δ = 3 % ÷ LoRA r 8 = {extrap[long]['misa_d0.03'] / extrap[long]['lora_r8']:.2f}×",
-    ),
-]
+table = {"measured": measured(bench), "analytic_gb": analytic_gb()}
+extrap, variants = table["analytic_gb"], PAPER_VARIANTS
+verdicts = from_file("misa", ["memory"], profile)  # the ratios are rows of papers/misa/claims.py
 
 # %%
 fig, (ax_m, ax_x) = figure(2, 1, width=7.0, height=4.4)

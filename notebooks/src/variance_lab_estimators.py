@@ -44,14 +44,13 @@ figure_path = "/tmp/variance_lab_estimators.png"
 
 # %%
 import numpy as np
-from scipy import stats as sps
 
-from core.claims import Verdict, fmt_interval, judge, mde_from, paper_claim, verdict_cell
+from core.claims import fmt_interval, from_file, verdict_cell
+from core.claims_file import read
 from core.plotting import color, figure, finish, name, tilt
 from core.results import load_json
-from core.stats import Interval
 from core.study import study_path
-from core.verdicts import decide_within
+from papers.variance_lab.compare import closed_form_ratio, diff_of, ratio_of
 
 lab = load_json(study_path("variance_lab", "lab", profile, results_root))
 info, points, zo, ist = lab["model"], lab["points"], lab["zo"], lab["ist"]
@@ -59,19 +58,32 @@ total = info["total_params"]
 gammas = lab["setting"]["gammas"]
 POINTS = ("pretrained", "finetuned")
 # the lab's internal arm names -> keys of core.plotting's name map ("misa" is the paper's MISA, emb./head frozen)
-KEY = {"lisa": "lisa_eh", "misa_eh": "misa_eh", "uniform_eh": "uniform_eh", "misa": "misa_no_eh",
-       "ist": "ist", "ist_random": "ist_random", "mezo": "mezo", "smezo": f"s-mezo-{lab['setting']['sparsity']}"}
+KEY = {
+    "lisa": "lisa_eh",
+    "misa_eh": "misa_eh",
+    "uniform_eh": "uniform_eh",
+    "misa": "misa_no_eh",
+    "ist": "ist",
+    "ist_random": "ist_random",
+    "mezo": "mezo",
+    "smezo": f"s-mezo-{lab['setting']['sparsity']}",
+}
 for pt in POINTS:
     P = points[pt]
-    print(f"{pt}: loss {np.mean(P['loss']):.3f}; share of Σ‖g_B‖²: " +
-          ", ".join(f"{k} {v:.3f}" for k, v in P["share"].items()) +
-          f"; minibatch noise E‖g_B − ∇f‖²/E‖g_B‖² = {P['minibatch_noise']:.3f}")
+    print(
+        f"{pt}: loss {np.mean(P['loss']):.3f}; share of Σ‖g_B‖²: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in P["share"].items())
+        + f"; minibatch noise E‖g_B − ∇f‖²/E‖g_B‖² = {P['minibatch_noise']:.3f}"
+    )
     for c in P["vector_checks"]:
-        assert abs(c["vector"] / c["blocks"] - 1) < 1e-6 and abs(c["vector_full"] / c["blocks_full"] - 1) < 1e-6
+        assert (
+            abs(c["vector"] / c["blocks"] - 1) < 1e-6 and abs(c["vector_full"] / c["blocks_full"] - 1) < 1e-6
+        )
 print("vector checks: ‖ĝ − g‖² of the built update = block formula (rel < 1e-6) on every checked draw")
 
 # %% [markdown]
 # ## Theory vs Monte Carlo, every estimator and quantity
+
 
 # %%
 def rows():
@@ -94,64 +106,52 @@ table = list(rows())
 n_inside = sum(r[5]["inside"] for r in table)
 n_caught = sum(r[5]["wrong_caught"] for r in table)
 widths = np.array([r[4]["rel_half_width"] for r in table])
-print(f"{len(table)} comparisons: closed form inside the interval {n_inside}; a 10 % error caught {n_caught}; "
-      f"relative half-width median {np.median(widths):.3f}, max {widths.max():.3f}")
-print(f"{'estimator':16s} {'point':10s} {'weights':10s} {'quantity':9s} {'theory':>12s} {'MC':>12s} {'95% interval':>26s}  in  10%")
+print(
+    f"{len(table)} comparisons: closed form inside the interval {n_inside}; a 10 % error caught {n_caught}; "
+    f"relative half-width median {np.median(widths):.3f}, max {widths.max():.3f}"
+)
+print(
+    f"{'estimator':16s} {'point':10s} {'weights':10s} {'quantity':9s} {'theory':>12s} {'MC':>12s} {'95% interval':>26s}  in  10%"
+)
 for est, pt, w, q, mc, chk in table:
     if q in ("err", "proj", "err_kept"):
-        print(f"{est:16s} {pt:10s} {w:10s} {q:9s} {chk['theory']:12.4g} {mc['mean']:12.4g} "
-              f"[{mc['lo']:11.4g}, {mc['hi']:11.4g}]  {'y' if chk['inside'] else 'N'}   {'y' if chk['wrong_caught'] else 'n'}")
-outside = [(r[0], r[1], r[2], r[3], round(r[4]["mean"] / r[5]["theory"], 4)) for r in table if not r[5]["inside"]]
+        print(
+            f"{est:16s} {pt:10s} {w:10s} {q:9s} {chk['theory']:12.4g} {mc['mean']:12.4g} "
+            f"[{mc['lo']:11.4g}, {mc['hi']:11.4g}]  {'y' if chk['inside'] else 'N'}   {'y' if chk['wrong_caught'] else 'n'}"
+        )
+outside = [
+    (r[0], r[1], r[2], r[3], round(r[4]["mean"] / r[5]["theory"], 4)) for r in table if not r[5]["inside"]
+]
 print("outside:", outside)
 
 # %% [markdown]
 # ## Intervals the verdicts use
 # Every MC interval is a 95 % Student-t over 20 batch means (df 19). A closed-form check is MC / closed form with
 # the lab's half-width of MC − closed form (which includes the closed form's own SE); a ratio of two independent
-# arms is exp(Δ log mean ± t·√(se_a²/a² + se_b²/b²)) (delta method); a difference is Δ ± t·√(se_a² + se_b²).
+# arms is exp(Δ log mean ± t·√(se_a²/a² + se_b²/b²)) (delta method); a difference is Δ ± t·√(se_a² + se_b²)
+# (`papers/variance_lab/compare.py`, the same functions the claims rows use).
 
 # %%
-T19 = sps.t.ppf(0.975, lab["setting"]["segments"] - 1)
-N_SEG = lab["setting"]["segments"]
 OVER = "batch means"
-
-
-def closed_form_ratio(chk: dict) -> Interval:
-    """MC / closed form with the interval of the check (lab.json: diff_half_width includes the theory's SE)."""
-    half = chk["diff_half_width"] / chk["theory"]
-    return Interval(chk["mc_over_theory"], chk["mc_over_theory"] - half, chk["mc_over_theory"] + half, N_SEG, "t")
-
-
-def ratio_of(a: dict, b: dict) -> Interval:
-    """a / b of two independent MC means, 95 % t interval of the log ratio (delta method)."""
-    se = float(np.hypot(a["se"] / a["mean"], b["se"] / b["mean"]))
-    est = a["mean"] / b["mean"]
-    return Interval(est, est * np.exp(-T19 * se), est * np.exp(T19 * se), N_SEG, "t")
-
-
-def diff_of(a: dict, b: dict) -> Interval:
-    """a − b of two independent MC means with its 95 % t interval."""
-    half = T19 * float(np.hypot(a["se"], b["se"]))
-    return Interval(a["mean"] - b["mean"], a["mean"] - b["mean"] - half, a["mean"] - b["mean"] + half, N_SEG, "t")
-
-
-def within_10pct(claim_id: str, iv: Interval, what: str, label: str) -> Verdict:
-    """An equality claim (MC / closed form = 1) decided by two one-sided tests at ±10 % (core.verdicts)."""
-    return Verdict(paper_claim("variance_lab", claim_id), decide_within(iv, 1.0, 0.1, mde_from(iv)),
-                   f"{what} {fmt_interval(iv, 'x', OVER)}", label)
-
-
 err = lambda pt, arm, w="reweighted": points[pt]["arms"][arm][w]["mc"]["err"]  # noqa: E731
-misa_over_lisa = {pt: {g: ratio_of(err(pt, f"misa_eh_g{g}"), err(pt, f"lisa_g{g}")) for g in gammas} for pt in POINTS}
-uniform_over_lisa = {pt: {g: ratio_of(err(pt, f"uniform_eh_g{g}"), err(pt, f"lisa_g{g}")) for g in gammas}
-                     for pt in POINTS}
+misa_over_lisa = {
+    pt: {g: ratio_of(err(pt, f"misa_eh_g{g}"), err(pt, f"lisa_g{g}")) for g in gammas} for pt in POINTS
+}
+uniform_over_lisa = {
+    pt: {g: ratio_of(err(pt, f"uniform_eh_g{g}"), err(pt, f"lisa_g{g}")) for g in gammas} for pt in POINTS
+}
 for pt in POINTS:
     for g in gammas:
         a = {f: points[pt]["arms"][f"{f}_g{g}"] for f in ("lisa", "misa_eh", "uniform_eh", "misa")}
-        print(f"{pt} γ={g} (trainable {a['lisa']['trainable_mean'] / total:.3f} of all): " + "; ".join(
-            f"{f} rw {v['reweighted']['mc']['err']['mean']:.3f} / applied {v['applied']['mc']['err']['mean']:.3f}"
-            f" (bias² {v['applied']['theory']['bias_sq']:.3f}, var {v['applied']['theory']['variance']:.3f})"
-            for f, v in a.items()) + f"; MISA/LISA reweighted {fmt_interval(misa_over_lisa[pt][g], 'x', OVER)}")
+        print(
+            f"{pt} γ={g} (trainable {a['lisa']['trainable_mean'] / total:.3f} of all): "
+            + "; ".join(
+                f"{f} rw {v['reweighted']['mc']['err']['mean']:.3f} / applied {v['applied']['mc']['err']['mean']:.3f}"
+                f" (bias² {v['applied']['theory']['bias_sq']:.3f}, var {v['applied']['theory']['variance']:.3f})"
+                for f, v in a.items()
+            )
+            + f"; MISA/LISA reweighted {fmt_interval(misa_over_lisa[pt][g], 'x', OVER)}"
+        )
 
 # %% [markdown]
 # ## MISA claim 3 on the paper's criterion: captured energy Σ_b p_b‖g_b‖², and IST, MeZO, Sparse MeZO
@@ -160,53 +160,72 @@ for pt in POINTS:
 claim3 = {}
 for pt in POINTS:
     one = points[pt]["misa_one_block"]
-    diff = {g: diff_of(points[pt]["arms"][f"misa_eh_g{g}"]["applied"]["mc"]["proj"],
-                       points[pt]["arms"][f"uniform_eh_g{g}"]["applied"]["mc"]["proj"]) for g in gammas}
+    diff = {
+        g: diff_of(
+            points[pt]["arms"][f"misa_eh_g{g}"]["applied"]["mc"]["proj"],
+            points[pt]["arms"][f"uniform_eh_g{g}"]["applied"]["mc"]["proj"],
+        )
+        for g in gammas
+    }
     claim3[pt] = {"one_block": one, "packing_captured_diff": diff}
-    print(pt, "one block, energy vs uniform (closed form, MC):",
-          {k: (round(v["theory"], 3), round(v["mc"]["mean"], 3)) for k, v in one.items()})
-    print(pt, "packing, captured fraction MISA − uniform:", {g: fmt_interval(d, over=OVER) for g, d in diff.items()})
+    print(
+        pt,
+        "one block, energy vs uniform (closed form, MC):",
+        {k: (round(v["theory"], 3), round(v["mc"]["mean"], 3)) for k, v in one.items()},
+    )
+    print(
+        pt,
+        "packing, captured fraction MISA − uniform:",
+        {g: fmt_interval(d, over=OVER) for g, d in diff.items()},
+    )
 ist_summary = {}
 for pt in POINTS:
     arm = ist[pt]
-    ist_summary[pt] = {"score_range": float(np.ptp(arm["scores"])),
-                       "pi_range": [min(arm["pi_ist"]), max(arm["pi_ist"])],
-                       "ist_minus_random": diff_of(arm["ist"]["reweighted"]["mc"]["err"],
-                                                   arm["ist_random"]["reweighted"]["mc"]["err"]),
-                       **{n: {w: arm[n][w]["mc"]["err"] for w in ("reweighted", "applied")}
-                          for n in ("ist", "ist_random")}}
-    print(pt, f"IST scores span {ist_summary[pt]['score_range']:.2e}; π̂ {ist_summary[pt]['pi_range']}; "
-          f"IST − random (1/π error) {fmt_interval(ist_summary[pt]['ist_minus_random'], over=OVER)}")
-smezo_over_mezo = {pt: ratio_of(zo[f"smezo/{pt}"]["mc"]["err"], zo[f"mezo/{pt}"]["mc"]["err"]) for pt in POINTS}
+    ist_summary[pt] = {
+        "score_range": float(np.ptp(arm["scores"])),
+        "pi_range": [min(arm["pi_ist"]), max(arm["pi_ist"])],
+        "ist_minus_random": diff_of(
+            arm["ist"]["reweighted"]["mc"]["err"], arm["ist_random"]["reweighted"]["mc"]["err"]
+        ),
+        **{n: {w: arm[n][w]["mc"]["err"] for w in ("reweighted", "applied")} for n in ("ist", "ist_random")},
+    }
+    print(
+        pt,
+        f"IST scores span {ist_summary[pt]['score_range']:.2e}; π̂ {ist_summary[pt]['pi_range']}; "
+        f"IST − random (1/π error) {fmt_interval(ist_summary[pt]['ist_minus_random'], over=OVER)}",
+    )
+smezo_over_mezo = {
+    pt: ratio_of(zo[f"smezo/{pt}"]["mc"]["err"], zo[f"mezo/{pt}"]["mc"]["err"]) for pt in POINTS
+}
 fd = {k: [r["rel_diff"] for r in v] for k, v in zo["finite_eps"].items()}
-print("finite-ε vs directional derivative, relative difference:", {k: np.round(v, 4).tolist() for k, v in fd.items()})
+print(
+    "finite-ε vs directional derivative, relative difference:",
+    {k: np.round(v, 4).tolist() for k, v in fd.items()},
+)
 print("ZO subset:", zo["tensors"], "d =", zo["d"], "kept by the mask:", zo["kept"])
 print("S-MeZO / MeZO error:", {pt: fmt_interval(iv, "x", OVER) for pt, iv in smezo_over_mezo.items()})
 
 # %% [markdown]
-# ## Verdicts (pre-trained point; the after-FT numbers are in the table and agree in sign)
+# ## Verdicts (from the claims file: `papers/variance_lab/claims.py` → `data/results/variance_lab/claims/<profile>.json`)
+# Primary rows at the pre-trained point (IST: after 5 LoRA steps); the other point's rows are shown in the claims
+# table as secondary rows.
 
 # %%
 pt = "pretrained"
-verdicts = [
-    within_10pct("estimators", closed_form_ratio(points[pt]["arms"]["lisa_g2"]["reweighted"]["check"]["err"]),
-                 "MC ÷ closed form Σ(1/π − 1)‖g_b‖²", "LISA sampling, γ = 2, 1/π-reweighted"),
-    *[judge("variance_lab", "misa_variance", misa_over_lisa[pt][g], mde_from(misa_over_lisa[pt][g]), unit="x",
-            over=OVER, label=f"MISA vs LISA, γ = {g}", ours=f"MISA ÷ LISA error {fmt_interval(misa_over_lisa[pt][g], 'x', OVER)}")
-      for g in gammas],
-    judge("variance_lab", "misa_captured_energy", Interval(*(points[pt]["misa_one_block"]["eta1"]["mc"][k]
-          for k in ("mean", "lo", "hi")), N_SEG, "t"), 0.0, unit="x", over=OVER, label="MISA captured energy, one block, η = 1"),
-    judge("variance_lab", "ist_vs_random", ist_summary["finetuned"]["ist_minus_random"],
-          mde_from(ist_summary["finetuned"]["ist_minus_random"]), over=OVER, label="IST vs random, after 5 LoRA steps",
-          ours=f"IST − random error {fmt_interval(ist_summary['finetuned']['ist_minus_random'], over=OVER)}"),
-    within_10pct("mezo_spsa", closed_form_ratio(zo[f"mezo/{pt}"]["check"]["err"]), "MC ÷ (d + 1)‖g‖²",
-                 f"MeZO (d + 1) law, d = {zo['d']:,}"),
-    judge("variance_lab", "sparse_mezo_error", smezo_over_mezo[pt], mde_from(smezo_over_mezo[pt]), unit="x",
-          over=OVER, label="S-MeZO vs MeZO, 80 % masked",
-          ours=f"S-MeZO ÷ MeZO error {fmt_interval(smezo_over_mezo[pt], 'x', OVER)}"),
-]
+verdicts = from_file(
+    "variance_lab",
+    [
+        "estimators",
+        "misa_variance",
+        "misa_captured_energy",
+        "ist_vs_random",
+        "mezo_spsa",
+        "sparse_mezo_error",
+    ],
+    profile,
+)
 for v in verdicts:
-    print(f"{v.claim['id']} ({v.label}): {v.line()}")
+    print(f"{v.claim['id']}: {v.line()}")
 
 # %%
 fig, axes = figure(3, 2, width=4.9, height=4.4)
@@ -215,14 +234,28 @@ for fam in ("lisa", "misa_eh", "uniform_eh", "misa"):
     sel = [points[pt]["arms"][f"{fam}_g{g}"] for g in gammas]
     x = [a["trainable_mean"] / total for a in sel]
     m = [a["reweighted"]["mc"]["err"] for a in sel]
-    ax.errorbar(x, [e["mean"] for e in m], yerr=[[e["mean"] - e["lo"] for e in m], [e["hi"] - e["mean"] for e in m]],
-                fmt="o", color=color(KEY[fam]), label=name(KEY[fam]))
+    ax.errorbar(
+        x,
+        [e["mean"] for e in m],
+        yerr=[[e["mean"] - e["lo"] for e in m], [e["hi"] - e["mean"] for e in m]],
+        fmt="o",
+        color=color(KEY[fam]),
+        label=name(KEY[fam]),
+    )
     ax.plot(x, [a["reweighted"]["theory"]["err"] for a in sel], "-", color=color(KEY[fam]), lw=1)
 for est in ("mezo", "smezo"):
     r = zo[f"{est}/{pt}"]
-    ax.errorbar([r["theory"]["d"] / total], [r["mc"]["err"]["mean"]], fmt="D", color=color(KEY[est]),
-                yerr=[[r["mc"]["err"]["mean"] - r["mc"]["err"]["lo"]], [r["mc"]["err"]["hi"] - r["mc"]["err"]["mean"]]],
-                label=name(KEY[est]))
+    ax.errorbar(
+        [r["theory"]["d"] / total],
+        [r["mc"]["err"]["mean"]],
+        fmt="D",
+        color=color(KEY[est]),
+        yerr=[
+            [r["mc"]["err"]["mean"] - r["mc"]["err"]["lo"]],
+            [r["mc"]["err"]["hi"] - r["mc"]["err"]["mean"]],
+        ],
+        label=name(KEY[est]),
+    )
 ax.set_xscale("log")
 ax.set_yscale("log")
 ax.set_xlabel("parameters updated per step / all")
@@ -232,12 +265,19 @@ ax.legend(loc="center right", fontsize=9)
 
 ax = axes[0, 1]
 groups = {}
-for est, _, _, _, _mc, chk in table:
-    groups.setdefault(KEY[est.split("_g")[0]], []).append(closed_form_ratio(chk))
+for est, _, _, _, mc, chk in table:
+    groups.setdefault(KEY[est.split("_g")[0]], []).append(closed_form_ratio(chk, mc))
 for i, (key, ivs) in enumerate(groups.items()):
     jitter = i + np.linspace(-0.3, 0.3, len(ivs))
-    ax.errorbar(jitter, [v.estimate for v in ivs], yerr=[[v.estimate - v.lo for v in ivs], [v.hi - v.estimate for v in ivs]],
-                fmt=".", ms=3, lw=0.6, color=color(key))
+    ax.errorbar(
+        jitter,
+        [v.estimate for v in ivs],
+        yerr=[[v.estimate - v.lo for v in ivs], [v.hi - v.estimate for v in ivs]],
+        fmt=".",
+        ms=3,
+        lw=0.6,
+        color=color(key),
+    )
 ax.axhspan(0.9, 1.1, color="0.9", zorder=0, label="±10 % (equivalence margin)")
 ax.axhline(1, color="k", lw=0.8)
 ax.set_xticks(range(len(groups)), [name(k) for k in groups])
@@ -251,9 +291,15 @@ for j, (ptn, ls) in enumerate((("pretrained", "-"), ("finetuned", "--"))):
     for fam, rat in (("misa_eh", misa_over_lisa), ("uniform_eh", uniform_over_lisa)):
         ivs = [rat[ptn][g] for g in gammas]
         xs = np.array(gammas, float) * (1 + 0.06 * j)
-        ax.errorbar(xs, [v.estimate for v in ivs], yerr=[[v.estimate - v.lo for v in ivs], [v.hi - v.estimate for v in ivs]],
-                    fmt="o" + ls, color=color(fam), mfc="none" if j else color(fam),
-                    label=f"{name(fam)}, {'after FT' if j else 'pre-trained'}")
+        ax.errorbar(
+            xs,
+            [v.estimate for v in ivs],
+            yerr=[[v.estimate - v.lo for v in ivs], [v.hi - v.estimate for v in ivs]],
+            fmt="o" + ls,
+            color=color(fam),
+            mfc="none" if j else color(fam),
+            label=f"{name(fam)}, {'after FT' if j else 'pre-trained'}",
+        )
 ax.axhline(1, color="k", lw=0.8)
 ax.set_xscale("log", base=2)
 ax.set_xticks(gammas, [str(g) for g in gammas])
@@ -263,13 +309,19 @@ ax.set_title("(c) MISA vs LISA at equal memory")
 ax.legend(loc="upper left", fontsize=9)
 
 ax = axes[1, 0]
-comp = [("LISA γ = 2", points[pt]["arms"]["lisa_g2"]), ("MISA γ = 2", points[pt]["arms"]["misa_eh_g2"]),
-        (name("ist"), ist[pt]["ist"])]
+comp = [
+    ("LISA γ = 2", points[pt]["arms"]["lisa_g2"]),
+    ("MISA γ = 2", points[pt]["arms"]["misa_eh_g2"]),
+    (name("ist"), ist[pt]["ist"]),
+]
 labels = [c[0] for c in comp] + [name("mezo"), name(KEY["smezo"])]
 var_rw = [a["reweighted"]["theory"]["variance"] for _, a in comp] + [np.nan, np.nan]
-var_ap = [a["applied"]["theory"]["variance"] for _, a in comp] + [zo[f"{e}/{pt}"]["theory"]["variance"] for e in ("mezo", "smezo")]
+var_ap = [a["applied"]["theory"]["variance"] for _, a in comp] + [
+    zo[f"{e}/{pt}"]["theory"]["variance"] for e in ("mezo", "smezo")
+]
 bias_ap = [a["applied"]["theory"]["bias_sq"] for _, a in comp] + [
-    zo[f"{e}/{pt}"]["theory"]["bias_sq"] or np.nan for e in ("mezo", "smezo")]
+    zo[f"{e}/{pt}"]["theory"]["bias_sq"] or np.nan for e in ("mezo", "smezo")
+]
 x = np.arange(len(labels))
 ax.bar(x - 0.27, var_rw, 0.27, color="0.35", label="variance, 1/π (unbiased)")
 ax.bar(x, var_ap, 0.27, color="0.65", label="variance, as applied")
@@ -287,10 +339,18 @@ for j, ptn in enumerate(POINTS):
     one = claim3[ptn]["one_block"]
     etas = list(one)
     xs = np.arange(len(etas)) + 0.15 * j
-    ax.errorbar(xs, [one[e]["mc"]["mean"] for e in etas],
-                yerr=[[one[e]["mc"]["mean"] - one[e]["mc"]["lo"] for e in etas], [one[e]["mc"]["hi"] - one[e]["mc"]["mean"] for e in etas]],
-                fmt="o", color=color("misa"), mfc="none" if j else color("misa"),
-                label=f"MC, {'after FT' if j else 'pre-trained'}")
+    ax.errorbar(
+        xs,
+        [one[e]["mc"]["mean"] for e in etas],
+        yerr=[
+            [one[e]["mc"]["mean"] - one[e]["mc"]["lo"] for e in etas],
+            [one[e]["mc"]["hi"] - one[e]["mc"]["mean"] for e in etas],
+        ],
+        fmt="o",
+        color=color("misa"),
+        mfc="none" if j else color("misa"),
+        label=f"MC, {'after FT' if j else 'pre-trained'}",
+    )
     ax.plot(xs, [one[e]["theory"] for e in etas], "_", ms=14, color="k", label="closed form" if j else None)
 ax.set_xticks(range(len(etas)), [e.replace("eta", "η = ") for e in etas])
 ax.axhline(1, color="0.5", ls=":")
@@ -299,31 +359,68 @@ ax.set_title("(e) MISA's p ∝ exp(η‖g_b‖²), one block")
 ax.legend(loc="upper right")
 
 ax = axes[1, 2]
-for j, ptn in enumerate(POINTS):
-    for k, est in enumerate(("ist", "ist_random")):
-        m = ist[ptn][est]["reweighted"]["mc"]["err"]
-        xx = j * 2.5 + k
-        ax.errorbar([xx], [m["mean"]], yerr=[[m["mean"] - m["lo"]], [m["hi"] - m["mean"]]], fmt="o", capsize=4,
-                    color=color(est), label=name(est) if j == 0 else None)
-        ax.plot([xx], [ist[ptn][est]["reweighted"]["theory"]["err"]], "_", ms=14, color="k")
-ax.set_xticks([0.5, 3.0], ["LoRA init", "after 5 LoRA steps"])
-ax.set_xlim(-0.7, 4.2)
-ax.set_ylabel("1/π error / E‖g_B‖² (LoRA grad.)")
-ax.set_title("(f) IST vs random layers (black: closed form)")
+ist_rows = [r for r in read("variance_lab", profile)["rows"] if r["claim"] == "ist_vs_random"]
+for i, r in enumerate(ist_rows):  # the claims rows: IST − random with the verdict's interval and ± MDE
+    ax.fill_between(
+        [i - 0.3, i + 0.3],
+        -r["mde"],
+        r["mde"],
+        color="0.88",
+        lw=0,
+        zorder=0,
+        label="± MDE (80 % power)" if i == 0 else None,
+    )
+    ax.errorbar(
+        i,
+        r["estimate"],
+        yerr=[[r["estimate"] - r["lo"]], [r["hi"] - r["estimate"]]],
+        fmt="D",
+        capsize=5,
+        color=color("ist") if r["primary"] else "0.55",
+        ms=6,
+        lw=1.6,
+    )
+ax.axhline(0, color="0.3", lw=0.9)
+ax.set_xticks(
+    range(len(ist_rows)),
+    [r["metric"].split(", ")[1] + ("" if r["primary"] else " (shown only)") for r in ist_rows],
+)
+ax.set_xlim(-0.6, len(ist_rows) - 0.4)
+ax.set_ylim(-0.15, 0.15)  # ±5 % of the error (≈ 3.3): the gap is drawn at the scale of the error itself
+ax.set_ylabel("IST − random: 1/π error / E‖g_B‖²")
+ax.set_title("(f) IST vs random layers (error ≈ 3.3 for both)")
 ax.legend(loc="upper right")
 
-out = {"checks": {"n": len(table), "inside": n_inside, "wrong_caught": n_caught, "outside": outside,
-                  "median_rel_half_width": float(np.median(widths)), "max_rel_half_width": float(widths.max())},
-       "share": {p: points[p]["share"] for p in POINTS},
-       "minibatch_noise": {p: points[p]["minibatch_noise"] for p in POINTS},
-       "misa_over_lisa": misa_over_lisa, "uniform_over_lisa": uniform_over_lisa, "claim3": claim3,
-       "ist": ist_summary, "smezo_over_mezo": smezo_over_mezo,
-       "zo": {k: {"mc": v["mc"], "theory": v["theory"]} for k, v in zo.items() if isinstance(v, dict) and "mc" in v},
-       "finite_eps_rel_diff": fd}
+out = {
+    "checks": {
+        "n": len(table),
+        "inside": n_inside,
+        "wrong_caught": n_caught,
+        "outside": outside,
+        "median_rel_half_width": float(np.median(widths)),
+        "max_rel_half_width": float(widths.max()),
+    },
+    "share": {p: points[p]["share"] for p in POINTS},
+    "minibatch_noise": {p: points[p]["minibatch_noise"] for p in POINTS},
+    "misa_over_lisa": misa_over_lisa,
+    "uniform_over_lisa": uniform_over_lisa,
+    "claim3": claim3,
+    "ist": ist_summary,
+    "smezo_over_mezo": smezo_over_mezo,
+    "zo": {
+        k: {"mc": v["mc"], "theory": v["theory"]} for k, v in zo.items() if isinstance(v, dict) and "mc" in v
+    },
+    "finite_eps_rel_diff": fd,
+}
 s = lab["setting"]
-finish(fig, figure_path, out, verdicts,
-       f"Gradient estimators on real SmolLM2-135M gradients ({s['batches']} batches of {s['batch_size']} × "
-       f"{s['max_length']} tokens; ZO on {zo['d']:,} coordinates; panels a, d: pre-trained point)")
+finish(
+    fig,
+    figure_path,
+    out,
+    verdicts,
+    f"Gradient estimators on real SmolLM2-135M gradients ({s['batches']} batches of {s['batch_size']} × "
+    f"{s['max_length']} tokens; ZO on {zo['d']:,} coordinates; panels a, d: pre-trained point)",
+)
 
 # %%
 verdict_cell(verdicts)

@@ -150,7 +150,7 @@ def variance_rows(profile: str) -> list[Row]:
         Row(
             "variance",
             f"MISA ÷ LISA, γ = {g}",
-            f"1/π-reweighted error, {lab.POINT_WORDS[lab.PRIMARY_POINT]}",
+            f"1/π error, {lab.POINT_WORDS[lab.PRIMARY_POINT]}",
             lab.misa_over_lisa(data, lab.PRIMARY_POINT, g),
             direction=-1,
             unit="x",

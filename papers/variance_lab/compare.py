@@ -27,7 +27,7 @@ from core.study import study_path
 POINTS = ("pretrained", "finetuned")
 PRIMARY_POINT = "pretrained"  # the lab's verdicts are read at the pre-trained point (LOG.md 10)
 IST_POINT = "finetuned"  # IST's scores cannot move at the LoRA initialisation (B = 0; LOG.md 9)
-POINT_WORDS = {"pretrained": "pre-trained", "finetuned": "after 5 FT steps"}
+POINT_WORDS = {"pretrained": "pre-trained", "finetuned": "after FT"}
 IST_POINT_WORDS = {"pretrained": "LoRA init", "finetuned": "after 5 LoRA steps"}
 MARGIN = 0.1  # equality claims: MC ÷ closed form = 1 within ±10 %
 DESIGN = "95 % t over 20 batch means of MC draws"
