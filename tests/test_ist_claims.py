@@ -1,0 +1,49 @@
+"""IST's claims rows (papers/ist/claims.py) on the committed results: the numbers of the claims table before the
+engine (issue #31) come back, every testable claim has its pre-registered primary row, and the committed claims
+file is what a fresh computation gives."""
+
+import json
+
+import pytest
+
+from core.claims_file import build, claims_path, finalize, same
+
+
+@pytest.fixture(scope="module")
+def rows():
+    from papers.ist.claims import rows
+
+    return {(r.claim, r.comparison, r.metric): r for r in rows("cpu")}
+
+
+def test_the_pre_engine_numbers_come_back(rows):
+    loss = rows[("accuracy", "IST − LoRA", "validation loss")].interval
+    assert (loss.estimate, loss.lo, loss.hi) == pytest.approx((0.110, -0.00595, 0.226), abs=5e-4)
+    acc = rows[("accuracy", "IST score lr 100 − LoRA", "test accuracy")]
+    assert (acc.interval.lo, acc.interval.hi, acc.mde) == pytest.approx((-0.148, -0.0288, 0.085), abs=5e-4)
+    state = rows[("adapter_state", "IST − IST state kept", "validation loss")].interval
+    assert state.estimate == pytest.approx(0.0442, abs=5e-5)  # the README's sign (IST − ist_keep)
+    memory = rows[("memory", "IST 25 % of layers (state freed) ÷ LoRA", "peak memory of one step")].interval
+    assert memory.estimate == pytest.approx(860.85 / 979.58, abs=1e-4)
+
+
+def test_the_selection_row_is_the_pooled_dispersion_of_ist(rows):
+    row = rows[("scores", "IST vs uniform selection", "selection-count dispersion (χ²/df)")]
+    assert row.primary and row.unit == "x" and row.interval.df == 87
+    assert row.interval.estimate == pytest.approx((32.41 + 37.59 + 27.76) / 87, abs=1e-3)
+    assert row.interval.lo < 1 < row.interval.hi
+
+
+def test_verdicts_and_primary_rows():
+    from papers.ist.claims import rows
+
+    out = finalize("ist", rows("cpu"))
+    assert (
+        out["claims"]["scores"] == "inconclusive (MDE = 0.51)"
+    )  # was "holds" on a statistic >= 0 by construction
+    assert out["claims"]["memory"] == "holds"
+    assert out["family_size"] == 5
+
+
+def test_the_committed_claims_file_is_current():
+    assert same(json.loads(claims_path("ist", "cpu").read_text()), build("ist", "cpu"))
