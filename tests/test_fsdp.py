@@ -8,7 +8,11 @@
 - a rank-dependent sampler seed stops the run with one line, well within a timeout;
 - a sharded run killed (SIGKILL) during a checkpoint save resumes from its last complete DCP checkpoint and ends
   bit for bit like the uninterrupted run, with the same LISA layer sequence;
-- config checks: methods and settings that cannot run sharded are one-line errors.
+- data-parallel MeZO (`core.zo_dp`, in the same launches): 2 processes = 1 process on the full batch within 1e-5
+  over 20 steps, 24 bytes exchanged per step;
+- config checks: methods and settings that cannot run sharded are one-line errors; `predict_memory(ranks=N)`;
+  the accelerate FSDP2 config (CUDA only) gives the intended plugin.
+Two torchrun launches of the whole experiment file, one plain reference, two for the kill and one for the seed.
 """
 
 import json
@@ -29,15 +33,16 @@ EXPERIMENT = """
 paper: test
 experiment: fsdp
 base: {model: tiny-llama, task: instruct, max_steps: 8, max_length: 32, eval_examples: 4, train_examples: 48,
-       lr: 1.0e-3}
+       lr: 1.0e-3, sharding: fsdp2}
 profiles: {cpu: {}}
 runs:
-  - {name: lisa, method: lisa, lisa: {gamma: 1, interval: 2}}
+  - {name: lisa, method: lisa, lisa: {gamma: 1, interval: 2}, save_every: 2}
   - {name: misa, method: misa, misa: {budget: 0.1, interval: 2}}
   - {name: ist, method: ist, ist: {interval: 2, update_frac: 0.5, probe_batch: 4}}
   - {name: full, method: full}
   - {name: lora, method: lora}
   - {name: badam, method: badam, badam: {interval: 2}}
+  - {name: mezo, method: mezo, max_steps: 20, train_examples: 80, sharding: none, zo: {eps: 1.0e-3}}
 """
 METHODS = ("lisa", "misa", "ist", "full", "lora", "badam")
 SWITCHING = ("lisa", "misa", "ist")
@@ -71,15 +76,17 @@ def records(run: Path, rank: int) -> dict:
 
 @pytest.fixture(scope="module")
 def sharded_and_reference(tmp_path_factory):
+    """One torchrun launch trains every run of EXPERIMENT on 2 ranks (sharded, MeZO data-parallel) at per-rank batch
+    2, one plain process the same runs unsharded at batch 4 (imports paid once per launch)."""
     root = tmp_path_factory.mktemp("fsdp")
     (root / "exp.yaml").write_text(EXPERIMENT)
     work = [str(WORKER), "run", str(root / "exp.yaml"), "--profile", "cpu"]
-    two = launch(work + ["sharding=fsdp2", "batch_size=2"], root / "two", 2)
-    one = launch(work + ["batch_size=4"], root / "one", 1)
+    two = launch(work + ["batch_size=2"], root / "two", 2)
+    one = launch(work + ["batch_size=4", "sharding=none"], root / "one", 1)
     assert two.returncode == 0, two.stdout[-2000:] + two.stderr[-3000:]
     assert one.returncode == 0, one.stdout[-2000:] + one.stderr[-3000:]
     runs = {n: root / n / "test" / "fsdp" / "cpu" for n in ("two", "one")}
-    return {name: (runs["two"] / f"{name}-s0", runs["one"] / f"{name}-s0") for name in METHODS}
+    return {name: (runs["two"] / f"{name}-s0", runs["one"] / f"{name}-s0") for name in (*METHODS, "mezo")}
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -146,54 +153,44 @@ def test_optimizer_built_before_sharding_is_refused(gloo_world_of_one):
 def test_rank_dependent_seed_fails_fast_with_one_line(tmp_path):
     (tmp_path / "exp.yaml").write_text(EXPERIMENT.split("  - {name: misa")[0])  # the LISA run only
     args = [str(WORKER), "badseed", str(tmp_path / "exp.yaml"), "--profile", "cpu"]
-    bad = launch(args + ["sharding=fsdp2", "batch_size=2"], tmp_path / "r", 2, timeout=120)
+    bad = launch(args + ["batch_size=2"], tmp_path / "r", 2, timeout=120)
     assert bad.returncode == 1
     lines = [line for line in bad.stdout.splitlines() if "failed:" in line]
     assert len(lines) == 2  # one per rank
     assert "ranks disagree on the active blocks at step 0" in lines[0]
 
 
-KILL_EXPERIMENT = """
-paper: test
-experiment: kill
-base: {{model: tiny-llama, task: instruct, method: lisa, lisa: {{gamma: 1, interval: 2}}, max_steps: 6,
-        save_every: 2, batch_size: 2, max_length: 32, train_examples: 32, eval_examples: 4, lr: 1.0e-3}}
-profiles: {{cpu: {{}}}}
-runs: [{{name: {name}}}]
-"""
-
-
-def test_sharded_run_killed_during_a_save_resumes_bit_exactly(tmp_path):
-    for name in ("ref", "cut"):
-        (tmp_path / f"{name}.yaml").write_text(KILL_EXPERIMENT.format(name=name))
-    cli = ["-m", "core.experiment"]
-    runs = tmp_path / "results" / "test" / "kill" / "cpu"
-
-    def run(name, kill=""):
-        return launch(
-            cli + [str(tmp_path / f"{name}.yaml"), "--profile", "cpu", "sharding=fsdp2"],
-            tmp_path / "results",
-            2,
-            kill,
-        )
-
-    ref = run("ref")
-    assert ref.returncode == 0, ref.stderr[-3000:]
-    cut = run("cut", kill="ckpt_save:2")  # rank 0 SIGKILLed in the step-4 save, before its COMPLETE marker
-    assert cut.returncode != 0 and not (runs / "cut-s0" / "result.json").exists()
-    ckpts = runs / "cut-s0" / "checkpoints"
+def test_sharded_run_killed_during_a_save_resumes_bit_exactly(tmp_path, sharded_and_reference):
+    """`torchrun -m core.experiment <config> --profile cpu` on EXPERIMENT's LISA run (checkpoints every 2 steps),
+    rank 0 SIGKILLed in the step-4 save before its COMPLETE marker; the re-run resumes from the DCP checkpoint of
+    step 2 and ends like the uninterrupted run of the fixture, bit for bit."""
+    (tmp_path / "exp.yaml").write_text(EXPERIMENT.split("  - {name: misa")[0])  # the LISA run only
+    cli = [
+        "-m",
+        "core.experiment",
+        str(tmp_path / "exp.yaml"),
+        "--profile",
+        "cpu",
+        "sharding=fsdp2",
+        "batch_size=2",
+    ]
+    cut = launch(cli, tmp_path, 2, kill="ckpt_save:2")
+    run = tmp_path / "test" / "fsdp" / "cpu" / "lisa-s0"
+    assert cut.returncode != 0 and not (run / "result.json").exists()
+    ckpts = run / "checkpoints"
     assert (ckpts / "checkpoint-2" / "COMPLETE").exists() and not (
         ckpts / "checkpoint-4" / "COMPLETE"
     ).exists()
     assert (ckpts / "checkpoint-2" / "dcp_model").is_dir() and (
         ckpts / "checkpoint-2" / "dcp_optimizer"
     ).is_dir()
-    resumed = run("cut")
+    resumed = launch(cli, tmp_path, 2)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "checkpoint-4: its save was interrupted" in resumed.stdout
-    assert losses(runs / "cut-s0") == losses(runs / "ref-s0")  # bit for bit
-    a, b = (json.loads((runs / f"{n}-s0" / "result.json").read_text()) for n in ("ref", "cut"))
-    assert a["lisa_history"] == b["lisa_history"] and len(a["lisa_history"]) == 3
+    ref = sharded_and_reference["lisa"][0]
+    assert losses(run) == losses(ref)  # bit for bit
+    a, b = (json.loads((d / "result.json").read_text()) for d in (ref, run))
+    assert a["lisa_history"] == b["lisa_history"] and len(a["lisa_history"]) == 4
     assert a["eval_loss"] == b["eval_loss"]
 
 
@@ -211,28 +208,12 @@ def test_sharding_config_errors(over, message, tiny_cfg):
         tiny_cfg(**{"sharding": "fsdp2", **over})
 
 
-ZO_EXPERIMENT = """
-paper: test
-experiment: zo_dp
-base: {model: tiny-llama, task: instruct, method: mezo, max_steps: 20, max_length: 32, train_examples: 80,
-       eval_examples: 4, lr: 1.0e-3, zo: {eps: 1.0e-3}}
-profiles: {cpu: {}}
-runs: [{name: mezo}]
-"""
-
-
-def test_data_parallel_mezo_matches_one_process_on_the_full_batch(tmp_path):
+def test_data_parallel_mezo_matches_one_process_on_the_full_batch(sharded_and_reference):
     """Each rank probes its half of the batch; one all-reduce of (n·L+, n·L−, n) per step makes the 2-process
     run the 1-process batch-4 run (the losses are weighted by each rank's response-token count)."""
-    (tmp_path / "zo.yaml").write_text(ZO_EXPERIMENT)
-    cli = ["-m", "core.experiment", str(tmp_path / "zo.yaml"), "--profile", "cpu"]
-    two = launch(cli + ["batch_size=2"], tmp_path / "two", 2)
-    one = launch(cli + ["batch_size=4"], tmp_path / "one", 1)
-    assert two.returncode == 0, two.stderr[-3000:]
-    assert one.returncode == 0, one.stderr[-3000:]
-    run = Path("test") / "zo_dp" / "cpu" / "mezo-s0"
-    rows2 = [r for r in read_jsonl(tmp_path / "two" / run / "metrics.jsonl") if "loss" in r]
-    rows1 = [r for r in read_jsonl(tmp_path / "one" / run / "metrics.jsonl") if "loss" in r]
+    two, one = sharded_and_reference["mezo"]
+    rows2 = [r for r in read_jsonl(two / "metrics.jsonl") if "loss" in r]
+    rows1 = [r for r in read_jsonl(one / "metrics.jsonl") if "loss" in r]
     assert len(rows1) == len(rows2) == 20
     assert [r["loss"] for r in rows2] == pytest.approx([r["loss"] for r in rows1], rel=1e-5)
     assert {r["zo_allreduce_bytes"] for r in rows2} == {24} and "zo_allreduce_bytes" not in rows1[0]
