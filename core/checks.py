@@ -234,6 +234,11 @@ def check_sharding(cfg: RunConfig) -> None:
             f"sharding=fsdp2 with method={cfg.method}: supported for {', '.join(FSDP2_METHODS)}; use "
             "sharding=none (DDP under torchrun)"
         )
+    if cfg.method == "badam" and cfg.save_every:
+        raise ConfigError(
+            f"save_every={cfg.save_every} with method=badam and sharding=fsdp2: the sharded checkpoint keeps AdamW's "
+            "moments but not BlockOptimizer's block position; set save_every=0 or use sharding=none"
+        )
     for key, what in RANK0_ONLY.items():
         if getattr(cfg, key):
             raise ConfigError(

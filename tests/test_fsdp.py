@@ -200,6 +200,7 @@ def test_sharded_run_killed_during_a_save_resumes_bit_exactly(tmp_path, sharded_
         ({"method": "mezo"}, "MeZO is not sharded here"),
         ({"method": "galore"}, "supported for full, lora"),
         ({"probe_every": 2}, "probe_every=2 with sharding=fsdp2"),
+        ({"method": "badam", "save_every": 2}, "not BlockOptimizer's block position"),
         ({"sharding": "fsdp"}, "sharding='fsdp' is not known (did you mean fsdp2"),
     ],
 )
