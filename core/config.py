@@ -43,12 +43,16 @@ class LisaSettings:
 class LrProbeSettings:
     """Learning-rate probe (`core.lr_probe`): one short run per lr of `grid` (comma-separated), `steps` long, on
     the first seed; the lr with the lowest `select` (validation loss) replaces `lr`. `source: <experiment>.<run>`
-    reuses that run's selection instead. Empty grid and source: `lr` is used as given."""
+    reuses that run's selection instead. Empty grid and source: `lr` is used as given. `confirm: N` re-runs the N
+    best short-probe lrs for the run's full `max_steps` on `confirm_seed` (a seed outside the comparison) and
+    selects among those instead: short probes favour large lrs, the deciding horizon does not."""
 
     grid: str = ""
     steps: int = 0
     select: str = "eval_loss"
     source: str = ""
+    confirm: int = 0
+    confirm_seed: int = 1000
 
 
 @dataclass
