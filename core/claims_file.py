@@ -131,7 +131,7 @@ def claim_verdict(claim: dict, primary: list[Row]) -> str:
 def finalize(paper: str, rows: list[Row], source: dict | None = None) -> dict:
     """Holm over the family, each row's verdict, one verdict per claim: {claims: {id: verdict}, rows: [...]}.
     source: {claim id: claim} (default: papers/<paper>/claims.yaml)."""
-    from core.claims import claims as paper_claims
+    from core.claim_text import claims as paper_claims
 
     known = source if source is not None else paper_claims(paper)["claims"]
     unknown = sorted({r.claim for r in rows} - set(known))
@@ -196,7 +196,7 @@ def row_record(r: Row) -> dict:
     }
 
 
-CODE = ("core/verdicts.py", "core/stats.py", "core/claims_file.py")
+CODE = ("core/verdicts.py", "core/stats.py", "core/claim_text.py", "core/claims_file.py")
 
 
 def _hashed(name: str) -> dict:
@@ -248,6 +248,23 @@ def readme_with_table(text: str, data: dict, where: str) -> str:
     head, rest = text.split(begin, 1)
     tail = rest.split(END, 1)[1]
     return f"{head}{begin}\n{render_tables(data)}{END}{tail}"
+
+
+def report(paper: str, rows: list[Row]) -> list[str]:
+    """The engine's verdicts in plain lines, for `python -m papers.<paper>.claims`: one line per row
+    ('claim: comparison, metric: estimate [lo, hi] (kind, n) p … Holm p … MDE … -> verdict', 'secondary' for a
+    row that decides nothing), then 'claim <id>: <verdict>' per claim. Judges nothing itself (`finalize`)."""
+    out = finalize(paper, rows)
+    lines = []
+    for r in out["rows"]:
+        iv, mde = r.interval, r.the_mde()
+        what = "—" if iv is None else f"{iv}" + (f" p {iv.p:.3g}" if iv.p is not None else "")
+        holm = f" Holm p {r.p_adjusted:.3g}" if r.p_adjusted is not None else ""
+        tail = f" MDE {mde:.2g}" if mde is not None and mde == mde and abs(mde) != float("inf") else ""
+        lines.append(
+            f"{r.claim}: {r.comparison}, {r.metric}: {what}{holm}{tail} -> {r.verdict or 'secondary'}"
+        )
+    return lines + [f"claim {cid}: {v}" for cid, v in out["claims"].items()]
 
 
 def run(papers, profile: str, check: bool) -> int:

@@ -8,8 +8,8 @@ is read from the file.
 
 from __future__ import annotations
 
-from core.claims import claims as paper_claims
-from core.claims import num, paper_number
+from core.claim_text import claims as paper_claims
+from core.claim_text import num, paper_number
 
 UNIT_SUFFIX = {"x": "×", "%": " %"}
 

@@ -168,9 +168,10 @@ def main(argv=None) -> int:
         return 2
     try:
         failed = 0
-        probes = pending_probes(configs, args.profile, RESULTS) if args.jobs > 1 else []
-        if probes:  # side by side; the selection below then only reads them back
-            failed += run_parallel(probes, args.profile, args.jobs)
+        for _ in range(2 if args.jobs > 1 else 0):  # short probes, then any confirmation runs they call for
+            probes = pending_probes(configs, args.profile, RESULTS)
+            if probes:  # side by side; the selection below then only reads them back
+                failed += run_parallel(probes, args.profile, args.jobs)
         runs = plan(configs, args.profile)
         failed += (
             run_parallel(runs, args.profile, args.jobs) if args.jobs > 1 else run_serial(runs, args.profile)

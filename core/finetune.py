@@ -5,9 +5,10 @@ All methods go through one `transformers.Trainer`; a method only changes what is
 optimizer (GaLore; BAdam's BlockOptimizer from the `badam` package), adds a callback (LISA, MISA, IST on
 LoRA) or replaces the training step (ZO), as its entry in the registry `core.methods` says. Causal LMs learn
 the prompt's response; encoders (BERT family) are prompt-based classifiers over the task's verbalizers
-(`core.encoder_cls`). Writes ``metrics.jsonl``, ``result.json`` and
-``manifest.json`` into the run directory and resumes from its last complete checkpoint when interrupted
-(`core.checkpoints`); a diverging run stops early with ``status: diverged`` (`core.divergence`).
+(`core.encoder_cls`). Writes ``metrics.jsonl``, ``items.json`` (per-example validation losses and test
+correctness, `core.item_outputs`), ``result.json`` and ``manifest.json`` into the run directory and resumes from
+its last complete checkpoint when interrupted (`core.checkpoints`); a diverging run stops early with
+``status: diverged`` (`core.divergence`).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from core.io import (
     truncate_jsonl,
     write_new_json,
 )
+from core.item_outputs import example_losses, write_items
 from core.methods import RunContext, encoder_names, method_of, uses_lora
 from core.models import load_model, model_type
 from core.prompts import choice_accuracy, tokenize_dataset
@@ -313,6 +315,10 @@ def train(cfg: RunConfig, out: Path, profile: str = "cpu") -> dict:
         result.update(status="diverged", diverged_at=diverged.step, reason=diverged.reason, eval_loss=None)
     else:
         result.update(evaluate(trainer, tok, model, cfg))
+        if is_main_process() or cfg.sharding != "none":  # sharded: the forwards are collectives on every rank
+            items = example_losses(model, trainer.data_collator, trainer.eval_dataset, cfg.batch_size)
+            if is_main_process():
+                write_items(out, items, result)  # before result.json: a finished run always has its items
     if is_main_process():
         if cfg.save_adapter and uses_lora(cfg):
             save_adapter(model, out / ADAPTER_FILE)

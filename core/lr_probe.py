@@ -6,7 +6,10 @@ one probe run per grid value (``steps`` optimizer steps, seed 0, no lm-eval, no 
 ``select`` (``eval_loss``, the validation loss; a probe that fails or gives a non-finite loss is out, a tie goes to
 the smaller lr) is written with every probe's numbers to ``.../lr_probe/<profile>/<experiment>.<run>.json``
 (with a manifest), and every seed of the run then trains at that lr (its manifest records the selected ``lr`` and
-the rule). ``source: <experiment>.<run>`` takes another run's selection (e.g. the γ / K ablations use the
+the rule). With ``confirm: N`` the N best lrs of the short probe are then re-run for the run's full ``max_steps`` on
+``confirm_seed`` (outside the comparison's seeds; ``...-lr<lr>-full-s<seed>/``) and the lowest ``select`` among
+those decides: a short probe ranks, the deciding horizon chooses. ``source: <experiment>.<run>`` takes another
+run's selection (e.g. the γ / K ablations use the
 selection of LISA's main run, as LISA's ablations hold one lr fixed, App. A.4 / Table 6); a missing source
 selection is made from the source's own config file (CLI overrides of the asking run do not reach it).
 
@@ -73,6 +76,14 @@ def check(cfg: RunConfig) -> None:
         parse_grid(p.grid)
         if not 0 < p.steps <= cfg.max_steps:
             raise ConfigError(f"lr_probe.steps={p.steps}: expected 1..max_steps ({cfg.max_steps})")
+        if not 0 <= p.confirm <= len(parse_grid(p.grid)):
+            raise ConfigError(
+                f"lr_probe.confirm={p.confirm}: expected 0..{len(parse_grid(p.grid))} (the grid's size)"
+            )
+        if p.confirm and p.confirm_seed == cfg.seed:
+            raise ConfigError(
+                f"lr_probe.confirm_seed={p.confirm_seed} is a seed of the comparison; pick one outside `seeds`"
+            )
 
 
 def probe_configs(cfg: RunConfig) -> list[RunConfig]:
@@ -95,13 +106,39 @@ def probe_configs(cfg: RunConfig) -> list[RunConfig]:
     ]
 
 
+def ranked(rows: list[dict], key: str = "eval_loss") -> list[float]:
+    """The lrs of the rows with a finite `key`, best first (ties: the smaller lr)."""
+    ok = [r for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
+    return [r["lr"] for r in sorted(ok, key=lambda r: (r[key], r["lr"]))]
+
+
+def confirm_configs(cfg: RunConfig, short_rows: list[dict]) -> list[RunConfig]:
+    """The confirmation runs: the ``confirm`` best short-probe lrs, each for the full ``max_steps`` on
+    ``confirm_seed``, otherwise as the probes (no lm-eval, no weight norms)."""
+    p = cfg.lr_probe
+    base = dataclasses.replace(probe_configs(cfg)[0], max_steps=cfg.max_steps, seed=p.confirm_seed)
+    return [
+        dataclasses.replace(base, name=f"{cfg.experiment}.{cfg.name}-lr{lr:g}-full", lr=lr)
+        for lr in ranked(short_rows, p.select)[: p.confirm]
+    ]
+
+
+def _finished_rows(configs: list[RunConfig], profile: str, root: Path) -> list[dict] | None:
+    """The probe rows of `configs` when every one of them has a result.json, else None."""
+    outs = [run_dir(c, profile, root) for c in configs]
+    if not all((o / "result.json").exists() for o in outs):
+        return None
+    return [probe_row(c, o, read_json(o / "result.json"), root) for c, o in zip(configs, outs)]
+
+
 def pending_probes(
     configs: list[RunConfig], profile: str, root: Path = RESULTS
 ) -> list[tuple[RunConfig, Path]]:
     """(probe config, run directory) of every probe run still to make for `configs`: those of runs with their own
     grid and no selection yet, without a finished ``result.json``; one entry per directory (the seeds of a run share
-    their probes). `core.experiment --jobs N` runs these side by side before it plans, so `run_probe` then only
-    selects."""
+    their probes). A run with ``confirm`` gets its confirmation runs once its short probes have all finished (call
+    again after running these). `core.experiment --jobs N` runs these side by side before it plans, so `run_probe`
+    then only selects."""
     pending = {}
     for cfg in configs:
         if (
@@ -109,7 +146,9 @@ def pending_probes(
             or selection_path(cfg.paper, cfg.experiment, cfg.name, profile, root).exists()
         ):
             continue
-        for probe in probe_configs(cfg):
+        short = probe_configs(cfg)
+        rows = _finished_rows(short, profile, root) if cfg.lr_probe.confirm else None
+        for probe in short + (confirm_configs(cfg, rows) if rows is not None else []):
             out = run_dir(probe, profile, root)
             if not (out / "result.json").exists():
                 pending.setdefault(out, probe)
@@ -122,8 +161,8 @@ def selection_path(paper: str, experiment: str, name: str, profile: str, root: P
 
 def select(rows: list[dict], key: str = "eval_loss") -> float | None:
     """The lr of the row with the lowest finite `key` (ties: the smaller lr); None when every probe failed."""
-    ok = [r for r in rows if isinstance(r.get(key), (int, float)) and math.isfinite(r[key])]
-    return min(ok, key=lambda r: (r[key], r["lr"]))["lr"] if ok else None
+    best = ranked(rows, key)
+    return best[0] if best else None
 
 
 def probe_row(cfg: RunConfig, out: Path, result: dict, root: Path) -> dict:
@@ -144,6 +183,12 @@ def run_probe(cfg: RunConfig, profile: str, root: Path = RESULTS) -> dict:
         rows.append(probe_row(probe, out, run_one(probe, out, profile), root))
     p = cfg.lr_probe
     chosen = select(rows, p.select)
+    confirmed = []
+    for run in confirm_configs(cfg, rows) if p.confirm else []:
+        out = run_dir(run, profile, root)
+        print(f"lr confirm {cfg.experiment}.{cfg.name}: lr {run.lr:g}, {run.max_steps} steps", flush=True)
+        confirmed.append(probe_row(run, out, run_one(run, out, profile), root))
+    short_chosen, chosen = chosen, (select(confirmed, p.select) if p.confirm else chosen)
     record = {
         "experiment": cfg.experiment,
         "run": cfg.name,
@@ -162,6 +207,14 @@ def run_probe(cfg: RunConfig, profile: str, root: Path = RESULTS) -> dict:
         and len(rows) > 1
         and chosen in (min(r["lr"] for r in rows), max(r["lr"] for r in rows)),
     }
+    if p.confirm:  # only then: records without confirmation stay as they were
+        record.update(
+            short_selected_lr=short_chosen,
+            confirm={"best": p.confirm, "steps": cfg.max_steps, "seed": p.confirm_seed, "runs": confirmed},
+            rule=f"the {p.confirm} lowest {p.select} after {p.steps} steps re-run for {cfg.max_steps} steps on "
+            f"seed {p.confirm_seed}; the lowest {p.select} there; failed or non-finite runs excluded; ties to the "
+            "smaller lr",
+        )
     path = selection_path(cfg.paper, cfg.experiment, cfg.name, profile, root)
     if path.exists():
         old = read_json(path)

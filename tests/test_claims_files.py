@@ -40,9 +40,13 @@ def claim_errors(claim, arxiv_id):
         errors.append(f"keys {sorted((set(claim) - OPTIONAL_KEYS) ^ CLAIM_KEYS)} missing or unknown")
         return errors
     if claim["testable_offline"] is True and not (
-        isinstance(claim.get("primary"), list) and claim["primary"] and all(isinstance(p, str) for p in claim["primary"])
+        isinstance(claim.get("primary"), list)
+        and claim["primary"]
+        and all(isinstance(p, str) for p in claim["primary"])
     ):
-        errors.append("a testable claim needs `primary`: the list of its pre-registered tests ('comparison, metric')")
+        errors.append(
+            "a testable claim needs `primary`: the list of its pre-registered tests ('comparison, metric')"
+        )
     for key in ("id", "claim", "paper_text", "source"):
         if not isinstance(claim[key], str) or not claim[key].strip():
             errors.append(f"{key} must be a non-empty string")
@@ -85,7 +89,8 @@ def test_every_figure_artifact_has_its_claim(paper):
     claims = load(paper)["claims"]
     artifacts = figure_artifacts(paper)
     by_id = {c["id"]: c for c in claims}
-    missing = sorted(a for a in artifacts - {"claims"} if by_id.get(a, {}).get("figure") != a)  # claims: the forest plot
+    # "claims" is the forest plot, drawn from every claim
+    missing = sorted(a for a in artifacts - {"claims"} if by_id.get(a, {}).get("figure") != a)
     assert not missing, f"figure artifacts without a claim whose id and figure are the artifact: {missing}"
     unknown = sorted({c["figure"] for c in claims if c["figure"]} - artifacts)
     assert not unknown, f"claims name figures that papers/{paper}/figures.yaml does not list: {unknown}"

@@ -57,7 +57,9 @@ def test_ist_notebook_executes_into_a_figure(results, tmp_path, artifact):
         table = rec["table"]
         runs = {f"{arm}-s{s}" for arm in ("ist", "ist_random", "ist_slr100") for s in (0, 1)}
         assert set(table) == runs | {"pooled_dispersion"}
-        assert all(table[f"{a}-s{s}"]["updates"] == 2 for a in ("ist", "ist_slr100") for s in (0, 1))  # steps 2, 4
+        assert all(
+            table[f"{a}-s{s}"]["updates"] == 2 for a in ("ist", "ist_slr100") for s in (0, 1)
+        )  # steps 2, 4
         assert all(table[f"ist_random-s{s}"]["updates"] == 0 for s in (0, 1))  # the control runs no probes
         assert table["ist_slr100-s0"]["score_lr"] == 100
         for run in runs:

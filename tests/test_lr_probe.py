@@ -103,3 +103,46 @@ def test_probe_selects_lowest_validation_loss_and_runs_use_it(tmp_path):
     changed = load_experiment(write_configs(tmp_path / "configs", "1e-7,3e-3") / "main.yaml", "cpu")[0]
     with pytest.raises(RunExistsError, match="different lr selection"):
         run_probe(changed, "cpu", root)
+
+
+def test_confirmation_reruns_the_best_short_lrs_at_the_full_horizon(tmp_path, monkeypatch, tiny_cfg):
+    """Known answer with a stand-in trainer: the 4-step probe ranks 1e-2 < 3e-3 < 1e-3 (short probes favour large
+    lrs); at the full 20 steps on seed 1000, 3e-3 beats 1e-2, so 3e-3 is selected; 1e-3 is never re-run."""
+    import core.lr_probe as lp
+    from core.io import atomic_write_json
+    from core.run import run_dir
+
+    losses = {4: {1e-3: 2.0, 3e-3: 1.5, 1e-2: 1.2}, 20: {3e-3: 0.6, 1e-2: 0.9}}
+    made = []
+
+    def fake_run_one(cfg, out, profile):
+        made.append((cfg.lr, cfg.max_steps, cfg.seed, out.name))
+        result = {"eval_loss": losses[cfg.max_steps][cfg.lr], "status": "done", "steps": cfg.max_steps}
+        atomic_write_json(out / "result.json", result)
+        return result
+
+    monkeypatch.setattr(lp, "run_one", fake_run_one)
+    cfg = tiny_cfg(name="lisa", max_steps=20, lr_probe={"grid": "1e-3,3e-3,1e-2", "steps": 4, "confirm": 2})
+    root = tmp_path / "results"
+    short = lp.pending_probes([cfg], "cpu", root)
+    assert sorted(p.lr for p, _ in short) == [1e-3, 3e-3, 1e-2] and all(p.max_steps == 4 for p, _ in short)
+    for probe, out in short:  # as core.experiment --jobs runs them; then the confirmation runs are pending
+        out.mkdir(parents=True)
+        fake_run_one(probe, out, "cpu")
+    confirm = lp.pending_probes([cfg], "cpu", root)
+    assert sorted((p.lr, p.max_steps, p.seed) for p, _ in confirm) == [(3e-3, 20, 1000), (1e-2, 20, 1000)]
+    assert {out.name for _, out in confirm} == {"unit.lisa-lr0.003-full-s1000", "unit.lisa-lr0.01-full-s1000"}
+    record = lp.run_probe(cfg, "cpu", root)
+    assert record["short_selected_lr"] == 1e-2 and record["selected_lr"] == 3e-3
+    assert record["confirm"]["seed"] == 1000 and record["confirm"]["steps"] == 20
+    assert [r["lr"] for r in record["confirm"]["runs"]] == [1e-2, 3e-3]
+    assert not any(lr == 1e-3 and steps == 20 for lr, steps, _, _ in made)
+    assert run_dir(confirm[0][0], "cpu", root).exists()
+    with pytest.raises(ConfigError, match="confirm_seed"):
+        check(
+            tiny_cfg(
+                seed=1000, lr_probe={"grid": "1e-3,3e-3", "steps": 4, "confirm": 2, "confirm_seed": 1000}
+            )
+        )
+    with pytest.raises(ConfigError, match="lr_probe.confirm=3"):
+        check(tiny_cfg(lr_probe={"grid": "1e-3,3e-3", "steps": 4, "confirm": 3}))

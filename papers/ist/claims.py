@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from core.claims import claims, measured
-from core.claims_file import Row, finalize
+from core.claims_file import Row, report
 from core.io import RESULTS
 from core.stats import t_interval
 from core.study import study_path
@@ -205,15 +205,7 @@ def rows(profile: str = "cpu") -> list[Row]:
 
 
 def main(profile: str = "cpu") -> None:
-    result = finalize("ist", rows(profile))
-    for r in result["rows"]:
-        mde = r.the_mde()
-        print(
-            f"{r.claim}: {r.comparison}, {r.metric}: {r.interval or '—'} (MDE {mde if mde is None else f'{mde:.2g}'}, "
-            f"p {r.interval.p if r.interval else None}, Holm {r.p_adjusted}): {r.verdict or 'secondary'}"
-        )
-    for cid, verdict in result["claims"].items():
-        print(f"claim {cid}: {verdict}")
+    print("\n".join(report("ist", rows(profile))))
 
 
 if __name__ == "__main__":

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import sys
 
-import numpy as np
-
 from core.claims import measured, paper_claim
-from core.claims_file import Row, finalize
+from core.claims_file import Row, report
 from core.io import read_json
 from core.learnability import gate_path
 from core.results import by_method, load_json, load_runs, paired
@@ -446,19 +444,7 @@ def rows(profile: str = "cpu") -> list[Row]:
 
 
 def main(profile: str = "cpu") -> None:
-    out = finalize("lisa", rows(profile))
-    for r in out["rows"]:
-        iv = r.interval
-        what = "—" if iv is None else f"{iv}" + (f" p {iv.p:.3g}" if iv.p is not None else "")
-        holm = f" Holm p {r.p_adjusted:.3g}" if r.p_adjusted is not None else ""
-        mde = r.the_mde()
-        print(
-            f"{r.claim}: {r.comparison}, {r.metric}: {what}{holm}"
-            + (f" MDE {mde:.2g}" if mde is not None and np.isfinite(mde) else "")
-            + f" -> {r.verdict or 'secondary'}"
-        )
-    for cid, v in out["claims"].items():
-        print(f"claim {cid}: {v}")
+    print("\n".join(report("lisa", rows(profile))))
 
 
 if __name__ == "__main__":

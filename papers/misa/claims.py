@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 from core.claims import measured
-from core.claims_file import Row
+from core.claims_file import Row, report
 from core.results import load_json
 from core.sampling import importance_probs
 from core.stats import Interval, bootstrap_ratio_ci, optimal_probs, paired_interval
@@ -330,13 +330,7 @@ def rows(profile: str = "cpu") -> list[Row]:
 
 
 def main(profile: str = "cpu") -> None:
-    for r in rows(profile):
-        role = "primary" if r.primary else "secondary"
-        mde = r.the_mde()
-        print(
-            f"{r.claim}, {r.comparison}, {r.metric} ({role}): {r.interval} [{r.design}], MDE {mde:.2g}"
-            + (f" — {r.untestable}" if r.untestable else "")
-        )
+    print("\n".join(report("misa", rows(profile))))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import sys
 import numpy as np
 
 from core.claims import measured, paper_claim
-from core.claims_file import Row
+from core.claims_file import Row, report
 from core.data import load_task
 from core.io import REPO
 from core.results import load_json, load_runs
@@ -391,12 +391,7 @@ RETIRED = {
 
 
 def main(profile: str = "cpu") -> None:
-    for r in rows(profile):
-        iv = "—" if r.interval is None else f"{r.interval} ({r.design}, MDE {r.the_mde():.2g})"
-        role = "primary" if r.primary else "secondary"
-        print(
-            f"{r.claim}, {r.comparison}, {r.metric} [{role}]: {iv}{' ' + r.untestable if r.untestable else ''}"
-        )
+    print("\n".join(report("sparse_mezo", rows(profile))))
     print(
         "--- the 60-step runs of stream v1 (8558cbe), the superseded table's record (not in the claims file) ---"
     )

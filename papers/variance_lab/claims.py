@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from core.claims_file import Row
+from core.claims_file import Row, report
 from papers.variance_lab import compare as c
 
 EQUAL = (1.0, c.MARGIN)
@@ -164,9 +164,7 @@ def rows(profile: str = "cpu") -> list[Row]:
 
 
 def main(profile: str = "cpu") -> None:
-    for r in rows(profile):
-        role = "primary" if r.primary else "secondary"
-        print(f"{r.claim}, {r.comparison}, {r.metric} ({role}): {r.interval}, MDE {r.the_mde():.2g}")
+    print("\n".join(report("variance_lab", rows(profile))))
 
 
 if __name__ == "__main__":
