@@ -55,6 +55,17 @@ PROFILES = {
         galore_update_gap=200,
         steps=5,
     ),
+    # the method atlas's batch (papers/atlas: MISA's accuracy_math cpu design, 2 x 64, LISA gamma = 1), every method
+    "atlas": dict(
+        model="smollm2-135m",
+        batch=2,
+        seq=64,
+        gamma=1,
+        lora_r=8,
+        galore_rank=8,
+        galore_update_gap=200,
+        steps=5,
+    ),
     "tiny": dict(
         model="tiny-llama", batch=8, seq=64, gamma=2, lora_r=8, galore_rank=8, galore_update_gap=200, steps=3
     ),
@@ -70,6 +81,7 @@ PROFILES = {
     ),
 }
 METHODS = ("inference", "full", "lora", "galore", "lisa", "mezo", "sparse_mezo")
+ATLAS_METHODS = (*METHODS[:4], "dora", "badam", "lisa", "misa", "ist", "mezo", "sparse_mezo", "random_mezo")
 
 
 def bench_config(name: str, p: dict) -> RunConfig:
@@ -356,7 +368,7 @@ def zo_throughput(p: dict, batches, repeats: int, threads: int) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES))
-    parser.add_argument("--methods", nargs="*", default=list(METHODS))
+    parser.add_argument("--methods", nargs="*", help=f"default: {' '.join(METHODS)} (atlas: every method)")
     parser.add_argument(
         "--random-init", help="folder with the model's config.json: build it with random weights"
     )
@@ -369,7 +381,7 @@ def main(argv=None) -> int:
         print(f"{out} exists; `make bench FORCE=1` (or --force) re-measures it")
         return 0
     rows = []
-    for method in args.methods:
+    for method in args.methods or (ATLAS_METHODS if args.profile == "atlas" else METHODS):
         rows.append(bench_method(method, p, device))
         print_row(method, rows[-1])
     add_ratios(rows)

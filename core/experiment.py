@@ -24,10 +24,10 @@ import os
 import sys
 
 from core.config import ConfigError, parse_overrides
-from core.experiment_file import load_experiment
 from core.io import RESULTS, CorruptFileError, RunExistsError
 from core.lr_probe import check as check_probe
 from core.lr_probe import pending_probes, probing, with_selected_lr
+from core.reuse import load as load_experiment
 from core.run import run_dir
 from core.runner import experiment_files, run_one
 
@@ -39,8 +39,9 @@ def load_configs(
     only: list[str] | None = None,
     select: list[str] | None = None,
 ):
-    """Every run's config, in file order, before lr probes are applied; `only` keeps experiment files by stem,
-    `select` `runs` entries by name. Raises ConfigError for an empty selection."""
+    """Every run's config, in file order, before lr probes are applied (a reused run as its source's config,
+    `core.reuse`); `only` keeps experiment files by stem, `select` `runs` entries by name. Raises ConfigError for
+    an empty selection."""
     files = [path for target in targets for path in experiment_files(target)]
     unknown = sorted(set(only or []) - {p.stem for p in files})
     if unknown:

@@ -8,6 +8,7 @@ An experiment file (``papers/<p>/configs/<artifact>.yaml``) holds::
     profiles: {cpu: {...}, paper: {...}}   # overrides per profile; may also set `runs`/`seeds`
     runs: [{name: lisa, method: lisa}, ...]   # a run may set its own `seeds` (e.g. a deterministic zero-shot)
     seeds: [0, 1, 2]
+    reuse: {cpu: {full: misa/accuracy_math.full}}   # another experiment's runs (`core.reuse`)
 
 Every config is checked when it is built (`core.checks.run_config`: type, range, finiteness, choice, cross-field
 rules); CLI overrides (``key=value``, `core.config.parse_overrides`) are applied last: they win over ``base``, the
@@ -23,7 +24,17 @@ import yaml
 from core.checks import run_config
 from core.config import ConfigError, RunConfig, close_names, merge
 
-EXPERIMENT_KEYS = ("paper", "experiment", "base", "profiles", "runs", "seeds", "description", "artifact")
+EXPERIMENT_KEYS = (
+    "paper",
+    "experiment",
+    "base",
+    "profiles",
+    "runs",
+    "seeds",
+    "description",
+    "artifact",
+    "reuse",
+)
 
 
 class UniqueKeyLoader(yaml.SafeLoader):
