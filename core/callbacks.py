@@ -12,6 +12,7 @@ only the gradients of those that require grad; the state freed is this rank's sh
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
@@ -28,6 +29,7 @@ from core.layers import find_blocks, module_blocks
 from core.models import eval_mode
 from core.norms import block_norms, snapshot
 from core.sampling import ISTScores, ModuleImportanceSampler, UniformLayerSampler
+from core.settings import IstSettings, LisaSettings, MisaSettings
 
 
 def base_optimizer(optimizer):
@@ -128,6 +130,12 @@ class BlockSwitchCallback(TrainerCallback):
         self.sampler = None
         self.trainer = None
         self.reducer_over = None
+
+    @classmethod
+    def from_settings(cls, settings, seed: int = 0, **extra):
+        """The callback of a method's settings object (`core.settings`; every field is a keyword of `cls`), with
+        the run's `seed`; `extra` keywords win over the settings' (e.g. IST's probe-batch function)."""
+        return cls(**{**dataclasses.asdict(settings), "seed": seed, **extra})
 
     def bind(self, trainer):
         """Let the callback reach the Trainer's DDP wrapper, so every switch rebuilds DDP's reducer over exactly
@@ -248,16 +256,17 @@ class BlockSwitchCallback(TrainerCallback):
 class LisaCallback(BlockSwitchCallback):
     """LISA (Pan et al. 2024, Alg. 1): embeddings + head always trained, γ middle layers every K steps.
 
-    ``trainer.add_callback(LisaCallback(gamma=2, interval=20))`` is all a user adds.
+    ``trainer.add_callback(LisaCallback(gamma=2, interval=20))`` is all a user adds; the defaults are
+    `core.settings.LisaSettings`'s.
     """
 
     def __init__(
         self,
-        gamma: int = 2,
-        interval: int = 20,
+        gamma: int = LisaSettings.gamma,
+        interval: int = LisaSettings.interval,
         seed: int = 0,
-        train_embeddings: bool = True,
-        train_head: bool = True,
+        train_embeddings: bool = LisaSettings.train_embeddings,
+        train_head: bool = LisaSettings.train_head,
     ):
         super().__init__(interval)
         if gamma < 0:
@@ -287,15 +296,15 @@ class MisaCallback(BlockSwitchCallback):
 
     def __init__(
         self,
-        budget: float = 0.03,
-        eta: float = 1.0,
-        interval: int = 50,
-        beta: float = 0.8,
-        clip: float = 5.0,
-        sample_last: int = 2,
+        budget: float = MisaSettings.budget,
+        eta: float = MisaSettings.eta,
+        interval: int = MisaSettings.interval,
+        beta: float = MisaSettings.beta,
+        clip: float = MisaSettings.clip,
+        sample_last: int = MisaSettings.sample_last,
         seed: int = 0,
-        train_embeddings: bool = False,
-        train_head: bool = False,
+        train_embeddings: bool = MisaSettings.train_embeddings,
+        train_head: bool = MisaSettings.train_head,
     ):
         super().__init__(interval)
         self.kw = dict(
@@ -352,16 +361,16 @@ class ISTCallback(BlockSwitchCallback):
 
     def __init__(
         self,
-        interval: int = 10,
-        update_frac: float = 0.25,
-        suppress_frac: float = 0.5,
-        n_probes: int = 3,
-        lr: float = 10.0,
-        suppression: float = 0.25,
+        interval: int = IstSettings.interval,
+        update_frac: float = IstSettings.update_frac,
+        suppress_frac: float = IstSettings.suppress_frac,
+        n_probes: int = IstSettings.n_probes,
+        lr: float = IstSettings.lr,
+        suppression: float = IstSettings.suppression,
         seed: int = 0,
-        uniform: bool = False,
+        uniform: bool = IstSettings.uniform,
         probe_batch=None,
-        free_state: bool = True,
+        free_state: bool = IstSettings.free_state,
         log_path=None,
     ):
         super().__init__(1)

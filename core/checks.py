@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 
-from core import methods
+from core import methods, settings
 from core.config import DTYPES, LR_SCHEDULERS, SHARDINGS, ConfigError, RunConfig, build, close_names
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")  # one path component: no '/', no leading '.'
@@ -19,20 +20,18 @@ HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")  # gpt2, org/name
 CHOICES = {
     "lr_scheduler": LR_SCHEDULERS,
     "dtype": DTYPES,
-    "badam.switch_mode": ("random", "ascending", "descending", "fixed"),
-    "zo.mask": ("magnitude", "random"),
     "sharding": SHARDINGS,
 }
-# methods run sharded (`core.fsdp`, tested on CPU with gloo); and settings that read or write the full weights on
-# rank 0 alone, which under FSDP2 hold only rank 0's shards (and would wait forever on a forward's all-gather)
-FSDP2_METHODS = ("full", "lora", "lisa", "misa", "ist", "badam")
+# settings that read or write the full weights on rank 0 alone, which under FSDP2 hold only rank 0's shards (and
+# would wait forever on a forward's all-gather); the methods that run sharded say so in the registry (`fsdp2`)
 RANK0_ONLY = {
     "probe_every": "the full-gradient probe",
     "log_weight_norms": "the weight-norm log",
     "save_adapter": "the adapter export",
     "lm_eval_limit": "lm-eval",
 }
-# allowed interval of every numeric field; '(' / ')' exclude the bound
+# allowed interval of every numeric field outside the methods' settings (those carry their own: `core.settings`);
+# '(' / ')' exclude the bound
 RANGES = {
     "seed": "[0, 4294967295]",
     "max_steps": "(0, inf)",
@@ -51,30 +50,6 @@ RANGES = {
     "lm_eval_limit": "[0, inf)",
     "probe_every": "[0, inf)",
     "probe_examples": "(0, inf)",
-    "lora.r": "(0, inf)",
-    "lora.alpha": "(0, inf)",
-    "lora.dropout": "[0, 1)",
-    "lisa.gamma": "[0, inf)",
-    "lisa.interval": "(0, inf)",
-    "galore.rank": "(0, inf)",
-    "galore.update_proj_gap": "(0, inf)",
-    "galore.scale": "(0, inf)",
-    "misa.budget": "(0, 1]",
-    "misa.eta": "[0, inf)",
-    "misa.interval": "(0, inf)",
-    "misa.beta": "[0, 1)",
-    "misa.clip": "(0, inf)",
-    "misa.sample_last": "[0, inf)",
-    "badam.interval": "(0, inf)",
-    "ist.interval": "(0, inf)",
-    "ist.n_probes": "(0, inf)",
-    "ist.suppress_frac": "(0, 1]",
-    "ist.suppression": "[0, 1]",
-    "ist.update_frac": "(0, 1]",
-    "ist.lr": "(0, inf)",
-    "ist.probe_batch": "(0, inf)",
-    "zo.eps": "(0, inf)",
-    "zo.sparsity": "[0, 1)",
     "divergence.loss_factor": "[0, inf)",
     "divergence.patience": "(0, inf)",
     "divergence.zero_grad_steps": "[0, inf)",
@@ -102,14 +77,38 @@ def run_config(data: dict) -> RunConfig:
     return cfg
 
 
+def sections(cfg: RunConfig) -> dict:
+    """{key: settings object} of every settings section of `cfg`: its nested fields and its mounted sections."""
+    nested = {f.name: getattr(cfg, f.name) for f in fields(cfg) if is_dataclass(getattr(cfg, f.name))}
+    return {**nested, **cfg.mounted}
+
+
+def all_ranges(cfg: RunConfig) -> dict[str, str]:
+    """{dotted key: allowed interval}: RANGES, then every section's own (`core.settings.setting`)."""
+    own = {
+        f"{key}.{name}": iv
+        for key, obj in sections(cfg).items()
+        for name, iv in settings.ranges(type(obj)).items()
+    }
+    return {**RANGES, **own}
+
+
+def all_choices(cfg: RunConfig) -> dict[str, tuple]:
+    """{dotted key: allowed values}: CHOICES, then every section's own."""
+    own = {
+        f"{key}.{n}": c for key, obj in sections(cfg).items() for n, c in settings.choices(type(obj)).items()
+    }
+    return {**CHOICES, **own}
+
+
 def validate(cfg: RunConfig) -> None:
     """Ranges, choices, safe names, then the rules that tie fields together; the first problem is raised."""
-    for key, interval in RANGES.items():
+    for key, interval in all_ranges(cfg).items():
         if not _inside(_get(cfg, key), interval):
             raise ConfigError(f"{key}={_get(cfg, key)!r}: must be in {interval.replace('inf', '∞')}")
     if cfg.method_module:
         methods.load_module(cfg.method_module)  # it registers the config's method
-    for key, valid in {"method": methods.names(), **CHOICES}.items():  # methods: the registry (core.methods)
+    for key, valid in {"method": methods.names(), **all_choices(cfg)}.items():  # methods: the registry
         if _get(cfg, key) not in valid:
             raise ConfigError(
                 f"{key}={_get(cfg, key)!r} is not known{close_names(str(_get(cfg, key)), valid)}"
@@ -198,9 +197,7 @@ def check_model(cfg: RunConfig) -> None:
     from core.encoder_cls import ENCODER_TYPES
 
     config = model_config(cfg.model)
-    if config is None:
-        return
-    if config.get("model_type") in ENCODER_TYPES:
+    if config is not None and config.get("model_type") in ENCODER_TYPES:
         if not methods.method_of(cfg).encoder_ok:
             raise ConfigError(
                 f"method={cfg.method!r}: encoder model {cfg.model} supports "
@@ -215,7 +212,8 @@ def check_model(cfg: RunConfig) -> None:
                 f"task={cfg.task!r}: encoder model {cfg.model} needs a task with verbalizers "
                 "(sentiment, entailment, boolq)"
             )
-    problem = methods.method_of(cfg).check(cfg, config.get("num_hidden_layers", config.get("n_layer")))
+    layers = None if config is None else config.get("num_hidden_layers", config.get("n_layer"))
+    problem = methods.method_of(cfg).check(cfg, layers)  # layers None: a hub model not downloaded yet
     if problem:
         raise ConfigError(problem)
 
@@ -229,15 +227,10 @@ def check_sharding(cfg: RunConfig) -> None:
             f"sharding=fsdp2 with method={cfg.method}: MeZO is not sharded here; under torchrun it runs "
             "data-parallel with sharding=none (core.zo_dp)"
         )
-    if cfg.method not in FSDP2_METHODS:
+    if not methods.method_of(cfg).fsdp2:
         raise ConfigError(
-            f"sharding=fsdp2 with method={cfg.method}: supported for {', '.join(FSDP2_METHODS)}; use "
+            f"sharding=fsdp2 with method={cfg.method}: supported for {', '.join(methods.fsdp2_names())}; use "
             "sharding=none (DDP under torchrun)"
-        )
-    if cfg.method == "badam" and cfg.save_every:
-        raise ConfigError(
-            f"save_every={cfg.save_every} with method=badam and sharding=fsdp2: the sharded checkpoint keeps AdamW's "
-            "moments but not BlockOptimizer's block position; set save_every=0 or use sharding=none"
         )
     for key, what in RANK0_ONLY.items():
         if getattr(cfg, key):

@@ -17,26 +17,15 @@ from dataclasses import dataclass, field, fields
 
 import yaml
 
-
-@dataclass
-class LoraSettings:
-    """LoRA baseline (Hu et al. 2021); LISA §4.2 uses rank 128 on all linear layers."""
-
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.0
-    targets: str = "all-linear"
-    dora: bool = False  # DoRA (Liu et al. 2024) through peft's use_dora
-
-
-@dataclass
-class LisaSettings:
-    """LISA Alg. 1: gamma middle layers re-sampled every `interval` (K) optimizer steps."""
-
-    gamma: int = 2
-    interval: int = 5
-    train_embeddings: bool = True
-    train_head: bool = True
+from core.settings import (  # noqa: F401 - the method settings, re-exported for `from core.config import ...`
+    BadamSettings,
+    GaloreSettings,
+    IstSettings,
+    LisaSettings,
+    LoraSettings,
+    MisaSettings,
+    ZoSettings,
+)
 
 
 @dataclass
@@ -53,74 +42,6 @@ class LrProbeSettings:
     source: str = ""
     confirm: int = 0
     confirm_seed: int = 1000
-
-
-@dataclass
-class MisaSettings:
-    """MISA (Liu et al. 2025) defaults from the reference fine-tuning scripts (papers/misa/REFERENCE.md §3):
-    budget δ = 3 % of all parameters, η = 1, re-selection every T = 50 steps, EMA β = 0.8, clip 5,
-    `sample_last` = 2, embeddings and head frozen."""
-
-    budget: float = 0.03
-    eta: float = 1.0
-    interval: int = 50
-    beta: float = 0.8
-    clip: float = 5.0
-    sample_last: int = 2
-    train_embeddings: bool = False
-    train_head: bool = False
-
-
-@dataclass
-class BadamSettings:
-    """BAdam (Luo et al. 2024) through the `badam` package's BlockOptimizer: one layer trainable at a time,
-    switched every `interval` steps in `switch_mode` order; embeddings/head frozen (MISA's BAdam baseline)."""
-
-    interval: int = 50
-    switch_mode: str = "random"
-    include_embedding: bool = False
-    include_lm_head: bool = False
-
-
-@dataclass
-class IstSettings:
-    """IST (Yao et al. 2024) defaults from the reference `ist.py` (papers/ist/REFERENCE.md §2): score update
-    every `interval` = 10 steps from `n_probes` = 3 probe forwards with half of the layers' adapters scaled by
-    `suppression` = 0.25, score lr 10, 25 % of the layers trained per step; probe batch 16 training examples.
-    `uniform: true` is the random-selection control (same fraction, no scores). `free_state: false` keeps the
-    AdamW state of deselected adapters (the reference's behaviour) instead of freeing it."""
-
-    interval: int = 10
-    n_probes: int = 3
-    suppress_frac: float = 0.5
-    suppression: float = 0.25
-    update_frac: float = 0.25
-    lr: float = 10.0
-    probe_batch: int = 16
-    uniform: bool = False
-    free_state: bool = True
-
-
-@dataclass
-class ZoSettings:
-    """MeZO (Malladi et al. 2023) / Sparse MeZO (Liu et al. 2024), `method: mezo`. eps = 1e-3 as MeZO's
-    large_models/run.py; `sparsity` is the excluded fraction per tensor (0 = dense MeZO; Sparse MeZO's best is
-    0.8); `mask` magnitude (S-MeZO) or random (R-MeZO control); `lora: true` runs ZO on LoRA adapters only (MeZO
-    README: lr 1e-4, eps 1e-2)."""
-
-    eps: float = 1e-3
-    sparsity: float = 0.0
-    mask: str = "magnitude"
-    lora: bool = False
-
-
-@dataclass
-class GaloreSettings:
-    """GaLore (Zhao et al. 2024) via galore-torch, applied to the 2-D weights of the blocks."""
-
-    rank: int = 8
-    update_proj_gap: int = 50
-    scale: float = 0.25
 
 
 @dataclass
@@ -179,9 +100,20 @@ class RunConfig:
     ist: IstSettings = field(default_factory=IstSettings)
     zo: ZoSettings = field(default_factory=ZoSettings)
     divergence: DivergenceSettings = field(default_factory=DivergenceSettings)
+    # the settings of a plug-in method under its own key ({key: settings object}, `mount`); read as `cfg.<key>`
+    mounted: dict = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """Every field as plain data; a mounted section appears under its own key, as in the YAML."""
+        out = dataclasses.asdict(self)
+        out.update(out.pop("mounted"))
+        return out
+
+    def __getattr__(self, name: str):
+        mounted = self.__dict__.get("mounted") or {}
+        if name in mounted:
+            return mounted[name]
+        raise AttributeError(f"RunConfig has no setting {name!r}")
 
     @property
     def test_limit(self) -> int:
@@ -204,6 +136,54 @@ SHARDINGS = ("none", "fsdp2")
 
 class ConfigError(ValueError):
     """A configuration problem, phrased so the user knows what to change."""
+
+
+MOUNTS: dict[str, type] = {}  # config key -> settings class of a plug-in method (not a RunConfig field)
+SECTION_OF: dict[str, str] = {}  # method name -> the config key of its settings
+
+
+def _same_class(a, b) -> bool:
+    """The same class, or the same one defined again (a plug-in module imported a second time)."""
+    return a is b or (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
+
+
+def mount(method: str, key: str, cls) -> None:
+    """Mount `method`'s settings class `cls` under config key `key`: a RunConfig field of that very class (the
+    built-in methods) or a section of its own (a plug-in's key, built by `build` and read as ``cfg.<key>``)."""
+    hints = typing.get_type_hints(RunConfig)
+    if key in hints and hints[key] is not cls:
+        raise ValueError(f"settings key {key!r} of method {method!r} is a RunConfig field of another type")
+    if key not in hints:
+        if key in MOUNTS and not _same_class(MOUNTS[key], cls):
+            raise ValueError(f"settings key {key!r} of method {method!r} is taken by {MOUNTS[key].__name__}")
+        MOUNTS[key] = cls
+    SECTION_OF[method] = key
+
+
+def import_method_module(name: str) -> None:
+    """Import the module that registers a config's method (``method_module``); a missing one is a ConfigError."""
+    import importlib
+
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        raise ConfigError(
+            f"method_module={name!r} cannot be imported ({err}); give a module on the Python path "
+            "(e.g. mypkg.my_method) that calls core.methods.register"
+        ) from None
+
+
+def split_mounted(data: dict) -> tuple[dict, dict]:
+    """(the RunConfig keys of `data`, {key: built settings} of its plug-in sections); ``method_module`` is imported
+    first, and the config's own method gets its section with the defaults when `data` has none."""
+    module = data.get("method_module")
+    if isinstance(module, str) and module:
+        import_method_module(module)
+    mounted = {key: build(MOUNTS[key], value, f"{key}.") for key, value in data.items() if key in MOUNTS}
+    own = SECTION_OF.get(data.get("method")) if isinstance(data.get("method"), str) else None
+    if own in MOUNTS and own not in mounted:
+        mounted[own] = MOUNTS[own]()
+    return {k: v for k, v in data.items() if k not in MOUNTS}, mounted
 
 
 def close_names(key: str, valid) -> str:
@@ -244,9 +224,12 @@ def build(cls, data: dict, where: str = ""):
     range or cross-field check (`core.checks.run_config` adds them), so a stored config gets its defaults filled."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where.rstrip('.') or 'config'}: expected a mapping of keys, got {data!r}")
+    mounted = None
+    if cls is RunConfig:
+        data, mounted = split_mounted(data)
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in fields(cls)}
-    kwargs = {}
+    names = {f.name for f in fields(cls)} - {"mounted"}
+    kwargs = {} if mounted is None else {"mounted": mounted}
     for key, value in data.items():
         path = f"{where}{key}"
         if key not in names:

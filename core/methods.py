@@ -13,7 +13,13 @@ An entry says what the method changes in a plain AdamW `transformers.Trainer` ru
   no gradient to clip or accumulate;
 - `trains`: False for evaluation only (`zero_shot`); `encoder_ok`: an encoder's verbalizer classifier
   (`core.encoder_cls`) can use it; `check(cfg, layers)`: a config problem in words (None: none);
-- `memory`: the terms of the analytic peak-memory model (`MemoryTerms`, read by `core.memory.predict_memory`).
+- `memory`: the terms of the analytic peak-memory model (`MemoryTerms`, read by `core.memory.predict_memory`);
+- `settings`: the method's own settings dataclass (`core.settings`: defaults, ranges, help), mounted in the run
+  config under `key` (default: the name; ``cfg.<key>``), whose ranges the config checks read and from which its
+  callback is built (`settings_of`); `label`: its name in figures (`core.plotting.name`); `fsdp2`: it runs sharded.
+
+A method outside this file lives in a module of its own, named by a config's ``method_module`` (README "Adding a
+method"); every entry point imports it by that name (`get`, `resolve`, `method_of` take the module).
 
 An `Alias` names a method with some settings fixed, for the bench and the memory model (`core.memory`):
 ``sparse_mezo`` is ``mezo`` with ``zo.sparsity`` 0.8 (magnitude mask, Sparse MeZO's best), ``random_mezo`` the
@@ -22,28 +28,23 @@ same with the random mask (R-MeZO control), ``inference`` is ``zero_shot``. Conf
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from core.callbacks import ISTCallback, LisaCallback, MisaCallback
-from core.config import ConfigError, close_names
-
-GALORE_TARGETS = [
-    "q_proj",
-    "k_proj",
-    "v_proj",
-    "o_proj",
-    "gate_proj",
-    "up_proj",
-    "down_proj",
-    "c_attn",
-    "c_fc",
-]
+from core.config import close_names, import_method_module, mount
+from core.optimizers import badam_optimizer, galore_optimizer, galore_trainer_args
+from core.settings import (
+    BadamSettings,
+    GaloreSettings,
+    IstSettings,
+    LisaSettings,
+    LoraSettings,
+    MisaSettings,
+    ZoSettings,
+)
 
 
 def never(cfg) -> bool:
@@ -123,6 +124,22 @@ class Method:
     trainer_args: Callable = no_trainer_args  # cfg -> extra TrainingArguments
     check: Callable = no_problem  # (cfg, model layers or None) -> a config problem in words, or None
     memory: MemoryTerms = MemoryTerms()  # terms of the analytic memory model (core.memory)
+    settings: type | None = (
+        None  # its settings dataclass (core.settings), mounted in the config under `section`
+    )
+    key: str = ""  # the config key of its settings (default: its name)
+    label: str = ""  # its name in figures (default: its name)
+    fsdp2: bool = False  # runs sharded under sharding=fsdp2 (core.fsdp; tested on CPU with gloo)
+
+    @property
+    def section(self) -> str:
+        """The config key of its settings (``cfg.<section>``)."""
+        return self.key or self.name
+
+    @property
+    def display(self) -> str:
+        """Its name in figures and tables."""
+        return self.label or self.name
 
 
 @dataclass(frozen=True)
@@ -142,6 +159,8 @@ def register(method: Method) -> Method:
     """Add `method`; its name becomes a valid ``method:`` of a config."""
     if method.name in METHODS or method.name in ALIASES:
         raise ValueError(f"method {method.name!r} is already registered")
+    if method.settings is not None:
+        mount(method.name, method.section, method.settings)
     METHODS[method.name] = method
     return method
 
@@ -164,35 +183,41 @@ def encoder_names() -> tuple[str, ...]:
     return tuple(name for name, m in METHODS.items() if m.encoder_ok)
 
 
-def get(name: str) -> Method:
-    if name not in METHODS:
-        raise KeyError(f"unknown method {name!r}{close_names(name, METHODS)}")
-    return METHODS[name]
+def fsdp2_names() -> tuple[str, ...]:
+    return tuple(name for name, m in METHODS.items() if m.fsdp2)
 
 
 def load_module(name: str) -> None:
     """Import the module that registers a config's method (``method_module``); a missing one is a ConfigError."""
-    try:
-        importlib.import_module(name)
-    except ModuleNotFoundError as err:
-        raise ConfigError(
-            f"method_module={name!r} cannot be imported ({err}); give a module on the Python path "
-            "(e.g. mypkg.my_method) that calls core.methods.register"
-        ) from None
+    import_method_module(name)
+
+
+def get(name: str, module: str = "") -> Method:
+    """The entry of method `name`; `module` (a ``method_module``), if given, is imported first."""
+    if module:
+        load_module(module)
+    if name not in METHODS:
+        hint = "" if module else "; a method of your own: name its module (method_module / --method-module)"
+        raise KeyError(f"unknown method {name!r}{close_names(name, METHODS)}{hint}")
+    return METHODS[name]
 
 
 def method_of(cfg) -> Method:
     """The entry of a config's method (any object with ``method``; ``method_module``, if set, is imported first)."""
-    if getattr(cfg, "method_module", ""):
-        load_module(cfg.method_module)
-    return get(cfg.method)
+    return get(cfg.method, getattr(cfg, "method_module", ""))
 
 
-def resolve(name: str) -> tuple[Method, dict]:
-    """(method, fixed settings) of a method name or an alias."""
+def resolve(name: str, module: str = "") -> tuple[Method, dict]:
+    """(method, fixed settings) of a method name or an alias (`module` imported first, as `get`)."""
     if name in ALIASES:
         return get(ALIASES[name].method), ALIASES[name].settings
-    return get(name), {}
+    return get(name, module), {}
+
+
+def settings_of(cfg):
+    """The settings object of a config's method (``cfg.<key>``); None for a method without settings."""
+    method = method_of(cfg)
+    return None if method.settings is None else getattr(cfg, method.section)
 
 
 def uses_lora(cfg) -> bool:
@@ -201,14 +226,7 @@ def uses_lora(cfg) -> bool:
 
 def lisa_callback(cfg, ctx: RunContext) -> LisaCallback:
     """LISA (Pan et al. 2024, Alg. 1): γ middle layers re-drawn every K optimizer steps."""
-    s = cfg.lisa
-    return LisaCallback(
-        gamma=s.gamma,
-        interval=s.interval,
-        seed=cfg.seed,
-        train_embeddings=s.train_embeddings,
-        train_head=s.train_head,
-    )
+    return LisaCallback.from_settings(cfg.lisa, seed=cfg.seed)
 
 
 def lisa_check(cfg, layers: int | None) -> str | None:
@@ -218,20 +236,19 @@ def lisa_check(cfg, layers: int | None) -> str | None:
     return None
 
 
+def badam_check(cfg, layers: int | None) -> str | None:
+    """Sharded BAdam cannot resume: BlockOptimizer's block position is not in the DCP checkpoint."""
+    if cfg.sharding == "fsdp2" and cfg.save_every:
+        return (
+            f"save_every={cfg.save_every} with method=badam and sharding=fsdp2: the sharded checkpoint keeps AdamW's "
+            "moments but not BlockOptimizer's block position; set save_every=0 or use sharding=none"
+        )
+    return None
+
+
 def misa_callback(cfg, ctx: RunContext) -> MisaCallback:
     """MISA (Liu et al. 2025): weight matrices drawn by importance under the budget δ every T steps."""
-    m = cfg.misa
-    return MisaCallback(
-        budget=m.budget,
-        eta=m.eta,
-        interval=m.interval,
-        beta=m.beta,
-        clip=m.clip,
-        sample_last=m.sample_last,
-        seed=cfg.seed,
-        train_embeddings=m.train_embeddings,
-        train_head=m.train_head,
-    )
+    return MisaCallback.from_settings(cfg.misa, seed=cfg.seed)
 
 
 def ist_callback(cfg, ctx: RunContext) -> ISTCallback:
@@ -242,68 +259,8 @@ def ist_callback(cfg, ctx: RunContext) -> ISTCallback:
         if ctx.train is None
         else (lambda sampler: ctx.batch(sampler.probe_indices(len(ctx.train), i.probe_batch)))
     )
-    return ISTCallback(
-        interval=i.interval,
-        update_frac=i.update_frac,
-        suppress_frac=i.suppress_frac,
-        n_probes=i.n_probes,
-        lr=i.lr,
-        suppression=i.suppression,
-        seed=cfg.seed,
-        uniform=i.uniform,
-        probe_batch=probe,
-        free_state=i.free_state,
-        log_path=ctx.log("ist_scores.jsonl"),
-    )
-
-
-def badam_optimizer(model, cfg):
-    """BAdam's BlockOptimizer around AdamW (BAdam README usage); it freezes all but one block itself."""
-    from badam import BlockOptimizer
-
-    base = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    b = cfg.badam
-    return BlockOptimizer(
-        base_optimizer=base,
-        named_parameters_list=list(model.named_parameters()),
-        switch_block_every=b.interval,
-        switch_mode=b.switch_mode,
-        verbose=0,
-        include_embedding=b.include_embedding,
-        include_lm_head=b.include_lm_head,
-    )
-
-
-def galore_trainer_args(cfg) -> dict:
-    """GaLore (Zhao et al. 2024) through the Trainer's galore-torch integration, on the blocks' linear modules."""
-    g = cfg.galore
-    return dict(
-        optim="galore_adamw",
-        optim_target_modules=GALORE_TARGETS,
-        optim_args=f"rank={g.rank},update_proj_gap={g.update_proj_gap},scale={g.scale}",
-    )
-
-
-def galore_optimizer(model, cfg):
-    """GaLoreAdamW on the 2-D weights inside the layers, plain AdamW on the rest (GaLore §4 setup)."""
-    from galore_torch import GaLoreAdamW
-
-    low_rank = [p for n, p in model.named_parameters() if p.dim() == 2 and ".layers." in f".{n}"]
-    ids = {id(p) for p in low_rank}
-    rest = [p for p in model.parameters() if id(p) not in ids]
-    g = cfg.galore
-    return GaLoreAdamW(
-        [
-            {"params": rest},
-            {
-                "params": low_rank,
-                "rank": g.rank,
-                "update_proj_gap": g.update_proj_gap,
-                "scale": g.scale,
-                "proj_type": "std",
-            },
-        ],
-        lr=cfg.lr,
+    return ISTCallback.from_settings(
+        i, seed=cfg.seed, probe_batch=probe, log_path=ctx.log("ist_scores.jsonl")
     )
 
 
@@ -311,75 +268,116 @@ FULL_MEMORY = MemoryTerms(tied_grad=True, low_rank_state=True)
 LORA_MEMORY = MemoryTerms(trainable="lora", activations="lora", lora_weights=True)
 FORWARD_MEMORY = MemoryTerms(trainable="none", activations="forward")
 
-register(Method("full", "full fine-tuning (AdamW)", encoder_ok=True, memory=FULL_MEMORY))
 register(
-    Method("lora", "LoRA (Hu et al. 2021) through peft", adapter=always, encoder_ok=True, memory=LORA_MEMORY)
+    Method(
+        "full", "full fine-tuning (AdamW)", label="Full FT", encoder_ok=True, memory=FULL_MEMORY, fsdp2=True
+    )
+)
+register(
+    Method(
+        "lora",
+        "LoRA (Hu et al. 2021) through peft",
+        label="LoRA",
+        adapter=always,
+        encoder_ok=True,
+        memory=LORA_MEMORY,
+        settings=LoraSettings,
+        fsdp2=True,
+    )
 )
 register(
     Method(
         "dora",
         "DoRA (Liu et al. 2024) through peft's use_dora",
+        label="DoRA",
         adapter=always,
         dora=True,
         encoder_ok=True,
         memory=LORA_MEMORY,
+        settings=LoraSettings,
+        key="lora",
     )
 )  # DoRA's magnitude vectors (one per output row) not counted
 register(
     Method(
         "galore",
         "GaLore (Zhao et al. 2024) through galore-torch",
+        label="GaLore",
         trainer_args=galore_trainer_args,
         step_optimizer=galore_optimizer,
         memory=FULL_MEMORY,
+        settings=GaloreSettings,
     )
 )
 register(
     Method(
         "lisa",
         "LISA (Pan et al. 2024, Alg. 1)",
+        label="LISA",
         callback=lisa_callback,
         check=lisa_check,
         memory=MemoryTerms(trainable="lisa", activations="gamma_layers", tied_grad=True),
+        settings=LisaSettings,
+        fsdp2=True,
     )
 )
 register(
     Method(
         "misa",
         "MISA (Liu et al. 2025)",
+        label="MISA",
         callback=misa_callback,
         memory=MemoryTerms(trainable="block", activations="block", budget_block=True),
+        settings=MisaSettings,
+        fsdp2=True,
     )
 )
 register(
     Method(
         "badam",
         "BAdam (Luo et al. 2024) through the badam package",
+        label="BAdam",
         optimizer=badam_optimizer,
+        check=badam_check,
         memory=MemoryTerms(trainable="block", activations="block", master_copy=True),
+        settings=BadamSettings,
+        fsdp2=True,
     )
 )
 register(
     Method(
         "ist",
         "IST (Yao et al. 2024) on LoRA adapters",
+        label="LoRA + IST",
         adapter=always,
         callback=ist_callback,
         memory=MemoryTerms(trainable="ist", activations="lora", lora_weights=True),
+        settings=IstSettings,
+        fsdp2=True,
     )
 )
 register(
     Method(
         "mezo",
         "MeZO (Malladi et al. 2023) / Sparse MeZO (Liu et al. 2024) with zo.sparsity",
+        label="MeZO",
         adapter=zo_on_lora,
         encoder_ok=True,
         zeroth_order=True,
         memory=MemoryTerms(trainable="none", activations="forward", zeroth_order=True),
+        settings=ZoSettings,
+        key="zo",
     )
 )
 register(
-    Method("zero_shot", "no training: evaluation only", encoder_ok=True, trains=False, memory=FORWARD_MEMORY)
+    Method(
+        "zero_shot",
+        "no training: evaluation only",
+        label="zero-shot",
+        encoder_ok=True,
+        trains=False,
+        memory=FORWARD_MEMORY,
+    )
 )
 
 register_alias(Alias("inference", "zero_shot"))

@@ -1,7 +1,9 @@
 """Samplers of what to train: plain objects with their own `torch.Generator` (never the global RNG).
 
 Each sampler has ``state_dict()`` / ``load_state_dict()`` so an interrupted run continues the exact
-same sequence of draws.
+same sequence of draws. A sampler of your own (a plug-in method) does the same with the public helpers: draw from
+``generator(seed)``, save ``rng_state(gen)`` in its state dict and restore it with ``set_rng_state``. Defaults come
+from the methods' settings (`core.settings`).
 """
 
 from __future__ import annotations
@@ -9,18 +11,23 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from core.settings import IstSettings, MisaSettings
 
-def _generator(seed: int) -> torch.Generator:
+
+def generator(seed: int) -> torch.Generator:
+    """A private CPU generator seeded with `seed` (a sampler never draws from the global RNG)."""
     gen = torch.Generator(device="cpu")
     gen.manual_seed(int(seed))
     return gen
 
 
-def _rng_state(gen: torch.Generator) -> list[int]:
+def rng_state(gen: torch.Generator) -> list[int]:
+    """A generator's state as JSON-ready integers (for a sampler's ``state_dict``)."""
     return gen.get_state().tolist()
 
 
-def _set_rng_state(gen: torch.Generator, state: list[int]) -> None:
+def set_rng_state(gen: torch.Generator, state: list[int]) -> None:
+    """Restore `rng_state`'s integers into `gen` (a sampler's ``load_state_dict``): the draws continue exactly."""
     gen.set_state(torch.tensor(state, dtype=torch.uint8))
 
 
@@ -40,7 +47,7 @@ class UniformLayerSampler:
             )
         self.n_layers, self.gamma, self.seed = n_layers, gamma, seed
         self.draws = 0
-        self.generator = _generator(seed)
+        self.generator = generator(seed)
 
     def sample(self) -> list[int]:
         """Sorted indices of the γ layers to train until the next draw."""
@@ -54,7 +61,7 @@ class UniformLayerSampler:
             "gamma": self.gamma,
             "seed": self.seed,
             "draws": self.draws,
-            "rng_state": _rng_state(self.generator),
+            "rng_state": rng_state(self.generator),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -64,7 +71,7 @@ class UniformLayerSampler:
                 f"this sampler has n_layers={self.n_layers}, gamma={self.gamma}"
             )
         self.seed, self.draws = state["seed"], state["draws"]
-        _set_rng_state(self.generator, state["rng_state"])
+        set_rng_state(self.generator, state["rng_state"])
 
 
 def importance_probs(scores, eta: float, clip: float = 5.0) -> torch.Tensor:
@@ -93,14 +100,14 @@ class ModuleImportanceSampler:
     def __init__(
         self,
         sizes,
-        budget: float = 0.03,
-        eta: float = 1.0,
-        beta: float = 0.8,
-        clip: float = 5.0,
+        budget: float = MisaSettings.budget,
+        eta: float = MisaSettings.eta,
+        beta: float = MisaSettings.beta,
+        clip: float = MisaSettings.clip,
         seed: int = 0,
         total: int | None = None,
-        period: int = 50,
-        sample_last: int = 2,
+        period: int = MisaSettings.interval,
+        sample_last: int = MisaSettings.sample_last,
     ):
         self.sizes = [int(s) for s in sizes]
         self.total = int(total or sum(self.sizes))
@@ -116,7 +123,7 @@ class ModuleImportanceSampler:
         self.G, self.G_cur, self.counts = [0.0] * n, [0.0] * n, [1] * n
         self.last_used = [-1] * n
         self.selections = 0
-        self.generator = _generator(seed)
+        self.generator = generator(seed)
 
     def update(self, grad_norms: dict[int, float]) -> None:
         """Record ‖g_b‖₂ of the active blocks after an optimizer step (accumulates the period mean)."""
@@ -167,7 +174,7 @@ class ModuleImportanceSampler:
             "counts": list(self.counts),
             "last_used": list(self.last_used),
             "selections": self.selections,
-            "rng_state": _rng_state(self.generator),
+            "rng_state": rng_state(self.generator),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -176,7 +183,7 @@ class ModuleImportanceSampler:
         self.G, self.G_cur = list(state["G"]), list(state["G_cur"])
         self.counts, self.last_used = list(state["counts"]), list(state["last_used"])
         self.selections = state["selections"]
-        _set_rng_state(self.generator, state["rng_state"])
+        set_rng_state(self.generator, state["rng_state"])
 
 
 def inclusion_frequencies(sample, n_blocks: int, draws: int, burn_in: int = 0) -> np.ndarray:
@@ -203,12 +210,12 @@ class ISTScores:
     def __init__(
         self,
         n_layers: int,
-        update_frac: float = 0.25,
-        suppress_frac: float = 0.5,
-        n_probes: int = 3,
-        lr: float = 10.0,
+        update_frac: float = IstSettings.update_frac,
+        suppress_frac: float = IstSettings.suppress_frac,
+        n_probes: int = IstSettings.n_probes,
+        lr: float = IstSettings.lr,
         seed: int = 0,
-        uniform: bool = False,
+        uniform: bool = IstSettings.uniform,
     ):
         self.n_layers = n_layers
         self.n_update = int(update_frac * n_layers)
@@ -226,7 +233,7 @@ class ISTScores:
             )
         self.n_probes, self.lr, self.seed, self.uniform = n_probes, lr, seed, uniform
         self.scores = torch.zeros(n_layers, dtype=torch.float64)
-        self.generator = _generator(seed)
+        self.generator = generator(seed)
         self.history: list[list[float]] = []
 
     def _draw(self, weights: torch.Tensor, k: int) -> list[int]:
@@ -267,7 +274,7 @@ class ISTScores:
         return {
             "scores": self.scores.tolist(),
             "history": self.history,
-            "rng_state": _rng_state(self.generator),
+            "rng_state": rng_state(self.generator),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -275,4 +282,4 @@ class ISTScores:
             raise ValueError(f"state has {len(state['scores'])} layer scores, sampler has {self.n_layers}")
         self.scores = torch.tensor(state["scores"], dtype=torch.float64)
         self.history = [list(h) for h in state["history"]]
-        _set_rng_state(self.generator, state["rng_state"])
+        set_rng_state(self.generator, state["rng_state"])

@@ -24,6 +24,7 @@ import torch
 from transformers import Trainer, TrainerCallback
 
 from core.callbacks import checkpoint_dir, load_checkpoint_state, save_checkpoint_state
+from core.settings import ZoSettings
 from core.zo import SPSA, MagnitudeMask, RandomMask
 from core.zo_dp import PAYLOAD_BYTES, combiner, data_parallel
 
@@ -64,7 +65,7 @@ class ZOStateCallback(TrainerCallback):
 class ZOTrainer(Trainer):
     """A `transformers.Trainer` whose every step is one SPSA (MeZO) step; `mask` makes it Sparse MeZO."""
 
-    def __init__(self, *args, eps: float = 1e-3, mask=None, zo_seed: int = 0, **kwargs):
+    def __init__(self, *args, eps: float = ZoSettings.eps, mask=None, zo_seed: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
         if self.args.gradient_accumulation_steps != 1:
             raise ValueError(

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from core.settings import ZoSettings
 from core.zo_stream import (
     BLOCK,
     STREAM,
@@ -179,7 +180,7 @@ class SPSA:
     def __init__(
         self,
         model: nn.Module,
-        eps: float = 1e-3,
+        eps: float = ZoSettings.eps,
         mask=None,
         seed: int = 0,
         no_decay=("bias", "norm"),

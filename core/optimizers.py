@@ -1,0 +1,68 @@
+"""The optimizers the registry's baselines bring (`core.methods`): BAdam's BlockOptimizer (Luo et al. 2024) and
+GaLore (Zhao et al. 2024), through the Trainer's galore-torch integration or built by hand for a bench step."""
+
+from __future__ import annotations
+
+import torch
+
+GALORE_TARGETS = [
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "o_proj",
+    "gate_proj",
+    "up_proj",
+    "down_proj",
+    "c_attn",
+    "c_fc",
+]
+
+
+def badam_optimizer(model, cfg):
+    """BAdam's BlockOptimizer around AdamW (BAdam README usage); it freezes all but one block itself."""
+    from badam import BlockOptimizer
+
+    base = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    b = cfg.badam
+    return BlockOptimizer(
+        base_optimizer=base,
+        named_parameters_list=list(model.named_parameters()),
+        switch_block_every=b.interval,
+        switch_mode=b.switch_mode,
+        verbose=0,
+        include_embedding=b.include_embedding,
+        include_lm_head=b.include_lm_head,
+    )
+
+
+def galore_trainer_args(cfg) -> dict:
+    """GaLore (Zhao et al. 2024) through the Trainer's galore-torch integration, on the blocks' linear modules."""
+    g = cfg.galore
+    return dict(
+        optim="galore_adamw",
+        optim_target_modules=GALORE_TARGETS,
+        optim_args=f"rank={g.rank},update_proj_gap={g.update_proj_gap},scale={g.scale}",
+    )
+
+
+def galore_optimizer(model, cfg):
+    """GaLoreAdamW on the 2-D weights inside the layers, plain AdamW on the rest (GaLore §4 setup)."""
+    from galore_torch import GaLoreAdamW
+
+    low_rank = [p for n, p in model.named_parameters() if p.dim() == 2 and ".layers." in f".{n}"]
+    ids = {id(p) for p in low_rank}
+    rest = [p for p in model.parameters() if id(p) not in ids]
+    g = cfg.galore
+    return GaLoreAdamW(
+        [
+            {"params": rest},
+            {
+                "params": low_rank,
+                "rank": g.rank,
+                "update_proj_gap": g.update_proj_gap,
+                "scale": g.scale,
+                "proj_type": "std",
+            },
+        ],
+        lr=cfg.lr,
+    )
