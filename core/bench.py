@@ -13,18 +13,20 @@ Writes ``data/results/bench/<profile>.json`` (with manifest) and prints a table.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
+import sys
 import time
 
 import torch
 
 from core.callbacks import BlockSwitchCallback
-from core.config import RunConfig, build, merge
+from core.config import MOUNTS, ConfigError, RunConfig, build, merge
 from core.finetune import apply_lora
 from core.io import RESULTS, atomic_write_json
 from core.layers import find_blocks
 from core.memory import MB, ArchSpec, measure_peak, predict_memory, tensor_bytes
-from core.methods import RunContext, method_of, resolve
+from core.methods import RunContext, load_module, method_of, resolve
 from core.models import load_model
 from core.provenance import manifest
 from core.run import seed_everything
@@ -87,12 +89,14 @@ ATLAS_METHODS = (*METHODS[:4], "dora", "badam", "lisa", "misa", "ist", "mezo", "
 def bench_config(name: str, p: dict) -> RunConfig:
     """The config a run of method or alias `name` would have under profile `p`: lr 1e-5, LoRA rank and α = 2r,
     LISA's γ, MISA's budget δ and IST's update fraction from the profile, K = 1; a variant's ``sparsity``
-    replaces the one an alias fixes (Sparse MeZO's best, 0.8)."""
+    replaces the one an alias fixes (Sparse MeZO's best, 0.8); a plug-in's own γ / K fields likewise."""
+    known(p.get("method_modules", []), [])  # a plug-in's module (--method-module)
     method, fixed = resolve(name)
     zo = dict(fixed.get("zo", {}))
     if "sparsity" in zo:
         zo["sparsity"] = p.get("sparsity", zo["sparsity"])
     settings = {
+        **plugin_settings(method, p),
         "method": method.name,
         "lr": 1e-5,
         "lora": {"r": p["lora_r"], "alpha": 2 * p["lora_r"]},
@@ -102,6 +106,14 @@ def bench_config(name: str, p: dict) -> RunConfig:
         "galore": {"rank": p["galore_rank"], "update_proj_gap": p["galore_update_gap"]},
     }
     return build(RunConfig, merge(merge(settings, fixed), {"zo": zo}))
+
+
+def plugin_settings(method, p: dict) -> dict:
+    """A plug-in method's own section (`core.config.MOUNTS`) at the profile's γ and K = 1, for the fields it has."""
+    if method.settings is None or method.section not in MOUNTS:
+        return {}
+    fields = {f.name for f in dataclasses.fields(method.settings)}
+    return {method.section: {k: v for k, v in (("gamma", p["gamma"]), ("interval", 1)) if k in fields}}
 
 
 def fused_adamw(model, cfg: RunConfig):
@@ -285,84 +297,12 @@ def memory_study(paper: str, variants) -> Study:
     )
 
 
-def normal_rate(threads: int, entries: int = 1 << 24) -> dict:
-    """N(0, 1) draws per second of the ZO stream (`core.zo_stream`), one thread and `threads` threads."""
-    from core.zo_stream import BLOCK, BlockPool, block_seed, normal_block
-
-    out = {}
-    for t in sorted({1, threads}):
-        pool = BlockPool(t)
-        blocks = list(range(entries // BLOCK))
-        fill = lambda b, pool=pool: normal_block(pool.scratch(BLOCK, "cpu"), block_seed(0, 0, b))  # noqa: E731
-        pool.run(fill, blocks[:t])  # warm-up
-        t0 = time.perf_counter()
-        pool.run(fill, blocks)
-        rate = entries / (time.perf_counter() - t0)
-        out[f"threads_{t}"] = {"normals_per_s": rate, "per_thread": rate / t}
-    return out
-
-
-def zo_throughput(p: dict, batches, repeats: int, threads: int) -> dict:
-    """Forward and MeZO / S-MeZO (0.8) / R-MeZO (0.8) step of the profile's model at each (batch, seq), timed
-    back to back in one process, `repeats` interleaved rounds, medians; peaks as `bench_method` measures them.
-    Ratios: step / forward (MeZO's metric; the floor is 2: two forwards) and S-/R-MeZO step / MeZO step."""
-    import os
-
-    from core.zo import MagnitudeMask, RandomMask
-
-    seed_everything(0)
-    model = bench_model(p)
-    model.config.use_cache = False
-    model.eval()
-    zo = {
-        "mezo": SPSA(model, threads=threads),
-        "s-mezo_0.8": SPSA(model, mask=MagnitudeMask(0.8), threads=threads),
-        "r-mezo_0.8": SPSA(model, mask=RandomMask(0.8), threads=threads),
-    }
-    before = tensor_bytes(list(model.parameters()))
-    rows = []
-    for batch_size, seq in batches:
-        ids = torch.randint(0, model.config.vocab_size, (batch_size, seq))
-        batch = {"input_ids": ids, "labels": ids}
-        fns = {"forward": step_fn(model, batch, None), **{k: step_fn(model, batch, e) for k, e in zo.items()}}
-        load = [os.getloadavg()]
-        for fn in fns.values():
-            fn()  # warm-up (R-MeZO builds its mask bits here)
-        times = {k: [] for k in fns}
-        for _ in range(repeats):
-            for k, fn in fns.items():
-                t0 = time.perf_counter()
-                fn()
-                times[k].append(time.perf_counter() - t0)
-        peaks = {k: (before + measure_peak(fn)["peak_bytes"]) / MB for k, fn in fns.items()}
-        load.append(os.getloadavg())
-        med = {k: statistics.median(v) for k, v in times.items()}
-        row = {
-            "batch": batch_size,
-            "seq": seq,
-            "step_s_median": med,
-            "step_s_all": times,
-            "peak_mb": peaks,
-            "time_vs_forward": {k: med[k] / med["forward"] for k in zo},
-            "time_vs_two_forward_floor": {k: med[k] / (2 * med["forward"]) for k in zo},
-            "time_vs_mezo": {k: med[k] / med["mezo"] for k in zo},
-            "memory_vs_inference": {k: peaks[k] / peaks["forward"] for k in zo},
-            "loadavg_before_after": load,
-        }
-        rows.append(row)
-        print(
-            f"batch {batch_size}x{seq}: "
-            + "  ".join(f"{k} {med[k]:.3f} s / {peaks[k]:.0f} MB" for k in fns)
-            + f"  MeZO/forward {row['time_vs_forward']['mezo']:.2f}  load {load[-1][0]:.1f}",
-            flush=True,
-        )
-    return {
-        "rows": rows,
-        "normal_rate": normal_rate(threads),
-        "threads": threads,
-        "torch_threads": torch.get_num_threads(),
-        "repeats": repeats,
-    }
+def known(modules: list[str], names: list[str]) -> None:
+    """Import the method modules, then check that every name is a method or alias (KeyError naming the fix)."""
+    for module in modules:
+        load_module(module)
+    for name in names:
+        resolve(name)
 
 
 def main(argv=None) -> int:
@@ -373,8 +313,21 @@ def main(argv=None) -> int:
         "--random-init", help="folder with the model's config.json: build it with random weights"
     )
     parser.add_argument("--force", action="store_true", help="re-measure even if the result file exists")
+    parser.add_argument(
+        "--method-module",
+        nargs="+",
+        default=[],
+        help="modules registering methods of yours (a config's method_module), imported before --methods",
+    )
     args = parser.parse_args(argv)
     p = dict(PROFILES[args.profile], random_init=args.random_init)
+    if args.method_module:
+        p["method_modules"] = args.method_module
+    try:
+        known(args.method_module, args.methods or [])
+    except (ConfigError, KeyError) as err:
+        print(f"config error: {str(err).strip(chr(34))}", file=sys.stderr)
+        return 2
     device = bench_device()
     out = RESULTS / "bench" / f"{args.profile}-{device}.json"
     if out.exists() and not args.force:

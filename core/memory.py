@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from core.memory_setting import MemorySetting
 from core.methods import resolve
 
 MB = 1024**2
@@ -241,34 +242,19 @@ def saved_floats(
     return activation_floats(spec, tokens, seq, active, spec.layers - active)
 
 
-def predict_memory(
-    spec: ArchSpec,
-    method: str,
-    batch: int,
-    seq: int,
-    gamma: int = 2,
-    lora_r: int = 8,
-    weight_bytes: int = 4,
-    grad_bytes: int = 4,
-    state_bytes: int = 4,
-    act_bytes: int = 4,
-    master_weights: bool = False,
-    galore_rank: int = 0,
-    attention_scores: bool = False,
-    budget: float = 0.03,
-    block_params: int = 0,
-    lowest_layer: int = 0,
-    update_frac: float = 0.25,
-    ranks: int = 1,
-) -> dict:
+def predict_memory(spec: ArchSpec, setting, *args, **kwargs) -> dict:
     """Itemized peak-memory model of one AdamW training step (bytes); `total` is the predicted peak.
 
-    `method`: a method or alias of the registry (`core.methods`); its `MemoryTerms` say what it trains, what
-    autograd saves and which extra buffers it keeps. ``galore`` is counted as full FT unless ``galore_rank`` is
-    given: then the layers' 2-D weights keep GaLore's projected state instead of full moments (also for ``full``,
-    as the paper tables compare). ``attention_scores`` adds the b·heads·s² attention probabilities that eager
-    attention (LISA §4.1 ran without flash-attention) and CUDA's fp32 SDPA fallback save per layer; CPU SDPA does
-    not save them. `master_weights` adds an fp32 copy of trainable weights (mixed precision).
+    `setting`: a `MemorySetting` (``MemorySetting("lisa", 1, 1024, gamma=4)``), a run config (`MemorySetting.of`),
+    or, as before, the method name followed by `MemorySetting`'s other fields (``predict_memory(spec, "lisa", 1,
+    1024, gamma=4)``). A plug-in method is found through ``method_module``, also in a fresh process.
+
+    The method's `MemoryTerms` (`core.methods`) say what it trains, what autograd saves and which extra buffers it
+    keeps. ``galore`` is counted as full FT unless ``galore_rank`` is given: then the layers' 2-D weights keep
+    GaLore's projected state instead of full moments (also for ``full``, as the paper tables compare).
+    ``attention_scores`` adds the b·heads·s² attention probabilities that eager attention (LISA §4.1 ran without
+    flash-attention) and CUDA's fp32 SDPA fallback save per layer; CPU SDPA does not save them. `master_weights`
+    adds an fp32 copy of trainable weights (mixed precision).
     ``misa`` (δ = `budget` of all parameters, or exactly `block_params`, in layer matrices) and ``badam`` (one
     layer; BAdam keeps an fp32 master copy of it) train no embedding, so autograd records only the layers from
     `lowest_layer` (the lowest active one; 0 = worst case) up; the active matrices' share of a layer pays the
@@ -277,53 +263,66 @@ def predict_memory(
     mask) keeps one mask bit per weight.
     ``ranks`` > 1: per rank under FSDP2 sharding (`core.fsdp`, `shard_terms`); `batch` is then per rank.
     """
-    entry, settings = resolve(method)
-    terms = entry.memory
-    pc = param_counts(spec)
-    n_total = pc["embed"] + pc["head"] + pc["norm"] + spec.layers * pc["layer"]
-    block = block_params or (int(budget * n_total) if terms.budget_block else pc["layer"])
-    lora_per_layer = lora_r * pc["lora_per_layer_per_rank"]
-    trainable = trainable_params(terms, pc, spec, gamma, lora_r, block, update_frac)
-    master_weights = master_weights or terms.master_copy
-    tokens = batch * seq
-    acts = saved_floats(terms, spec, pc, tokens, seq, gamma, lora_r, block, lowest_layer)
-    forward_only = terms.activations == "forward"
-    if attention_scores and not forward_only:
-        acts += spec.layers * batch * spec.heads * seq * seq
-    random_mask = settings.get("zo", {}).get("mask") == "random"
-    out = {
-        "weights": (n_total + (spec.layers * lora_per_layer if terms.lora_weights else 0)) * weight_bytes,
-        "grads": trainable * grad_bytes,
-        "optimizer": 2 * trainable * state_bytes + (trainable * 4 if master_weights else 0),
-        "tied_grad_temporary": pc["embed"] * grad_bytes if spec.tied and terms.tied_grad else 0,
-        "activations": acts * act_bytes,
-        "loss_temporaries": 0 if forward_only else 2 * tokens * spec.vocab * act_bytes,
-        "zo_perturbation": zo_transient_bytes(spec, tokens, weight_bytes, act_bytes)
-        if terms.zeroth_order
-        else 0,
-        "zo_mask_bytes": (n_total + 7) // 8 if random_mask else 0,  # R-MeZO: one bit per entry
-        "trainable_params": trainable,
-        "embed_bytes": pc["embed"] * weight_bytes,
-        "blocks_bytes": spec.layers * pc["layer"] * weight_bytes,
-        "head_bytes": pc["head"] * weight_bytes,
-        "gathered": 0,  # FSDP2 (`ranks` > 1): all-gathered units, `shard_terms`
-        "unsharded_grads": 0,
-    }
+    if isinstance(setting, str):
+        setting = MemorySetting(setting, *args, **kwargs)
+    elif not isinstance(setting, MemorySetting):
+        setting = MemorySetting.of(setting, **kwargs)
+    return predict(spec, setting)
+
+
+def predict(spec: ArchSpec, s: MemorySetting) -> dict:
+    """`predict_memory` of one `MemorySetting`: the itemized terms, then the peak."""
+    entry, fixed = resolve(s.method, s.method_module)
+    out = step_terms(spec, s, entry.memory, fixed.get("zo", {}).get("mask") == "random")
     # Peak of a step: at the start of backward all activations and the loss temporaries are live; later,
     # activations are freed as gradients appear, so the gradients alone bound the second phase.
     # A tied embedding/head receives two gradient contributions; summing them needs one more V×h buffer.
-    if galore_rank and terms.low_rank_state:
-        low_rank = spec.layers * sum(m * n for m, n in layer_matrices(spec))
-        out["optimizer"] = (
-            2 * (trainable - low_rank) + spec.layers * galore_state_floats(spec, galore_rank)
-        ) * state_bytes
-    if ranks > 1:
-        out.update(shard_terms(out, pc, spec, terms, ranks, weight_bytes, grad_bytes, lora_per_layer))
     transient = max(
         out["activations"] + out["loss_temporaries"] + out["zo_perturbation"] + out["gathered"],
         out["grads"] + out["tied_grad_temporary"] + out["gathered"] + out["unsharded_grads"],
     )
     out["total"] = out["weights"] + out["optimizer"] + out["zo_mask_bytes"] + transient
+    return out
+
+
+def step_terms(spec: ArchSpec, s: MemorySetting, terms, random_mask: bool) -> dict:
+    """The bytes of each term of one step under the method's `terms` (`core.methods.MemoryTerms`)."""
+    pc = param_counts(spec)
+    n_total = pc["embed"] + pc["head"] + pc["norm"] + spec.layers * pc["layer"]
+    block = s.block_params or (int(s.budget * n_total) if terms.budget_block else pc["layer"])
+    lora_per_layer = s.lora_r * pc["lora_per_layer_per_rank"]
+    trainable = trainable_params(terms, pc, spec, s.gamma, s.lora_r, block, s.update_frac)
+    master_weights = s.master_weights or terms.master_copy
+    tokens = s.batch * s.seq
+    acts = saved_floats(terms, spec, pc, tokens, s.seq, s.gamma, s.lora_r, block, s.lowest_layer)
+    forward_only = terms.activations == "forward"
+    if s.attention_scores and not forward_only:
+        acts += spec.layers * s.batch * spec.heads * s.seq * s.seq
+    out = {
+        "weights": (n_total + (spec.layers * lora_per_layer if terms.lora_weights else 0)) * s.weight_bytes,
+        "grads": trainable * s.grad_bytes,
+        "optimizer": 2 * trainable * s.state_bytes + (trainable * 4 if master_weights else 0),
+        "tied_grad_temporary": pc["embed"] * s.grad_bytes if spec.tied and terms.tied_grad else 0,
+        "activations": acts * s.act_bytes,
+        "loss_temporaries": 0 if forward_only else 2 * tokens * spec.vocab * s.act_bytes,
+        "zo_perturbation": zo_transient_bytes(spec, tokens, s.weight_bytes, s.act_bytes)
+        if terms.zeroth_order
+        else 0,
+        "zo_mask_bytes": (n_total + 7) // 8 if random_mask else 0,  # R-MeZO: one bit per entry
+        "trainable_params": trainable,
+        "embed_bytes": pc["embed"] * s.weight_bytes,
+        "blocks_bytes": spec.layers * pc["layer"] * s.weight_bytes,
+        "head_bytes": pc["head"] * s.weight_bytes,
+        "gathered": 0,  # FSDP2 (`ranks` > 1): all-gathered units, `shard_terms`
+        "unsharded_grads": 0,
+    }
+    if s.galore_rank and terms.low_rank_state:
+        low_rank = spec.layers * sum(m * n for m, n in layer_matrices(spec))
+        out["optimizer"] = (
+            2 * (trainable - low_rank) + spec.layers * galore_state_floats(spec, s.galore_rank)
+        ) * s.state_bytes
+    if s.ranks > 1:
+        out.update(shard_terms(out, pc, spec, terms, s.ranks, s.weight_bytes, s.grad_bytes, lora_per_layer))
     return out
 
 

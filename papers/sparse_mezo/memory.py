@@ -2,7 +2,7 @@
 R-MeZO (random mask, 0.8), full FT (AdamW) and LoRA, measured as `make bench` does, with the analytic model;
 then the ZO throughput benchmark: forward, MeZO, S-MeZO and R-MeZO steps timed back to back at the study's
 batch (4 × 64) and at MeZO's (16 × 128), with peaks, the ratio to the two-forward floor, the normal-sampling
-rate per thread and the load average (`core.bench.zo_throughput`).
+rate per thread and the load average (`core.zo_bench.zo_throughput`).
 
     python -m papers.sparse_mezo.memory --profile cpu   # -> data/results/sparse_mezo/memory/<profile>.json
                                                         #    data/results/sparse_mezo/throughput/<profile>.json
@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import torch
 
-from core.bench import PROFILES, bench_device, run_variants, zo_throughput
+from core.bench import PROFILES, bench_device, run_variants
 from core.provenance import manifest
 from core.study import Study
 from core.study import main as study_main
+from core.zo_bench import zo_throughput
 from core.zo_stream import STREAM
 
 VARIANTS = [
