@@ -14,6 +14,7 @@ Legibility is enforced when saving: text >= 9 pt, PNG <= 1800 px wide (check_leg
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import textwrap
 
@@ -135,18 +136,41 @@ _PATTERNS = [
 ]
 
 
+def registered(key: str):
+    """The registry entry (`core.methods`) of a method named `key` that is loaded in this process, else None (a
+    method of your own is loaded by the experiment config that names it: `core.arms`)."""
+    from core import methods
+
+    return methods.METHODS.get(key)
+
+
 def name(key: str) -> str:
-    """Plain-language label of an internal key; unknown keys fail so that none reaches a figure."""
+    """Plain-language label of an internal key: NAMES, else a registered method's display name; unknown keys fail
+    so that none reaches a figure."""
     if key in NAMES:
         return NAMES[key]
+    if (method := registered(key)) is not None:
+        return method.display
     for pattern, label in _PATTERNS:
         if m := pattern.fullmatch(key):
             return label(m)
     raise KeyError(f"no plain-language name for {key!r}: add it to core.plotting.NAMES")
 
 
+def own_color(key: str):
+    """A colour of its own for a registered method without one in PALETTE: deterministic (picked by the name's
+    sha256) among 36 evenly spaced hues, leaving out every hue close to a PALETTE colour, so it is never another
+    method's."""
+    taken = np.array(list(PALETTE.values()))
+    ring = [c for c in sns.husl_palette(36, s=0.9, l=0.55) if np.min(np.abs(taken - c).sum(axis=1)) > 0.25]
+    return tuple(ring[int(hashlib.sha256(key.encode()).hexdigest(), 16) % len(ring)])
+
+
 def color(key: str):
-    """The method's colour in every figure (grey for keys outside the method list)."""
+    """The method's colour in every figure: PALETTE's, a registered method's own (`own_color`), a variant's its
+    method's (``misa_d0.05``), grey for keys outside the method list."""
+    if key not in PALETTE and registered(key) is not None:
+        return own_color(key)
     base = re.sub(r"_(d[0-9.]+|g\d+|r\d+)$", "", key).replace("_", "-") if key not in PALETTE else key
     return PALETTE.get(base, PALETTE.get(key.split("_")[0], (0.45, 0.45, 0.45)))
 

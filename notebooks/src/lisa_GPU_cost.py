@@ -24,7 +24,7 @@ from papers.lisa import design as d
 from papers.lisa.panels import claim_rows
 
 benches = load_benches(profile, results_root)  # {"CPU, batch 4×64": bench, ...}, recorded as inputs
-methods = d.MEMORY_METHODS
+methods = d.memory_methods()
 gb = d.paper_setting_gb()
 seven = gb["LLaMA-2-7B"]
 table = {

@@ -25,7 +25,7 @@ from papers.lisa.panels import claim_rows
 benches = load_benches(profile, results_root)  # {"CPU, batch 4×64": bench, ...}, recorded as inputs
 per_run = d.bench_ratios()  # {"full": [ratio per committed CPU bench run], "lora": [...]}
 rows = {c: claim_rows(c, profile, results_root) for c in d.SPEEDUP_CLAIMS.values()}
-shown = [m for m in d.MEMORY_METHODS if all(m in d.median_step(b) for b in benches.values())]
+shown = [m for m in d.memory_methods() if all(m in d.median_step(b) for b in benches.values())]
 relative = {
     label: {m: d.median_step(b)[m] / d.median_step(b)["full"] for m in shown} for label, b in benches.items()
 }

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from core import arms
 from core.io import REPO, RESULTS
 from core.norms import mean_block_norms, norm_skew, skew_by_step
 from core.results import load_runs
 
 # ---- arms and pairs (LISA Fig. 1: LISA's loss at or below full FT's, below LoRA's and GaLore's) ----------------
 
-ORDER = ("full", "lora", "galore", "lisa")  # display order; an arm is drawn only when the experiment ran it
 OURS = "lisa"
 # LISA − comparator, in the order the claim's verdict reads them: LoRA first (issue #32 names "LISA − LoRA
 # validation loss" as the primary comparison), then full FT.
@@ -29,9 +29,9 @@ TRAIN_WINDOW = (
 
 
 def methods(runs) -> list[str]:
-    """The trained arms of an experiment's runs (the zero-shot reference left out), in display order."""
-    present = {r.name for r in runs}
-    return [m for m in ORDER if m in present]
+    """The trained arms of an experiment's runs (the zero-shot reference left out), in the order of the experiment
+    config's ``runs`` (`core.arms.trained`): an arm is drawn only when the experiment ran it."""
+    return arms.trained(runs)
 
 
 def trained(runs) -> list:
@@ -134,7 +134,15 @@ def bench_ratios(commits=BENCH_COMMITS) -> dict[str, list[float]]:
 
 # ---- memory (LISA Table 1 / Fig. 3) -------------------------------------------------------------------------------
 
-MEMORY_METHODS = ["inference", "full", "lora", "galore", "lisa"]
+
+def memory_methods() -> list[str]:
+    """The bench rows of the memory and step-time figures: the methods of the loss-curve experiment over all its
+    profiles (`core.arms.every_method`), the untrained reference first (measured as ``inference``), then the
+    trained ones in the config's order."""
+    found = arms.every_method("lisa", "loss_curves")
+    return [arms.bench_name(a.method) for a in sorted(found, key=lambda a: a.trains)]
+
+
 # the paper's memory variants at its setting (batch 1, 1024 tokens, bf16, no checkpointing / flash-attention)
 VARIANTS = {
     "Full FT": ("full", {}),
@@ -166,13 +174,16 @@ def analytic_mb(bench: dict, method: str) -> float:
     (CUDA fp32 SDPA saves the attention probabilities; papers/lisa/LOG.md item 7)."""
     from transformers import AutoConfig
 
+    from core import methods, models
     from core.memory import MB, ArchSpec, predict_memory
-    from core.models import resolve
 
     st = bench["setting"]
-    spec = ArchSpec.from_config(AutoConfig.from_pretrained(resolve(st["model"])))
+    spec = ArchSpec.from_config(AutoConfig.from_pretrained(models.resolve(st["model"])))
     kwargs = dict(
-        galore_rank=st["galore_rank"] if method == "galore" else 0, attention_scores=bench["device"] == "cuda"
+        galore_rank=st["galore_rank"]
+        if methods.resolve(method)[0].step_optimizer
+        else 0,  # GaLoreAdamW's state
+        attention_scores=bench["device"] == "cuda",
     )
     out = predict_memory(spec, method, st["batch"], st["seq"], st["gamma"], st["lora_r"], **kwargs)
     return out["total"] / MB
