@@ -27,7 +27,7 @@ export PYTHONUNBUFFERED := 1
 .DEFAULT_GOAL := help
 .PHONY: help install claims data data-rebuild models baselines lab test bench reproduce-lisa lisa-runs lisa-figures \
 	misa-runs misa-figures reproduce-misa ist-runs ist-figures reproduce-ist sparse-mezo-runs sparse-mezo-figures \
-	reproduce-sparse-mezo variance-lab figures reproduce check-reproduced lint clean-venv
+	reproduce-sparse-mezo variance-lab atlas figures reproduce check-reproduced lint clean-venv
 
 help:  ## list every target with one line each
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | expand -t 20
@@ -143,6 +143,14 @@ variance-lab: $(STAMP) models  ## variance lab: every estimator's closed form vs
 	$(PY) -m core.claims_file variance_lab --profile $(LAB_PROFILE)
 	$(PY) -m core.figures variance_lab --profile $(LAB_PROFILE)
 
+# the method atlas (papers/atlas): every method on MISA's arithmetic design; MISA's finished accuracy_math runs are
+# reused (core.reuse), the rest run here (finished runs skipped), then the bench at the runs' batch, tables, figure
+atlas: $(STAMP) models  ## method atlas: memory vs quality for every method on one task (resumable; PROFILE=gpu: one GPU)
+	$(PY) -m core.bench --profile atlas
+	$(PY) -m core.experiment papers/atlas/configs/atlas.yaml --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m papers.atlas.tables --profile $(PROFILE) $(if $(filter cpu,$(PROFILE)),--write,)
+	$(PY) -m core.figures atlas --profile $(PROFILE) $(QUICK_OUT)
+
 figures: $(STAMP)  ## every paper's notebooks from existing results (no training) + figures/README.md index
 	$(PY) -m core.claims_file --profile $(PROFILE)
 	$(PY) -m core.figures lisa --profile $(PROFILE) $(QUICK_OUT)
@@ -150,6 +158,7 @@ figures: $(STAMP)  ## every paper's notebooks from existing results (no training
 	$(PY) -m core.figures ist --profile $(PROFILE) $(QUICK_OUT)
 	$(PY) -m core.figures sparse_mezo --profile $(PROFILE) $(QUICK_OUT)
 	$(PY) -m core.figures variance_lab --profile $(LAB_PROFILE)
+	$(PY) -m core.figures atlas --profile $(PROFILE) $(QUICK_OUT)
 	$(PY) -m core.figure_index
 
 reproduce: reproduce-lisa reproduce-misa reproduce-ist reproduce-sparse-mezo  ## every paper's PROFILE end to end, then the figure index

@@ -40,9 +40,12 @@ def summarize_runs(dirs: list[str], limit: int = 4) -> str:
     return shown + (f" (+{len(dirs) - limit} more)" if len(dirs) > limit else "")
 
 
-def verdict_text(record: dict) -> str:
-    """'label: verdict; ...' from a manifest record; says so when the figure recorded none."""
+def verdict_text(record: dict, descriptive: bool = False) -> str:
+    """'label: verdict; ...' from a manifest record; says so when the figure recorded none (a descriptive figure,
+    ``descriptive: true`` in figures.yaml, judges no claim)."""
     verdicts = record.get("verdicts") or []
+    if descriptive and not verdicts:
+        return "descriptive (no claim judged; intervals in its notebook's numbers table)"
     if not verdicts:
         return "**no verdict recorded** (made before core.plotting; re-make it)"
     return "; ".join(
@@ -70,7 +73,7 @@ def paper_rows(paper_dir: Path, root: Path) -> list[str]:
             f"| {paper} | [{artifact}]({rel}) | {meta.get(artifact, {}).get('counterpart', '—')} | {entry['latest']} "
             f"(of {len(entry['versions'])}) | [{Path(latest['notebook']).name}](../{latest['notebook']}) / "
             f"[executed](../{latest['executed_notebook']}) | {summarize_runs(run_dirs(latest['inputs'], artifact))} | "
-            f"{verdict_text(latest)} |"
+            f"{verdict_text(latest, bool(meta.get(artifact, {}).get('descriptive')))} |"
         )
     return rows
 

@@ -122,3 +122,13 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def replace_between(text: str, begin: str, end: str, body: str) -> str:
+    """`text` with the part between the marker lines `begin` and `end` replaced by `body` (a generated README
+    table); raises ValueError naming the markers when they are missing."""
+    if begin not in text or end not in text[text.find(begin) :]:
+        raise ValueError(f"no generated-table markers; add\n{begin}\n{end}")
+    start = text.index(begin) + len(begin)
+    stop = text.index(end, start)
+    return text[:start] + "\n" + body.rstrip("\n") + "\n" + text[stop:]

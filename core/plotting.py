@@ -49,6 +49,8 @@ NAMES = {
     "zero_shot": "zero-shot",
     "mezo": "MeZO",
     "sparse_mezo": "S-MeZO",
+    "s-mezo": "S-MeZO 80 %",
+    "r-mezo": "R-MeZO 80 %",
     "s-mezo-0.5": "S-MeZO 50 %",
     "s-mezo-0.8": "S-MeZO 80 %",
     "s-mezo-0.8-lr10x": "S-MeZO 80 %, lr x10",
@@ -120,6 +122,8 @@ PALETTE = {
     "r-mezo-0.8": _CB[8],
     "r-mezo-0.8-lr1e-4": (0.55, 0.35, 0.2),
     "sparse_mezo": _CB[2],
+    "s-mezo": (0.0, 0.35, 0.2),  # the atlas: MISA holds _CB[2] there
+    "r-mezo": _CB[8],
     "ours": _CB[3],
     "reference": _CB[7],
     "lisa_eh": (0.70, 0.05, 0.10),
@@ -381,6 +385,14 @@ def check_legible(fig) -> None:
         raise ValueError(f"text below {MIN_FONT_PT} pt: {small[:5]}")
     if fig.get_figwidth() * DPI > MAX_WIDTH_PX:
         raise ValueError(f"figure {fig.get_figwidth():.1f} in wide > {MAX_WIDTH_PX} px at {DPI} dpi")
+
+
+def numbers_cell(markdown: str):
+    """The last cell of a descriptive notebook (one without claims, e.g. the method atlas): its numbers table, under
+    a heading that says no claim is judged (``tests/test_figure_checks.py`` checks it)."""
+    from IPython.display import Markdown
+
+    return Markdown("## Numbers (descriptive: no claim is judged)\n\n" + markdown)
 
 
 def finish(fig, figure_path: str, table: dict, verdicts: list[Verdict], title: str) -> None:

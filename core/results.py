@@ -67,21 +67,28 @@ def _read(path: Path):
     return read_json(path) if Path(path).suffix == ".json" else read_jsonl(path)  # errors name the file
 
 
+def load_run(d: Path) -> Run:
+    """The finished run in folder `d` (its files recorded as inputs)."""
+    manifest = _read(d / "manifest.json")
+    norms = _read(d / "weight_norms.jsonl") if (d / "weight_norms.jsonl").exists() else []
+    cfg = manifest["config"]
+    return Run(cfg["name"], cfg["seed"], cfg, _read(d / "result.json"), _read(d / "metrics.jsonl"), d, norms)
+
+
+def load_run_dirs(dirs) -> list[Run]:
+    """The finished runs among the run folders `dirs` (unfinished or missing ones left out), their parent folders
+    listed as `load_runs` lists its folder (a run added there makes a figure stale)."""
+    for base in {Path(d).parent for d in dirs}:
+        LISTINGS[base.resolve()] = finished_run_names(base)
+    return [load_run(Path(d)) for d in dirs if (Path(d) / "result.json").exists()]
+
+
 def load_runs(paper: str, experiment: str, profile: str = "cpu", root: Path | str = RESULTS) -> list[Run]:
     """All finished runs of an experiment, diverged ones included (see `Run.status`; unfinished ones are skipped),
     sorted by name and seed."""
     base = Path(root) / paper / experiment / profile
-    runs = []
     LISTINGS[base.resolve()] = finished_run_names(base)  # a figure is stale once a run is added or removed
-    for d in sorted(base.glob("*-s*")):
-        if not (d / "result.json").exists():
-            continue
-        manifest = _read(d / "manifest.json")
-        norms = _read(d / "weight_norms.jsonl") if (d / "weight_norms.jsonl").exists() else []
-        cfg = manifest["config"]
-        runs.append(
-            Run(cfg["name"], cfg["seed"], cfg, _read(d / "result.json"), _read(d / "metrics.jsonl"), d, norms)
-        )
+    runs = [load_run(d) for d in sorted(base.glob("*-s*")) if (d / "result.json").exists()]
     if not runs:
         raise FileNotFoundError(
             f"no finished runs under {base}; run `make {paper}-runs PROFILE={profile}` first"

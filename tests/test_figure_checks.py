@@ -1,5 +1,7 @@
 """Every figure states its verdict and every notebook ends with one: checks over the committed figures, manifests
-and notebook sources (so a new figure cannot skip them), each shown to fail on a bad example."""
+and notebook sources (so a new figure cannot skip them), each shown to fail on a bad example. A descriptive figure
+(``descriptive: true`` in papers/<paper>/figures.yaml: the method atlas) judges no claim: it carries no verdict and
+its notebook ends with its numbers table (`core.plotting.numbers_cell`)."""
 
 import json
 import re
@@ -7,6 +9,7 @@ import struct
 from pathlib import Path
 
 import pytest
+import yaml
 
 from core.io import REPO
 from core.verdicts import (
@@ -15,13 +18,30 @@ from core.verdicts import (
 
 MANIFESTS = sorted((REPO / "figures").glob("*/MANIFEST.json"))
 SOURCES = sorted((REPO / "notebooks" / "src").glob("*.py"))
+NUMBERS = "## Numbers (descriptive: no claim is judged)"
 
 
-def manifest_problems(manifest: dict) -> list[str]:
-    """Latest entries without a verdict, or with one outside the claims-table vocabulary."""
+def descriptive(paper: str) -> set[str]:
+    """The paper's artifacts marked ``descriptive: true`` in its figures.yaml."""
+    path = REPO / "papers" / paper / "figures.yaml"
+    meta = (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    return {a for a, m in meta.items() if isinstance(m, dict) and m.get("descriptive")}
+
+
+DESCRIPTIVE_SOURCES = {
+    f"{p.name}_{a}" for p in (REPO / "papers").iterdir() if p.is_dir() for a in descriptive(p.name)
+}
+
+
+def manifest_problems(manifest: dict, descriptive_artifacts=()) -> list[str]:
+    """Latest entries without a verdict, or with one outside the claims-table vocabulary; a descriptive entry
+    with any verdict."""
     problems = []
     for artifact, entry in manifest.items():
         verdicts = entry["versions"][entry["latest"]].get("verdicts") or []
+        if artifact in descriptive_artifacts:
+            problems += [f"{artifact}: a descriptive figure carries no verdict"] if verdicts else []
+            continue
         if not verdicts:
             problems.append(f"{artifact}: no verdict")
         problems += [
@@ -32,23 +52,28 @@ def manifest_problems(manifest: dict) -> list[str]:
     return problems
 
 
-def source_problems(text: str) -> list[str]:
-    """A jupytext notebook whose figure is not saved with verdicts or whose last cell is not the verdict cell."""
+def source_problems(text: str, is_descriptive: bool = False) -> list[str]:
+    """A jupytext notebook whose figure is not saved with verdicts or whose last cell is not the verdict cell (a
+    descriptive one: its numbers cell)."""
     cells = [c.strip() for c in re.split(r"^# %%.*$", text, flags=re.M) if c.strip()]
     problems = [] if "finish(" in text else ["no core.plotting.finish (figure without verdict subtitle)"]
-    if not cells or not cells[-1].startswith("verdict_cell("):
-        problems.append("last cell is not verdict_cell(...)")
+    last = "numbers_cell(" if is_descriptive else "verdict_cell("
+    if not cells or not cells[-1].startswith(last):
+        problems.append(f"last cell is not {last}...)")
     return problems
 
 
-def executed_problems(nb: dict) -> list[str]:
-    """An executed notebook that does not show a figure or does not end with the verdict table."""
+def executed_problems(nb: dict, is_descriptive: bool = False) -> list[str]:
+    """An executed notebook that does not show a figure or does not end with the verdict table (a descriptive one:
+    with its numbers table)."""
     outputs = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
     problems = [] if any("image/png" in o.get("data", {}) for o in outputs) else ["no inline figure"]
     last = next((c for c in reversed(nb["cells"]) if c["cell_type"] == "code"), {"outputs": []})
     md = "".join(
         "".join(o.get("data", {}).get("text/markdown", "")) for o in last.get("outputs", [])
     )  # str or lines
+    if is_descriptive:
+        return problems + ([] if NUMBERS in md else ["does not end with the numbers table"])
     return problems + ([] if "## Verdict" in md else ["does not end with the verdict table"])
 
 
@@ -58,12 +83,12 @@ def png_width(path: Path) -> int:
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.parent.name)
 def test_every_latest_figure_has_a_verdict(path):
-    assert manifest_problems(json.loads(path.read_text())) == []
+    assert manifest_problems(json.loads(path.read_text()), descriptive(path.parent.name)) == []
 
 
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: p.stem)
 def test_every_notebook_source_ends_with_its_verdict(path):
-    assert source_problems(path.read_text()) == []
+    assert source_problems(path.read_text(), path.stem in DESCRIPTIVE_SOURCES) == []
 
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.parent.name)
@@ -71,7 +96,7 @@ def test_latest_executed_notebooks_show_figure_and_verdict(path):
     for artifact, entry in json.loads(path.read_text()).items():
         latest = entry["versions"][entry["latest"]]
         nb = json.loads((REPO / latest["executed_notebook"]).read_text())
-        assert executed_problems(nb) == [], artifact
+        assert executed_problems(nb, artifact in descriptive(path.parent.name)) == [], artifact
         assert png_width(REPO / latest["figure"]) <= 1800, artifact
 
 
@@ -95,6 +120,18 @@ def test_the_checks_fail_on_figures_and_notebooks_without_verdicts():
         ]
     }
     assert executed_problems(done) == []
+    # a descriptive figure: no verdict allowed, its notebook ends with the numbers table
+    assert manifest_problems({"a": entry}, {"a"}) == ["a: a descriptive figure carries no verdict"]
+    entry["versions"]["v002"]["verdicts"] = []
+    assert manifest_problems({"a": entry}, {"a"}) == []
+    assert source_problems("# %%\nfinish(f)\n# %%\nverdict_cell(v)\n", True) == [
+        "last cell is not numbers_cell(...)"
+    ]
+    assert source_problems("# %%\nfinish(f)\n# %%\nnumbers_cell(t)\n", True) == []
+    assert executed_problems(done, True) == ["does not end with the numbers table"]
+    done["cells"][1]["outputs"][0]["data"]["text/markdown"] = [NUMBERS + "\n", "| a |"]
+    assert executed_problems(done, True) == []
+    assert "atlas_atlas" in DESCRIPTIVE_SOURCES
 
 
 def test_plotting_rejects_internal_names_and_small_text(tmp_path):
