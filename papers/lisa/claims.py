@@ -193,7 +193,7 @@ def speed_rows(profile: str) -> list[Row]:
     t interval of ratio − 1). Secondary: each CUDA bench, one run (its median step times), no interval."""
     out = []
     for method, ratios in d.bench_ratios().items():
-        claim, who = d.SPEEDUP_CLAIMS[method], "full FT" if method == "full" else "LoRA"
+        claim, who = d.SPEEDUP_CLAIMS[method], d.COMPARATOR_WORDS[method]
         out.append(
             Row(
                 claim,
@@ -214,7 +214,7 @@ def speed_rows(profile: str) -> list[Row]:
             continue
         median = d.median_step(bench)
         for method, claim in d.SPEEDUP_CLAIMS.items():
-            who = "full FT" if method == "full" else "LoRA"
+            who = d.COMPARATOR_WORDS[method]
             out.append(
                 Row(
                     claim,

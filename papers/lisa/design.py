@@ -106,6 +106,7 @@ BENCH_COMMITS = (
     "b0dfe7f",
 )  # every committed CPU bench of the 4×64 setting (the last = now)
 SPEEDUP_CLAIMS = {"full": "time_cost", "lora": "time_vs_lora"}  # comparator ÷ LISA step time -> claim id
+COMPARATOR_WORDS = {"full": "full FT", "lora": "LoRA"}  # how the claims table names each comparator
 
 
 def bench_at(sha: str) -> dict:

@@ -64,7 +64,7 @@ def predict(configs: list[RunConfig], arms: dict, fixed_s: dict[str, float] | No
     runs (steps·step_s + overhead_s each), plus `fixed_s` (stage -> seconds). `arms` maps "experiment.name" to
     ``{"step_s", "overhead_s", "probe_s"}``."""
     runs = sum(
-        c.max_steps * arms[arm_key(c)]["step_s"] * (c.method != "zero_shot")
+        c.max_steps * arms[arm_key(c)]["step_s"] * method_of(c).trains
         + arms[arm_key(c)]["overhead_s"]
         + n_probes(c) * arms[arm_key(c)]["probe_s"]
         for c in configs
@@ -125,7 +125,7 @@ def measure_arm(cfg: RunConfig, steps: int, root: Path) -> dict:
         "step_times": times,
         "overhead_s": total - step * len(times) if times else total,
         "total_s": total,
-        "steps": steps if short.method != "zero_shot" else 0,
+        "steps": steps if method_of(short).trains else 0,
         "probe_s": probe,
         "loadavg_before": load,
         "loadavg_after": os.getloadavg(),
@@ -241,7 +241,7 @@ def predict_main(profile: str, measured_path: str, ratio_path: str) -> int:
     names = {
         arm_key(c): "accuracy_math." + ("misa" if c.name == "misa_uniform" else c.name)
         for c in configs
-        if c.experiment == "accuracy_math" and c.method != "zero_shot"
+        if c.experiment == "accuracy_math" and method_of(c).trains
     }
     ratios = ratio["ratio_small_over_large"]
     reference = measured["reference_step_s"]

@@ -76,6 +76,14 @@ GB = 1024**3
 FP16 = dict(weight_bytes=2, grad_bytes=2, state_bytes=4, act_bytes=2)
 
 
+def trains_all(method: str) -> bool:
+    """Mixed precision's fp32 master copy is counted for a method that trains every weight (full FT's row of the
+    fp16 table; the registry's memory terms say which)."""
+    from core.methods import resolve
+
+    return resolve(method)[0].memory.trainable == "all"
+
+
 def analytic_paper_models(batch: int = 16, seq: int = 256) -> dict:
     """{model: {method: GB}} of the analytic model (`core.memory.predict_memory`) for LLaMA-7b and LLaMA-30b in
     fp16 at batch × seq tokens (16 × 256: an assumption, the paper's measurement setting was not reachable);
@@ -86,7 +94,7 @@ def analytic_paper_models(batch: int = 16, seq: int = 256) -> dict:
     for key in ("llama-7b", "llama-30b"):
         spec = PAPER_MODELS[key]
         pred = {
-            m: predict_memory(spec, m, batch, seq, lora_r=16, master_weights=(m == "full"), **FP16)["total"]
+            m: predict_memory(spec, m, batch, seq, lora_r=16, master_weights=trains_all(m), **FP16)["total"]
             / GB
             for m in ("inference", "mezo", "sparse_mezo", "lora", "full")
         }
