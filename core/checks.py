@@ -1,7 +1,8 @@
 """Value checks of a `RunConfig` beyond its types: every numeric field's range (finite), every choice, names that
 are safe folder names, known models and tasks, and the rules tying fields together (an encoder only with the
 methods and tasks of a verbalizer classifier, LISA's gamma at most the model's layers, MeZO without gradient
-accumulation). Each failure is one `ConfigError` line naming the key, the value and what to change.
+accumulation). Each failure is one `ConfigError` line naming the key, the value and what to change. The ranges and
+choices of a method's settings are those its settings class declares (`core.settings.setting`), a plug-in's included.
 """
 
 from __future__ import annotations

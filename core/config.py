@@ -2,7 +2,9 @@
 into a config, rejecting unknown and ill-typed keys with a one-line :class:`ConfigError` naming the key, the value
 and what to change. Ranges, choices and cross-field rules (e.g. ``lisa.gamma`` <= the model's layers) are
 `core.checks.validate`; `core.checks.run_config` builds and validates; experiment YAML files are
-`core.experiment_file`.
+`core.experiment_file`. Each method's settings class lives in `core.settings`: the built-in ones are RunConfig fields,
+a plug-in's is mounted under its key (`mount`, called by `core.methods.register`) and built when a config names the
+plug-in's ``method_module``.
 """
 
 from __future__ import annotations
