@@ -124,9 +124,7 @@ class Method:
     trainer_args: Callable = no_trainer_args  # cfg -> extra TrainingArguments
     check: Callable = no_problem  # (cfg, model layers or None) -> a config problem in words, or None
     memory: MemoryTerms = MemoryTerms()  # terms of the analytic memory model (core.memory)
-    settings: type | None = (
-        None  # its settings dataclass (core.settings), mounted in the config under `section`
-    )
+    settings: type | None = None  # its settings dataclass (core.settings), mounted as cfg.<section>
     key: str = ""  # the config key of its settings (default: its name)
     label: str = ""  # its name in figures (default: its name)
     fsdp2: bool = False  # runs sharded under sharding=fsdp2 (core.fsdp; tested on CPU with gloo)
