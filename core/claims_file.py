@@ -297,10 +297,15 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("papers", nargs="*", choices=PAPERS, default=[])
+    parser.add_argument(
+        "papers", nargs="*", metavar="PAPER", help=f"one of {', '.join(PAPERS)} (default: all)"
+    )
     parser.add_argument("--profile", default="cpu")
     parser.add_argument("--check", action="store_true", help="write nothing; exit 1 where anything is stale")
     args = parser.parse_args(argv)
+    unknown = sorted(set(args.papers) - set(PAPERS))
+    if unknown:
+        parser.error(f"unknown paper {', '.join(unknown)}: expected one of {', '.join(PAPERS)}")
     return run(args.papers or PAPERS, args.profile, args.check)
 
 

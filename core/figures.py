@@ -77,6 +77,10 @@ def execute(
     jupytext.write(nb, raw)
     params = {"profile": profile, "results_root": str(results_root), "figure_path": str(figure)}
     os.environ.pop("MPLBACKEND", None)  # the kernel inherits it; IPython's inline backend embeds the figure
+    # the kernel's core.io.RESULTS is results_root too, so that what a notebook reads without naming a root (its
+    # claims file: core.claims.from_file) comes from the same results as its runs
+    old_results = os.environ.get("SFT_RESULTS")
+    os.environ["SFT_RESULTS"] = str(Path(results_root).resolve())
     try:
         papermill.execute_notebook(
             str(raw),
@@ -95,6 +99,10 @@ def execute(
         return None
     finally:
         raw.unlink(missing_ok=True)
+        if old_results is None:
+            os.environ.pop("SFT_RESULTS", None)
+        else:
+            os.environ["SFT_RESULTS"] = old_results
     sidecar = json.loads(figure.with_suffix(".inputs.json").read_text())
     record = {
         "figure": str(figure.relative_to(out_root)),

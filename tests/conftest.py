@@ -84,3 +84,22 @@ def run_experiment_into(yaml_text: str, root):
     finally:
         experiment.RESULTS = old
     return root
+
+
+def stage_claims_file(root, paper: str, profile: str = "cpu", verdict: str | None = None):
+    """The committed claims file of `paper` (cpu) copied under `root` as `profile`'s: a figure reads its verdicts
+    from there and never judges. With `verdict`, every claim's verdict is replaced by it, so that a test sees the
+    figure carry exactly the file's word (a notebook that judged for itself would not)."""
+    import json
+    from pathlib import Path
+
+    from core.claims_file import claims_path
+    from core.io import RESULTS
+
+    data = json.loads(claims_path(paper, "cpu", RESULTS).read_text())
+    if verdict is not None:
+        data["claims"] = {cid: verdict for cid in data["claims"]}
+    path = claims_path(paper, profile, Path(root))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**data, "profile": profile}))
+    return path

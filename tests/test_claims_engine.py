@@ -201,3 +201,28 @@ def test_manifest_and_claims_file_verdicts_are_in_the_vocabulary(paper):
         v["verdict"] for e in manifest.values() for v in e["versions"][e["latest"]].get("verdicts") or []
     ]
     assert [w for w in words if not is_verdict(w)] == []
+
+
+def test_forest_numbers_claims_as_the_readme_and_gives_each_panel_one_unit():
+    """The forest plot's row numbers are the claims' positions in claims.yaml (the README table's numbers), and
+    rows of different units never share a panel (GB and MB rows of LISA, Spearman ρ and χ²/df rows of IST)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from core.claim_text import claims as paper_claims
+    from core.forest import _label, family, forest
+
+    row = {"comparison": "a − b", "metric": "m", "unit": "GB"}
+    assert family(row) == "GB" and family({**row, "unit": "MB"}) == "MB"
+    assert family({**row, "unit": None, "metric": "final score vs importance, Spearman ρ"}) == "Spearman ρ"
+    assert family({**row, "unit": "x", "metric": "peak"}) == "ratio"
+    assert _label({"comparison": "x " * 60, "metric": "y"}, 3).count("\n") == 1
+    for paper in ("lisa", "ist"):
+        fig, table = forest(paper)
+        numbers = {cid: i for i, cid in enumerate(paper_claims(paper)["claims"], 1)}
+        labels = [t.get_text() for ax in fig.axes for t in ax.get_yticklabels()]
+        claims_drawn = [r["claim"] for r in table["rows"]]
+        drawn_numbers = sorted(int(label.split(".")[0]) for label in labels)
+        assert drawn_numbers == sorted(numbers[c] for c in claims_drawn)  # panels regroup rows; numbers stay
+        units = {ax.get_xlabel() for ax in fig.axes}
+        assert len(units) == len(fig.axes)  # one panel per unit

@@ -181,11 +181,16 @@ def test_noise_study_tiny_profile_and_its_notebook(tmp_path, monkeypatch):
             assert all(e >= 0 for e in d["err"])
         # the quintiles partition the gradient: their ‖∇_b‖² add up to ‖∇L‖²
         assert math.isclose(sum(res["draws"][0]["grad_sq"]), res["grad_sq_total"], rel_tol=1e-6)
+    from conftest import stage_claims_file
+
+    stage_claims_file(results, "sparse_mezo", "tiny")
     rec = execute(
         REPO / "notebooks" / "src" / "sparse_mezo_noise.py", "sparse_mezo", "tiny", tmp_path / "out", results
     )
     assert set(rec["table"]) == {"tiny-llama", "tiny-bert"}
-    assert len(rec["table"]["tiny-llama"]["relative_error"]) == 5
+    llama = rec["table"]["tiny-llama"]
+    assert len(llama["grad_share"]) == 5 and math.isclose(sum(llama["grad_share"]), 1.0, rel_tol=1e-6)
+    assert all(t["interval"]["n"] == 3 for t in llama["tests"].values())  # the study's 3 draws, paired
 
 
 def test_encoder_run_resumes_bit_exactly(tmp_path, tiny_cfg):
