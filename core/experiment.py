@@ -28,7 +28,7 @@ from core.io import RESULTS, CorruptFileError, RunExistsError
 from core.lr_probe import check as check_probe
 from core.lr_probe import pending_probes, probing, with_selected_lr
 from core.reuse import load as load_experiment
-from core.run import run_dir
+from core.run import run_dir, run_status
 from core.runner import experiment_files, run_one
 
 
@@ -71,6 +71,18 @@ def plan(configs, profile: str):
     """(config at its selected lr, run directory) for every run; a missing lr selection is made first
     (`core.lr_probe.with_selected_lr`, which runs the probes still missing one after another)."""
     return [(cfg, run_dir(cfg, profile, RESULTS)) for cfg in with_selected_lr(configs, profile, RESULTS)]
+
+
+def check_finished(runs) -> int:
+    """Read back every finished run of the plan before the first training job starts (`core.run.run_status`): a
+    damaged result or manifest, or a finished run under another config, stops the whole plan now with its one-line
+    error instead of hours later when its turn comes. Returns how many runs are finished."""
+    finished = 0
+    for cfg, out in runs:
+        if (out / "result.json").exists():
+            run_status(out, cfg)
+            finished += 1
+    return finished
 
 
 def describe(result: dict) -> str:
@@ -174,6 +186,7 @@ def main(argv=None) -> int:
             if probes:  # side by side; the selection below then only reads them back
                 failed += run_parallel(probes, args.profile, args.jobs)
         runs = plan(configs, args.profile)
+        print(f"{check_finished(runs)} of {len(runs)} runs finished and intact", flush=True)
         failed += (
             run_parallel(runs, args.profile, args.jobs) if args.jobs > 1 else run_serial(runs, args.profile)
         )

@@ -68,3 +68,20 @@ def test_parallel_jobs_run_the_missing_lr_probes_side_by_side_first(tmp_path, mo
     for seed in (0, 1):  # every seed trains at the selected lr
         run = tmp_path / "results" / "test" / "probed" / "cpu" / f"ft-s{seed}"
         assert read_json(run / "manifest.json")["config"]["lr"] == selection["selected_lr"]
+
+
+def test_a_damaged_finished_run_stops_the_plan_before_any_job(tmp_path, monkeypatch, capsys):
+    """A finished run whose result.json was cut short is found when the plan is made, so a new run in the same
+    experiment never starts (it would otherwise train first and the damage would surface only at its turn)."""
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text(
+        EXPERIMENT.replace("{name: bad, model: MODEL_DIR}", "{name: later, model: tiny-llama, lr: 2.0e-3}")
+    )
+    monkeypatch.setattr(experiment, "RESULTS", tmp_path / "results")
+    assert experiment.main([str(cfg), "--run", "good"]) == 0
+    run_root = tmp_path / "results" / "test" / "jobs" / "cpu"
+    result = run_root / "good-s0" / "result.json"
+    result.write_text(result.read_text()[:40])  # cut short
+    assert experiment.main([str(cfg)]) == 3
+    assert "good-s0/result.json is not valid JSON" in capsys.readouterr().err
+    assert not (run_root / "later-s0").exists()  # no job started
