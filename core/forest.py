@@ -65,6 +65,8 @@ def _label(row: dict, number: int) -> str:
 def _word_text(row: dict) -> str:
     """The verdict at the right of the row, wrapped so that a long word cannot widen the image."""
     text = word(row) if word(row) != "inconclusive" else row["verdict"]
+    if text.startswith("not testable"):  # the reason is long and stands in the README table
+        text = text.split(" (")[0]
     return "\n".join(textwrap.wrap(text, WORD_WIDTH))
 
 
@@ -93,7 +95,7 @@ def _panel(ax, rows: list[tuple[int, dict]], name: str) -> None:
             (1.01, -k),
             xycoords=("axes fraction", "data"),
             va="center",
-            fontsize=8,
+            fontsize=9,
             color=COLOURS.get(word(row), COLOURS["inconclusive"]),
         )
     ax.set_yticks([-k for k in range(len(rows))], [_label(r, n) for n, r in rows], fontsize=9)

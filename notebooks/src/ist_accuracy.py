@@ -2,8 +2,9 @@
 # # Does IST beat plain LoRA? (the deciding comparison, `configs/compare_math.yaml`)
 # Paper claim (IST abstract): importance-aware sparse tuning improves LoRA-family fine-tuning over updating every
 # layer. No table of the paper was reachable, so only the direction is compared. Here: SmolLM2-135M-Instruct on
-# bigbench arithmetic, LoRA r 16 / α 32 on q, k, v, up, down, 310 steps of batch 2, 3 seeds, each method at its
-# probed lr; IST with the reference's score lr 10 decides, our variant with score lr 100 is shown beside it.
+# bigbench arithmetic, LoRA r 16 / α 32 on q, k, v, up, down, 310 steps of batch 2, 3 seeds (IST 8: the seeds in
+# common are paired), each method at its probed lr; IST with the reference's score lr 10 decides, our variant
+# with score lr 100 is shown beside it.
 # Every point is one seed's difference IST − LoRA (same seed = same data order). Validation loss (64 examples,
 # paired t over seeds) is the pre-registered primary metric; test accuracy (64 multiple-choice questions, the same
 # in every seed: crossed seeds × items interval, `core.stats.accuracy_diff`) is shown. Plain LoRA passes the

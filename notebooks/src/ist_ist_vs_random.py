@@ -3,8 +3,8 @@
 # Paper claim: the gain comes from the importance scores, not from updating a sparse subset of layers alone; the
 # reference repo's control is random sparse tuning (RST, its `rst.py` is not shipped; ours draws the same number
 # of layers uniformly every step, `ist: {uniform: true}`). Design as the accuracy figure
-# (`configs/compare_math.yaml`: 310 steps, 3 seeds, IST's probed lr for every IST arm). Every point is one seed's
-# difference IST − random layers. Validation loss (paired t over seeds) is the pre-registered primary metric; test
+# (`configs/compare_math.yaml`: 310 steps; IST and random layers 8 seeds, the other arms 3; IST's probed lr for
+# every IST arm). Every point is one seed's difference IST − random layers. Validation loss (paired t over seeds) is the pre-registered primary metric; test
 # accuracy (crossed seeds × items) is shown, as is our score-lr-100 variant. Intervals: `papers/ist/compare.py`;
 # verdict: the claims file.
 

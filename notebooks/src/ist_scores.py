@@ -3,10 +3,11 @@
 # IST draws k = 7 of the 30 layers every step ∝ σ(−s) without replacement, where s are its probe-updated scores
 # (papers/ist/REFERENCE.md §2). If the scores separate the layers, some layers are selected more often than uniform
 # draws would select them. Each run logs the layers it selected at every step (`ist_scores.jsonl`). Left: how often
-# each layer was selected over the 310 steps (30 layers × 3 seeds per arm); the grey band is the 95 % range of one
+# each layer was selected over the 310 steps (30 layers × the arm's seeds: 8 for IST and the control, 3 for
+# score lr 100); the grey band is the 95 % range of one
 # layer's count under uniform selection. Right: the dispersion χ²/df of those counts against uniform selection
 # (`papers.ist.compare.uniform_selection_chi2`: Pearson's χ² scaled for k-of-L draws, 1 = uniform) per seed, and
-# pooled over the 3 seeds with its 95 % interval (the claims row; IST with the reference's score lr 10 decides).
+# pooled over the seeds with its 95 % interval (the claims row; IST with the reference's score lr 10 decides).
 # The random-selection control (`ist_random`) shows what uniform draws give on the same runs; our variant with
 # score lr 100 (`ist_slr100`) what separated scores give.
 
@@ -88,7 +89,7 @@ seed_points(
     legend_loc="upper left",
 )
 handles = axes[1].get_legend().legend_handles
-axes[1].legend(handles, ["one seed", "3 seeds pooled, 95 % interval"], loc="upper left")
+axes[1].legend(handles, ["one seed", "seeds pooled, 95 % interval"], loc="upper left")
 axes[1].axhline(1, color="black", lw=0.9)
 axes[1].set_yscale("log")
 axes[1].set_title("per seed, and pooled over seeds with 95 % interval", fontsize=10)
