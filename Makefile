@@ -71,9 +71,10 @@ lisa-runs: $(STAMP) models  ## LISA paper: lr probes, training runs, learnabilit
 		--metric lm_eval.sft_math_mc.acc_norm --metric lm_eval.sft_instruct_ll.acc)
 	$(PY) -m papers.lisa.optimizer_state --profile $(PROFILE)
 
-claims: $(STAMP)  ## the claims engine: one verdict per claim -> data/results/<paper>/claims/PROFILE.json + README tables
+claims: $(STAMP)  ## the claims engine: one verdict per claim -> data/results/<paper>/claims/PROFILE.json + README tables (claims, status, power)
 	$(PY) -m core.claims_file --profile $(PROFILE)
 	$(PY) -m core.status
+	$(if $(filter cpu,$(PROFILE)),$(PY) -m core.power,)
 
 lisa-figures: $(STAMP)  ## LISA paper: execute the notebooks from existing results -> figures/lisa/ (quick: .quick/, not committed)
 	$(PY) -m core.claims_file lisa --profile $(PROFILE)
