@@ -145,10 +145,14 @@ variance-lab: $(STAMP) models  ## variance lab: every estimator's closed form vs
 	$(PY) -m core.figures variance_lab --profile $(LAB_PROFILE)
 
 # the method atlas (papers/atlas): every method on MISA's arithmetic design; MISA's finished accuracy_math runs are
-# reused (core.reuse), the rest run here (finished runs skipped), then the bench at the runs' batch, tables, figure
+# reused (core.reuse), the rest run here (finished runs skipped; zeroth-order runs ZO_JOBS at a time, one thread
+# each), then the bench at the runs' batch, tables, figure
 atlas: $(STAMP) models  ## method atlas: memory vs quality for every method on one task (resumable; PROFILE=gpu: one GPU)
 	$(PY) -m core.bench --profile atlas
-	$(PY) -m core.experiment papers/atlas/configs/atlas.yaml --profile $(PROFILE) --jobs $(JOBS)
+	$(PY) -m core.experiment papers/atlas/configs/atlas.yaml --profile $(PROFILE) --jobs $(JOBS) \
+		--run zero_shot full lora dora galore badam lisa misa ist
+	$(PY) -m core.experiment papers/atlas/configs/atlas.yaml --profile $(PROFILE) --jobs $(ZO_JOBS) \
+		--run mezo s-mezo r-mezo
 	$(PY) -m papers.atlas.tables --profile $(PROFILE) $(if $(filter cpu,$(PROFILE)),--write,)
 	$(PY) -m core.figures atlas --profile $(PROFILE) $(QUICK_OUT)
 

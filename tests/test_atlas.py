@@ -140,3 +140,12 @@ def test_readme_tables_are_what_the_results_give():
     assert tables.rendered(readme, made, ("arms", "differences")) == readme
     top = (REPO / "README.md").read_text()
     assert tables.rendered(top, made, ("top",)) == top
+
+
+def test_make_atlas_runs_every_arm_once():
+    """`make atlas` runs the first-order arms with JOBS and the zeroth-order ones with ZO_JOBS: together every arm."""
+    make = (REPO / "Makefile").read_text()
+    target = make[make.index("\natlas:") : make.index("\nfigures:")]
+    named = [a for chunk in target.split("--run")[1:] for a in chunk.split("\n")[0].split()]
+    assert sorted(named) == sorted(ARMS)
+    assert "--jobs $(ZO_JOBS) \\\n\t\t--run mezo s-mezo r-mezo" in target

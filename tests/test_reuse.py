@@ -98,3 +98,14 @@ def test_the_atlas_reuses_misas_finished_runs():
         assert all((d / "result.json").exists() for d in dirs[arm])
     assert dirs["zero_shot"] == [RESULTS / "misa" / "accuracy_math" / "cpu" / "zero_shot-s0"]
     assert dirs["dora"][0] == RESULTS / "atlas" / "atlas" / "cpu" / "dora-s0"
+
+
+def test_the_experiment_cli_refuses_with_one_config_error_line(tmp_path, monkeypatch, capsys):
+    import core.reuse
+    from core.experiment import main
+
+    path = files(tmp_path, extra=", max_steps: 4")
+    monkeypatch.setattr(core.reuse, "REPO", tmp_path)  # the sources are read from <REPO>/papers
+    assert main([str(path), "--run", "full_ft"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("config error: reuse full_ft: src/exp.full (seed 0) differs")

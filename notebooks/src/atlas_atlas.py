@@ -26,6 +26,11 @@ diffs = atlas.differences(profile, results_root)
 bench = atlas.bench_rows(results_root, profile)
 done = [r for r in rows if r["test_accuracy"]["mean"] is not None and r["peak_mb"] is not None]
 pending = [r["label"] for r in rows if r["status"] == atlas.PENDING]
+partial = [
+    f"{r['label']} ({len(r['seeds'])} of {len(r['expected_runs'])} seeds)"
+    for r in rows
+    if r["seeds"] and len(r["seeds"]) < len(r["expected_runs"])
+]
 
 
 def label_sides(xs: list[float]) -> list[int]:
@@ -102,14 +107,11 @@ table["front_7B"] = quality_panel(
 )
 table["zo_steps_from_bench"] = atlas.zo_steps(bench) if bench else None
 table["pending"] = pending
-if pending:
-    fig.text(
-        0.01,
-        -0.01,
-        "pending (not run yet), not drawn in (a), (b), (d): " + ", ".join(pending),
-        fontsize=10,
-        va="top",
-    )
+table["partial"] = partial
+notes = ["pending (not run yet), not drawn in (a), (b), (d): " + ", ".join(pending)] if pending else []
+notes += ["drawn with the seeds finished so far: " + ", ".join(partial)] if partial else []
+if notes:
+    fig.text(0.01, -0.01, "\n".join(notes), fontsize=10, va="top")
 finish(
     fig, figure_path, table, [], "Method atlas: memory against quality (SmolLM2-135M, arithmetic, 3 seeds)"
 )
