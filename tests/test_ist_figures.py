@@ -4,7 +4,7 @@ import json
 import shutil
 
 import pytest
-from conftest import run_experiment_into
+from conftest import run_experiment_into, stage_claims_file
 
 from core.io import REPO
 
@@ -28,6 +28,9 @@ def results(tmp_path_factory):
     from papers.ist.importance_check import check
 
     root = run_experiment_into(FIXTURE, tmp_path_factory.mktemp("results"))
+    stage_claims_file(
+        root, "ist"
+    )  # the notebooks' verdicts come from the claims file, never from the fixture
     runs = load_runs("ist", "compare_math", "cpu", root)
     atomic_write_json(
         root / "ist" / "importance_check" / "cpu.json", check(runs, n=8, confounded_seeds=(0, 1))
