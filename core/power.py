@@ -36,7 +36,7 @@ import numpy as np
 import yaml
 
 from core.claims_file import read
-from core.io import REPO, RESULTS, atomic_write_text
+from core.io import REPO, RESULTS, atomic_write_text, replace_between
 from core.results import by_method, load_runs, paired
 from core.stats import mde_se
 
@@ -127,10 +127,11 @@ def table(paper: str, profile: str = "cpu", results: Path = RESULTS) -> str:
 
 
 def readme_with_table(text: str, body: str, where: str) -> str:
-    if BEGIN not in text or END not in text.split(BEGIN, 1)[1]:
-        raise ValueError(f"{where}: no power-table markers; add\n{BEGIN}\n{END}")
-    head, rest = text.split(BEGIN, 1)
-    return f"{head}{BEGIN}\n{body}{END}{rest.split(END, 1)[1]}"
+    """`text` with `body` between the power-table markers (`core.io.replace_between`), which must be there."""
+    try:
+        return replace_between(text, BEGIN, END, body)
+    except ValueError:
+        raise ValueError(f"{where}: no power-table markers; add\n{BEGIN}\n{END}") from None
 
 
 def papers_with_plans(root: Path = REPO) -> list[str]:
