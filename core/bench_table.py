@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from core.io import REPO, RESULTS, atomic_write_text, read_json
+from core.io import REPO, RESULTS, atomic_write_text, read_json, replace_between
 
 FILES = ("cpu-cpu", "cpu-cuda", "gpu-cuda")  # SmolLM2 benches: CPU 4x64, GPU 4x64, GPU 8x512
 BEGIN, END = "<!-- bench-table: python -m core.bench_table --write -->", "<!-- /bench-table -->"
@@ -50,9 +50,8 @@ def table(root: Path | str = RESULTS, files=FILES) -> str:
 
 
 def replace_table(text: str, new_table: str) -> str:
-    """`text` with the part between BEGIN and END replaced by `new_table`."""
-    start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
-    return text[:start] + "\n" + new_table + "\n" + text[end:]
+    """`text` with the part between BEGIN and END replaced by `new_table` (core.io.replace_between)."""
+    return replace_between(text, BEGIN, END, new_table)
 
 
 def main(argv=None) -> int:

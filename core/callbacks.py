@@ -1,4 +1,5 @@
-"""`transformers.Trainer` callbacks: block switching (LISA; MISA/IST reuse it), metrics, weight norms.
+"""`transformers.Trainer` callbacks that switch blocks (LISA; MISA/IST reuse it); metrics, weight norms and the
+full-gradient probe are in `core.metric_callbacks`, a callback's resume state in `core.checkpoints`.
 
 One switching mechanism serves every sampler: every `interval` optimizer steps the callback asks its
 sampler for the active blocks, turns ``requires_grad`` on for them and off for the rest, and drops the
@@ -13,94 +14,22 @@ only the gradients of those that require grad; the state freed is this rank's sh
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import time
 from contextlib import contextmanager
 from pathlib import Path
 
 import torch
 from transformers import TrainerCallback
 
-from core.ddp import rebuild_reducer, wrapped_ddp
-from core.dtensor import full_value, local_bytes
-from core.io import append_jsonl, atomic_write_json
+from core.checkpoints import checkpoint_dir, load_checkpoint_state, save_checkpoint_state
+from core.ddp import check_same_on_all_ranks, rebuild_reducer, wrapped_ddp
+from core.dtensor import full_value
+from core.io import append_jsonl
 from core.layers import find_blocks, module_blocks
 from core.models import eval_mode
-from core.norms import block_norms, snapshot
+from core.optimizers import optimizer_params, optimizer_state_bytes, set_trainable
 from core.sampling import ISTScores, ModuleImportanceSampler, UniformLayerSampler
 from core.settings import IstSettings, LisaSettings, MisaSettings
-
-
-def base_optimizer(optimizer):
-    """The torch optimizer inside accelerate's AcceleratedOptimizer wrapper."""
-    return getattr(optimizer, "optimizer", optimizer)
-
-
-def state_holder(optimizer):
-    """The optimizer whose ``state`` holds the per-parameter moments: the base optimizer, or inside BAdam's
-    BlockOptimizer (which keeps an empty ``state`` of its own) its ``base_optimizer``."""
-    base = base_optimizer(optimizer)
-    return getattr(base, "base_optimizer", base)
-
-
-def optimizer_params(optimizer) -> set[int]:
-    return {id(p) for group in base_optimizer(optimizer).param_groups for p in group["params"]}
-
-
-def set_trainable(params, on: bool, optimizer) -> None:
-    """Toggle a block; an inactive block keeps neither gradient nor optimizer state."""
-    state = base_optimizer(optimizer).state if optimizer is not None else {}
-    for p in params:
-        p.requires_grad_(on)
-        if not on:
-            p.grad = None
-            state.pop(p, None)
-
-
-def optimizer_state_bytes(optimizer) -> int:
-    """Bytes held by the optimizer's per-parameter state tensors on this rank (under FSDP2: its shards)."""
-    return local_bytes(t for s in state_holder(optimizer).state.values() for t in s.values())
-
-
-def check_same_on_all_ranks(value, what: str) -> None:
-    """Under torch.distributed (torchrun / accelerate DDP) every rank must hold the same `value`; raises if not.
-
-    Samplers draw from private generators seeded by the run's seed (the same on every rank) and MISA's scores
-    come from all-reduced gradients, so ranks agree by construction; this check makes a disagreement (e.g. a
-    rank-dependent seed) a clear error instead of silently diverging replicas. DDP itself runs with
-    ``find_unused_parameters=True`` (the Trainer's default without gradient checkpointing), so frozen blocks
-    are skipped by the reducer each step; a callback bound to its Trainer also rebuilds the reducer over the
-    active parameters (`BlockSwitchCallback.bind`, `core.ddp`)."""
-    import torch.distributed as dist
-
-    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-        return
-    gathered = [None] * dist.get_world_size()
-    dist.all_gather_object(gathered, value)
-    if any(g != gathered[0] for g in gathered):
-        raise RuntimeError(
-            f"ranks disagree on the {what}: {gathered}; every rank must use the same sampler seed"
-        )
-
-
-def checkpoint_dir(args, state) -> Path:
-    """The Trainer's checkpoint folder for the current step (being saved, or resumed from)."""
-    return Path(args.output_dir) / f"checkpoint-{state.global_step}"
-
-
-def save_checkpoint_state(args, state, filename: str, payload: dict) -> None:
-    """Write a callback's state into the Trainer checkpoint being saved (rank 0 only), for an exact resume."""
-    if state.is_world_process_zero:
-        atomic_write_json(checkpoint_dir(args, state) / filename, payload)
-
-
-def load_checkpoint_state(checkpoint: Path, filename: str, lost: str) -> dict:
-    """A callback's state saved in `checkpoint`; missing, a clear error saying what cannot be continued (`lost`)."""
-    path = Path(checkpoint) / filename
-    if not path.exists():
-        raise FileNotFoundError(f"resuming from {checkpoint} but it has no {filename}; {lost}")
-    return json.loads(path.read_text())
 
 
 class BlockSwitchCallback(TrainerCallback):
@@ -461,90 +390,3 @@ class ISTCallback(BlockSwitchCallback):
                 },
             )
         self.probe_losses = None
-
-
-class MetricsCallback(TrainerCallback):
-    """Append every log (loss, lr, grad norm, step time) to metrics.jsonl (a NaN loss is `core.divergence`'s)."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self._t0 = None
-        self.step_times: list[float] = []
-
-    def on_step_begin(self, args, state, control, **kwargs):
-        self._t0 = time.perf_counter()
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if self._t0 is not None:
-            self.step_times.append(time.perf_counter() - self._t0)
-
-    def on_log(self, args, state, control, logs=None, **kwargs):
-        row = {
-            "step": state.global_step,
-            **{k: v for k, v in (logs or {}).items() if isinstance(v, (int, float))},
-        }
-        if self.step_times and "loss" in row:
-            row["step_time"] = self.step_times[-1]
-        if state.is_world_process_zero:
-            append_jsonl(self.path, row)
-
-
-class WeightNormCallback(TrainerCallback):
-    """LISA §3.1 / Fig. 2: per-block weight norms recorded during training (every `every` steps)."""
-
-    def __init__(self, path: Path, every: int = 1):
-        self.path, self.every = Path(path), every
-        self.init = None
-
-    def on_init_end(self, args, state, control, model=None, **kwargs):
-        """W0 when the Trainer is built, before a resumed run loads its checkpoint's weights (which happens before
-        on_train_begin): ΔW = W − W0 is then measured from the start of training, resumed or not."""
-        self.init = snapshot(model)
-
-    def on_train_begin(self, args, state, control, model=None, **kwargs):
-        if (
-            self.init is None
-        ):  # added after the Trainer was built: a resumed run would measure from its checkpoint
-            self.init = snapshot(model)
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        if state.global_step % self.every == 0 and state.is_world_process_zero:
-            append_jsonl(self.path, {"step": state.global_step, **block_norms(model, self.init)})
-
-
-class FullGradNormCallback(TrainerCallback):
-    """Convergence probe (MISA Thm. 2 bounds min_k E‖∇f(θ_k)‖² by O(1/√K)): every `every` optimizer steps, the
-    loss and the squared norm of the gradient w.r.t. *all* parameters on a fixed batch, computed with
-    `torch.autograd.grad` so no `.grad`, optimizer state or `requires_grad` flag of the run is touched.
-    Rows go to ``probes.jsonl``; step 0 (before training) is probed too."""
-
-    def __init__(self, path: Path, batch: dict, every: int):
-        if every <= 0:
-            raise ValueError(f"probe interval must be > 0, got {every}")
-        self.path, self.batch, self.every = Path(path), batch, every
-
-    def probe(self, model, step: int) -> None:
-        params = list(model.parameters())
-        flags = [p.requires_grad for p in params]
-        try:
-            for p in params:
-                p.requires_grad_(True)
-            batch = {k: v.to(params[0].device) for k, v in self.batch.items()}
-            with eval_mode(model), torch.enable_grad():
-                loss = model(**batch).loss
-                grads = torch.autograd.grad(loss, params, allow_unused=True)
-            sq = float(sum(g.double().pow(2).sum() for g in grads if g is not None))
-        finally:
-            for p, flag in zip(params, flags):
-                p.requires_grad_(flag)
-        append_jsonl(self.path, {"step": step, "probe_loss": loss.item(), "full_grad_sq": sq})
-
-    def on_train_begin(self, args, state, control, model=None, **kwargs):
-        if state.global_step == 0 and state.is_world_process_zero:
-            self.probe(model, 0)
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        if (
-            state.global_step % self.every == 0 and state.is_world_process_zero
-        ):  # no collectives: rank 0 alone
-            self.probe(model, state.global_step)

@@ -10,17 +10,36 @@ With ``save_total_limit = 2`` the previous complete checkpoint is still there wh
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 from transformers import TrainerCallback
 from transformers.trainer_callback import TrainerState
 
-from core.callbacks import checkpoint_dir
-from core.io import atomic_write_text, kill_point
+from core.io import atomic_write_json, atomic_write_text, kill_point
 from core.run import is_main_process
 
 MARKER = "COMPLETE"
+
+
+def checkpoint_dir(args, state) -> Path:
+    """The Trainer's checkpoint folder for the current step (being saved, or resumed from)."""
+    return Path(args.output_dir) / f"checkpoint-{state.global_step}"
+
+
+def save_checkpoint_state(args, state, filename: str, payload: dict) -> None:
+    """Write a callback's state into the Trainer checkpoint being saved (rank 0 only), for an exact resume."""
+    if state.is_world_process_zero:
+        atomic_write_json(checkpoint_dir(args, state) / filename, payload)
+
+
+def load_checkpoint_state(checkpoint: Path, filename: str, lost: str) -> dict:
+    """A callback's state saved in `checkpoint`; missing, a clear error saying what cannot be continued (`lost`)."""
+    path = Path(checkpoint) / filename
+    if not path.exists():
+        raise FileNotFoundError(f"resuming from {checkpoint} but it has no {filename}; {lost}")
+    return json.loads(path.read_text())
 
 
 class CompleteMarker(TrainerCallback):

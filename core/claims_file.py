@@ -26,12 +26,13 @@ import argparse
 import dataclasses
 import importlib
 import json
+import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.claims_render import render_tables
-from core.io import REPO, RESULTS, atomic_write_json, atomic_write_text, sha256_file
+from core.io import REPO, RESULTS, atomic_write_json, atomic_write_text, replace_between, sha256_file
 from core.stats import Interval, mde_interval
 from core.verdicts import (
     DOES_NOT_HOLD,
@@ -241,13 +242,12 @@ def same(a: dict, b: dict) -> bool:
 def readme_with_table(text: str, data: dict, where: str) -> str:
     """The README text with the generated tables between the profile's markers (which must be there)."""
     begin = BEGIN.format(profile=data["profile"])
-    if begin not in text or END not in text.split(begin, 1)[1]:
+    try:
+        return replace_between(text, begin, END, render_tables(data))
+    except ValueError:
         raise ValueError(
             f"{where}: no claims-table markers for profile {data['profile']!r}; add\n{begin}\n{END}"
-        )
-    head, rest = text.split(begin, 1)
-    tail = rest.split(END, 1)[1]
-    return f"{head}{begin}\n{render_tables(data)}{END}{tail}"
+        ) from None
 
 
 def report(paper: str, rows: list[Row]) -> list[str]:
@@ -260,7 +260,7 @@ def report(paper: str, rows: list[Row]) -> list[str]:
         iv, mde = r.interval, r.the_mde()
         what = "—" if iv is None else f"{iv}" + (f" p {iv.p:.3g}" if iv.p is not None else "")
         holm = f" Holm p {r.p_adjusted:.3g}" if r.p_adjusted is not None else ""
-        tail = f" MDE {mde:.2g}" if mde is not None and mde == mde and abs(mde) != float("inf") else ""
+        tail = f" MDE {mde:.2g}" if mde is not None and math.isfinite(mde) else ""
         lines.append(
             f"{r.claim}: {r.comparison}, {r.metric}: {what}{holm}{tail} -> {r.verdict or 'secondary'}"
         )

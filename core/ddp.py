@@ -9,7 +9,7 @@ the memory LISA/MISA save (`python -m core.ddp_memory`; LMFlow's LISA fails outr
 `rebuild_reducer` re-runs DDP's own reducer construction (`_build_params_for_reducer` + `_ddp_init_helper`,
 torch 2.13) on the *same* wrapper object after a switch, so the Trainer's training loop, which holds that
 object, keeps working. The old reducer is dropped with its buckets and hooks. No collective is issued: every
-rank switches at the same step to the same set (`core.callbacks.check_same_on_all_ranks`). Refused where the
+rank switches at the same step to the same set (`check_same_on_all_ranks` below). Refused where the
 reducer carries state that a rebuild would lose: DDP's own mixed precision, static graph, delayed all-reduce,
 the compiled (python) reducer.
 """
@@ -82,3 +82,24 @@ def rebuild_reducer(ddp: DistributedDataParallel) -> None:
     for hook, state in hooks:  # e.g. accelerate's fp16/bf16 compression hooks
         dist._register_comm_hook(ddp.reducer, state, hook)
     ddp._has_rebuilt_buckets = False
+
+
+def check_same_on_all_ranks(value, what: str) -> None:
+    """Under torch.distributed (torchrun / accelerate DDP) every rank must hold the same `value`; raises if not.
+
+    Samplers draw from private generators seeded by the run's seed (the same on every rank) and MISA's scores
+    come from all-reduced gradients, so ranks agree by construction; this check makes a disagreement (e.g. a
+    rank-dependent seed) a clear error instead of silently diverging replicas. DDP itself runs with
+    ``find_unused_parameters=True`` (the Trainer's default without gradient checkpointing), so frozen blocks
+    are skipped by the reducer each step; a callback bound to its Trainer also rebuilds the reducer over the
+    active parameters (`BlockSwitchCallback.bind`, `core.ddp`)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, value)
+    if any(g != gathered[0] for g in gathered):
+        raise RuntimeError(
+            f"ranks disagree on the {what}: {gathered}; every rank must use the same sampler seed"
+        )

@@ -27,13 +27,7 @@ from transformers import (
     TrainingArguments,
 )
 
-from core.callbacks import (
-    BlockSwitchCallback,
-    FullGradNormCallback,
-    LisaCallback,
-    MetricsCallback,
-    WeightNormCallback,
-)
+from core.callbacks import BlockSwitchCallback, LisaCallback
 from core.checkpoints import CompleteMarker, checkpoint_step, last_checkpoint, restore_finished
 from core.config import RunConfig
 from core.data import load_task
@@ -51,6 +45,7 @@ from core.io import (
 )
 from core.item_outputs import example_losses, write_items
 from core.methods import RunContext, encoder_names, method_of, uses_lora
+from core.metric_callbacks import FullGradNormCallback, MetricsCallback, WeightNormCallback
 from core.models import load_model, model_type
 from core.prompts import choice_accuracy, tokenize_dataset
 from core.provenance import manifest

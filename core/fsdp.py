@@ -32,9 +32,10 @@ import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
 from transformers import Trainer
 
-from core.callbacks import check_same_on_all_ranks, state_holder
+from core.ddp import check_same_on_all_ranks
 from core.dtensor import is_sharded
 from core.layers import find_blocks
+from core.optimizers import state_holder
 
 DCP_MODEL, DCP_OPTIM = "dcp_model", "dcp_optimizer"
 FSDP2_CONFIG = Path(__file__).with_name("accelerate_fsdp2.yaml")  # accelerate's FSDP2 for the Trainer on CUDA

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import torch
 
+from core.dtensor import local_bytes
+
 GALORE_TARGETS = [
     "q_proj",
     "k_proj",
@@ -66,3 +68,37 @@ def galore_optimizer(model, cfg):
         ],
         lr=cfg.lr,
     )
+
+
+# ---- the state a block-switching callback frees (core.callbacks) ----
+
+
+def base_optimizer(optimizer):
+    """The torch optimizer inside accelerate's AcceleratedOptimizer wrapper."""
+    return getattr(optimizer, "optimizer", optimizer)
+
+
+def state_holder(optimizer):
+    """The optimizer whose ``state`` holds the per-parameter moments: the base optimizer, or inside BAdam's
+    BlockOptimizer (which keeps an empty ``state`` of its own) its ``base_optimizer``."""
+    base = base_optimizer(optimizer)
+    return getattr(base, "base_optimizer", base)
+
+
+def optimizer_params(optimizer) -> set[int]:
+    return {id(p) for group in base_optimizer(optimizer).param_groups for p in group["params"]}
+
+
+def set_trainable(params, on: bool, optimizer) -> None:
+    """Toggle a block; an inactive block keeps neither gradient nor optimizer state."""
+    state = base_optimizer(optimizer).state if optimizer is not None else {}
+    for p in params:
+        p.requires_grad_(on)
+        if not on:
+            p.grad = None
+            state.pop(p, None)
+
+
+def optimizer_state_bytes(optimizer) -> int:
+    """Bytes held by the optimizer's per-parameter state tensors on this rank (under FSDP2: its shards)."""
+    return local_bytes(t for s in state_holder(optimizer).state.values() for t in s.values())

@@ -25,8 +25,9 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Text
 
 from core.claims import Verdict, describe
+from core.curves import curve_band, smooth
 from core.results import save_figure
-from core.stats import Interval, curve_band, smooth
+from core.stats import Interval
 
 DPI = 120
 MAX_WIDTH_PX = 1800
@@ -263,11 +264,10 @@ def seed_points(
             )
     described = [iv for iv in (intervals or {}).values() if iv is not None]
     if described:
-        handles.append(
-            Line2D(
-                [], [], ls="-", marker="D", color="black", label=f"mean and {describe(described[0], over)}"
-            )
-        )
+        words, ns = describe(described[0], over), sorted({iv.n for iv in described})
+        if len(ns) > 1:  # columns of unequal size (e.g. 8 and 3 seeds): say the range, not the first one's n
+            words = words.replace(f"over {described[0].n} ", f"over {ns[0]}-{ns[-1]} ")
+        handles.append(Line2D([], [], ls="-", marker="D", color="black", label=f"mean and {words}"))
     ax.set_xticks(range(len(keys)), ticks)
     ax.set_xlim(-0.6, len(keys) - 0.4)
     ax.set_ylabel(ylabel)

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from transformers import Trainer, TrainerCallback
 
-from core.callbacks import checkpoint_dir, load_checkpoint_state, save_checkpoint_state
+from core.checkpoints import checkpoint_dir, load_checkpoint_state, save_checkpoint_state
 from core.settings import ZoSettings
 from core.zo import SPSA, MagnitudeMask, RandomMask
 from core.zo_dp import PAYLOAD_BYTES, combiner, data_parallel

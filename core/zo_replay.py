@@ -26,8 +26,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from core.callbacks import checkpoint_dir
-from core.checkpoints import MARKER, checkpoint_step
+from core.checkpoints import MARKER, checkpoint_dir, checkpoint_step
 from core.io import read_json
 from core.run import is_main_process
 

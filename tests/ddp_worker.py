@@ -17,10 +17,11 @@ from pathlib import Path
 from transformers import TrainerCallback
 
 import core.finetune as ft
-from core.callbacks import BlockSwitchCallback, base_optimizer
+from core.callbacks import BlockSwitchCallback
 from core.checks import run_config
 from core.ddp import reducer_parameters, trainable_parameters, wrapped_ddp
 from core.layers import find_blocks
+from core.optimizers import base_optimizer
 
 mode, cfg, out = sys.argv[1], run_config(json.loads(sys.argv[2])), Path(sys.argv[3])
 rank = int(os.environ.get("RANK", "0"))

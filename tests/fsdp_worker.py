@@ -5,7 +5,7 @@ plainly for the 1-process reference).
 
 Writes ``rank<r>.json`` into each run dir: per optimizer step the active blocks (None without a switching
 callback), the layers with requires_grad and with optimizer state, and this rank's optimizer-state bytes
-(`core.callbacks.optimizer_state_bytes`: local shards under FSDP2); at the end, which layers' full weights moved
+(`core.optimizers.optimizer_state_bytes`: local shards under FSDP2); at the end, which layers' full weights moved
 from their initial values. ``badseed`` gives every rank a different sampler seed, which the switch check refuses.
 """
 
@@ -19,9 +19,10 @@ from transformers import TrainerCallback
 
 import core.experiment
 import core.finetune as ft
-from core.callbacks import BlockSwitchCallback, optimizer_state_bytes, state_holder
+from core.callbacks import BlockSwitchCallback
 from core.dtensor import full_value
 from core.layers import find_blocks
+from core.optimizers import optimizer_state_bytes, state_holder
 
 torch.set_num_threads(1)
 mode, argv = sys.argv[1], sys.argv[2:]

@@ -5,9 +5,10 @@ import torch
 from conftest import run_interrupted_and_resumed
 from transformers import TrainerCallback
 
-from core.callbacks import LisaCallback, base_optimizer
+from core.callbacks import LisaCallback
 from core.finetune import build_trainer
 from core.layers import find_blocks
+from core.optimizers import base_optimizer
 
 
 def lisa_of(trainer):

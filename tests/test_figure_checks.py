@@ -151,6 +151,22 @@ def test_plotting_rejects_internal_names_and_small_text(tmp_path):
     plt.close(fig)
 
 
+def test_seed_points_legend_names_the_range_of_unit_counts():
+    import matplotlib.pyplot as plt
+
+    from core.plotting import seed_points
+    from core.stats import paired_interval
+
+    eight, three = paired_interval(range(8), [0.5] * 8), paired_interval([1, 2, 4], [0, 0, 0])
+    fig, ax = plt.subplots()
+    seed_points(ax, {"ist": list(range(8)), "ist_keep": [1, 2, 4]}, {"ist": eight, "ist_keep": three})
+    assert ax.get_legend().get_texts()[-1].get_text() == "mean and 95 % paired t-interval over 3-8 seeds"
+    ax.clear()
+    seed_points(ax, {"ist": list(range(8))}, {"ist": eight})
+    assert ax.get_legend().get_texts()[-1].get_text() == "mean and 95 % paired t-interval over 8 seeds"
+    plt.close(fig)
+
+
 def test_judge_takes_the_paper_number_from_claims_yaml():
     """A ratio claim (LISA time_cost: 2.9x, higher): judged against 1 and the paper's ratio from claims.yaml."""
     from core.claims import judge, measured, paper_claim

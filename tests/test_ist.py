@@ -9,8 +9,9 @@ from conftest import run_interrupted_and_resumed
 from torch import nn
 from transformers import TrainerCallback
 
-from core.callbacks import ISTCallback, base_optimizer
+from core.callbacks import ISTCallback
 from core.layers import find_blocks
+from core.optimizers import base_optimizer
 from core.sampling import ISTScores
 
 

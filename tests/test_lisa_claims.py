@@ -1,6 +1,6 @@
 """LISA through the claims engine (papers/lisa/claims.py, design.py): the gate → verdict mapping, the ablation pairs,
-the ratio interval, and the committed claims file's numbers equal to those of the claims table before the engine
-(papers/lisa/LOG.md 23-24: no number changed)."""
+the ratio interval, and the 3-seed claims file (profile cpu32, `cpu` until issue #32) with the numbers of the claims
+table before the engine (papers/lisa/LOG.md 23-24: no number changed)."""
 
 import json
 
@@ -39,7 +39,7 @@ def test_ratio_interval_is_the_t_interval_of_the_excess_shifted_to_the_ratio():
 
 @pytest.fixture(scope="module")
 def committed():
-    data = json.loads(claims_path("lisa", "cpu").read_text())
+    data = json.loads(claims_path("lisa", "cpu32").read_text())
     return {(r["claim"], r["comparison"], r["metric"]): r for r in data["rows"]}, data["claims"]
 
 

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from core.block_variance import inclusion_variance, optimal_inclusion, unreweighted_error
 from core.layers import find_blocks, module_blocks
 from core.memory import ArchSpec, param_counts, predict_memory
 from core.sampling import UniformLayerSampler, inclusion_frequencies
-from core.stats import bootstrap_ratio_ci, inclusion_variance, optimal_inclusion, unreweighted_error
+from core.stats import bootstrap_ratio_ci
 
 
 def test_unreweighted_error_is_the_missed_mass():

@@ -3,22 +3,25 @@ import pytest
 from scipy import stats as sps
 from scipy.special import expit
 
+from core.curves import curve_band, smooth
 from core.stats import (
     Interval,
     _power_se,  # noqa: E402  (the power the MDE inverts)
     accuracy_diff,
     bootstrap_ci,
-    curve_band,
     mcnemar,
     mde,
     mde_accuracy,
+    mde_interval,
     mde_of,
     mde_se,
     paired_interval,
+    seed_design,
+    seed_interval,
     seed_range,
-    smooth,
     t_interval,
     t_power,
+    welch_interval,
 )
 
 
@@ -47,7 +50,12 @@ def test_smooth_trailing_average():
     assert np.allclose(smooth([1, 2, 3, 4], window=2), [1, 1.5, 2.5, 3.5])
 
 
-from core.stats import inclusion_variance, monte_carlo_variance, optimal_probs, sampling_variance  # noqa: E402
+from core.block_variance import (  # noqa: E402
+    inclusion_variance,
+    monte_carlo_variance,
+    optimal_probs,
+    sampling_variance,
+)
 
 
 def blocks():
@@ -127,6 +135,29 @@ def test_paired_interval_is_t_on_the_differences():
     assert unpaired.high - unpaired.low > 20 * (iv.hi - iv.lo)  # pairing removes the seed-to-seed spread
     with pytest.raises(ValueError):
         paired_interval([1, 2, 3], [1, 2])
+
+
+def test_welch_interval_hand_computed():
+    # a = 1..4 (mean 2.5, var 5/3), b = 2, 4 (mean 3, var 2): se² = 5/12 + 1 = 17/12,
+    # Welch-Satterthwaite df = (17/12)² / ((5/12)²/3 + 1²/1) = 1.8971
+    iv = welch_interval([1.0, 2.0, 3.0, 4.0], [2.0, 4.0])
+    se, df = np.sqrt(17 / 12), (17 / 12) ** 2 / ((5 / 12) ** 2 / 3 + 1.0)
+    assert iv.kind == "welch-t" and iv.n == 2
+    assert iv.estimate == pytest.approx(-0.5)
+    assert iv.se == pytest.approx(se) and iv.df == pytest.approx(df)
+    assert iv.hi - iv.estimate == pytest.approx(sps.t.ppf(0.975, df) * se, rel=1e-9)
+    assert iv.p == pytest.approx(2 * sps.t.sf(0.5 / se, df), rel=1e-9)
+    assert mde_interval(iv) == pytest.approx(mde_se(se, df))
+
+
+def test_seed_interval_pairs_equal_seeds_and_welches_unequal_ones():
+    lisa = {s: 2.0 + 0.1 * s for s in range(8)}
+    lora = {0: 1.9, 1: 2.05, 2: 2.1}
+    three = {s: lisa[s] for s in lora}
+    assert seed_interval(three, lora) == paired_interval([2.0, 2.1, 2.2], [1.9, 2.05, 2.1])
+    assert seed_design(three, lora) == "paired t over 3 seeds (same seed = same data order)"
+    assert seed_interval(lisa, lora) == welch_interval(list(lisa.values()), list(lora.values()))
+    assert seed_design(lisa, lora) == "Welch t, 8 vs 3 seeds (unequal seeds)"
 
 
 def test_mde_large_n_is_the_normal_formula():

@@ -3,9 +3,9 @@
 # Paper (§4.5, App. A.4): "more sampling layers and higher sampling period lead to better performance";
 # γ = 8 gave the lowest loss on LLaMA-2-7B (Fig. 8), K = 13 of 122 steps was optimal (Fig. 9).
 # One question per row of panels. Left: each setting's validation loss after 150 steps (descriptive; one run per
-# setting, seed 0, and the 3 seeds of the main setting γ = 2, K = 3). Right: the claims file's differences
+# setting, seed 0, and the seeds of the main setting γ = 2, K = 3). Right: the claims file's differences
 # (lower = better for the first setting) with their 95 % t-intervals; one run per setting, so the seed-to-seed sd is
-# borrowed from the main setting's 3 seeds (core.stats.reference_sd_interval). γ: largest − smallest is primary;
+# borrowed from the main setting's seeds (core.stats.reference_sd_interval). γ: largest − smallest is primary;
 # K: the middle K against each other K, both primary (the paper's best K is a middle one).
 
 # %% tags=["parameters"]
@@ -46,7 +46,12 @@ for (ax_loss, ax_diff), (key, s) in zip(axes, settings.items()):
     )
     i = values.index(main_value)
     ax_loss.scatter(
-        [i + 0.12] * len(reference), reference, color="0.5", s=25, marker="x", label="main setting, 3 seeds"
+        [i + 0.12] * len(reference),
+        reference,
+        color="0.5",
+        s=25,
+        marker="x",
+        label=f"main setting, {len(reference)} seeds",
     )
     ax_loss.set_xticks(range(len(values)), [f"{sym} = {v}" for v in values])
     ax_loss.set_ylabel("validation loss after training")

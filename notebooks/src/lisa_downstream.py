@@ -4,8 +4,8 @@
 # testable here. As a proxy, the instruction-tuned models of the loss-curve runs are scored on held-out splits via
 # lm-evaluation-harness on local tasks (`core.evaluate`): arithmetic multiple choice (length-normalised acc_norm)
 # and exact greedy reproduction of the instruction split's reference answers (acc), `lm_eval_limit` items per task
-# and seed. One panel per proxy: LISA − comparator paired by seed (one dot per seed, the claims file's paired
-# t-interval). The learnability gate fails both proxies (full FT does not beat the untrained model or the majority
+# and seed. One panel per proxy: LISA − comparator with the claims file's interval (paired t by seed, or Welch t
+# when LISA has more seeds: papers.lisa.panels.seed_dots). The learnability gate fails both proxies (full FT does not beat the untrained model or the majority
 # class), so their rows are not testable at this budget (papers/lisa/claims.py, `gate_verdict`).
 
 # %% tags=["parameters"]
@@ -16,9 +16,9 @@ figure_path = "/tmp/lisa_downstream.png"
 # %%
 from core.claims import from_file, verdict_cell
 from core.plotting import figure, finish, name
-from core.results import by_method, load_runs, paired
+from core.results import by_method, load_runs
 from papers.lisa import design as d
-from papers.lisa.panels import claim_rows, difference_panel, row
+from papers.lisa.panels import claim_rows, difference_panel, row, seed_dots
 
 runs = d.trained(load_runs("lisa", "loss_curves", profile, results_root))
 rows = claim_rows("downstream", profile, results_root)
@@ -28,17 +28,17 @@ for task, key in d.PROXIES.values():
     table[f"{task} {key} per method"] = per
     items = []
     for comp in d.LOSS_COMPARATORS:
-        ours, theirs = paired(per[d.OURS], per[comp])
+        dots, unit, interval = seed_dots(per[d.OURS], per[comp])
         r = row(rows, f"LISA − {'full FT' if comp == 'full' else 'LoRA'}", f"{task} accuracy ({key})")
-        items.append((f"LISA − {name(comp)}", r, [a - b for a, b in zip(ours, theirs)]))
+        items.append((f"LISA − {name(comp)}", r, dots))
     panels[task] = items
 verdicts = from_file("lisa", ["downstream"], profile)
 
 # %%
 fig, axes = figure(2, 1, width=6.2, height=4.2)
 for ax, (task, items) in zip(axes, panels.items()):
-    difference_panel(ax, items, "LISA − comparator, accuracy")
-    ax.set_ylim(-0.6, 0.6)  # accuracy differences on a fixed scale: 24 items, 3 seeds
+    difference_panel(ax, items, "LISA − comparator, accuracy", unit, interval)
+    ax.set_ylim(-0.6, 0.6)  # accuracy differences on a fixed scale: 24 items per seed
     ax.set_title(f"{name(task)}: gate fails")
 finish(
     fig, figure_path, table, verdicts, "LISA downstream proxy: LISA − LoRA and − full FT on held-out items"

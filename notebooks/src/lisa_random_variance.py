@@ -2,7 +2,7 @@
 # # LISA seed variance (`random_variance`, Table 7)
 # Paper (§4.5): across 3 layer-selection seeds the MT-Bench gap is within 0.13. MT-Bench cannot run offline, so the
 # claim is not testable here; as a proxy: the validation loss of each seed of the loss-curve runs, LISA next to full
-# FT (whose seeds change only the data order), and which layers each LISA seed trained. The ratio of the two ranges
+# FT (whose seeds change only the data order), and which layers each LISA seed trained. The ratio of the two seed sds
 # is a secondary row of the claims file (a proxy; it does not decide).
 
 # %% tags=["parameters"]
@@ -30,6 +30,7 @@ layers = {
 table = {
     "eval_loss_per_seed": evals,
     "eval_loss_range": {m: float(np.ptp(list(v.values()))) for m, v in evals.items()},
+    "eval_loss_sd": {m: float(np.std(list(v.values()), ddof=1)) for m, v in evals.items()},
     "lisa_layers_trained": layers,
     "rows": claim_rows("random_variance", profile, results_root),
 }
@@ -42,13 +43,14 @@ for i, m in enumerate(shown):
     ys = [evals[m][s] for s in seeds]
     ax_eval.scatter([i] * len(ys), ys, color=color(m), s=45, zorder=3)
     ax_eval.vlines(i + 0.12, min(ys), max(ys), color=color(m), lw=3)
-    ax_eval.annotate(f"range {np.ptp(ys):.3f}", (i + 0.16, float(np.mean(ys))), va="center")
+    label = f"{len(ys)} seeds\nrange {np.ptp(ys):.3f}\nsd {np.std(ys, ddof=1):.3f}"
+    ax_eval.annotate(label, (i + 0.16, float(np.mean(ys))), va="center")
 ax_eval.set_xticks(range(len(shown)), [name(m) for m in shown])
 ax_eval.set_xlim(-0.5, len(shown) - 0.2)
 centre = float(np.mean([v for m in shown for v in evals[m].values()]))
 ax_eval.set_ylim(centre - 0.5, centre + 0.5)
 ax_eval.set_ylabel("validation loss after training (one dot per seed)")
-ax_eval.set_title("spread across 3 seeds (proxy)")
+ax_eval.set_title("spread across seeds (proxy)")
 for seed, trained_layers in layers.items():
     ax_layers.scatter(trained_layers, [seed] * len(trained_layers), color=color("lisa"), s=30)
 ax_layers.set_yticks(list(layers))

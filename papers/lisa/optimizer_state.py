@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import torch
 
-from core.callbacks import LisaCallback, optimizer_state_bytes
+from core.callbacks import LisaCallback
 from core.memory import MB, measure_peak, tensor_bytes
 from core.models import load_model
+from core.optimizers import optimizer_state_bytes
 from core.provenance import manifest
 from core.run import seed_everything
 from core.study import Study

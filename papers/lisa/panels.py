@@ -33,6 +33,16 @@ def role_label(r: dict) -> str:
     return f"primary: {r['verdict']}" if r["primary"] else "secondary (does not decide)"
 
 
+def seed_dots(ours: dict, theirs: dict) -> tuple[list[float], str, str]:
+    """The per-unit values behind core.stats.seed_interval's design, with the unit and interval words: both arms on
+    the same seeds -> the paired differences (one per seed, "paired t"); else each of our seeds minus the
+    comparator's mean ("Welch t": unequal seeds have no pairs)."""
+    if set(ours) == set(theirs):
+        return [ours[s] - theirs[s] for s in sorted(ours)], "seed", "paired t"
+    mean = float(np.mean(list(theirs.values())))
+    return [ours[s] - mean for s in sorted(ours)], "seed − comparator mean", "Welch t"
+
+
 def difference_panel(
     ax,
     items: list[tuple[str, dict, list[float]]],

@@ -4,7 +4,7 @@
 the grid's first value, in a scratch results folder) and records, per arm, the median step time after the first
 step, the run's fixed cost (model load, tokenisation, evaluation, lm-eval: the run's wall time minus its steps)
 and the cost of one convergence probe (‖∇f‖² of all parameters on the probe batch,
-`core.callbacks.FullGradNormCallback`), with ``os.getloadavg()`` before and after: on the shared 2-core machine
+`core.metric_callbacks.FullGradNormCallback`), with ``os.getloadavg()`` before and after: on the shared 2-core machine
 the absolute times carry the other tenants' load, so the file keeps both. `predict` is the arithmetic: for every
 (run, seed) of the plan, steps × step time + fixed cost + probes × probe cost, plus every lr-probe run (grid × probe
 steps), plus the fixed stages (install, model conversion, studies, notebooks) passed in with their sources.
@@ -92,8 +92,8 @@ def _short(cfg: RunConfig, steps: int) -> RunConfig:
 
 def probe_seconds(cfg: RunConfig, out: Path, repeats: int = 2) -> float:
     """Median time of one ‖∇f‖² probe on the run's probe batch."""
-    from core.callbacks import FullGradNormCallback
     from core.finetune import build_trainer
+    from core.metric_callbacks import FullGradNormCallback
 
     trainer, _, model = build_trainer(dataclasses.replace(cfg, probe_every=0), out)
     evals = trainer.eval_dataset

@@ -2,7 +2,7 @@
 interval that respects the dependence between the points of one run.
 
 The runs log ‖∇f(θ_K)‖² of all parameters on a fixed probe batch every `probe_every` steps (probes.jsonl,
-`core.callbacks.FullGradNormCallback`). The points of one run are strongly dependent (a running mean or minimum
+`core.metric_callbacks.FullGradNormCallback`). The points of one run are strongly dependent (a running mean or minimum
 shares all earlier points; neighbouring iterates are close), so an OLS standard error over the points of one run
 is far too small (the v002 table reported ±0.005). Here each seed gives one exponent: the OLS slope of
 log y against log K over its probes; the seeds are independent, so the t interval over the per-seed exponents

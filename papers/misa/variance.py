@@ -6,7 +6,7 @@ at equal trainable-parameter budget.
 
 Blocks are disjoint coordinates of the gradient, so for any sampler with inclusion probabilities π_b
 the unbiased (Horvitz-Thompson) estimator ĝ = Σ_{b∈S} g_b/π_b has E‖ĝ − g‖² = Σ_b (1/π_b − 1)‖g_b‖²
-(`core.stats.inclusion_variance`), whatever the joint law of S. Everything below therefore needs only the
+(`core.block_variance.inclusion_variance`), whatever the joint law of S. Everything below therefore needs only the
 per-block squared norms, which `collect` stores; `analyse` (used by the notebook) does the rest.
 """
 
@@ -16,6 +16,14 @@ import math
 
 import numpy as np
 
+from core.block_variance import (
+    inclusion_variance,
+    monte_carlo_variance,
+    optimal_inclusion,
+    optimal_probs,
+    sampling_variance,
+    unreweighted_error,
+)
 from core.data import load_task
 from core.layers import find_blocks, module_blocks
 from core.models import load_model
@@ -28,14 +36,6 @@ from core.sampling import (
     UniformLayerSampler,
     importance_probs,
     inclusion_frequencies,
-)
-from core.stats import (
-    inclusion_variance,
-    monte_carlo_variance,
-    optimal_inclusion,
-    optimal_probs,
-    sampling_variance,
-    unreweighted_error,
 )
 from core.study import Study
 from core.study import main as study_main
