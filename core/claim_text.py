@@ -56,7 +56,13 @@ def paper_number(claim: dict) -> str:
 
 # ---- numbers and intervals in words ---------------------------------------------------------------------------
 
-UNITS = {"t": "seeds", "paired-t": "seeds", "paired-t over seeds": "seeds", "crossed seeds x items": "seeds"}
+UNITS = {
+    "t": "seeds",
+    "paired-t": "seeds",
+    "welch-t": "seeds",
+    "paired-t over seeds": "seeds",
+    "crossed seeds x items": "seeds",
+}
 
 
 def describe(iv: Interval, over: str | None = None) -> str:
@@ -64,6 +70,8 @@ def describe(iv: Interval, over: str | None = None) -> str:
     over = over or UNITS.get(iv.kind, "units")
     if iv.kind == "measured":
         return "one measurement" if iv.n <= 1 else f"measured, {iv.n} {over}"
+    if iv.kind == "welch-t":  # core.stats.welch_interval: n is the smaller arm's
+        return f"95 % Welch t-interval over unequal {over} (smaller arm {iv.n})"
     if iv.kind.startswith("t (sd of"):  # core.stats.reference_sd_interval: one run per setting
         return f"95 % t-interval, one run each, {iv.kind[3:-1]}"
     kinds = {

@@ -75,3 +75,29 @@ def test_loss_curves_is_decided_on_validation_loss(committed):
     assert primary == ["validation loss", "validation loss"]
     assert claims["loss_curves"] == "inconclusive (MDE = 0.4)"
     assert claims["weight_norms"] == "holds, smaller than the paper's"
+
+
+def test_the_cpu_design_compares_8_lisa_seeds_with_3_by_welch():
+    """Issue #32: LISA 8 seeds, full FT and LoRA 3; the committed cpu claims file's primary rows are Welch t intervals
+    equal to scipy's on the committed result files (nothing re-typed)."""
+    import numpy as np
+
+    from core.results import load_runs
+    from core.stats import mde_se
+
+    rows = {
+        (r["claim"], r["comparison"], r["metric"]): r
+        for r in json.loads(claims_path("lisa", "cpu").read_text())["rows"]
+    }
+    runs = load_runs("lisa", "loss_curves", "cpu")
+    loss = {m: [r.result["eval_loss"] for r in runs if r.name == m] for m in ("lisa", "lora", "full")}
+    assert (len(loss["lisa"]), len(loss["lora"]), len(loss["full"])) == (8, 3, 3)
+    for comp, words in (("lora", "LoRA"), ("full", "full FT")):
+        r = rows[("loss_curves", f"LISA − {words}", "validation loss")]
+        test = sps.ttest_ind(loss["lisa"], loss[comp], equal_var=False)
+        ci = test.confidence_interval(0.95)
+        se = np.sqrt(np.var(loss["lisa"], ddof=1) / 8 + np.var(loss[comp], ddof=1) / 3)
+        assert r["primary"] and r["design"] == "Welch t, 8 vs 3 seeds (unequal seeds)"
+        assert (r["lo"], r["hi"]) == pytest.approx((ci.low, ci.high), rel=1e-9)
+        assert r["estimate"] == pytest.approx(np.mean(loss["lisa"]) - np.mean(loss[comp]), rel=1e-9)
+        assert r["mde"] == pytest.approx(mde_se(se, test.df), rel=1e-9)

@@ -148,6 +148,9 @@ def test_welch_interval_hand_computed():
     assert iv.hi - iv.estimate == pytest.approx(sps.t.ppf(0.975, df) * se, rel=1e-9)
     assert iv.p == pytest.approx(2 * sps.t.sf(0.5 / se, df), rel=1e-9)
     assert mde_interval(iv) == pytest.approx(mde_se(se, df))
+    from core.claim_text import describe
+
+    assert describe(iv) == "95 % Welch t-interval over unequal seeds (smaller arm 2)"
 
 
 def test_seed_interval_pairs_equal_seeds_and_welches_unequal_ones():
