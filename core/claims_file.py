@@ -242,12 +242,11 @@ def same(a: dict, b: dict) -> bool:
 def readme_with_table(text: str, data: dict, where: str) -> str:
     """The README text with the generated tables between the profile's markers (which must be there)."""
     begin = BEGIN.format(profile=data["profile"])
-    try:
-        return replace_between(text, begin, END, render_tables(data))
-    except ValueError:
+    if begin not in text or END not in text.split(begin, 1)[1]:
         raise ValueError(
             f"{where}: no claims-table markers for profile {data['profile']!r}; add\n{begin}\n{END}"
-        ) from None
+        )
+    return replace_between(text, begin, END, render_tables(data))
 
 
 def report(paper: str, rows: list[Row]) -> list[str]:
