@@ -120,10 +120,10 @@ def from_file(paper: str, claim_ids, profile: str = "cpu", label: str = "verdict
     """The claims engine's verdicts (core.claims_file, `data/results/<paper>/claims/<profile>.json`) of the given
     claims, for a figure's subtitle, its manifest and the notebook's verdict cell: nothing is judged here. `ours`
     is the claim's primary rows as 'comparison, metric: estimate [lo, hi] (design)'."""
-    from core.claims_file import read
     from core.claims_render import ours as ours_text
+    from core.paths import read_claims
 
-    data = read(paper, profile)
+    data = read_claims(paper, profile)
     out = []
     for cid in [claim_ids] if isinstance(claim_ids, str) else claim_ids:
         if cid not in data["claims"]:

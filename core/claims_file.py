@@ -32,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.claims_render import render_tables
-from core.io import REPO, RESULTS, atomic_write_json, atomic_write_text, replace_between, sha256_file
+from core.io import REPO, atomic_write_json, atomic_write_text, replace_between, sha256_file
+from core.paths import claims_path
 from core.stats import Interval, mde_interval
 from core.verdicts import (
     DOES_NOT_HOLD,
@@ -152,10 +153,6 @@ def finalize(paper: str, rows: list[Row], source: dict | None = None) -> dict:
 # ---- the claims file ------------------------------------------------------------------------------------------------
 
 
-def claims_path(paper: str, profile: str, root: Path = RESULTS) -> Path:
-    return Path(root) / paper / "claims" / f"{profile}.json"
-
-
 def _input_files(rows: list[Row]) -> list[Path]:
     """The files behind the rows: a run folder's result.json, or the named file."""
     out = []
@@ -219,16 +216,6 @@ def build(paper: str, profile: str) -> dict:
         "rows": [row_record(r) for r in rows],
         "manifest": {"inputs": inputs, "code": [_hashed(f) for f in CODE + (f"papers/{paper}/claims.py",)]},
     }
-
-
-def read(paper: str, profile: str = "cpu", root: Path = RESULTS) -> dict:
-    """The committed claims file, recorded as an input of the figure that reads it (core.results.load_json)."""
-    from core.results import load_json
-
-    path = claims_path(paper, profile, root)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no claims file; make it with python -m core.claims_file {paper}")
-    return load_json(path)
 
 
 def same(a: dict, b: dict) -> bool:

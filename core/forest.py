@@ -16,8 +16,8 @@ import numpy as np
 from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
 from core.claim_text import claims as paper_claims
-from core.claims_file import read
 from core.claims_render import ours
+from core.paths import read_claims
 from core.plotting import figure
 
 COLOURS = {
@@ -114,7 +114,7 @@ def _panel(ax, rows: list[tuple[int, dict]], name: str) -> None:
 
 def forest(paper: str, profile: str = "cpu"):
     """(figure, table) of the paper's claims file: the rows with an interval in their family panels."""
-    data = read(paper, profile)
+    data = read_claims(paper, profile)
     order = {cid: i for i, cid in enumerate(paper_claims(paper)["claims"], 1)}  # the README table's numbers
     drawn = [(order[r["claim"]], r) for r in data["rows"] if r["estimate"] is not None]
     names = list(FAMILIES) + sorted({family(r) for _, r in drawn} - set(FAMILIES))

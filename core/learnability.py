@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from core.io import RESULTS, RunExistsError, atomic_write_json, read_json
+from core.paths import gate_path
 from core.provenance import manifest
 from core.stats import Interval, accuracy_diff, mde_accuracy, mde_of, paired_interval
 
@@ -174,10 +175,6 @@ def gate_record(
         "metrics": gates,
         "passes": {m: g["passes"] for m, g in gates.items()},
     }
-
-
-def gate_path(paper: str, experiment: str, profile: str, root: Path = RESULTS) -> Path:
-    return Path(root) / paper / "learnability" / profile / f"{experiment}.json"
 
 
 def write_gate(record: dict, root: Path = RESULTS) -> Path:

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from core.claims_file import read
 from core.io import REPO, RESULTS, atomic_write_text, replace_between
+from core.paths import read_claims
 from core.results import by_method, load_runs, paired
 from core.stats import mde_se
 
@@ -100,7 +100,7 @@ def _num(x) -> str:
 def table(paper: str, profile: str = "cpu", results: Path = RESULTS) -> str:
     """The README table: comparison, pilot, planned design, predicted MDE, measured MDE (n), target."""
     p = plan(paper)
-    claims = read(paper, profile, results)
+    claims = read_claims(paper, profile, results)
     lines = [
         "| comparison, metric | pilot | planned design | predicted MDE | measured MDE (seeds) | target |",
         "| --- | --- | --- | --- | --- | --- |",

@@ -19,12 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from core.io import RESULTS, read_json, write_new_json
-
-
-def study_path(paper: str, study: str, profile: str, root: Path | str | None = None) -> Path:
-    """The one result file of `study` of `paper` under `profile` (under `root`, default the results folder)."""
-    return Path(RESULTS if root is None else root) / paper / study / f"{profile}.json"
+from core.io import read_json, write_new_json
+from core.paths import study_path
 
 
 def cached_result(path: Path, force: bool, compute: Callable[[], dict]) -> dict:

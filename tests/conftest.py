@@ -93,8 +93,8 @@ def stage_claims_file(root, paper: str, profile: str = "cpu", verdict: str | Non
     import json
     from pathlib import Path
 
-    from core.claims_file import claims_path
     from core.io import RESULTS
+    from core.paths import claims_path
 
     data = json.loads(claims_path(paper, "cpu", RESULTS).read_text())
     if verdict is not None:

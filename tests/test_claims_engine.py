@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-from core.claims_file import BEGIN, END, PAPERS, Row, claims_path, finalize, readme_with_table
+from core.claims_file import BEGIN, END, PAPERS, Row, finalize, readme_with_table
 from core.claims_render import render_tables
 from core.io import REPO
+from core.paths import claims_path
 from core.stats import Interval, mde_interval, mde_se, paired_interval, ratio_interval
 from core.verdicts import DOES_NOT_HOLD, HOLDS, HOLDS_SMALLER, decide, holm, is_verdict
 

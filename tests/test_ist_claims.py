@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from core.claims_file import build, claims_path, finalize, same
+from core.claims_file import build, finalize, same
+from core.paths import claims_path
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import pytest
 from scipy import stats as sps
 
-from core.claims_file import claims_path
+from core.paths import claims_path
 from papers.lisa import design
 from papers.lisa.claims import gate_verdict, ratio_t
 

@@ -13,9 +13,9 @@ figure_path = "/tmp/lisa_optimizer_state.png"
 
 # %%
 from core.claims import from_file, verdict_cell
+from core.paths import study_path
 from core.plotting import color, figure, finish, name
 from core.results import load_json
-from core.study import study_path
 
 res = load_json(study_path("lisa", "optimizer_state", profile, results_root))
 table = {}

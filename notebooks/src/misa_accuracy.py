@@ -21,13 +21,13 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from core.claims import from_file, verdict_cell
-from core.claims_file import read
+from core.paths import read_claims
 from core.plotting import color, figure, finish
 from papers.misa import compare as c
 
 runs = c.present(c.EXPERIMENT, profile, results_root)
 pretrain = c.present(c.PRETRAIN, profile, results_root)
-claims_file = read("misa", profile)
+claims_file = read_claims("misa", profile)
 ARM = {
     "LISA": "lisa",
     "BAdam": "badam",

@@ -15,9 +15,9 @@ figure_path = "/tmp/misa_memory.png"
 import numpy as np
 
 from core.claims import from_file, verdict_cell
+from core.paths import study_path
 from core.plotting import bars, color, figure, finish, name, tilt
 from core.results import load_json
-from core.study import study_path
 from papers.misa.memory import PAPER_VARIANTS, analytic_gb, measured
 
 bench = load_json(study_path("misa", "memory", profile, results_root))

@@ -24,13 +24,12 @@ figure_path = "/tmp/misa_variance.png"
 import numpy as np
 
 from core.claims import from_file, verdict_cell
-from core.claims_file import read
+from core.paths import read_claims, study_path
 from core.plotting import color, figure, finish
 from core.results import load_json
-from core.study import study_path
 from papers.misa.variance import block_matrix, single_block_table
 
-claims_file = read("misa", profile)
+claims_file = read_claims("misa", profile)
 study = load_json(study_path("misa", "variance", profile, results_root))
 single = single_block_table(block_matrix(study))
 

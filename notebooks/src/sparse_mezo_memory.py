@@ -22,10 +22,10 @@ figure_path = "/tmp/sparse_mezo_memory.png"
 import numpy as np
 
 from core.claims import from_file, paper_claim, verdict_cell
+from core.paths import study_path
 from core.plotting import bars, color, figure, finish, name, tilt
 from core.results import load_json
 from core.stats import mde_of, paired_interval
-from core.study import study_path
 from papers.sparse_mezo.claims import overhead_ratios
 from papers.sparse_mezo.memory import analytic_paper_models
 from papers.sparse_mezo.plots import claim_word, column

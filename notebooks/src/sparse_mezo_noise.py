@@ -21,10 +21,10 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from core.claims import from_file, verdict_cell
+from core.paths import study_path
 from core.plotting import figure, finish, name
 from core.results import load_json
 from core.stats import mde_of, paired_interval
-from core.study import study_path
 from papers.sparse_mezo.claims import noise_tests
 from papers.sparse_mezo.plots import column
 

@@ -46,10 +46,9 @@ figure_path = "/tmp/variance_lab_estimators.png"
 import numpy as np
 
 from core.claims import fmt_interval, from_file, verdict_cell
-from core.claims_file import read
+from core.paths import read_claims, study_path
 from core.plotting import color, figure, finish, name, tilt
 from core.results import load_json
-from core.study import study_path
 from papers.variance_lab.compare import closed_form_ratio, diff_of, ratio_of
 
 lab = load_json(study_path("variance_lab", "lab", profile, results_root))
@@ -359,7 +358,7 @@ ax.set_title("(e) MISA's p ∝ exp(η‖g_b‖²), one block")
 ax.legend(loc="upper right")
 
 ax = axes[1, 2]
-ist_rows = [r for r in read("variance_lab", profile)["rows"] if r["claim"] == "ist_vs_random"]
+ist_rows = [r for r in read_claims("variance_lab", profile)["rows"] if r["claim"] == "ist_vs_random"]
 for i, r in enumerate(ist_rows):  # the claims rows: IST − random with the verdict's interval and ± MDE
     ax.fill_between(
         [i - 0.3, i + 0.3],

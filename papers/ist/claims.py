@@ -15,8 +15,8 @@ import sys
 from core.claims import claims, measured
 from core.claims_file import Row, report
 from core.io import RESULTS
+from core.paths import study_path
 from core.stats import t_interval
-from core.study import study_path
 from core.verdicts import not_testable, not_testable_budget
 from papers.ist.compare import (
     LABELS,

@@ -25,7 +25,7 @@ from scipy import optimize
 from scipy import stats as sps
 
 from core.io import REPO, RESULTS
-from core.learnability import gate_path
+from core.paths import gate_path
 from core.results import load_json, load_runs
 from core.stats import Interval, paired_interval
 from core.verdicts import compare_runs

@@ -18,10 +18,9 @@ import numpy as np
 from core.claims import measured, paper_claim
 from core.claims_file import Row, report
 from core.io import read_json
-from core.learnability import gate_path
+from core.paths import gate_path, study_path
 from core.results import by_method, load_json, load_runs
 from core.stats import Interval, mde_reference, reference_sd_interval, seed_design, seed_interval, t_interval
-from core.study import study_path
 from core.verdicts import not_testable_budget
 from papers.lisa import design as d
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-from core.claims_file import read
 from core.io import RESULTS
+from core.paths import read_claims
 from core.plotting import color
 
 
 def claim_rows(claim: str, profile: str = "cpu", root: Path | str = RESULTS) -> list[dict]:
     """The claims file's rows of one claim, primary first (the file's order within each role)."""
-    rows = [r for r in read("lisa", profile, Path(root))["rows"] if r["claim"] == claim]
+    rows = [r for r in read_claims("lisa", profile, Path(root))["rows"] if r["claim"] == claim]
     return sorted(rows, key=lambda r: not r["primary"])
 
 

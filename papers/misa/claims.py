@@ -20,10 +20,10 @@ import numpy as np
 from core.block_variance import optimal_probs
 from core.claims import measured
 from core.claims_file import Row, report
+from core.paths import study_path
 from core.results import load_json
 from core.sampling import importance_probs
 from core.stats import Interval, bootstrap_ratio_ci, paired_interval
-from core.study import study_path
 from core.verdicts import not_testable_budget
 from papers.misa import compare as c
 from papers.misa.memory import analytic_gb

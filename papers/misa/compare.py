@@ -15,10 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from core.io import REPO, RESULTS
-from core.learnability import gate_path
+from core.paths import gate_path, study_path
 from core.results import Run, load_json, load_runs
 from core.stats import Interval, accuracy_diff, mde_accuracy, mde_of, paired_interval, t_interval
-from core.study import study_path
 
 EXPERIMENT = "accuracy_math"
 ARMS = ["zero_shot", "full", "lora", "lisa", "badam", "misa_uniform", "misa"]  # dora: gpu profile only

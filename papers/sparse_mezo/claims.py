@@ -26,9 +26,9 @@ from core.claims import measured, paper_claim
 from core.claims_file import Row, report
 from core.data import load_task
 from core.io import REPO
+from core.paths import study_path
 from core.results import load_json, load_runs
 from core.stats import balanced_accuracy
-from core.study import study_path
 from core.verdicts import compare, compare_runs, not_testable_budget
 from papers.sparse_mezo.compare import (
     BETWEEN,

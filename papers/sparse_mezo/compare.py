@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.data import load_task
 from core.io import REPO, RESULTS
-from core.learnability import gate_path
+from core.paths import gate_path
 from core.results import first_step_reaching, load_json, load_runs
 from core.stats import balanced_accuracy, paired_ratio_interval
 from core.verdicts import compare_runs

@@ -20,9 +20,9 @@ import numpy as np
 from scipy import stats as sps
 
 from core.io import REPO
+from core.paths import study_path
 from core.results import load_json
 from core.stats import Interval
-from core.study import study_path
 
 POINTS = ("pretrained", "finetuned")
 PRIMARY_POINT = "pretrained"  # the lab's verdicts are read at the pre-trained point (LOG.md 10)
