@@ -14,7 +14,7 @@ warnings.filterwarnings("ignore")
 @pytest.fixture
 def tiny_cfg():
     """A RunConfig for a few fast steps on the tiny Llama."""
-    from core.checks import run_config
+    from core.training.checks import run_config
 
     def make(**over):
         base = dict(
@@ -42,8 +42,8 @@ def run_interrupted_and_resumed(cfg, root):
     """
     from transformers import TrainerCallback
 
-    import core.finetune as ft
-    from core.io import read_jsonl
+    import core.training.finetune as ft
+    from core.infra.io import read_jsonl
 
     class Interrupt(TrainerCallback):
         def on_save(self, args, state, control, **kw):
@@ -72,8 +72,8 @@ def run_interrupted_and_resumed(cfg, root):
 
 
 def run_experiment_into(yaml_text: str, root):
-    """Run the experiment `yaml_text` with every result under `root` (core.experiment's RESULTS redirected)."""
-    import core.experiment as experiment
+    """Run the experiment `yaml_text` with every result under `root` (core.running.experiment's RESULTS redirected)."""
+    import core.running.experiment as experiment
 
     cfg = root / "exp.yaml"
     cfg.write_text(yaml_text)
@@ -93,8 +93,8 @@ def stage_claims_file(root, paper: str, profile: str = "cpu", verdict: str | Non
     import json
     from pathlib import Path
 
-    from core.io import RESULTS
-    from core.paths import claims_path
+    from core.infra.io import RESULTS
+    from core.infra.paths import claims_path
 
     data = json.loads(claims_path(paper, "cpu", RESULTS).read_text())
     if verdict is not None:

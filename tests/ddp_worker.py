@@ -2,7 +2,7 @@
 
     python tests/ddp_worker.py <run|cut|badseed> '<RunConfig JSON>' <run dir>
 
-Trains through `core.finetune.train` and writes ``rank<r>.json`` into the run dir: per optimizer step, the
+Trains through `core.training.finetune.train` and writes ``rank<r>.json`` into the run dir: per optimizer step, the
 active blocks, the layers holding optimizer state and the layers with requires_grad, as this rank sees them,
 and (under DDP) the parameter tensors / bytes DDP's reducer covers next to those that require grad.
 ``cut`` stops the run (exit code 3) right after its first checkpoint; ``badseed`` gives every rank a
@@ -16,12 +16,12 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-import core.finetune as ft
-from core.callbacks import BlockSwitchCallback
-from core.checks import run_config
-from core.ddp import reducer_parameters, trainable_parameters, wrapped_ddp
-from core.layers import find_blocks
-from core.optimizers import base_optimizer
+import core.training.finetune as ft
+from core.sources.layers import find_blocks
+from core.training.callbacks import BlockSwitchCallback
+from core.training.checks import run_config
+from core.training.ddp import reducer_parameters, trainable_parameters, wrapped_ddp
+from core.training.optimizers import base_optimizer
 
 mode, cfg, out = sys.argv[1], run_config(json.loads(sys.argv[2])), Path(sys.argv[3])
 rank = int(os.environ.get("RANK", "0"))

@@ -1,12 +1,12 @@
-"""Worker for tests/test_fsdp.py: `core.experiment.main` with a probe on every run, launched with torchrun (or
+"""Worker for tests/test_fsdp.py: `core.running.experiment.main` with a probe on every run, launched with torchrun (or
 plainly for the 1-process reference).
 
-    python tests/fsdp_worker.py <run|badseed> <core.experiment arguments ...>
+    python tests/fsdp_worker.py <run|badseed> <core.running.experiment arguments ...>
 
 Writes ``rank<r>.json`` into each run dir: per optimizer step the active blocks (None without a switching
 callback), the layers with requires_grad and with optimizer state, and this rank's optimizer-state bytes
-(`core.optimizers.optimizer_state_bytes`: local shards under FSDP2); at the end, which layers' full weights moved
-from their initial values. ``badseed`` gives every rank a different sampler seed, which the switch check refuses.
+(`core.training.optimizers.optimizer_state_bytes`: local shards under FSDP2); at the end, which layers' full weights
+moved from their initial values. ``badseed`` gives every rank a different sampler seed, which the switch check refuses.
 """
 
 import json
@@ -17,12 +17,12 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
-import core.experiment
-import core.finetune as ft
-from core.callbacks import BlockSwitchCallback
-from core.dtensor import full_value
-from core.layers import find_blocks
-from core.optimizers import optimizer_state_bytes, state_holder
+import core.running.experiment
+import core.training.finetune as ft
+from core.sources.layers import find_blocks
+from core.training.callbacks import BlockSwitchCallback
+from core.training.dtensor import full_value
+from core.training.optimizers import optimizer_state_bytes, state_holder
 
 torch.set_num_threads(1)
 mode, argv = sys.argv[1], sys.argv[2:]
@@ -85,4 +85,4 @@ def build_with_probes(cfg, out):
 
 
 ft.build_trainer = build_with_probes
-sys.exit(core.experiment.main(argv))
+sys.exit(core.running.experiment.main(argv))

@@ -5,9 +5,9 @@ are what the committed results give."""
 
 import pytest
 
-from core.experiment_file import load_experiment
-from core.io import REPO, RESULTS, read_json
-from core.reuse import load
+from core.infra.io import REPO, RESULTS, read_json
+from core.running.reuse import load
+from core.training.experiment_file import load_experiment
 from papers.atlas import atlas, tables
 
 ARMS = set(atlas.ARMS)
@@ -91,7 +91,7 @@ class FakeRun:
 
 
 def test_difference_is_the_claims_engines_interval_and_mde():
-    from core.stats import accuracy_diff, mde_accuracy, mde_of, paired_interval
+    from core.analysis.stats import accuracy_diff, mde_accuracy, mde_of, paired_interval
 
     a = [
         FakeRun(s, {"eval_loss": v, "test_correct": c})

@@ -1,17 +1,17 @@
-"""core.bench_table: the README's benchmark table is the bench JSONs' numbers."""
+"""core.costs.bench_table: the README's benchmark table is the bench JSONs' numbers."""
 
 import json
 
 import pytest
 
-from core.bench_table import BEGIN, END, machine_label, replace_table, table
-from core.io import REPO
+from core.costs.bench_table import BEGIN, END, machine_label, replace_table, table
+from core.infra.io import REPO
 
 
 def test_readme_table_is_generated_from_the_bench_files():
     readme = (REPO / "README.md").read_text()
     assert replace_table(readme, table()) == readme, (
-        "README bench table is stale: python -m core.bench_table --write"
+        "README bench table is stale: python -m core.costs.bench_table --write"
     )
 
 

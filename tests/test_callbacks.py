@@ -5,10 +5,10 @@ import torch
 from conftest import run_interrupted_and_resumed
 from transformers import TrainerCallback
 
-from core.callbacks import LisaCallback
-from core.finetune import build_trainer
-from core.layers import find_blocks
-from core.optimizers import base_optimizer
+from core.sources.layers import find_blocks
+from core.training.callbacks import LisaCallback
+from core.training.finetune import build_trainer
+from core.training.optimizers import base_optimizer
 
 
 def lisa_of(trainer):
@@ -91,7 +91,7 @@ def test_frozen_before_optimizer_is_refused(tmp_path, tiny_cfg):
 
 
 def test_gamma_larger_than_layers_is_a_clear_error(tmp_path, tiny_cfg):
-    from core.config import ConfigError
+    from core.training.config import ConfigError
 
     with pytest.raises(ConfigError, match=r"lisa.gamma=9: tiny-llama has 4 layers"):  # caught in the config
         tiny_cfg(method="lisa", lisa={"gamma": 9, "interval": 1})
@@ -119,7 +119,7 @@ def test_optimizer_state_stays_flat_over_50_switches():
 
 
 # --- MISA: the same switching machinery with the module sampler ------------------------------------------
-from core.callbacks import MisaCallback  # noqa: E402
+from core.training.callbacks import MisaCallback  # noqa: E402
 
 
 def test_misa_callback_trains_only_sampled_modules_within_budget(tmp_path, tiny_cfg):
@@ -154,7 +154,7 @@ def test_misa_resume_gives_identical_losses(tmp_path, tiny_cfg):
 def test_weight_norms_of_a_resumed_run_measure_the_update_from_the_start(tmp_path, tiny_cfg):
     """ΔW = W − W0 with W0 the weights before training, also after a kill and resume (the checkpoint's weights are
     loaded before on_train_begin): the resumed weight_norms.jsonl equals the uninterrupted one."""
-    from core.io import read_jsonl
+    from core.infra.io import read_jsonl
 
     cfg = tiny_cfg(method="lora", log_weight_norms=True, max_steps=6, save_every=3)
     run_interrupted_and_resumed(cfg, tmp_path)

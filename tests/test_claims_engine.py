@@ -1,17 +1,17 @@
-"""The claims engine (core.claims_file): Holm's adjustment, the verdict precedence, one verdict per claim, and the
-committed claims files as the one source that README tables, figure manifests and verdict words agree with."""
+"""The claims engine (core.reporting.claims_file): Holm's adjustment, the verdict precedence, one verdict per claim, and
+the committed claims files as the one source that README tables, figure manifests and verdict words agree with."""
 
 import json
 import re
 
 import pytest
 
-from core.claims_file import BEGIN, END, PAPERS, Row, finalize, readme_with_table
-from core.claims_render import render_tables
-from core.io import REPO
-from core.paths import claims_path
-from core.stats import Interval, mde_interval, mde_se, paired_interval, ratio_interval
-from core.verdicts import DOES_NOT_HOLD, HOLDS, HOLDS_SMALLER, decide, holm, is_verdict
+from core.analysis.stats import Interval, mde_interval, mde_se, paired_interval, ratio_interval
+from core.analysis.verdicts import DOES_NOT_HOLD, HOLDS, HOLDS_SMALLER, decide, holm, is_verdict
+from core.infra.io import REPO
+from core.infra.paths import claims_path
+from core.reporting.claims_file import BEGIN, END, PAPERS, Row, finalize, readme_with_table
+from core.reporting.claims_render import render_tables
 
 
 def iv(lo, hi, p=None, se=0.1, df=2.0):
@@ -122,13 +122,13 @@ def committed(paper):
 @pytest.mark.parametrize("paper", PAPERS)
 def test_readme_claims_table_equals_the_claims_file(paper):
     data = committed(paper)
-    assert data is not None, f"no claims file for {paper}: run python -m core.claims_file {paper}"
+    assert data is not None, f"no claims file for {paper}: run python -m core.reporting.claims_file {paper}"
     text = (REPO / "papers" / paper / "README.md").read_text()
     begin = BEGIN.format(profile="cpu")
     assert begin in text, f"papers/{paper}/README.md has no generated claims table"
     block = text.split(begin, 1)[1].split(END, 1)[0]
     assert block == "\n" + render_tables(data), (
-        f"papers/{paper}/README.md: run python -m core.claims_file {paper}"
+        f"papers/{paper}/README.md: run python -m core.reporting.claims_file {paper}"
     )
 
 
@@ -210,8 +210,8 @@ def test_forest_numbers_claims_as_the_readme_and_gives_each_panel_one_unit():
     import matplotlib
 
     matplotlib.use("Agg")
-    from core.claim_text import claims as paper_claims
-    from core.forest import _label, family, forest
+    from core.reporting.claim_text import claims as paper_claims
+    from core.reporting.forest import _label, family, forest
 
     row = {"comparison": "a − b", "metric": "m", "unit": "GB"}
     assert family(row) == "GB" and family({**row, "unit": "MB"}) == "MB"

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from core.verdicts import is_verdict
+from core.analysis.verdicts import is_verdict
 
 ROW = re.compile(r": (-?[\d.e+-]+) \[(-?[\d.e+-]+), (-?[\d.e+-]+)\].* -> (.+)$")
 CLAIM = re.compile(r"^claim (\S+): (.+)$")

@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.checks import run_config
-from core.config import ConfigError, merge, parse_overrides
-from core.experiment_file import load_experiment
+from core.training.checks import run_config
+from core.training.config import ConfigError, merge, parse_overrides
+from core.training.experiment_file import load_experiment
 
 REPO = Path(__file__).resolve().parent.parent
 

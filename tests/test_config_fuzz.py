@@ -1,4 +1,4 @@
-"""Hostile inputs to `python -m core.experiment`: every bad config, override or argument is one clear error.
+"""Hostile inputs to `python -m core.running.experiment`: every bad config, override or argument is one clear error.
 
 Each case asserts: a non-zero exit (2), no traceback (an exception escaping `main` fails the test), a message
 naming the offending key, and nothing created under the results root.
@@ -7,7 +7,7 @@ naming the offending key, and nothing created under the results root.
 import pytest
 import yaml
 
-import core.experiment as experiment
+import core.running.experiment as experiment
 
 GOOD = {
     "paper": "fuzz",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from core.stats import mde_se
+from core.analysis.stats import mde_se
 from papers.misa.convergence_fit import (
     exponent_interval,
     fitted_curves,

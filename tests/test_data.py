@@ -3,10 +3,10 @@ import shutil
 
 import pytest
 
-import core.data as data
-from core.data import DataError, load_task, split_records, verify
-from core.models import byte_tokenizer
-from core.prompts import encode_example
+import core.sources.data as data
+from core.sources.data import DataError, load_task, split_records, verify
+from core.sources.models import byte_tokenizer
+from core.sources.prompts import encode_example
 
 TASKS = ["sentiment", "entailment", "boolq", "math", "instruct"]
 
@@ -88,8 +88,8 @@ def test_shared_prompt_cache_scores_choices_like_full_sequences(name):
     a prompt truncated differently per choice falls back to full sequences (same numbers as before)."""
     import torch
 
-    from core.models import load_model
-    from core.prompts import choice_logprobs, full_sequence_logprobs, shared_prefix_logprobs
+    from core.sources.models import load_model
+    from core.sources.prompts import choice_logprobs, full_sequence_logprobs, shared_prefix_logprobs
 
     model, tok = load_model(name)
     model.eval()

@@ -2,8 +2,9 @@
 per-rank batch b gives the 1-process batch-2b losses, every rank holds the same active set, DDP's reducer covers
 exactly the active parameters and no rank holds optimizer state for inactive layers, a rank-dependent seed is
 refused, an interrupted 2-process run resumes to the same losses, and `accelerate launch --multi_gpu` (CPU
-processes with gloo here) gives the 1-process batch-2b LISA losses too. `core.ddp.rebuild_reducer` in one process
-(gloo, world size 1): the rebuilt reducer covers the trainable set, gradients are unchanged, comm hooks survive."""
+processes with gloo here) gives the 1-process batch-2b LISA losses too. `core.training.ddp.rebuild_reducer` in one
+process (gloo, world size 1): the rebuilt reducer covers the trainable set, gradients are unchanged, comm hooks
+survive."""
 
 import json
 import os
@@ -13,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from core.ddp import free_port, process_group_of_one
-from core.io import REPO, read_jsonl
+from core.infra.io import REPO, read_jsonl
+from core.training.ddp import free_port, process_group_of_one
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 BASE = dict(
@@ -140,7 +141,7 @@ def test_rebuilt_reducer_covers_the_trainable_set_and_keeps_gradients_and_hooks(
     import torch
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    from core.ddp import rebuild_reducer, reducer_parameters, trainable_parameters
+    from core.training.ddp import rebuild_reducer, reducer_parameters, trainable_parameters
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(*[torch.nn.Linear(8, 8) for _ in range(4)])

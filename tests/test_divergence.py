@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-import core.experiment as experiment
-from core.divergence import DivergenceCallback
-from core.io import read_json, read_jsonl
-from core.results import load_runs
+import core.running.experiment as experiment
+from core.infra.io import read_json, read_jsonl
+from core.infra.results import load_runs
+from core.training.divergence import DivergenceCallback
 
 
 def first_stop(rows, **kw):

@@ -1,8 +1,8 @@
-"""`core.experiment --jobs 2`: runs in worker processes, per-run logs, a failing run reported without stopping
+"""`core.running.experiment --jobs 2`: runs in worker processes, per-run logs, a failing run reported without stopping
 the rest."""
 
-import core.experiment as experiment
-from core.io import read_json
+import core.running.experiment as experiment
+from core.infra.io import read_json
 
 EXPERIMENT = """
 paper: test

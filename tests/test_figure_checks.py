@@ -1,7 +1,7 @@
 """Every figure states its verdict and every notebook ends with one: checks over the committed figures, manifests
 and notebook sources (so a new figure cannot skip them), each shown to fail on a bad example. A descriptive figure
 (``descriptive: true`` in papers/<paper>/figures.yaml: the method atlas) judges no claim: it carries no verdict and
-its notebook ends with its numbers table (`core.plotting.numbers_cell`)."""
+its notebook ends with its numbers table (`core.reporting.plotting.numbers_cell`)."""
 
 import json
 import re
@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core.io import REPO
-from core.verdicts import (
+from core.analysis.verdicts import (
     VOCABULARY,  # the one vocabulary (holds, smaller than the paper's; not testable at this budget)
 )
+from core.infra.io import REPO
 
 MANIFESTS = sorted((REPO / "figures").glob("*/MANIFEST.json"))
 SOURCES = sorted((REPO / "notebooks" / "src").glob("*.py"))
@@ -56,7 +56,9 @@ def source_problems(text: str, is_descriptive: bool = False) -> list[str]:
     """A jupytext notebook whose figure is not saved with verdicts or whose last cell is not the verdict cell (a
     descriptive one: its numbers cell)."""
     cells = [c.strip() for c in re.split(r"^# %%.*$", text, flags=re.M) if c.strip()]
-    problems = [] if "finish(" in text else ["no core.plotting.finish (figure without verdict subtitle)"]
+    problems = (
+        [] if "finish(" in text else ["no core.reporting.plotting.finish (figure without verdict subtitle)"]
+    )
     last = "numbers_cell(" if is_descriptive else "verdict_cell("
     if not cells or not cells[-1].startswith(last):
         problems.append(f"last cell is not {last}...)")
@@ -137,7 +139,7 @@ def test_the_checks_fail_on_figures_and_notebooks_without_verdicts():
 def test_plotting_rejects_internal_names_and_small_text(tmp_path):
     import matplotlib.pyplot as plt
 
-    from core.plotting import check_legible, name
+    from core.reporting.plotting import check_legible, name
 
     assert name("misa_d0.01") == "MISA δ = 1 %" and name("lora") == "LoRA"
     with pytest.raises(KeyError):
@@ -154,8 +156,8 @@ def test_plotting_rejects_internal_names_and_small_text(tmp_path):
 def test_seed_points_legend_names_the_range_of_unit_counts():
     import matplotlib.pyplot as plt
 
-    from core.plotting import seed_points
-    from core.stats import paired_interval
+    from core.analysis.stats import paired_interval
+    from core.reporting.plotting import seed_points
 
     eight, three = paired_interval(range(8), [0.5] * 8), paired_interval([1, 2, 4], [0, 0, 0])
     fig, ax = plt.subplots()
@@ -169,8 +171,8 @@ def test_seed_points_legend_names_the_range_of_unit_counts():
 
 def test_judge_takes_the_paper_number_from_claims_yaml():
     """A ratio claim (LISA time_cost: 2.9x, higher): judged against 1 and the paper's ratio from claims.yaml."""
-    from core.claims import judge, measured, paper_claim
-    from core.stats import Interval
+    from core.analysis.stats import Interval
+    from core.reporting.claims import judge, measured, paper_claim
 
     assert paper_claim("lisa", "time_cost")["paper_value"] == 2.9
     short = judge("lisa", "time_cost", Interval(1.6, 1.4, 1.8, 5, "ratio"), 0.1).verdict

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import run_interrupted_and_resumed
 
-from core.finetune import train
-from core.io import RunExistsError, read_jsonl
+from core.infra.io import RunExistsError, read_jsonl
+from core.training.finetune import train
 
 GOLDEN = Path(__file__).parent / "golden" / "losses.json"
 METHODS = {

@@ -1,4 +1,5 @@
-"""FSDP2 (`core.fsdp`, ``sharding: fsdp2``) on 2 CPU processes (torchrun, gloo) through `core.experiment`.
+"""FSDP2 (`core.training.fsdp`, ``sharding: fsdp2``) on 2 CPU processes (torchrun, gloo) through
+`core.running.experiment`.
 
 - LISA, MISA, IST, full FT, LoRA and BAdam sharded over 2 ranks with per-rank batch 2 give the 1-process batch-4
   losses (1e-4 relative; 4 switches), both ranks hold the same active blocks, optimizer state only for active
@@ -8,7 +9,8 @@
 - a rank-dependent sampler seed stops the run with one line, well within a timeout;
 - a sharded run killed (SIGKILL) during a checkpoint save resumes from its last complete DCP checkpoint and ends
   bit for bit like the uninterrupted run, with the same LISA layer sequence;
-- data-parallel MeZO (`core.zo_dp`, in the same launches): 2 processes = 1 process on the full batch within 1e-5
+- data-parallel MeZO (`core.training.zo_dp`, in the same launches): 2 processes = 1 process on the full batch within
+1e-5
   over 20 steps, 24 bytes exchanged per step;
 - config checks: methods and settings that cannot run sharded are one-line errors; `predict_memory(ranks=N)`;
   the accelerate FSDP2 config (CUDA only) gives the intended plugin.
@@ -23,9 +25,9 @@ from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError
-from core.ddp import free_port, process_group_of_one
-from core.io import REPO, read_jsonl
+from core.infra.io import REPO, read_jsonl
+from core.training.config import ConfigError
+from core.training.ddp import free_port, process_group_of_one
 
 pytestmark = pytest.mark.multiprocess
 WORKER = Path(__file__).with_name("fsdp_worker.py")
@@ -136,9 +138,9 @@ def gloo_world_of_one():
 def test_optimizer_built_before_sharding_is_refused(gloo_world_of_one):
     import torch
 
-    from core.callbacks import LisaCallback
-    from core.fsdp import shard_model
-    from core.models import load_model
+    from core.sources.models import load_model
+    from core.training.callbacks import LisaCallback
+    from core.training.fsdp import shard_model
 
     model, _ = load_model("tiny-llama", "causal", seed=0)
     early = torch.optim.AdamW(model.parameters())  # holds the tensors fully_shard replaces
@@ -161,13 +163,14 @@ def test_rank_dependent_seed_fails_fast_with_one_line(tmp_path):
 
 
 def test_sharded_run_killed_during_a_save_resumes_bit_exactly(tmp_path, sharded_and_reference):
-    """`torchrun -m core.experiment <config> --profile cpu` on EXPERIMENT's LISA run (checkpoints every 2 steps),
+    """`torchrun -m core.running.experiment <config> --profile cpu` on EXPERIMENT's LISA run (checkpoints every 2
+    steps),
     rank 0 SIGKILLed in the step-4 save before its COMPLETE marker; the re-run resumes from the DCP checkpoint of
     step 2 and ends like the uninterrupted run of the fixture, bit for bit."""
     (tmp_path / "exp.yaml").write_text(EXPERIMENT.split("  - {name: misa")[0])  # the LISA run only
     cli = [
         "-m",
-        "core.experiment",
+        "core.running.experiment",
         str(tmp_path / "exp.yaml"),
         "--profile",
         "cpu",
@@ -222,7 +225,7 @@ def test_data_parallel_mezo_matches_one_process_on_the_full_batch(sharded_and_re
 
 
 def test_predicted_memory_per_rank_shards_state_and_adds_the_gathered_units():
-    from core.memory import PAPER_MODELS, param_counts, predict_memory
+    from core.costs.memory import PAPER_MODELS, param_counts, predict_memory
 
     spec = PAPER_MODELS["llama-2-7b"]
     one, four = (predict_memory(spec, "lisa", 1, 512, ranks=n) for n in (1, 4))
@@ -244,9 +247,9 @@ def test_accelerate_fsdp2_config_gives_the_intended_plugin(monkeypatch):
     from accelerate.utils import FullyShardedDataParallelPlugin
     from accelerate.utils.launch import prepare_multi_gpu_env
 
-    from core.fsdp import FSDP2_CONFIG
+    from core.training.fsdp import FSDP2_CONFIG
 
-    argv = ["--config_file", str(FSDP2_CONFIG), "-m", "core.experiment", "exp.yaml"]
+    argv = ["--config_file", str(FSDP2_CONFIG), "-m", "core.running.experiment", "exp.yaml"]
     args = _validate_launch_command(launch_command_parser().parse_args(argv))[0]
     env = prepare_multi_gpu_env(args)
     assert env["ACCELERATE_USE_FSDP"] == "true" and args.num_processes == 4

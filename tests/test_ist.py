@@ -9,10 +9,10 @@ from conftest import run_interrupted_and_resumed
 from torch import nn
 from transformers import TrainerCallback
 
-from core.callbacks import ISTCallback
-from core.layers import find_blocks
-from core.optimizers import base_optimizer
-from core.sampling import ISTScores
+from core.sources.layers import find_blocks
+from core.training.callbacks import ISTCallback
+from core.training.optimizers import base_optimizer
+from core.training.sampling import ISTScores
 
 
 class FakeAdapter(nn.Module):
@@ -89,7 +89,7 @@ def _ist_of(trainer):
 
 
 def test_selected_fraction_is_exact_and_inactive_adapters_hold_no_state(tiny_cfg, tmp_path):
-    from core.finetune import build_trainer
+    from core.training.finetune import build_trainer
 
     cfg = tiny_cfg(method="ist", max_steps=6, ist={"interval": 2, "update_frac": 0.5, "probe_batch": 4})
     trainer, _, model = build_trainer(cfg, tmp_path)
@@ -117,7 +117,7 @@ def test_selected_fraction_is_exact_and_inactive_adapters_hold_no_state(tiny_cfg
 
 
 def test_suppression_zero_removes_adapters_and_restores_them(tiny_cfg, tmp_path):
-    from core.finetune import build_trainer
+    from core.training.finetune import build_trainer
 
     cfg = tiny_cfg(method="ist", max_steps=1, ist={"suppression": 0.0})
     trainer, _, model = build_trainer(cfg, tmp_path)
@@ -171,7 +171,7 @@ def _watch_state(trainer, rows):
 def test_free_state_frees_or_keeps_the_adam_state_of_deselected_adapters(tiny_cfg, tmp_path, free_state):
     """Known answer: kept state = every layer selected so far, its AdamW step count = how often it was selected;
     freed state = exactly the active layers, step count = the length of the current unbroken run of selections."""
-    from core.finetune import build_trainer
+    from core.training.finetune import build_trainer
 
     cfg = tiny_cfg(
         method="ist",
@@ -191,7 +191,7 @@ def test_free_state_frees_or_keeps_the_adam_state_of_deselected_adapters(tiny_cf
         assert steps == ({i: streak[i] for i in active} if free_state else selected_so_far)
     assert len(selected_so_far) > 2 or free_state  # some layer left and kept its state
     # the logged state bytes: exp_avg + exp_avg_sq (fp32) + a 4-byte step per parameter of the layers holding state
-    from core.io import read_jsonl
+    from core.infra.io import read_jsonl
 
     lora = [
         [p for n, p in m.named_parameters() if "lora_" in n] for _, m in find_blocks(trainer.model).layers
@@ -201,8 +201,8 @@ def test_free_state_frees_or_keeps_the_adam_state_of_deselected_adapters(tiny_cf
 
 
 def test_score_log_has_one_row_per_step_with_the_selection_and_probe_losses(tiny_cfg, tmp_path):
-    from core.finetune import train
-    from core.io import read_jsonl
+    from core.infra.io import read_jsonl
+    from core.training.finetune import train
 
     cfg = tiny_cfg(
         method="ist", max_steps=7, ist={"interval": 3, "update_frac": 0.5, "probe_batch": 4, "lr": 500.0}
@@ -224,7 +224,7 @@ def test_score_log_has_one_row_per_step_with_the_selection_and_probe_losses(tiny
 def test_ist_on_dora_trains_the_magnitudes_and_suppression_changes_the_output(tiny_cfg, tmp_path):
     """IST is plug-and-play with DoRA (peft use_dora): the magnitude vectors belong to their layer's block,
     suppressing a layer's adapter changes the logits, and a run trains with probes."""
-    from core.finetune import build_trainer
+    from core.training.finetune import build_trainer
 
     cfg = tiny_cfg(
         method="ist",

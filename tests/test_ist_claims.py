@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from core.claims_file import build, finalize, same
-from core.paths import claims_path
+from core.infra.paths import claims_path
+from core.reporting.claims_file import build, finalize, same
 
 
 @pytest.fixture(scope="module")

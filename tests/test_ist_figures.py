@@ -6,7 +6,7 @@ import shutil
 import pytest
 from conftest import run_experiment_into, stage_claims_file
 
-from core.io import REPO
+from core.infra.io import REPO
 
 FIXTURE = """
 paper: ist
@@ -23,8 +23,8 @@ seeds: [0, 1]
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    from core.io import atomic_write_json
-    from core.results import load_runs
+    from core.infra.io import atomic_write_json
+    from core.infra.results import load_runs
     from papers.ist.importance_check import check
 
     root = run_experiment_into(FIXTURE, tmp_path_factory.mktemp("results"))
@@ -50,7 +50,7 @@ def test_importance_check_rows(results):
 
 @pytest.mark.parametrize("artifact", ["scores", "importance_check"])
 def test_ist_notebook_executes_into_a_figure(results, tmp_path, artifact):
-    from core.figures import execute
+    from core.reporting.figures import execute
 
     rec = execute(REPO / "notebooks" / "src" / f"ist_{artifact}.py", "ist", "cpu", tmp_path, results)
     assert (tmp_path / rec["figure"]).stat().st_size > 10_000
@@ -87,10 +87,10 @@ seeds: [0]
 
 def test_ist_accuracy_notebook_on_the_comparison(results, tmp_path):
     """The accuracy figure reads compare_math with its gate, the memory study and the adapter-state runs."""
-    from core.bench import run_variants
-    from core.figures import execute
-    from core.io import atomic_write_json
-    from core.learnability import gate_record, write_gate
+    from core.costs.bench import run_variants
+    from core.infra.io import atomic_write_json
+    from core.reporting.figures import execute
+    from core.running.learnability import gate_record, write_gate
 
     root = tmp_path / "results"
     shutil.copytree(results, root)

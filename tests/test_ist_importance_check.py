@@ -60,8 +60,8 @@ def test_noise_scores_give_an_interval_around_zero():
 def test_on_a_peft_model_only_the_layer_with_a_nonzero_adapter_matters(tiny_cfg):
     """tiny-llama with LoRA: every lora_B is zero except layer 2's, so removing any other adapter changes nothing
     (ΔL exactly 0) and removing layer 2's does."""
-    from core.finetune import apply_lora
-    from core.models import load_model
+    from core.sources.models import load_model
+    from core.training.finetune import apply_lora
 
     cfg = tiny_cfg(method="lora")
     model, _ = load_model(cfg.model, "causal", seed=0)
@@ -81,8 +81,8 @@ def test_on_a_peft_model_only_the_layer_with_a_nonzero_adapter_matters(tiny_cfg)
 
 
 def test_save_adapter_writes_the_final_lora_weights_and_load_adapter_restores_them(tiny_cfg, tmp_path):
-    from core.finetune import ADAPTER_FILE, apply_lora, load_adapter, train
-    from core.models import load_model
+    from core.sources.models import load_model
+    from core.training.finetune import ADAPTER_FILE, apply_lora, load_adapter, train
 
     cfg = tiny_cfg(method="ist", max_steps=3, save_adapter=True, ist={"interval": 2, "probe_batch": 4})
     train(cfg, tmp_path)

@@ -1,4 +1,4 @@
-"""Per-example outputs (core.item_outputs): each example's loss equals the model's own loss on that example alone,
+"""Per-example outputs (core.infra.item_outputs): each example's loss equals the model's own loss on that example alone,
 and a finished run writes them beside result.json."""
 
 import json
@@ -6,8 +6,8 @@ import json
 import pytest
 import torch
 
-from core.finetune import build_trainer, train
-from core.item_outputs import ITEMS_FILE, example_losses
+from core.infra.item_outputs import ITEMS_FILE, example_losses
+from core.training.finetune import build_trainer, train
 
 
 def own_loss(model, collator, example) -> float:

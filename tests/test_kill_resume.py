@@ -1,7 +1,7 @@
 """kill -9 at four points of a run, then one re-run: every killed run finishes bit-exactly like an uninterrupted one.
 
 Each killed run is its own experiment file (same config, its own name) run in a subprocess with
-``SFT_TEST_KILL_AT`` (`core.io.kill_point`), which SIGKILLs the process at a deterministic point:
+``SFT_TEST_KILL_AT`` (`core.infra.io.kill_point`), which SIGKILLs the process at a deterministic point:
 - ``first_step``: after the first optimizer step, before any checkpoint (the re-run starts over);
 - ``ckpt_save:2``: during the second checkpoint save (step 4), before it is marked complete (the re-run ignores
   and removes it and resumes from step 2);
@@ -40,7 +40,7 @@ VOLATILE = {"wall_s", "mean_step_s", "process_max_rss_mb", "step_time"}  # and *
 def experiment(target, env, kill=None) -> subprocess.Popen:
     env = {**env, **({"SFT_TEST_KILL_AT": kill} if kill else {})}
     return subprocess.Popen(
-        [sys.executable, "-m", "core.experiment", str(target)],
+        [sys.executable, "-m", "core.running.experiment", str(target)],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,

@@ -1,8 +1,8 @@
 import pytest
 from torch import nn
 
-from core.layers import NoLayersError, find_blocks, layer_modules, param_count
-from core.models import load_model
+from core.sources.layers import NoLayersError, find_blocks, layer_modules, param_count
+from core.sources.models import load_model
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,12 @@
-"""core.learnability: the gate passes only when the baseline beats zero-shot and the majority class by an interval
-that excludes 0 (known answers by hand), and its record is written once with a manifest."""
+"""core.running.learnability: the gate passes only when the baseline beats zero-shot and the majority class by an
+interval that excludes 0 (known answers by hand), and its record is written once with a manifest."""
 
 import json
 
 import pytest
 
-from core.io import RunExistsError
-from core.learnability import check_gate, gate_path, gate_record, majority_correct, write_gate
+from core.infra.io import RunExistsError
+from core.running.learnability import check_gate, gate_path, gate_record, majority_correct, write_gate
 
 T_975_DF2 = 4.302652729911275  # scipy.stats.t.ppf(0.975, 2)
 
@@ -97,7 +97,7 @@ def test_record_from_runs_is_written_once(tmp_path):
 def test_majority_of_the_lm_eval_multiple_choice_task():
     """sft_math_mc scores the first `lm_eval_limit` arithmetic test items; answer 0 is the training split's most
     frequent label (choices are sorted as strings), right on 15 of the first 24 test items (0.625)."""
-    from core.learnability import majority_reference
+    from core.running.learnability import majority_reference
 
     correct = majority_reference("lm_eval.sft_math_mc.acc_norm", {"lm_eval_limit": 24})
     assert len(correct) == 24 and sum(correct) == 15

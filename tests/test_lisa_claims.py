@@ -7,7 +7,7 @@ import json
 import pytest
 from scipy import stats as sps
 
-from core.paths import claims_path
+from core.infra.paths import claims_path
 from papers.lisa import design
 from papers.lisa.claims import gate_verdict, ratio_t
 
@@ -82,8 +82,8 @@ def test_the_cpu_design_compares_8_lisa_seeds_with_3_by_welch():
     equal to scipy's on the committed result files (nothing re-typed)."""
     import numpy as np
 
-    from core.results import load_runs
-    from core.stats import mde_se
+    from core.analysis.stats import mde_se
+    from core.infra.results import load_runs
 
     rows = {
         (r["claim"], r["comparison"], r["metric"]): r

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core.experiment_file import load_experiment
-from core.lr_probe import check, parse_grid
+from core.running.lr_probe import check, parse_grid
+from core.training.experiment_file import load_experiment
 
 CONFIGS = Path(__file__).resolve().parent.parent / "papers" / "lisa" / "configs"
 PAPER_GRID = {5e-6, 1e-5, 5e-5, 3e-4, 6e-4}  # LISA App. B.1 / B.3 (6e-4 as printed)

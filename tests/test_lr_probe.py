@@ -1,14 +1,14 @@
-"""core.lr_probe: the probe picks the lr with the lowest validation loss, and the runs train at it."""
+"""core.running.lr_probe: the probe picks the lr with the lowest validation loss, and the runs train at it."""
 
 import json
 import math
 
 import pytest
 
-from core.config import ConfigError
-from core.experiment_file import load_experiment
-from core.io import RunExistsError
-from core.lr_probe import check, parse_grid, probe_configs, select, selection_path, with_selected_lr
+from core.infra.io import RunExistsError
+from core.running.lr_probe import check, parse_grid, probe_configs, select, selection_path, with_selected_lr
+from core.training.config import ConfigError
+from core.training.experiment_file import load_experiment
 
 
 def test_select_lowest_finite_loss_ties_to_smaller_lr():
@@ -98,7 +98,7 @@ def test_probe_selects_lowest_validation_loss_and_runs_use_it(tmp_path):
         c.lr for c in with_selected_lr(load_experiment(configs / "main.yaml", "cpu"), "cpu", root, configs)
     ][0] == 3e-3
     assert selection_path("test", "main", "full", "cpu", root).read_text() == before
-    from core.lr_probe import run_probe
+    from core.running.lr_probe import run_probe
 
     changed = load_experiment(write_configs(tmp_path / "configs", "1e-7,3e-3") / "main.yaml", "cpu")[0]
     with pytest.raises(RunExistsError, match="different lr selection"):
@@ -108,9 +108,9 @@ def test_probe_selects_lowest_validation_loss_and_runs_use_it(tmp_path):
 def test_confirmation_reruns_the_best_short_lrs_at_the_full_horizon(tmp_path, monkeypatch, tiny_cfg):
     """Known answer with a stand-in trainer: the 4-step probe ranks 1e-2 < 3e-3 < 1e-3 (short probes favour large
     lrs); at the full 20 steps on seed 1000, 3e-3 beats 1e-2, so 3e-3 is selected; 1e-3 is never re-run."""
-    import core.lr_probe as lp
-    from core.io import atomic_write_json
-    from core.run import run_dir
+    import core.running.lr_probe as lp
+    from core.infra.io import atomic_write_json
+    from core.training.run import run_dir
 
     losses = {4: {1e-3: 2.0, 3e-3: 1.5, 1e-2: 1.2}, 20: {3e-3: 0.6, 1e-2: 0.9}}
     made = []
@@ -126,7 +126,10 @@ def test_confirmation_reruns_the_best_short_lrs_at_the_full_horizon(tmp_path, mo
     root = tmp_path / "results"
     short = lp.pending_probes([cfg], "cpu", root)
     assert sorted(p.lr for p, _ in short) == [1e-3, 3e-3, 1e-2] and all(p.max_steps == 4 for p, _ in short)
-    for probe, out in short:  # as core.experiment --jobs runs them; then the confirmation runs are pending
+    for (
+        probe,
+        out,
+    ) in short:  # as core.running.experiment --jobs runs them; then the confirmation runs are pending
         out.mkdir(parents=True)
         fake_run_one(probe, out, "cpu")
     confirm = lp.pending_probes([cfg], "cpu", root)

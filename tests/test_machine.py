@@ -1,8 +1,8 @@
-"""core.machine: CPU model, SIMD flags and BLAS in every manifest, volatile for core.reproduced."""
+"""core.infra.machine: CPU model, SIMD flags and BLAS in every manifest, volatile for core.reporting.reproduced."""
 
-from core.machine import cpu_model, machine_info, simd_flags, torch_blas
-from core.provenance import manifest
-from core.reproduced import Report, compare_values
+from core.infra.machine import cpu_model, machine_info, simd_flags, torch_blas
+from core.infra.provenance import manifest
+from core.reporting.reproduced import Report, compare_values
 
 X86 = (
     "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9654 96-Core Processor\n"

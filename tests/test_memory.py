@@ -4,7 +4,7 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM
 
-from core.memory import (
+from core.costs.memory import (
     PAPER_MODELS,
     ArchSpec,
     activation_floats,
@@ -66,7 +66,7 @@ def test_activation_formula_matches_saved_tensors(seed, mode):
 
 @pytest.mark.parametrize("method", ["full", "lisa", "lora"])
 def test_analytic_peak_within_10_percent_of_measured(method):
-    from core.bench import PROFILES, bench_method
+    from core.costs.bench import PROFILES, bench_method
 
     row = bench_method(method, dict(PROFILES["tiny"], steps=1), "cpu")
     assert abs(row["predicted_peak_mb"] - row["peak_mb"]) / row["peak_mb"] < 0.10

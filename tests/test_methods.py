@@ -1,11 +1,11 @@
-"""The method registry (`core.methods`): every entry builds its Trainer and its bench step as the code before the
-registry did (expected values recorded from that code), and a new method is one registry entry."""
+"""The method registry (`core.training.methods`): every entry builds its Trainer and its bench step as the code before
+the registry did (expected values recorded from that code), and a new method is one registry entry."""
 
 import pytest
 import torch
 from transformers import TrainerCallback
 
-from core.finetune import build_trainer
+from core.training.finetune import build_trainer
 
 # method -> (Trainer class, its method callbacks, optimizer given to the Trainer, TrainingArguments.optim,
 #            max_grad_norm, trainable parameters once built) on the tiny Llama (tiny_cfg)
@@ -22,7 +22,7 @@ TRAINERS = {
     "zero_shot": ("Trainer", [], None, "adamw_torch_fused", 1.0, 181184),
 }
 # bench method or alias -> (optimizer class, trainable parameters, trainable parameters inside the layers) after
-# `core.bench.prepare` on the tiny profile (galore-torch's GaLoreAdamW is a class named AdamW)
+# `core.costs.bench.prepare` on the tiny profile (galore-torch's GaLoreAdamW is a class named AdamW)
 BENCH = {
     "inference": ("NoneType", 181184, 147968),
     "full": ("AdamW", 181184, 147968),
@@ -61,8 +61,8 @@ def test_every_method_builds_the_trainer_it_built_before_the_registry(name, tmp_
 
 @pytest.mark.parametrize("name", list(BENCH))
 def test_bench_prepares_each_method_as_before_the_registry(name):
-    from core.bench import PROFILES, active_layout, bench_model, prepare
-    from core.run import seed_everything
+    from core.costs.bench import PROFILES, active_layout, bench_model, prepare
+    from core.training.run import seed_everything
 
     p = PROFILES["tiny"]
     seed_everything(0)
@@ -72,7 +72,7 @@ def test_bench_prepares_each_method_as_before_the_registry(name):
 
 
 def test_the_registry_names_every_config_method_and_bench_alias():
-    from core import methods
+    from core.training import methods
 
     assert methods.names() == tuple(TRAINERS)
     assert methods.encoder_names() == ("full", "lora", "dora", "mezo", "zero_shot")
@@ -85,9 +85,9 @@ def test_the_registry_names_every_config_method_and_bench_alias():
 
 def test_every_method_has_a_memory_model_and_a_new_one_needs_only_its_entry():
     """`predict_memory` takes every registered name; a method registered with a LISA-like memory entry gets LISA's
-    prediction without any edit in core.memory."""
-    from core import methods
-    from core.memory import PAPER_MODELS, predict_memory
+    prediction without any edit in core.costs.memory."""
+    from core.costs.memory import PAPER_MODELS, predict_memory
+    from core.training import methods
 
     spec = PAPER_MODELS["llama-2-7b"]
     totals = {n: predict_memory(spec, n, 1, 256)["total"] for n in (*methods.METHODS, *methods.ALIASES)}
@@ -102,7 +102,7 @@ def test_every_method_has_a_memory_model_and_a_new_one_needs_only_its_entry():
 
 
 def test_aliases_fix_mezo_settings_and_a_variant_may_replace_the_sparsity():
-    from core.bench import PROFILES, bench_config
+    from core.costs.bench import PROFILES, bench_config
 
     p = PROFILES["tiny"]
     zo = {
@@ -129,9 +129,9 @@ class Marker(TrainerCallback):
 
 
 def test_a_new_method_is_one_registry_entry(monkeypatch, tmp_path, tiny_cfg):
-    from core import methods
-    from core.bench import PROFILES, bench_model, prepare
-    from core.config import ConfigError
+    from core.costs.bench import PROFILES, bench_model, prepare
+    from core.training import methods
+    from core.training.config import ConfigError
 
     dummy = methods.Method(
         "dummy",
@@ -155,7 +155,7 @@ def test_a_new_method_is_one_registry_entry(monkeypatch, tmp_path, tiny_cfg):
 
 
 def test_registering_a_taken_name_is_refused():
-    from core import methods
+    from core.training import methods
 
     with pytest.raises(ValueError, match="already registered"):
         methods.register(methods.Method("lisa", "again"))
@@ -164,8 +164,8 @@ def test_registering_a_taken_name_is_refused():
 
 
 def test_attach_sets_a_callback_up_outside_a_trainer_and_refuses_an_optimizer_without_its_blocks():
-    from core.callbacks import LisaCallback
-    from core.models import load_model
+    from core.sources.models import load_model
+    from core.training.callbacks import LisaCallback
 
     model = load_model("tiny-llama")[0]
     cb = LisaCallback(gamma=1, interval=1).attach(model, torch.optim.AdamW(model.parameters()))
@@ -176,8 +176,8 @@ def test_attach_sets_a_callback_up_outside_a_trainer_and_refuses_an_optimizer_wi
 
 
 LISA_TWIN = """
-from core.callbacks import LisaCallback
-from core.methods import MemoryTerms, Method, register
+from core.training.callbacks import LisaCallback
+from core.training.methods import MemoryTerms, Method, register
 
 register(Method("lisa_twin", "LISA under another name (a test of method_module)",
                 callback=lambda cfg, ctx: LisaCallback(gamma=cfg.lisa.gamma, interval=cfg.lisa.interval,
@@ -191,9 +191,9 @@ def test_a_new_method_is_one_module_and_one_config(tmp_path, monkeypatch, tiny_c
     exactly as LISA does, the memory model predicts LISA's peak, an unknown module is a one-line ConfigError."""
     import sys
 
-    from core import methods
-    from core.config import ConfigError
-    from core.memory import PAPER_MODELS, predict_memory
+    from core.costs.memory import PAPER_MODELS, predict_memory
+    from core.training import methods
+    from core.training.config import ConfigError
 
     (tmp_path / "my_lisa_twin.py").write_text(LISA_TWIN)
     monkeypatch.syspath_prepend(str(tmp_path))

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from core.block_variance import inclusion_variance, optimal_inclusion, unreweighted_error
-from core.layers import find_blocks, module_blocks
-from core.memory import ArchSpec, param_counts, predict_memory
-from core.sampling import UniformLayerSampler, inclusion_frequencies
-from core.stats import bootstrap_ratio_ci
+from core.analysis.block_variance import inclusion_variance, optimal_inclusion, unreweighted_error
+from core.analysis.stats import bootstrap_ratio_ci
+from core.costs.memory import ArchSpec, param_counts, predict_memory
+from core.sources.layers import find_blocks, module_blocks
+from core.training.sampling import UniformLayerSampler, inclusion_frequencies
 
 
 def test_unreweighted_error_is_the_missed_mass():
@@ -67,7 +67,7 @@ def test_inclusion_frequencies_of_lisa_are_gamma_over_n():
 
 
 def test_module_blocks_are_the_seven_matrices_per_layer(tiny_cfg):
-    from core.models import load_model
+    from core.sources.models import load_model
 
     model, _ = load_model("tiny-llama")
     blocks = module_blocks(model)
@@ -87,8 +87,8 @@ def test_module_blocks_are_the_seven_matrices_per_layer(tiny_cfg):
 
 def test_probe_callback_leaves_training_untouched(tiny_cfg, tmp_path):
     """Same losses with and without the full-gradient probe; probes logged at 0, 2, 4, 6 (LISA run)."""
-    from core.finetune import train
-    from core.io import read_jsonl
+    from core.infra.io import read_jsonl
+    from core.training.finetune import train
 
     a = train(tiny_cfg(method="lisa", lisa={"gamma": 1, "interval": 2}), tmp_path / "a")
     b = train(tiny_cfg(method="lisa", lisa={"gamma": 1, "interval": 2}, probe_every=2), tmp_path / "b")
@@ -104,8 +104,8 @@ def test_run_interrupted_before_any_checkpoint_restarts_with_clean_logs(tiny_cfg
     """No checkpoint -> training starts over at step 0, so its logs start over too (no duplicated step-0 probe)."""
     from transformers import TrainerCallback
 
-    import core.finetune as ft
-    from core.io import read_jsonl
+    import core.training.finetune as ft
+    from core.infra.io import read_jsonl
 
     class Stop(TrainerCallback):
         def on_step_end(self, args, state, control, **kw):
@@ -131,7 +131,7 @@ def test_run_interrupted_before_any_checkpoint_restarts_with_clean_logs(tiny_cfg
 
 
 def test_badam_trains_one_layer_at_a_time(tiny_cfg, tmp_path):
-    from core.finetune import build_trainer
+    from core.training.finetune import build_trainer
 
     cfg = tiny_cfg(method="badam", max_steps=4, badam={"interval": 2, "switch_mode": "ascending"})
     trainer, _, model = build_trainer(cfg, tmp_path)
@@ -176,7 +176,7 @@ def test_memory_model_for_misa_and_badam():
 
 
 def test_misa_memory_model_matches_measurement_on_tiny():
-    from core.bench import PROFILES, bench_method
+    from core.costs.bench import PROFILES, bench_method
 
     row = bench_method("misa", dict(PROFILES["tiny"], budget=0.1), "cpu")
     assert abs(row["predicted_peak_mb"] / row["peak_mb"] - 1) < 0.15
@@ -225,7 +225,7 @@ def test_variance_analysis_on_constructed_gradients():
 def test_misa_seed_changes_the_draws_after_the_warm_up():
     """The sampler is seeded by the run seed: the reference warm-up (never-used blocks first, in index order) is the
     same for every seed, the importance draws after it are not; the same seed repeats its sequence exactly."""
-    from core.sampling import ModuleImportanceSampler
+    from core.training.sampling import ModuleImportanceSampler
 
     def draws(seed, n=30):
         s = ModuleImportanceSampler([10] * 20, budget=0.1, seed=seed, period=1, sample_last=0)
@@ -244,7 +244,7 @@ def test_misa_seed_changes_the_draws_after_the_warm_up():
 
 def test_misa_runs_of_two_seeds_switch_differently_past_the_warm_up(tiny_cfg, tmp_path):
     """End to end through the Trainer: switch_history of seeds 0 and 1 agree on the warm-up sweep and differ after."""
-    from core.finetune import train
+    from core.training.finetune import train
 
     cfg = dict(method="misa", max_steps=24, misa={"budget": 0.1, "interval": 2, "sample_last": 0})
     runs = [train(tiny_cfg(seed=s, **cfg), tmp_path / f"s{s}") for s in (0, 1)]
@@ -265,8 +265,8 @@ def test_dora_is_peft_lora_with_magnitudes(tiny_cfg, tmp_path):
     """`method: dora` = peft LoraConfig(use_dora=True): at initialisation the model is the base model (same first
     loss as LoRA), it adds one magnitude per output feature of every adapted linear (Σ out = 4 layers × (64 + 32 +
     32 + 64 + 128 + 128 + 64) = 2048 on tiny-llama) and it trains to different losses than LoRA."""
-    from core.finetune import train
-    from core.io import read_jsonl
+    from core.infra.io import read_jsonl
+    from core.training.finetune import train
 
     res = {m: train(tiny_cfg(method=m, max_steps=4, lr=1e-2), tmp_path / m) for m in ("lora", "dora")}
     loss = {m: [r["loss"] for r in read_jsonl(tmp_path / m / "metrics.jsonl") if "loss" in r] for m in res}

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from core.paths import claims_path
+from core.infra.paths import claims_path
 from papers.misa.claims import gated
 from papers.variance_lab.compare import diff_of, ratio_of, relative_to_one
 

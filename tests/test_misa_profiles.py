@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from core.experiment_file import load_experiment
-from core.sampling import ModuleImportanceSampler
+from core.training.experiment_file import load_experiment
+from core.training.sampling import ModuleImportanceSampler
 from papers.misa.budget import lr_probe_runs, n_probes, predict
 
 CONFIGS = sorted((Path(__file__).parent.parent / "papers" / "misa" / "configs").glob("*.yaml"))
@@ -40,9 +40,9 @@ def smollm2_block_sizes():
 
 def test_committed_runs_of_both_designs_count_as_finished():
     """The retired cpu16 (v002) and the default cpu profile: every committed run matches its config."""
-    from core.io import RESULTS
-    from core.lr_probe import with_selected_lr
-    from core.run import run_dir, run_status
+    from core.infra.io import RESULTS
+    from core.running.lr_probe import with_selected_lr
+    from core.training.run import run_dir, run_status
 
     for exp, profile in [(e, "cpu16") for e in ("accuracy_math", "accuracy_sentiment", "convergence")] + [
         ("accuracy_math", "cpu"),

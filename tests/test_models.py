@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from core.layers import find_blocks
-from core.models import ModelNotFoundError, load_model
+from core.sources.layers import find_blocks
+from core.sources.models import ModelNotFoundError, load_model
 
 
 def test_unknown_model_offline_lists_offline_names():
@@ -41,7 +41,7 @@ def test_minilm_from_pypi_as_classifier():
 
 
 def test_eval_mode_restores_the_previous_mode_even_after_an_error():
-    from core.models import eval_mode
+    from core.sources.models import eval_mode
 
     model, _ = load_model("tiny-llama")
     model.train()

@@ -1,12 +1,12 @@
-"""core.norms: the weight-norm skew of LISA §3.1 on the effective weight change (known answers)."""
+"""core.analysis.norms: the weight-norm skew of LISA §3.1 on the effective weight change (known answers)."""
 
 import pytest
 import torch
 
-from core.config import RunConfig
-from core.finetune import apply_lora
-from core.models import load_model
-from core.norms import block_norms, mean_block_norms, norm_skew, skew_by_step, snapshot
+from core.analysis.norms import block_norms, mean_block_norms, norm_skew, skew_by_step, snapshot
+from core.sources.models import load_model
+from core.training.config import RunConfig
+from core.training.finetune import apply_lora
 
 
 def test_skew_by_hand():

@@ -6,7 +6,7 @@ import re
 import pytest
 from conftest import run_experiment_into, stage_claims_file
 
-from core.io import REPO
+from core.infra.io import REPO
 
 FIXTURE = """
 paper: lisa
@@ -31,7 +31,7 @@ SENTINEL = "inconclusive (MDE = 9.9)"  # a verdict no data of the fixture could 
 
 
 def test_notebook_executes_into_versioned_figure(results, tmp_path):
-    from core.figures import execute
+    from core.reporting.figures import execute
 
     src = REPO / "notebooks" / "src" / "lisa_loss_curves.py"
     rec = execute(src, "lisa", "cpu", tmp_path, results)
@@ -61,7 +61,7 @@ def test_notebook_executes_into_versioned_figure(results, tmp_path):
 
 
 def test_downstream_notebook_reads_lm_eval_scores(results, tmp_path):
-    from core.figures import execute
+    from core.reporting.figures import execute
 
     rec = execute(REPO / "notebooks" / "src" / "lisa_downstream.py", "lisa", "cpu", tmp_path, results)
     per_task = {k.split()[0]: v for k, v in rec["table"].items() if k.endswith("per method")}
@@ -71,10 +71,10 @@ def test_downstream_notebook_reads_lm_eval_scores(results, tmp_path):
 
 
 def test_index_lists_every_figure_with_provenance(results, tmp_path):
-    """`make figures` ends with core.figure_index: one row per figure, linking version, notebook and runs, with the
-    verdict its notebook recorded; the paper's claims without a figure are listed with the reason."""
-    from core.figure_index import build_index
-    from core.figures import execute
+    """`make figures` ends with core.reporting.figure_index: one row per figure, linking version, notebook and runs,
+    with the verdict its notebook recorded; the paper's claims without a figure are listed with the reason."""
+    from core.reporting.figure_index import build_index
+    from core.reporting.figures import execute
 
     execute(REPO / "notebooks" / "src" / "lisa_loss_curves.py", "lisa", "cpu", tmp_path, results)
     (tmp_path / "papers" / "lisa").mkdir(parents=True)
@@ -92,7 +92,7 @@ def test_index_lists_every_figure_with_provenance(results, tmp_path):
 
 
 def test_index_lists_a_figures_own_runs_first():
-    from core.figure_index import run_dirs, summarize_runs
+    from core.reporting.figure_index import run_dirs, summarize_runs
 
     inputs = [
         {"path": f"data/results/lisa/{exp}/cpu/{name}/result.json"}
@@ -115,7 +115,7 @@ def test_index_lists_a_figures_own_runs_first():
 def test_recorded_inputs_resolve_into_this_clones_results(tmp_path):
     """An absolute input path recorded by another clone maps onto our results folder, even where that other
     clone exists on this machine (its files must never decide whether our figure is up to date)."""
-    from core.results import locate_input
+    from core.infra.results import locate_input
 
     other = tmp_path / "other_clone" / "data" / "results" / "bench" / "cpu-cpu.json"
     other.parent.mkdir(parents=True)
@@ -128,8 +128,8 @@ def test_recorded_inputs_resolve_into_this_clones_results(tmp_path):
 def test_a_figure_is_stale_once_a_run_is_added_to_a_folder_it_listed(tmp_path):
     """Notebooks that read every run of an experiment record which finished runs they saw; a run finished since
     (a new arm or seed) makes the figure out of date even though every file it read is unchanged."""
-    from core.figures import up_to_date
-    from core.results import finished_run_names
+    from core.infra.results import finished_run_names
+    from core.reporting.figures import up_to_date
 
     base = tmp_path / "exp" / "cpu"
     for name in ("a-s0", "a-s1", "b-s0"):

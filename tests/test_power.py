@@ -1,12 +1,12 @@
-"""core.power: the MDE predicted from a pilot's seed-level spread, and the README tables that show it."""
+"""core.reporting.power: the MDE predicted from a pilot's seed-level spread, and the README tables that show it."""
 
 import math
 
 import numpy as np
 import pytest
 
-from core.power import main, predict_paired, predict_welch, predicted, readme_with_table
-from core.stats import mde_se
+from core.analysis.stats import mde_se
+from core.reporting.power import main, predict_paired, predict_welch, predicted, readme_with_table
 
 
 def test_the_prediction_at_the_pilots_own_size_is_the_pilots_measured_mde():

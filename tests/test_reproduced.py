@@ -1,4 +1,4 @@
-"""core.reproduced: a re-run counts as reproduced only when every non-volatile number agrees."""
+"""core.reporting.reproduced: a re-run counts as reproduced only when every non-volatile number agrees."""
 
 import json
 import shutil
@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from core.io import REPO, RESULTS
-from core.reproduced import committed_results, compare_trees, main
+from core.infra.io import REPO, RESULTS
+from core.reporting.reproduced import committed_results, compare_trees, main
 
 RESULT = {
     "eval_loss": 1.25,

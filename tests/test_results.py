@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from core.results import Run, first_step_reaching
+from core.infra.results import Run, first_step_reaching
 
 
 def run_with(metrics: list[dict]) -> Run:

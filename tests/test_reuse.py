@@ -1,12 +1,12 @@
-"""core.reuse: an experiment names another experiment's runs as arms only when the run configs are identical except
-paper / experiment / name; otherwise one config error naming the first differing keys."""
+"""core.running.reuse: an experiment names another experiment's runs as arms only when the run configs are identical
+except paper / experiment / name; otherwise one config error naming the first differing keys."""
 
 from pathlib import Path
 
 import pytest
 
-from core.config import ConfigError
-from core.reuse import arm_dirs, differences, load
+from core.running.reuse import arm_dirs, differences, load
+from core.training.config import ConfigError
 
 SOURCE = """
 paper: src
@@ -90,7 +90,7 @@ def test_arm_dirs_point_reused_arms_at_the_source_folders(tmp_path):
 
 def test_the_atlas_reuses_misas_finished_runs():
     """The atlas's six reused arms are MISA's committed accuracy_math cpu runs (identical configs), all finished."""
-    from core.io import REPO, RESULTS
+    from core.infra.io import REPO, RESULTS
 
     dirs = arm_dirs(REPO / "papers" / "atlas" / "configs" / "atlas.yaml", "cpu")
     for arm in ("full", "lora", "lisa", "badam", "misa"):
@@ -101,11 +101,11 @@ def test_the_atlas_reuses_misas_finished_runs():
 
 
 def test_the_experiment_cli_refuses_with_one_config_error_line(tmp_path, monkeypatch, capsys):
-    import core.reuse
-    from core.experiment import main
+    import core.running.reuse
+    from core.running.experiment import main
 
     path = files(tmp_path, extra=", max_steps: 4")
-    monkeypatch.setattr(core.reuse, "REPO", tmp_path)  # the sources are read from <REPO>/papers
+    monkeypatch.setattr(core.running.reuse, "REPO", tmp_path)  # the sources are read from <REPO>/papers
     assert main([str(path), "--run", "full_ft"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("config error: reuse full_ft: src/exp.full (seed 0) differs")

@@ -2,8 +2,7 @@ import json
 
 import pytest
 
-from core.config import RunConfig
-from core.io import (
+from core.infra.io import (
     CorruptFileError,
     RunExistsError,
     append_jsonl,
@@ -14,8 +13,9 @@ from core.io import (
     truncate_jsonl,
     write_new_json,
 )
-from core.provenance import manifest
-from core.run import run_status
+from core.infra.provenance import manifest
+from core.training.config import RunConfig
+from core.training.run import run_status
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
@@ -25,7 +25,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
     def crash(*a, **k):
         raise OSError("disk full")
 
-    monkeypatch.setattr("core.io.os.replace", crash)  # the write happened, the rename fails
+    monkeypatch.setattr("core.infra.io.os.replace", crash)  # the write happened, the rename fails
     with pytest.raises(OSError, match="disk full"):
         atomic_write_text(path, '{"a": 2}')
     assert json.loads(path.read_text()) == {"a": 1}
@@ -107,9 +107,9 @@ def test_truncate_jsonl_drops_rows_after_checkpoint(tmp_path):
 
 def test_run_finished_before_a_config_field_was_added_still_counts_as_done(tmp_path):
     """A stored config lacking a field added later (filled with its default) is the same config."""
-    from core.config import RunConfig
-    from core.io import atomic_write_json
-    from core.run import run_status
+    from core.infra.io import atomic_write_json
+    from core.training.config import RunConfig
+    from core.training.run import run_status
 
     cfg = RunConfig(name="old")
     stored = cfg.to_dict()

@@ -4,7 +4,7 @@ import math
 import pytest
 from scipy import stats
 
-from core.sampling import UniformLayerSampler
+from core.training.sampling import UniformLayerSampler
 
 
 def test_exactly_gamma_distinct_layers():
@@ -73,7 +73,7 @@ def test_invalid_arguments(n, gamma):
 # --- MISA -------------------------------------------------------------------------------------------
 import torch  # noqa: E402
 
-from core.sampling import ModuleImportanceSampler, importance_probs  # noqa: E402
+from core.training.sampling import ModuleImportanceSampler, importance_probs  # noqa: E402
 
 
 def test_importance_probs_closed_form_and_clip():

@@ -1,4 +1,4 @@
-"""MeZO / Sparse MeZO through the Trainer (core.trainers), the encoder classifier, magnitude bands, the
+"""MeZO / Sparse MeZO through the Trainer (core.training.trainers), the encoder classifier, magnitude bands, the
 noise study and the ZO memory model."""
 
 import json
@@ -10,14 +10,20 @@ import torch
 from conftest import run_interrupted_and_resumed
 from transformers import TrainerCallback
 
-import core.finetune as ft
-from core.checks import run_config
-from core.config import ConfigError
-from core.experiment_file import load_experiment
-from core.io import atomic_write_json, read_json, read_jsonl
-from core.memory import PAPER_MODELS, predict_memory
-from core.zo import MagnitudeBand, MagnitudeMask, RandomMask
-from core.zo_replay import RECORD_DIR, is_weight_file, last_record, rebuild_checkpoint, rebuilt_by_save_model
+import core.training.finetune as ft
+from core.costs.memory import PAPER_MODELS, predict_memory
+from core.infra.io import atomic_write_json, read_json, read_jsonl
+from core.training.checks import run_config
+from core.training.config import ConfigError
+from core.training.experiment_file import load_experiment
+from core.training.zo import MagnitudeBand, MagnitudeMask, RandomMask
+from core.training.zo_replay import (
+    RECORD_DIR,
+    is_weight_file,
+    last_record,
+    rebuild_checkpoint,
+    rebuilt_by_save_model,
+)
 
 
 def test_sparse_mezo_resume_is_bit_exact_and_same_seed_repeats(tmp_path, tiny_cfg):
@@ -100,7 +106,7 @@ def test_runs_may_set_their_own_seeds(tmp_path):
 
 
 def test_encoder_classifier_scores_are_scaled_cosines_and_accuracy_matches(tmp_path, tiny_cfg):
-    from core.encoder_cls import classifier_accuracy
+    from core.sources.encoder_cls import classifier_accuracy
 
     cfg = tiny_cfg(model="tiny-bert", method="zero_shot", task="sentiment", max_length=32)
     trainer, _, model = ft.build_trainer(cfg, tmp_path)
@@ -148,8 +154,8 @@ def test_magnitude_bands_partition_each_tensor_and_mask_thresholds_are_fixed():
 
 
 def test_zo_memory_model_is_inference_plus_one_row_group():
-    from core.zo import GROUP
-    from core.zo_stream import BLOCK
+    from core.training.zo import GROUP
+    from core.training.zo_stream import BLOCK
 
     spec = PAPER_MODELS["llama-7b"]
     kw = dict(weight_bytes=2, act_bytes=2)
@@ -167,11 +173,11 @@ def test_zo_memory_model_is_inference_plus_one_row_group():
 
 def test_noise_study_tiny_profile_and_its_notebook(tmp_path, monkeypatch):
     import papers.sparse_mezo.noise as noise
-    from core.figures import execute
-    from core.io import REPO
+    from core.infra.io import REPO
+    from core.reporting.figures import execute
 
     results = tmp_path / "results"
-    monkeypatch.setattr("core.study.RESULTS", results)
+    monkeypatch.setattr("core.infra.study.RESULTS", results)
     data = noise.collect("tiny")
     for res in data["models"].values():
         assert len(res["draws"]) == 3
@@ -219,7 +225,7 @@ def test_antithetic_noise_cancels_the_first_order_term():
 
     from torch import nn
 
-    from core.zo import SPSA
+    from core.training.zo import SPSA
     from papers.sparse_mezo.noise import BANDS, perturbed_losses
 
     class Linear(nn.Module):

@@ -3,8 +3,8 @@ printed before the claims engine, the pre-registered primary tests, and the rule
 
 import pytest
 
-from core.claims_file import finalize
-from core.verdicts import HOLDS
+from core.analysis.verdicts import HOLDS
+from core.reporting.claims_file import finalize
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ tiny-bert on sentiment, every arm of compare_sentiment, 2 seeds, the learnabilit
 import pytest
 from conftest import run_experiment_into, stage_claims_file
 
-from core.io import REPO
+from core.infra.io import REPO
 
 FIXTURE = """
 paper: sparse_mezo
@@ -22,7 +22,7 @@ seeds: [0, 1]
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    from core.learnability import gate_record, write_gate
+    from core.running.learnability import gate_record, write_gate
 
     root = run_experiment_into(FIXTURE, tmp_path_factory.mktemp("results"))
     gate = gate_record(
@@ -50,7 +50,7 @@ def test_comparison_reads_every_arm_with_the_test_split_size(results):
 
 
 def test_accuracy_notebook_executes_with_verdicts(results, tmp_path):
-    from core.figures import execute
+    from core.reporting.figures import execute
 
     rec = execute(
         REPO / "notebooks" / "src" / "sparse_mezo_accuracy.py", "sparse_mezo", "cpu", tmp_path, results

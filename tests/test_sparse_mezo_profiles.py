@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from core import lr_probe
-from core.experiment_file import load_experiment
-from core.io import REPO
+from core.infra.io import REPO
+from core.running import lr_probe
+from core.training.experiment_file import load_experiment
 
 FOLDER = REPO / "papers" / "sparse_mezo" / "configs"
 

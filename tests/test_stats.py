@@ -3,8 +3,8 @@ import pytest
 from scipy import stats as sps
 from scipy.special import expit
 
-from core.curves import curve_band, smooth
-from core.stats import (
+from core.analysis.curves import curve_band, smooth
+from core.analysis.stats import (
     Interval,
     _power_se,  # noqa: E402  (the power the MDE inverts)
     accuracy_diff,
@@ -50,7 +50,7 @@ def test_smooth_trailing_average():
     assert np.allclose(smooth([1, 2, 3, 4], window=2), [1, 1.5, 2.5, 3.5])
 
 
-from core.block_variance import (  # noqa: E402
+from core.analysis.block_variance import (  # noqa: E402
     inclusion_variance,
     monte_carlo_variance,
     optimal_probs,
@@ -148,7 +148,7 @@ def test_welch_interval_hand_computed():
     assert iv.hi - iv.estimate == pytest.approx(sps.t.ppf(0.975, df) * se, rel=1e-9)
     assert iv.p == pytest.approx(2 * sps.t.sf(0.5 / se, df), rel=1e-9)
     assert mde_interval(iv) == pytest.approx(mde_se(se, df))
-    from core.claim_text import describe
+    from core.reporting.claim_text import describe
 
     assert describe(iv) == "95 % Welch t-interval over unequal seeds (smaller arm 2)"
 
@@ -264,7 +264,7 @@ def test_accuracy_diff_covers_the_task_difference(item_sd, seed_sd):
         ):
             hits[k] += iv.lo < truth < iv.hi
     crossed, seeds, pooled = hits / trials
-    assert 0.95 - 0.015 < crossed < 0.995  # 0.98 / 0.97 here: conservative (see core.stats._crossed)
+    assert 0.95 - 0.015 < crossed < 0.995  # 0.98 / 0.97 here: conservative (see core.analysis.stats._crossed)
     assert pooled < 0.9
     if item_sd > 1:
         assert seeds < 0.91
@@ -293,7 +293,7 @@ def test_accuracy_diff_stays_finite_when_the_residual_cancels_the_rest():
 
 
 def test_balanced_accuracy_of_a_one_class_predictor_is_chance():
-    from core.stats import balanced_accuracy
+    from core.analysis.stats import balanced_accuracy
 
     labels = [0] * 7 + [1] * 3
     always_zero = [1] * 7 + [0] * 3  # right on every 0, wrong on every 1: accuracy 0.7
@@ -305,7 +305,7 @@ def test_balanced_accuracy_of_a_one_class_predictor_is_chance():
 
 
 def test_paired_ratio_interval_is_the_exponentiated_t_interval_of_log_ratios():
-    from core.stats import paired_ratio_interval
+    from core.analysis.stats import paired_ratio_interval
 
     a, b = [400, 900, 500], [100, 300, 250]
     logs = np.log(np.array(a) / np.array(b))

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from core.io import REPO
-from core.status import BEGIN, END, readme_with_status, table, wall_minutes
+from core.infra.io import REPO
+from core.reporting.status import BEGIN, END, readme_with_status, table, wall_minutes
 
 
 def test_wall_minutes_reads_every_timing_format():
@@ -36,7 +36,7 @@ def test_status_counts_come_from_the_claims_files(tmp_path):
 def test_readme_status_is_generated_and_current():
     text = (REPO / "README.md").read_text()
     assert BEGIN in text and END in text
-    assert readme_with_status(text) == text, "run python -m core.status"
+    assert readme_with_status(text) == text, "run python -m core.reporting.status"
 
 
 FIGURE_LINK = re.compile(r"figures/(\w+)/(\w+)/(v\d{3})\.png")

@@ -1,15 +1,15 @@
-"""core.study: one path rule, one CLI, written once, never overwritten."""
+"""core.infra.study: one path rule, one CLI, written once, never overwritten."""
 
 import json
 
 import pytest
 
-from core import study
+from core.infra import study
 
 
 @pytest.fixture
 def results(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.study.RESULTS", tmp_path)
+    monkeypatch.setattr("core.infra.study.RESULTS", tmp_path)
     return tmp_path
 
 

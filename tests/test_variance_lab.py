@@ -1,4 +1,4 @@
-"""Variance lab (core.estimators, papers.variance_lab): Monte Carlo against exact values on toy problems."""
+"""Variance lab (core.analysis.estimators, papers.variance_lab): Monte Carlo against exact values on toy problems."""
 
 from itertools import combinations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.estimators import (
+from core.analysis.estimators import (
     block_closed_forms,
     block_monte_carlo,
     spsa_monte_carlo,
@@ -14,7 +14,7 @@ from core.estimators import (
     verdict_vs_theory,
     weights,
 )
-from core.sampling import ModuleImportanceSampler, UniformLayerSampler
+from core.training.sampling import ModuleImportanceSampler, UniformLayerSampler
 
 # toy model: blocks 0 (always trained, like embeddings/head) and 1..8 = 4 layers x 2 blocks; 3 "batches"
 LAYER = np.array([-1, 0, 0, 1, 1, 2, 2, 3, 3])
@@ -152,7 +152,7 @@ def test_misa_sampler_with_estimated_inclusion():
 
 def test_partition_and_vector_check_on_tiny_llama():
     """Blocks cover every parameter once, and the block formula equals ‖ĝ − g‖² of the built update vector."""
-    from core.models import load_model
+    from core.sources.models import load_model
     from papers.variance_lab import gradients as grads
 
     model, _ = load_model("tiny-llama")
@@ -173,7 +173,7 @@ def test_partition_and_vector_check_on_tiny_llama():
 def test_zo_directions_come_from_core_zo():
     """The lab's z is the direction a real MeZO step applies (same seed: θ_1 − θ_0 = −lr·g·z); Sparse MeZO's is
     the same z times its mask."""
-    from core.zo import SPSA, MagnitudeMask
+    from core.training.zo import SPSA, MagnitudeMask
     from papers.variance_lab.lab import magnitude_mask, next_direction
 
     torch.manual_seed(0)

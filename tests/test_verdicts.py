@@ -1,7 +1,7 @@
 import pytest
 
-from core.stats import Interval
-from core.verdicts import DOES_NOT_HOLD, HOLDS, HOLDS_SMALLER, decide, inconclusive, not_testable
+from core.analysis.stats import Interval
+from core.analysis.verdicts import DOES_NOT_HOLD, HOLDS, HOLDS_SMALLER, decide, inconclusive, not_testable
 
 
 def iv(lo, hi):
@@ -41,8 +41,8 @@ def test_decide_rejects_inconsistent_inputs():
 
 from types import SimpleNamespace  # noqa: E402
 
-from core.stats import mde, t_interval  # noqa: E402
-from core.verdicts import compare, compare_runs  # noqa: E402
+from core.analysis.stats import mde, t_interval  # noqa: E402
+from core.analysis.verdicts import compare, compare_runs  # noqa: E402
 
 
 def test_compare_scalar_is_the_paired_t_and_its_mde():
@@ -74,7 +74,7 @@ def test_compare_runs_pairs_by_seed_and_reads_accuracy_vectors():
 
 
 def test_decide_within_is_two_one_sided_decisions():
-    from core.verdicts import decide_within
+    from core.analysis.verdicts import decide_within
 
     iv = lambda lo, hi: Interval((lo + hi) / 2, lo, hi, 20, "t")  # noqa: E731
     assert decide_within(iv(0.97, 1.04), 1.0, 0.1, 0.05) == HOLDS  # inside 1 ± 0.1

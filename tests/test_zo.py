@@ -1,4 +1,5 @@
-"""core.zo: SPSA on a quadratic (unbiased, known variance), exact mask fractions, determinism, exact restore."""
+"""core.training.zo: SPSA on a quadratic (unbiased, known variance), exact mask fractions, determinism, exact
+restore."""
 
 import json
 
@@ -7,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-import core.zo as zo
-from core.zo import SPSA, MagnitudeMask, RandomMask
-from core.zo_stream import BLOCK, STREAM, block_range, permuted_index
+import core.training.zo as zo
+from core.training.zo import SPSA, MagnitudeMask, RandomMask
+from core.training.zo_stream import BLOCK, STREAM, block_range, permuted_index
 
 
 class Quadratic(nn.Module):
@@ -200,7 +201,7 @@ def test_nonfinite_loss_is_a_clear_error():
 
 
 def test_spsa_on_a_tiny_llama_probes_every_module_and_leaves_weights_intact():
-    from core.models import load_model
+    from core.sources.models import load_model
 
     model, _ = load_model("tiny-llama")
     model.eval()

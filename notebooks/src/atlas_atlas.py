@@ -4,10 +4,10 @@
 # tokens, 64 validation examples, 64 multiple-choice test questions, seeds 0, 1, 2 with the same data order for every
 # arm), every method at its own probed lr (`papers/atlas/configs/atlas.yaml`). First-order arms train 200 steps; the
 # zeroth-order arms (MeZO, S-MeZO, R-MeZO) train the steps that take the same training wall-clock at the bench's step
-# times (the config states the count). x: the peak memory measured by the bench on the same batch (`core.bench
+# times (the config states the count). x: the peak memory measured by the bench on the same batch (`core.costs.bench
 # --profile atlas`, 1 thread); y: test accuracy and validation loss, one dot per seed, the mean with the 95 % t
 # interval over seeds; the line joins the Pareto front of the means (no other arm has less memory and better
-# quality). (c) the bench's median step time; (d) the same accuracies against `core.memory`'s analytic peak at
+# quality). (c) the bench's median step time; (d) the same accuracies against `core.costs.memory`'s analytic peak at
 # LLaMA-2-7B (bf16, batch 1 × 1024, eager attention). The closing table holds every method − LoRA paired by seed
 # with the claims engine's interval and MDE; nothing is judged. Arms without finished runs are named as pending.
 
@@ -18,7 +18,7 @@ figure_path = "/tmp/atlas_atlas.png"
 
 # %%
 
-from core.plotting import color, figure, finish, numbers_cell
+from core.reporting.plotting import color, figure, finish, numbers_cell
 from papers.atlas import atlas, tables
 
 rows = atlas.rows(profile, results_root)

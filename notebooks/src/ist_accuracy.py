@@ -7,9 +7,9 @@
 # with score lr 100 is shown beside it.
 # Every point is one seed's difference IST − LoRA (same seed = same data order). Validation loss (64 examples,
 # paired t over seeds) is the pre-registered primary metric; test accuracy (64 multiple-choice questions, the same
-# in every seed: crossed seeds × items interval, `core.stats.accuracy_diff`) is shown. Plain LoRA passes the
+# in every seed: crossed seeds × items interval, `core.analysis.stats.accuracy_diff`) is shown. Plain LoRA passes the
 # learnability gate on both metrics (`papers.ist.claims.gate_verdict`). Intervals: `papers/ist/compare.py`, the
-# call `papers/ist/claims.py` makes; the verdict: the claims file (`python -m core.claims_file ist`).
+# call `papers/ist/claims.py` makes; the verdict: the claims file (`python -m core.reporting.claims_file ist`).
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -17,8 +17,8 @@ results_root = "data/results"
 figure_path = "/tmp/ist_accuracy.png"
 
 # %%
-from core.claims import from_file, verdict_cell
-from core.plotting import finish
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import finish
 from papers.ist.compare import Comparison
 from papers.ist.plots import paired_figure
 

@@ -18,8 +18,8 @@ figure_path = "/tmp/ist_importance.png"
 import matplotlib.pyplot as plt
 import numpy as np
 
-from core.claims import from_file, verdict_cell
-from core.plotting import figure, finish
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import figure, finish
 from papers.ist.compare import importance_v002
 
 v = importance_v002(profile, results_root)

@@ -14,11 +14,11 @@ results_root = "data/results"
 figure_path = "/tmp/ist_importance_check.png"
 
 # %%
-from core.claims import from_file, verdict_cell
-from core.paths import study_path
-from core.plotting import color, figure, finish, seed_points
-from core.results import load_json
-from core.stats import t_interval
+from core.analysis.stats import t_interval
+from core.infra.paths import study_path
+from core.infra.results import load_json
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import color, figure, finish, seed_points
 
 check = load_json(study_path("ist", "importance_check", profile, results_root))
 seeds = check["seeds"]

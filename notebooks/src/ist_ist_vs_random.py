@@ -14,8 +14,8 @@ results_root = "data/results"
 figure_path = "/tmp/ist_ist_vs_random.png"
 
 # %%
-from core.claims import from_file, verdict_cell
-from core.plotting import finish
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import finish
 from papers.ist.compare import Comparison
 from papers.ist.plots import paired_figure
 

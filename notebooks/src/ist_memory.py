@@ -13,8 +13,8 @@ results_root = "data/results"
 figure_path = "/tmp/ist_memory.png"
 
 # %%
-from core.claims import from_file, verdict_cell
-from core.plotting import bars, color, figure, finish, tilt
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import bars, color, figure, finish, tilt
 from papers.ist.compare import adamw_state, ist_variant, memory_peaks
 
 peaks = memory_peaks(profile, results_root)

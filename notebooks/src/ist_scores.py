@@ -20,8 +20,8 @@ figure_path = "/tmp/ist_scores.png"
 import numpy as np
 from scipy import stats as sps
 
-from core.claims import from_file, verdict_cell
-from core.plotting import figure, finish, seed_points
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import figure, finish, seed_points
 from papers.ist.compare import SELECTION, Comparison, dispersion_interval, selection_tests
 
 c = Comparison(profile, results_root)

@@ -2,7 +2,7 @@
 # # LISA memory cost (paper: `GPU_cost`, Table 1 / Fig. 3)
 # Three claims, one panel each, plus the measurements behind them. Peaks are deterministic byte counts of one step
 # (`make bench`: CPU profiler events, or CUDA peak stats on an H100 lent to one session) or the analytic model of
-# `core.memory` at the paper's setting (batch 1, 1024 tokens, bf16 weights, gradients and AdamW state, no
+# `core.costs.memory` at the paper's setting (batch 1, 1024 tokens, bf16 weights, gradients and AdamW state, no
 # checkpointing or flash-attention): there is no seed interval, and the values are the claims file's rows.
 # Top left: LISA's peak ÷ LoRA's in each setting against the paper's 70B ratio (75/79 GB); the largest H100 setting,
 # the closest to the paper's regime, is the primary row. Top right: LLaMA-2-7B LISA against 24 GB. Bottom right:
@@ -17,9 +17,9 @@ figure_path = "/tmp/lisa_GPU_cost.png"
 # %%
 import numpy as np
 
-from core.claims import from_file, paper_claim, verdict_cell
-from core.plotting import color, figure, finish, name
-from core.results import load_benches
+from core.infra.results import load_benches
+from core.reporting.claims import from_file, paper_claim, verdict_cell
+from core.reporting.plotting import color, figure, finish, name
 from papers.lisa import design as d
 from papers.lisa.panels import claim_rows
 

@@ -5,7 +5,7 @@
 # One question per row of panels. Left: each setting's validation loss after 150 steps (descriptive; one run per
 # setting, seed 0, and the seeds of the main setting γ = 2, K = 3). Right: the claims file's differences
 # (lower = better for the first setting) with their 95 % t-intervals; one run per setting, so the seed-to-seed sd is
-# borrowed from the main setting's seeds (core.stats.reference_sd_interval). γ: largest − smallest is primary;
+# borrowed from the main setting's seeds (core.analysis.stats.reference_sd_interval). γ: largest − smallest is primary;
 # K: the middle K against each other K, both primary (the paper's best K is a middle one).
 
 # %% tags=["parameters"]
@@ -14,8 +14,8 @@ results_root = "data/results"
 figure_path = "/tmp/lisa_ablations.png"
 
 # %%
-from core.claims import from_file, verdict_cell
-from core.plotting import color, figure, finish
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import color, figure, finish
 from papers.lisa import design as d
 from papers.lisa.panels import claim_rows, difference_panel
 

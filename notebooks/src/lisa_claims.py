@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Every claim at a glance (forest plot of the claims file)
 # One row per comparison of `papers/lisa/README.md`'s claims table, read from the claims engine's file
-# (`data/results/lisa/claims/<profile>.json`, `python -m core.claims_file lisa`): ours − comparator with the
+# (`data/results/lisa/claims/<profile>.json`, `python -m core.reporting.claims_file lisa`): ours − comparator with the
 # interval its verdict uses, the ±MDE band, the paper's effect, and the verdict. Nothing is judged here.
 
 # %% tags=["parameters"]
@@ -10,9 +10,9 @@ results_root = "data/results"
 figure_path = "/tmp/lisa_claims.png"
 
 # %%
-from core.claims import claims, from_file, verdict_cell
-from core.forest import forest
-from core.plotting import finish
+from core.reporting.claims import claims, from_file, verdict_cell
+from core.reporting.forest import forest
+from core.reporting.plotting import finish
 
 fig, table = forest("lisa", profile)
 verdicts = from_file("lisa", list(claims("lisa")["claims"]), profile)

@@ -2,7 +2,7 @@
 # # LISA downstream comparison (paper: MT-Bench Table 3, GSM8K Tables 4-5), offline stand-in
 # The paper's MT-Bench needs a GPT-4 judge and its benchmarks are not available offline, so the claim is not
 # testable here. As a proxy, the instruction-tuned models of the loss-curve runs are scored on held-out splits via
-# lm-evaluation-harness on local tasks (`core.evaluate`): arithmetic multiple choice (length-normalised acc_norm)
+# lm-evaluation-harness on local tasks (`core.sources.evaluate`): arithmetic multiple choice (length-normalised acc_norm)
 # and exact greedy reproduction of the instruction split's reference answers (acc), `lm_eval_limit` items per task
 # and seed. One panel per proxy: LISA − comparator with the claims file's interval (paired t by seed, or Welch t
 # when LISA has more seeds: papers.lisa.panels.seed_dots). The learnability gate fails both proxies (full FT does not beat the untrained model or the majority
@@ -14,9 +14,9 @@ results_root = "data/results"
 figure_path = "/tmp/lisa_downstream.png"
 
 # %%
-from core.claims import from_file, verdict_cell
-from core.plotting import figure, finish, name
-from core.results import by_method, load_runs
+from core.infra.results import by_method, load_runs
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import figure, finish, name
 from papers.lisa import design as d
 from papers.lisa.panels import claim_rows, difference_panel, row, seed_dots
 

@@ -17,10 +17,10 @@ figure_path = "/tmp/lisa_loss_curves.png"
 # %%
 import numpy as np
 
-from core.claims import from_file, verdict_cell
-from core.curves import smooth
-from core.plotting import band_curves, figure, finish, name
-from core.results import by_method, load_runs
+from core.analysis.curves import smooth
+from core.infra.results import by_method, load_runs
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import band_curves, figure, finish, name
 from papers.lisa import design as d
 from papers.lisa.panels import claim_rows, difference_panel, row, seed_dots
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Optimizer state across layer switches: ours vs the reference LISA callback
 # LMFlow's callback toggles `requires_grad` but never frees AdamW state, so memory grows with every newly
-# visited layer (LMFlow issues #768, #778; papers/lisa/REFERENCE.md §2). `core.callbacks.LisaCallback` drops
+# visited layer (LMFlow issues #768, #778; papers/lisa/REFERENCE.md §2). `core.training.callbacks.LisaCallback` drops
 # the state of layers that go inactive. 50 switches (K = 1), γ = 1, same seed: optimizer-state bytes after every
 # switch and the measured peak of the step at every 10th switch (`papers/lisa/optimizer_state.py`). Deterministic
 # byte counts: no interval. The verdict (reference − ours growth of the AdamW state) is read from the claims file.
@@ -12,10 +12,10 @@ results_root = "data/results"
 figure_path = "/tmp/lisa_optimizer_state.png"
 
 # %%
-from core.claims import from_file, verdict_cell
-from core.paths import study_path
-from core.plotting import color, figure, finish, name
-from core.results import load_json
+from core.infra.paths import study_path
+from core.infra.results import load_json
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import color, figure, finish, name
 
 res = load_json(study_path("lisa", "optimizer_state", profile, results_root))
 table = {}

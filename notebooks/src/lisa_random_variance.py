@@ -13,9 +13,9 @@ figure_path = "/tmp/lisa_random_variance.png"
 # %%
 import numpy as np
 
-from core.claims import from_file, verdict_cell
-from core.plotting import color, figure, finish, name
-from core.results import by_method, load_runs
+from core.infra.results import by_method, load_runs
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import color, figure, finish, name
 from papers.lisa import design as d
 from papers.lisa.panels import claim_rows
 

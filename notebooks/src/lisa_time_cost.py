@@ -16,9 +16,9 @@ figure_path = "/tmp/lisa_time_cost.png"
 # %%
 import numpy as np
 
-from core.claims import from_file, paper_claim, verdict_cell
-from core.plotting import figure, finish, name
-from core.results import load_benches
+from core.infra.results import load_benches
+from core.reporting.claims import from_file, paper_claim, verdict_cell
+from core.reporting.plotting import figure, finish, name
 from papers.lisa import design as d
 from papers.lisa.panels import claim_rows
 

@@ -16,9 +16,9 @@ figure_path = "/tmp/lisa_weight_norms.png"
 # %%
 import numpy as np
 
-from core.claims import from_file, paper_claim, verdict_cell
-from core.norms import mean_block_norms
-from core.plotting import color, figure, finish, name
+from core.analysis.norms import mean_block_norms
+from core.reporting.claims import from_file, paper_claim, verdict_cell
+from core.reporting.plotting import color, figure, finish, name
 from papers.lisa import design as d
 from papers.lisa.panels import claim_rows, role_label
 

@@ -18,11 +18,11 @@ figure_path = "/tmp/misa_convergence.png"
 # %%
 import numpy as np
 
-from core.claims import from_file, paper_claim, verdict_cell
-from core.paths import study_path
-from core.plotting import color, figure, finish, name
-from core.results import load_json, load_runs
-from core.stats import Interval
+from core.analysis.stats import Interval
+from core.infra.paths import study_path
+from core.infra.results import load_json, load_runs
+from core.reporting.claims import from_file, paper_claim, verdict_cell
+from core.reporting.plotting import color, figure, finish, name
 
 fit = load_json(study_path("misa", "convergence_fit", profile, results_root))
 runs = load_runs("misa", fit["experiment"], profile, results_root)

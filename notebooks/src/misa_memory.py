@@ -1,7 +1,7 @@
 # %% [markdown]
 # # MISA memory: MISA across δ vs LISA γ vs BAdam vs LoRA vs full FT
 # Left: peak memory of one training step on SmolLM2-135M (fp32, CPU profiler; same procedure as `make bench`), with
-# the analytic model of `core.memory` on the *actual* active set as black ticks. Right: the analytic model at the
+# the analytic model of `core.costs.memory` on the *actual* active set as black ticks. Right: the analytic model at the
 # paper's setting (LLaMA-3-8B and LLaMA-2-7B, batch 2, bf16 weights/gradients, fp32 AdamW state and master copy
 # of the trainable part, worst case lowest layer = 0) at 512 and 4096 tokens. The paper gives no memory numbers we
 # could reach, only the direction. Peaks are deterministic byte counts: no seed interval.
@@ -14,10 +14,10 @@ figure_path = "/tmp/misa_memory.png"
 # %%
 import numpy as np
 
-from core.claims import from_file, verdict_cell
-from core.paths import study_path
-from core.plotting import bars, color, figure, finish, name, tilt
-from core.results import load_json
+from core.infra.paths import study_path
+from core.infra.results import load_json
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import bars, color, figure, finish, name, tilt
 from papers.misa.memory import PAPER_VARIANTS, analytic_gb, measured
 
 bench = load_json(study_path("misa", "memory", profile, results_root))

@@ -2,7 +2,7 @@
 # # MISA: does module-wise importance sampling reduce gradient variance? (real SmolLM2 gradients)
 # The paper claims MISA "provably reduces gradient variance compared to layer-wise sampling" (abstract; the
 # theorem's statement was not reachable, papers/misa/claims.yaml). Blocks are disjoint coordinates, so the variance
-# of any 1/π-reweighted block estimator is Σ_b (1/π_b − 1)‖g_b‖² (closed form; `core.stats`).
+# of any 1/π-reweighted block estimator is Σ_b (1/π_b − 1)‖g_b‖² (closed form; `core.analysis.stats`).
 #
 # Each panel answers one question and draws the interval its verdict uses, read from the claims engine's file
 # (`papers/misa/claims.py` → `data/results/misa/claims/<profile>.json`; nothing is judged here):
@@ -23,10 +23,10 @@ figure_path = "/tmp/misa_variance.png"
 # %%
 import numpy as np
 
-from core.claims import from_file, verdict_cell
-from core.paths import read_claims, study_path
-from core.plotting import color, figure, finish
-from core.results import load_json
+from core.infra.paths import read_claims, study_path
+from core.infra.results import load_json
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import color, figure, finish
 from papers.misa.variance import block_matrix, single_block_table
 
 claims_file = read_claims("misa", profile)

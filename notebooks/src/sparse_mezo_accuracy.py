@@ -7,9 +7,9 @@
 # test accuracy on the same 500 items in every seed. The RTE-like task fails the learnability gate with this
 # encoder, so claim `accuracy` is not tested (its reason is in the claims file).
 # Panels: S-MeZO 0.8 − MeZO on test accuracy (the pre-registered primary test: crossed seeds × items interval,
-# `core.stats.accuracy_diff`), balanced accuracy and validation loss (secondary: paired t over seeds). Dots: one
+# `core.analysis.stats.accuracy_diff`), balanced accuracy and validation loss (secondary: paired t over seeds). Dots: one
 # seed's difference; black: the interval the verdict uses; grey: ±MDE; red diamond: the paper's SST-2 difference.
-# Verdicts: the claims file (`python -m core.claims_file sparse_mezo`), read, never computed here.
+# Verdicts: the claims file (`python -m core.reporting.claims_file sparse_mezo`), read, never computed here.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -17,8 +17,8 @@ results_root = "data/results"
 figure_path = "/tmp/sparse_mezo_accuracy.png"
 
 # %%
-from core.claims import from_file, verdict_cell
-from core.plotting import figure, finish
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import figure, finish
 from papers.sparse_mezo.compare import PAIRS, SentimentComparison
 from papers.sparse_mezo.plots import claim_word, difference_panel
 

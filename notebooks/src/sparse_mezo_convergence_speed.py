@@ -8,7 +8,7 @@
 # seed's target is reached by no S-MeZO evaluation and another is MeZO's own value at the first evaluation.
 # Last panel (secondary, post hoc, LOG.md 22): mean validation accuracy over the run, each S-MeZO arm − MeZO,
 # paired t over seeds (dots: one seed; grey: ±MDE).
-# Verdict: the claims file (`python -m core.claims_file sparse_mezo`), read, never computed here.
+# Verdict: the claims file (`python -m core.reporting.claims_file sparse_mezo`), read, never computed here.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -19,9 +19,9 @@ figure_path = "/tmp/sparse_mezo_convergence_speed.png"
 import numpy as np
 from matplotlib.lines import Line2D
 
-from core.claims import from_file, verdict_cell
-from core.plotting import color, figure, finish, name
-from core.verdicts import compare_runs
+from core.analysis.verdicts import compare_runs
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import color, figure, finish, name
 from papers.sparse_mezo.compare import POST_HOC_ARMS, SPEED_ARM, SentimentComparison
 from papers.sparse_mezo.plots import column, seed_curves
 

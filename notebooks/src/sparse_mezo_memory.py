@@ -2,16 +2,16 @@
 # # Sparse MeZO memory and time: three questions, one panel each
 # Paper (LLaMA-7b, papers/sparse_mezo/claims.yaml): MeZO 14.6 GB = S-MeZO with the mask computed in the forward
 # pass (efficient implementation; claim `memory`); S-MeZO with a stored mask 28.3 GB (`memory_stored_mask`); FT
-# (Adam) 128.2 GB (`memory_ft`); "without any overhead" in time (`time_overhead`). Our ZO (`core.zo`) always
-# perturbs inside the forward, one row group at a time (z: `core.zo_stream`, chunked-v2).
+# (Adam) 128.2 GB (`memory_ft`); "without any overhead" in time (`time_overhead`). Our ZO (`core.training.zo`) always
+# perturbs inside the forward, one row group at a time (z: `core.training.zo_stream`, chunked-v2).
 # Left (`memory`, `memory_ft`): measured peak of one step, SmolLM2-135M, batch 4 × 64, fp32, CPU
 # (`papers/sparse_mezo/memory.py`); peaks are deterministic byte counts (no interval), with the analytic model
-# (`core.memory.predict_memory`) as black ticks. Middle (`memory_stored_mask`, `memory_ft`): the analytic model of
+# (`core.costs.memory.predict_memory`) as black ticks. Middle (`memory_stored_mask`, `memory_ft`): the analytic model of
 # LLaMA-7b in fp16 (batch 16 × 256: an assumption, the paper's setting was not reachable) beside the paper's two
 # numbers that claims.yaml carries (stored mask, FT; same unit, GB). Right (`time_overhead`): step time / MeZO's
 # step time − 1 per interleaved round of the ZO throughput benchmark (dots: one round; black: the paired t interval
 # the verdict uses; grey: ±MDE); S-MeZO is the primary test, R-MeZO secondary (hollow).
-# Verdicts: the claims file (`python -m core.claims_file sparse_mezo`), read, never computed here.
+# Verdicts: the claims file (`python -m core.reporting.claims_file sparse_mezo`), read, never computed here.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -21,11 +21,11 @@ figure_path = "/tmp/sparse_mezo_memory.png"
 # %%
 import numpy as np
 
-from core.claims import from_file, paper_claim, verdict_cell
-from core.paths import study_path
-from core.plotting import bars, color, figure, finish, name, tilt
-from core.results import load_json
-from core.stats import mde_of, paired_interval
+from core.analysis.stats import mde_of, paired_interval
+from core.infra.paths import study_path
+from core.infra.results import load_json
+from core.reporting.claims import from_file, paper_claim, verdict_cell
+from core.reporting.plotting import bars, color, figure, finish, name, tilt
 from papers.sparse_mezo.claims import overhead_ratios
 from papers.sparse_mezo.memory import analytic_paper_models
 from papers.sparse_mezo.plots import claim_word, column

@@ -9,7 +9,7 @@
 # about. Right (secondary): the one-sided ΔL (the old measure) and our follow-up, MeZO's update kept on Q1 vs Q5
 # (ΔL Q1 − Q5; negative = the update on the smallest weights lowers the loss more). Dots: one direction; black:
 # the paired t interval over the directions the verdict uses; grey: ±MDE.
-# Verdict: the claims file (`python -m core.claims_file sparse_mezo`), read, never computed here.
+# Verdict: the claims file (`python -m core.reporting.claims_file sparse_mezo`), read, never computed here.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -20,11 +20,11 @@ figure_path = "/tmp/sparse_mezo_noise.png"
 import numpy as np
 from matplotlib.lines import Line2D
 
-from core.claims import from_file, verdict_cell
-from core.paths import study_path
-from core.plotting import figure, finish, name
-from core.results import load_json
-from core.stats import mde_of, paired_interval
+from core.analysis.stats import mde_of, paired_interval
+from core.infra.paths import study_path
+from core.infra.results import load_json
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import figure, finish, name
 from papers.sparse_mezo.claims import noise_tests
 from papers.sparse_mezo.plots import column
 

@@ -7,7 +7,7 @@
 # primary rows hold" applies). Left: S-MeZO − R-MeZO test accuracy on the same 500 items (both primary;
 # crossed seeds × items interval, per-seed dots, ±MDE, the paper's SST-2 difference). Right: validation loss over
 # steps (thin: one seed; thick: mean; band: 95 % t over seeds): R-MeZO at 3e-4 turns up after ~500 steps.
-# Verdict: the claims file (`python -m core.claims_file sparse_mezo`), read, never computed here.
+# Verdict: the claims file (`python -m core.reporting.claims_file sparse_mezo`), read, never computed here.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -15,8 +15,8 @@ results_root = "data/results"
 figure_path = "/tmp/sparse_mezo_random_mask.png"
 
 # %%
-from core.claims import from_file, verdict_cell
-from core.plotting import band_curves, figure, finish
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import band_curves, figure, finish
 from papers.sparse_mezo.compare import PAIRS, SentimentComparison
 from papers.sparse_mezo.plots import claim_word, difference_panel
 

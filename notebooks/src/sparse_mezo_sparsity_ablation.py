@@ -6,7 +6,7 @@
 # MeZO is claim `superglue_average`'s test (drawn, not repeated in this claim); 0.9 lies outside the paper's
 # 0.5-0.8 and is secondary (hollow: shown, never deciding). Left: test accuracy differences on the same 500 items
 # (crossed seeds × items interval, per-seed dots, ±MDE); right: validation loss differences (secondary, paired t).
-# Verdict: the claims file (`python -m core.claims_file sparse_mezo`), read, never computed here.
+# Verdict: the claims file (`python -m core.reporting.claims_file sparse_mezo`), read, never computed here.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -14,8 +14,8 @@ results_root = "data/results"
 figure_path = "/tmp/sparse_mezo_sparsity_ablation.png"
 
 # %%
-from core.claims import from_file, verdict_cell
-from core.plotting import figure, finish
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import figure, finish
 from papers.sparse_mezo.compare import PAIRS, SWEEP, SentimentComparison
 from papers.sparse_mezo.plots import claim_word, difference_panel
 

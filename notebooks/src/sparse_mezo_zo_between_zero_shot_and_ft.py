@@ -5,7 +5,7 @@
 # 3 seeds) − zero-shot (one deterministic run, paired per item with each MeZO seed) and MeZO − full FT (AdamW,
 # 500 steps, paired by seed and item); both are the claim's primary tests (above zero-shot; below full FT).
 # Dots: one seed's difference; black: the crossed seeds × items interval the verdict uses; grey: ±MDE.
-# Verdict: the claims file (`python -m core.claims_file sparse_mezo`), read, never computed here.
+# Verdict: the claims file (`python -m core.reporting.claims_file sparse_mezo`), read, never computed here.
 
 # %% tags=["parameters"]
 profile = "cpu"
@@ -13,8 +13,8 @@ results_root = "data/results"
 figure_path = "/tmp/sparse_mezo_zo_between_zero_shot_and_ft.png"
 
 # %%
-from core.claims import from_file, verdict_cell
-from core.plotting import figure, finish
+from core.reporting.claims import from_file, verdict_cell
+from core.reporting.plotting import figure, finish
 from papers.sparse_mezo.compare import BETWEEN, SentimentComparison
 from papers.sparse_mezo.plots import claim_word, difference_panel
 

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # Every claim at a glance (forest plot of the claims file)
 # One row per comparison of `papers/variance_lab/README.md`'s claims table, read from the claims engine's file
-# (`data/results/variance_lab/claims/<profile>.json`, `python -m core.claims_file variance_lab`): ours − comparator with the
+# (`data/results/variance_lab/claims/<profile>.json`, `python -m core.reporting.claims_file variance_lab`): ours − comparator with the
 # interval its verdict uses, the ±MDE band, the paper's effect, and the verdict. Nothing is judged here.
 
 # %% tags=["parameters"]
@@ -10,9 +10,9 @@ results_root = "data/results"
 figure_path = "/tmp/variance_lab_claims.png"
 
 # %%
-from core.claims import claims, from_file, verdict_cell
-from core.forest import forest
-from core.plotting import finish
+from core.reporting.claims import claims, from_file, verdict_cell
+from core.reporting.forest import forest
+from core.reporting.plotting import finish
 
 fig, table = forest("variance_lab", profile)
 verdicts = from_file("variance_lab", list(claims("variance_lab")["claims"]), profile)

@@ -45,10 +45,10 @@ figure_path = "/tmp/variance_lab_estimators.png"
 # %%
 import numpy as np
 
-from core.claims import fmt_interval, from_file, verdict_cell
-from core.paths import read_claims, study_path
-from core.plotting import color, figure, finish, name, tilt
-from core.results import load_json
+from core.infra.paths import read_claims, study_path
+from core.infra.results import load_json
+from core.reporting.claims import fmt_interval, from_file, verdict_cell
+from core.reporting.plotting import color, figure, finish, name, tilt
 from papers.variance_lab.compare import closed_form_ratio, diff_of, ratio_of
 
 lab = load_json(study_path("variance_lab", "lab", profile, results_root))
@@ -56,7 +56,7 @@ info, points, zo, ist = lab["model"], lab["points"], lab["zo"], lab["ist"]
 total = info["total_params"]
 gammas = lab["setting"]["gammas"]
 POINTS = ("pretrained", "finetuned")
-# the lab's internal arm names -> keys of core.plotting's name map ("misa" is the paper's MISA, emb./head frozen)
+# the lab's internal arm names -> keys of core.reporting.plotting's name map ("misa" is the paper's MISA, emb./head frozen)
 KEY = {
     "lisa": "lisa_eh",
     "misa_eh": "misa_eh",

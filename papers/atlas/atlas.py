@@ -2,31 +2,32 @@
 
 Descriptive: each arm's test accuracy and validation loss with the t interval over its seeds, its measured peak
 memory and step time on the same batch (the bench's ``atlas`` profile), its training budget (steps, wall-clock), the
-analytic peak at 7B and 70B (`core.memory.predict_memory`), and every method − LoRA paired by seed with the
-interval and MDE the claims engine uses (`core.verdicts.compare`: crossed seeds × items for accuracy, paired t for
-losses). No claim is judged here. Arms whose runs are not finished are listed as pending, never filled in.
+analytic peak at 7B and 70B (`core.costs.memory.predict_memory`), and every method − LoRA paired by seed with the
+interval and MDE the claims engine uses (`core.analysis.verdicts.compare`: crossed seeds × items for accuracy, paired t
+for losses). No claim is judged here. Arms whose runs are not finished are listed as pending, never filled in.
 The tables: `papers.atlas.tables`; the figure: `notebooks/src/atlas_atlas.py`.
 """
 
 from __future__ import annotations
 
+import functools
 import statistics
 from pathlib import Path
 
 import numpy as np
 
-from core.io import REPO, RESULTS
-from core.plotting import name
-from core.results import Run, load_json, load_run_dirs
-from core.reuse import arm_dirs
-from core.stats import t_interval
+from core.analysis.stats import t_interval
+from core.infra.io import REPO, RESULTS
+from core.infra.results import Run, load_json, load_run_dirs
+from core.reporting.plotting import name
+from core.running.reuse import arm_dirs
 
 CONFIG = REPO / "papers" / "atlas" / "configs" / "atlas.yaml"
-# the bench of every method at the runs' batch (python -m core.bench --profile atlas): bench/atlas-<device>.json
+# the bench of every method at the runs' batch (python -m core.costs.bench --profile atlas): bench/atlas-<device>.json
 BENCH = {"cpu": "atlas-cpu", "gpu": "atlas-cuda"}
 REFERENCE = "lora"
 PENDING = "pending (not run yet)"
-# run name -> the bench row of the same method on the same batch (labels: core.plotting.name)
+# run name -> the bench row of the same method on the same batch (labels: core.reporting.plotting.name)
 ARMS = {
     "zero_shot": "inference",
     "full": "full",
@@ -65,31 +66,45 @@ def zo_steps(rows: dict[str, dict], first_order_steps: int = 200, zo: str = "mez
     return int(round(first_order_steps * fo / rows[zo]["step_s_median"], -1))
 
 
-def predicted_gib(arm: str, scale: str) -> float:
-    """The analytic peak (GiB) of the arm's method at `scale` (7B / 70B) in the papers' memory setting."""
-    from core.memory import PAPER_MODELS, predict_memory
+@functools.cache
+def arm_configs(profile: str = "cpu") -> dict:
+    """{arm: its run config} (the first seed's; seeds differ only in the seed)."""
+    from core.training.experiment_file import load_experiment
 
-    method = ARMS[arm]
-    out = predict_memory(
-        PAPER_MODELS[SCALES[scale]],
-        method,
-        SCALE_BATCH,
-        SCALE_SEQ,
-        gamma=1,
-        lora_r=8,
-        galore_rank=8 if method == "galore" else 0,
-        budget=0.03,
+    out = {}
+    for c in load_experiment(CONFIG, profile):
+        out.setdefault(c.name, c)
+    return out
+
+
+def trains(arm: str, profile: str = "cpu") -> bool:
+    """Whether the arm's method trains (the registry's ``trains``; zero-shot does not)."""
+    from core.training import methods
+
+    return methods.method_of(arm_configs(profile)[arm]).trains
+
+
+def predicted_gib(arm: str, scale: str, profile: str = "cpu") -> float:
+    """The analytic peak (GiB) of the arm's method at `scale` (7B / 70B) in the papers' memory setting: the arm's own
+    settings (`MemorySetting.of` its run config: LoRA rank, LISA's γ, MISA's δ, GaLore's rank for a method building
+    GaLore's optimizer) at batch 1 x 1024 in bf16 with eager attention."""
+    from core.costs.memory import PAPER_MODELS, predict_memory
+    from core.costs.memory_setting import MemorySetting
+
+    setting = MemorySetting.of(
+        arm_configs(profile)[arm],
+        method=ARMS[arm],
+        batch=SCALE_BATCH,
+        seq=SCALE_SEQ,
         attention_scores=True,
         **BF16,
     )
-    return out["total"] / GIB
+    return predict_memory(PAPER_MODELS[SCALES[scale]], setting)["total"] / GIB
 
 
 def planned_steps(profile: str = "cpu") -> dict[str, int]:
     """{arm: the steps its config trains}, finished or not."""
-    from core.experiment_file import load_experiment
-
-    return {c.name: 0 if c.method == "zero_shot" else c.max_steps for c in load_experiment(CONFIG, profile)}
+    return {arm: c.max_steps if trains(arm, profile) else 0 for arm, c in arm_configs(profile).items()}
 
 
 def load_arms(profile: str = "cpu", root: Path | str = RESULTS) -> dict[str, tuple[list[Run], list[Path]]]:
@@ -133,11 +148,11 @@ def arm_row(arm: str, runs: list[Run], expected: list[Path], bench: dict[str, di
         "per_seed_accuracy": {r.seed: r.result["test_accuracy"] for r in done},
         "per_seed_loss": {r.seed: r.result["eval_loss"] for r in done},
         "steps": planned,
-        "lr": done[0].config["lr"] if done and arm != "zero_shot" else None,
+        "lr": done[0].config["lr"] if done and trains(arm) else None,
         "threads": sorted({r.read("manifest.json")["machine"]["torch_threads"] for r in done}),
         "wall_s": statistics.median(r.result["wall_s"] for r in done) if done else None,
         "train_s": statistics.median(r.result["mean_step_s"] * r.result["steps"] for r in done)
-        if done and arm != "zero_shot"
+        if done and trains(arm)
         else None,
         "peak_mb": b.get("peak_mb"),
         "step_s": b.get("step_s_median"),
@@ -155,7 +170,9 @@ def rows(profile: str = "cpu", root: Path | str = RESULTS) -> list[dict]:
 
 def difference(runs: list[Run], reference: list[Run], metric: str) -> dict:
     """arm − reference paired by seed on `metric`, with the claims engine's interval and MDE (no verdict)."""
-    from core.verdicts import compare  # the claims engine's interval and MDE; its verdict is not read
+    from core.analysis.verdicts import (
+        compare,  # the claims engine's interval and MDE; its verdict is not read
+    )
 
     key = METRICS[metric]
     a = {r.seed: r.result[key] for r in runs if r.status == "done"}

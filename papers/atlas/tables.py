@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from core.io import REPO, RESULTS, atomic_write_text, replace_between
+from core.infra.io import REPO, RESULTS, atomic_write_text, replace_between
 from papers.atlas import atlas
 
 README = REPO / "papers" / "atlas" / "README.md"

@@ -1,7 +1,7 @@
 """Every comparison behind IST's claims table (README "Claims"), from the committed results, as claims rows.
 
-`rows(profile)` is read by the claims engine (`python -m core.claims_file ist`: Holm over the primary rows with a
-p, one verdict per claim, `data/results/ist/claims/<profile>.json` and the README table). The primary rows are
+`rows(profile)` is read by the claims engine (`python -m core.reporting.claims_file ist`: Holm over the primary rows
+with a p, one verdict per claim, `data/results/ist/claims/<profile>.json` and the README table). The primary rows are
 pre-registered in claims.yaml (`primary`); the reasons for each choice are in LOG.md 14. The learnability gate's
 verdict on a metric is decided here and nowhere else (`gate_verdict`).
 
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import sys
 
-from core.claims import claims, measured
-from core.claims_file import Row, report
-from core.io import RESULTS
-from core.paths import study_path
-from core.stats import t_interval
-from core.verdicts import not_testable, not_testable_budget
+from core.analysis.stats import t_interval
+from core.analysis.verdicts import not_testable, not_testable_budget
+from core.infra.io import RESULTS
+from core.infra.paths import study_path
+from core.reporting.claims import claims, measured
+from core.reporting.claims_file import Row, report
 from papers.ist.compare import (
     LABELS,
     METRICS,
@@ -45,7 +45,7 @@ DORA_REASON = (
 
 
 def gate_verdict(gate: dict, metric: str) -> str | None:
-    """None where plain LoRA passes the learnability gate on `metric` (core.learnability), else the verdict of
+    """None where plain LoRA passes the learnability gate on `metric` (core.running.learnability), else the verdict of
     every row on that metric: not testable at this budget."""
     if gate["passes"][metric]:
         return None
@@ -153,7 +153,7 @@ def importance_rows(profile: str) -> list[Row]:
     path = study_path("ist", "importance_check", profile)
     out = []
     if path.exists():
-        from core.results import load_json
+        from core.infra.results import load_json
 
         check = load_json(path)
         for arm, primary in (("ist", True), ("ist_slr100", False)):
@@ -195,7 +195,7 @@ def dora_rows() -> list[Row]:
 
 
 def rows(profile: str = "cpu") -> list[Row]:
-    """Every comparison of the claims table (core.claims_file), in the order of the claims in claims.yaml."""
+    """Every comparison of the claims table (core.reporting.claims_file), in the order of the claims in claims.yaml."""
     c = Comparison(profile, RESULTS)
     out = (
         comparison_rows(c) + memory_rows(profile) + selection_rows(c) + importance_rows(profile) + dora_rows()

@@ -2,8 +2,8 @@
 
 - The deciding comparison (`configs/compare_math.yaml`, issue #23): every arm against its comparator (`PAIRS`) on
   validation loss (paired t over seeds; the same seed = the same data order) and test accuracy (the same 64
-  items in every seed: crossed seeds × items interval, `core.stats.accuracy_diff`), both by
-  `core.verdicts.compare_runs`.
+  items in every seed: crossed seeds × items interval, `core.analysis.stats.accuracy_diff`), both by
+  `core.analysis.verdicts.compare_runs`.
 - Layer selection against uniform (claim `scores`): IST draws k of the L layers every step ∝ σ(−s) without
   replacement (`ist.py` semantics, REFERENCE.md §2). With flat scores that is a uniform k-subset each step, and
   the per-layer selection counts over T steps then have mean T·k/L and covariance T·p(1 − p)·L/(L − 1)·(I − J/L),
@@ -24,11 +24,11 @@ import numpy as np
 from scipy import optimize
 from scipy import stats as sps
 
-from core.io import REPO, RESULTS
-from core.paths import gate_path
-from core.results import load_json, load_runs
-from core.stats import Interval, paired_interval
-from core.verdicts import compare_runs
+from core.analysis.stats import Interval, paired_interval
+from core.analysis.verdicts import compare_runs
+from core.infra.io import REPO, RESULTS
+from core.infra.paths import gate_path
+from core.infra.results import load_json, load_runs
 
 EXPERIMENT = "compare_math"
 ARMS = ["lora", "ist_random", "ist", "ist_slr100", "ist_keep"]
@@ -81,7 +81,7 @@ class Comparison:
 
     @property
     def gate(self) -> dict:
-        """The learnability gate record of the comparison (core.learnability), read when a verdict needs it."""
+        """The learnability gate record of the comparison (core.running.learnability), read when a verdict needs it."""
         return load_json(gate_path("ist", EXPERIMENT, self.profile, self.root))
 
     def pairs(self):
@@ -92,7 +92,8 @@ class Comparison:
         return [repo_relative(r.path) for r in self.runs if r.name in arms]
 
     def compared(self, ours: str, comparator: str, metric: str):
-        """core.verdicts.compare_runs of ours − comparator on `metric` (its .interval and .mde; never its verdict)."""
+        """core.analysis.verdicts.compare_runs of ours − comparator on `metric` (its .interval and .mde; never its
+        verdict)."""
         key, direction, _ = METRICS[metric]
         return compare_runs(self.runs, ours, comparator, key, None, direction)
 
@@ -176,7 +177,7 @@ def dispersion_difference(
 
 def memory_path(profile: str, root: Path | str = RESULTS) -> Path:
     """The memory study of a run profile: its own file where the study has that profile, else cpu's (quick)."""
-    from core.bench import memory_study
+    from core.costs.bench import memory_study
     from papers.ist.memory import VARIANTS
 
     study = memory_study("ist", VARIANTS)
@@ -217,7 +218,7 @@ def spearman_fisher(x, y) -> Interval:
 def importance_v002(profile: str = "cpu", root: Path | str = RESULTS) -> dict:
     """The 40-step IST run's final scores, selection counts and per-layer LoRA update norms, LISA's LoRA run's
     norms, and ρ(final score, update norm) with its Fisher-z interval over layers (IST expects ρ < 0)."""
-    from core.norms import mean_block_norms, norm_skew
+    from core.analysis.norms import mean_block_norms, norm_skew
 
     run = load_runs("ist", "importance", profile, root)[0]
     scores = np.array(run.result["score_history"])  # updates x layers

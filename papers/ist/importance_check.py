@@ -11,7 +11,7 @@ important layer, papers/ist/REFERENCE.md §2) predicts a negative Spearman ρ(fi
 
 Intervals: per seed, a percentile bootstrap over held-out examples (scipy.stats.bootstrap; the scores are that
 run's fixed output, the examples are the sample) and a permutation p-value over layers
-(scipy.stats.permutation_test); across seeds, the t interval of the per-seed ρ (core.stats.t_interval), which
+(scipy.stats.permutation_test); across seeds, the t interval of the per-seed ρ (core.analysis.stats.t_interval), which
 also carries the scores' seed-to-seed variation. The confounded version is reported beside it: ΔL measured on the
 IST run's own checkpoint, against its scores and against how often each layer was selected.
 
@@ -29,8 +29,8 @@ import numpy as np
 import torch
 from scipy import stats as sps
 
-from core.callbacks import ISTCallback
-from core.stats import t_interval
+from core.analysis.stats import t_interval
+from core.training.callbacks import ISTCallback
 
 EXPERIMENT = "compare_math"
 REFERENCE_RUN = "lora"  # every layer's adapter trained at every step
@@ -56,7 +56,7 @@ def suppression_deltas(model, batches, factor: float = 0.0, loss_fn=example_loss
     adapter on; layers and adapters as IST finds them (`ISTCallback.setup`)."""
     cb = ISTCallback(suppression=factor).attach(model)
     n_layers = len(cb.adapters)
-    from core.models import eval_mode
+    from core.sources.models import eval_mode
 
     with eval_mode(model), torch.inference_mode():
         base = np.concatenate([loss_fn(model, b) for b in batches])
@@ -114,8 +114,8 @@ def selection_counts(run, n_layers: int) -> list[int]:
 def held_out_batches(cfg, tok, n: int = N_EXAMPLES):
     from transformers import DataCollatorForSeq2Seq
 
-    from core.data import load_task
-    from core.prompts import tokenize_dataset
+    from core.sources.data import load_task
+    from core.sources.prompts import tokenize_dataset
 
     data = tokenize_dataset(load_task(cfg.task, "test", n), tok, cfg.max_length)
     collate = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
@@ -126,9 +126,9 @@ def held_out_batches(cfg, tok, n: int = N_EXAMPLES):
 
 def checkpoint_deltas(run, n: int = N_EXAMPLES) -> np.ndarray:
     """ΔL on `n` test examples at a finished run's final adapter (rebuilt from its stored config)."""
-    from core.checks import run_config
-    from core.finetune import ADAPTER_FILE, apply_lora, load_adapter
-    from core.models import load_model
+    from core.sources.models import load_model
+    from core.training.checks import run_config
+    from core.training.finetune import ADAPTER_FILE, apply_lora, load_adapter
 
     cfg = run_config(run.config)
     path = Path(run.path) / ADAPTER_FILE
@@ -195,8 +195,8 @@ def options(parser) -> None:
 
 def importance_study(profile: str, args) -> dict:
     """The check on the `EXPERIMENT` runs of `profile`."""
-    from core.provenance import manifest
-    from core.results import load_runs
+    from core.infra.provenance import manifest
+    from core.infra.results import load_runs
 
     seeds = list(getattr(args, "confounded_seeds", CONFOUNDED_SEEDS))
     runs = load_runs("ist", EXPERIMENT, profile)
@@ -214,8 +214,8 @@ def importance_study(profile: str, args) -> dict:
 
 
 def main(argv=None) -> int:
-    from core.study import Study
-    from core.study import main as study_main
+    from core.infra.study import Study
+    from core.infra.study import main as study_main
 
     return study_main(Study("ist", "importance_check", None, importance_study, options), __doc__, argv)
 

@@ -9,8 +9,8 @@ time (accuracy notebook) includes them.
 
 from __future__ import annotations
 
-from core.bench import memory_study
-from core.study import main as study_main
+from core.costs.bench import memory_study
+from core.infra.study import main as study_main
 
 VARIANTS = [
     ("full", "full", {}),

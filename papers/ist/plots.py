@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import textwrap
 
-from core.plotting import figure, seed_points
+from core.reporting.plotting import figure, seed_points
 from papers.ist.compare import METRICS, Comparison, comparison
 
 

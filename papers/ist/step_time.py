@@ -20,8 +20,8 @@ import time
 
 import torch
 
-from core.callbacks import ISTCallback, LisaCallback
-from core.checks import run_config
+from core.training.callbacks import ISTCallback, LisaCallback
+from core.training.checks import run_config
 
 PROFILES = {
     "cpu": dict(model="smollm2-135m", batches=(2, 4), probe_batches=(8, 16), rounds=4, threads=1),
@@ -48,9 +48,9 @@ def _train_step(model, opt, batch):
 
 def arms(model_name: str, batches: dict, probe_batches: dict):
     """name -> zero-argument operation, each on its own model copy (LoRA, IST, LISA)."""
-    from core.finetune import apply_lora
-    from core.models import load_model
-    from core.prompts import choice_accuracy
+    from core.sources.models import load_model
+    from core.sources.prompts import choice_accuracy
+    from core.training.finetune import apply_lora
 
     cfg = run_config({"model": model_name, "method": "lora", "lora": LORA, "task": "math"})
     ops = {}
@@ -96,7 +96,7 @@ def arms(model_name: str, batches: dict, probe_batches: dict):
             cb.probe(ist)
 
         ops[f"ist_probe_pb{size}"] = score_update
-    from core.data import load_task
+    from core.sources.data import load_task
 
     questions = load_task("math", "validation", 4)
     ops["mc_question"] = lambda: choice_accuracy(lora, tok, questions.select([0]), 64)
@@ -106,9 +106,9 @@ def arms(model_name: str, batches: dict, probe_batches: dict):
 def math_batches(model_name: str, sizes) -> dict:
     from transformers import DataCollatorForSeq2Seq
 
-    from core.data import load_task
-    from core.models import load_model
-    from core.prompts import tokenize_dataset
+    from core.sources.data import load_task
+    from core.sources.models import load_model
+    from core.sources.prompts import tokenize_dataset
 
     tok = load_model(model_name)[1]
     data = tokenize_dataset(load_task("math", "train", 64), tok, 64)
@@ -164,14 +164,14 @@ def measure(profile: str) -> dict:
 
 
 def step_time_study(profile: str, args=None) -> dict:
-    from core.provenance import manifest
+    from core.infra.provenance import manifest
 
     return {**measure(profile), "manifest": manifest({"study": "ist_step_time", "profile": profile})}
 
 
 def main(argv=None) -> int:
-    from core.study import Study
-    from core.study import main as study_main
+    from core.infra.study import Study
+    from core.infra.study import main as study_main
 
     return study_main(Study("ist", "step_time", PROFILES, step_time_study), __doc__, argv)
 

@@ -1,11 +1,11 @@
 """Every comparison behind the LISA claims table (README "Claims"), from the committed results: `rows(profile)` for
-the claims engine (`python -m core.claims_file lisa`, which adjusts, judges and writes
+the claims engine (`python -m core.reporting.claims_file lisa`, which adjusts, judges and writes
 `data/results/lisa/claims/<profile>.json` and the README table).
 
 `.venv/bin/python -m papers.lisa.claims [profile]` prints the rows with the engine's verdicts. Each row is
 ours − comparator (or a ratio, unit "x") with the interval its design gives; a row is primary when claims.yaml
 pre-registers it (`primary:`), secondary rows are shown and never decide. Losses: the paper says LISA's is lower
-(direction −1). A metric enters a method comparison only when the learnability gate (core.learnability, written
+(direction −1). A metric enters a method comparison only when the learnability gate (core.running.learnability, written
 by `make lisa-runs`) passes it; the gate → verdict mapping is `gate_verdict`, here and nowhere else.
 """
 
@@ -15,13 +15,20 @@ import sys
 
 import numpy as np
 
-from core.claims import measured, paper_claim
-from core.claims_file import Row, report
-from core.io import read_json
-from core.paths import gate_path, study_path
-from core.results import by_method, load_json, load_runs
-from core.stats import Interval, mde_reference, reference_sd_interval, seed_design, seed_interval, t_interval
-from core.verdicts import not_testable_budget
+from core.analysis.stats import (
+    Interval,
+    mde_reference,
+    reference_sd_interval,
+    seed_design,
+    seed_interval,
+    t_interval,
+)
+from core.analysis.verdicts import not_testable_budget
+from core.infra.io import read_json
+from core.infra.paths import gate_path, study_path
+from core.infra.results import by_method, load_json, load_runs
+from core.reporting.claims import measured, paper_claim
+from core.reporting.claims_file import Row, report
 from papers.lisa import design as d
 
 
@@ -41,7 +48,8 @@ def ratio_t(ratios) -> Interval:
     return shifted(t_interval([r - 1 for r in ratios]), 1.0)
 
 
-# ---- the learnability gate (core.learnability) --------------------------------------------------------------------
+# ---- the learnability gate (core.running.learnability)
+# --------------------------------------------------------------------
 
 
 def gate(profile: str) -> dict:
@@ -65,7 +73,7 @@ def gate_verdict(metric_name: str, g: dict) -> str | None:
 
 
 def gate_interval(ref: dict) -> Interval:
-    """The gate's recorded FT − reference interval (core.learnability, paired t over the FT seeds)."""
+    """The gate's recorded FT − reference interval (core.running.learnability, paired t over the FT seeds)."""
     return Interval(ref["diff"], ref["lo"], ref["hi"], ref["n"], ref["kind"])
 
 
@@ -74,7 +82,7 @@ def gate_interval(ref: dict) -> Interval:
 
 def loss_rows(runs, profile: str) -> list[Row]:
     """Claim 2 (Fig. 1): LISA − LoRA and LISA − full FT over seeds (paired when both ran the same seeds, else
-    Welch: core.stats.seed_interval); validation loss primary (pre-registered), the final training loss
+    Welch: core.analysis.stats.seed_interval); validation loss primary (pre-registered), the final training loss
     secondary; the gate's FT − zero-shot on the validation loss secondary."""
     out = []
     for metric, (value, primary) in d.LOSS_METRICS.items():
@@ -103,7 +111,7 @@ def loss_rows(runs, profile: str) -> list[Row]:
             primary=False,
             direction=-1,
             unit="loss",
-            design="paired t over the FT seeds (core.learnability)",
+            design="paired t over the FT seeds (core.running.learnability)",
             runs=[str(gate_path("lisa", "loss_curves", profile).resolve().relative_to(d.REPO))],
         )
     )
@@ -112,7 +120,8 @@ def loss_rows(runs, profile: str) -> list[Row]:
 
 def proxy_rows(runs, profile: str) -> list[Row]:
     """Claim 8 proxies (lm-eval on local held-out items), LISA − LoRA and LISA − full FT over seeds (paired or
-    Welch, core.stats.seed_interval); a proxy whose gate fails is not testable at this budget (gate_verdict)."""
+    Welch, core.analysis.stats.seed_interval); a proxy whose gate fails is not testable at this budget
+    (gate_verdict)."""
     g, out = gate(profile), []
     for metric, (task, key) in d.PROXIES.items():
         per = by_method(runs, lambda r, t=task, k=key: r.result["lm_eval"][t][k])
@@ -161,7 +170,7 @@ def seed_spread_rows(runs, profile: str) -> list[Row]:
 
 def ablation_rows(profile: str) -> list[Row]:
     """Claims 5-6 (Figs. 8-9): one run per setting (seed 0) against another, the seed sd borrowed from the 3 main
-    LISA seeds (core.stats.reference_sd_interval); pairs and primaries from design.ablation_pairs."""
+    LISA seeds (core.analysis.stats.reference_sd_interval); pairs and primaries from design.ablation_pairs."""
     reference, out = d.reference_seeds(profile), []
     for key, settings in d.ablation_settings(profile).items():
         experiment, claim = d.ABLATIONS[key]

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core import arms
-from core.io import REPO, RESULTS
-from core.norms import mean_block_norms, norm_skew, skew_by_step
-from core.results import load_runs
+from core.analysis.norms import mean_block_norms, norm_skew, skew_by_step
+from core.infra.io import REPO, RESULTS
+from core.infra.results import load_runs
+from core.reporting import arms
 
 # ---- arms and pairs (LISA Fig. 1: LISA's loss at or below full FT's, below LoRA's and GaLore's) ----------------
 
@@ -30,7 +30,7 @@ TRAIN_WINDOW = (
 
 def methods(runs) -> list[str]:
     """The trained arms of an experiment's runs (the zero-shot reference left out), in the order of the experiment
-    config's ``runs`` (`core.arms.trained`): an arm is drawn only when the experiment ran it."""
+    config's ``runs`` (`core.reporting.arms.trained`): an arm is drawn only when the experiment ran it."""
     return arms.trained(runs)
 
 
@@ -138,7 +138,7 @@ def bench_ratios(commits=BENCH_COMMITS) -> dict[str, list[float]]:
 
 def memory_methods() -> list[str]:
     """The bench rows of the memory and step-time figures: the methods of the loss-curve experiment over all its
-    profiles (`core.arms.every_method`), the untrained reference first (measured as ``inference``), then the
+    profiles (`core.reporting.arms.every_method`), the untrained reference first (measured as ``inference``), then the
     trained ones in the config's order."""
     found = arms.every_method("lisa", "loss_curves")
     return [arms.bench_name(a.method) for a in sorted(found, key=lambda a: a.trains)]
@@ -157,9 +157,9 @@ GB = 1024**3
 
 
 def paper_setting_gb() -> dict[str, dict[str, float]]:
-    """{model name: {variant: predicted peak (GB)}} of core.memory's analytic model at the paper's setting for the
+    """{model name: {variant: predicted peak (GB)}} of core.costs.memory's analytic model at the paper's setting for the
     paper's models (a prediction, not a measurement)."""
-    from core.memory import PAPER_MODELS, predict_memory
+    from core.costs.memory import PAPER_MODELS, predict_memory
 
     return {
         spec.name: {
@@ -175,8 +175,9 @@ def analytic_mb(bench: dict, method: str) -> float:
     (CUDA fp32 SDPA saves the attention probabilities; papers/lisa/LOG.md item 7)."""
     from transformers import AutoConfig
 
-    from core import methods, models
-    from core.memory import MB, ArchSpec, predict_memory
+    from core.costs.memory import MB, ArchSpec, predict_memory
+    from core.sources import models
+    from core.training import methods
 
     st = bench["setting"]
     spec = ArchSpec.from_config(AutoConfig.from_pretrained(models.resolve(st["model"])))
@@ -201,8 +202,8 @@ def largest_gpu(benches: dict[str, dict]) -> str:
 
 
 def bench_files(profile: str = "cpu", root: Path | str = RESULTS) -> dict[str, str]:
-    """{bench label: repo-relative file} of the benches core.results.load_benches reads for a profile."""
-    from core.results import bench_label, load_json
+    """{bench label: repo-relative file} of the benches core.infra.results.load_benches reads for a profile."""
+    from core.infra.results import bench_label, load_json
 
     base = Path(root) / "bench"
     out = {}

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import torch
 
-from core.callbacks import LisaCallback
-from core.memory import MB, measure_peak, tensor_bytes
-from core.models import load_model
-from core.optimizers import optimizer_state_bytes
-from core.provenance import manifest
-from core.run import seed_everything
-from core.study import Study
-from core.study import main as study_main
+from core.costs.memory import MB, measure_peak, tensor_bytes
+from core.infra.provenance import manifest
+from core.infra.study import Study
+from core.infra.study import main as study_main
+from core.sources.models import load_model
+from core.training.callbacks import LisaCallback
+from core.training.optimizers import optimizer_state_bytes
+from core.training.run import seed_everything
 
 PROFILES = {
     "cpu": dict(model="smollm2-135m", switches=50, gamma=1, batch=1, seq=32, measure_every=10),

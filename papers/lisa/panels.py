@@ -1,5 +1,5 @@
 """Figure panels shared by the LISA notebooks: the interval a verdict uses is read from the claims file
-(`data/results/lisa/claims/<profile>.json`, core.claims_file) and drawn with the per-unit values behind it.
+(`data/results/lisa/claims/<profile>.json`, core.reporting.claims_file) and drawn with the per-unit values behind it.
 Nothing here judges.
 """
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.io import RESULTS
-from core.paths import read_claims
-from core.plotting import color
+from core.infra.io import RESULTS
+from core.infra.paths import read_claims
+from core.reporting.plotting import color
 
 
 def claim_rows(claim: str, profile: str = "cpu", root: Path | str = RESULTS) -> list[dict]:
@@ -34,8 +34,8 @@ def role_label(r: dict) -> str:
 
 
 def seed_dots(ours: dict, theirs: dict) -> tuple[list[float], str, str]:
-    """The per-unit values behind core.stats.seed_interval's design, with the unit and interval words: both arms on
-    the same seeds -> the paired differences (one per seed, "paired t"); else each of our seeds minus the
+    """The per-unit values behind core.analysis.stats.seed_interval's design, with the unit and interval words: both
+    arms on the same seeds -> the paired differences (one per seed, "paired t"); else each of our seeds minus the
     comparator's mean ("Welch t": unequal seeds have no pairs)."""
     if set(ours) == set(theirs):
         return [ours[s] - theirs[s] for s in sorted(ours)], "seed", "paired t"

@@ -4,8 +4,8 @@
 the grid's first value, in a scratch results folder) and records, per arm, the median step time after the first
 step, the run's fixed cost (model load, tokenisation, evaluation, lm-eval: the run's wall time minus its steps)
 and the cost of one convergence probe (‖∇f‖² of all parameters on the probe batch,
-`core.metric_callbacks.FullGradNormCallback`), with ``os.getloadavg()`` before and after: on the shared 2-core machine
-the absolute times carry the other tenants' load, so the file keeps both. `predict` is the arithmetic: for every
+`core.training.metric_callbacks.FullGradNormCallback`), with ``os.getloadavg()`` before and after: on the shared 2-core
+machine the absolute times carry the other tenants' load, so the file keeps both. `predict` is the arithmetic: for every
 (run, seed) of the plan, steps × step time + fixed cost + probes × probe cost, plus every lr-probe run (grid × probe
 steps), plus the fixed stages (install, model conversion, studies, notebooks) passed in with their sources.
 
@@ -22,12 +22,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from core.config import LrProbeSettings, RunConfig
-from core.experiment_file import load_experiment
-from core.io import REPO, RESULTS, read_json, read_jsonl, write_new_json
-from core.lr_probe import parse_grid
-from core.methods import method_of
-from core.provenance import manifest
+from core.infra.io import REPO, RESULTS, read_json, read_jsonl, write_new_json
+from core.infra.provenance import manifest
+from core.running.lr_probe import parse_grid
+from core.training.config import LrProbeSettings, RunConfig
+from core.training.experiment_file import load_experiment
+from core.training.methods import method_of
 
 CONFIGS = REPO / "papers" / "misa" / "configs"
 
@@ -92,8 +92,8 @@ def _short(cfg: RunConfig, steps: int) -> RunConfig:
 
 def probe_seconds(cfg: RunConfig, out: Path, repeats: int = 2) -> float:
     """Median time of one ‖∇f‖² probe on the run's probe batch."""
-    from core.finetune import build_trainer
-    from core.metric_callbacks import FullGradNormCallback
+    from core.training.finetune import build_trainer
+    from core.training.metric_callbacks import FullGradNormCallback
 
     trainer, _, model = build_trainer(dataclasses.replace(cfg, probe_every=0), out)
     evals = trainer.eval_dataset
@@ -109,7 +109,7 @@ def probe_seconds(cfg: RunConfig, out: Path, repeats: int = 2) -> float:
 
 def measure_arm(cfg: RunConfig, steps: int, root: Path) -> dict:
     """Step time, fixed cost and probe cost of one arm (a short run of `steps` steps under `root`)."""
-    from core.finetune import train
+    from core.training.finetune import train
 
     short = _short(cfg, steps)
     out = root / arm_key(cfg)
@@ -180,10 +180,10 @@ def scaled(arms: dict, factor: float) -> dict:
 def batch_ratio(
     methods=("full", "lora", "lisa", "badam", "misa"), batches=(2, 4), seq: int = 48, steps: int = 3
 ) -> dict:
-    """Step time per method at each batch size on SmolLM2, back to back in this process (`core.bench.bench_method`,
-    random tokens of length `seq` ~ the math prompts' 45-49 tokens): the ratio batch 2 / batch 4 does not depend
-    on the machine's load as much as the absolute times do."""
-    from core.bench import PROFILES, bench_method
+    """Step time per method at each batch size on SmolLM2, back to back in this process
+    (`core.costs.bench.bench_method`, random tokens of length `seq` ~ the math prompts' 45-49 tokens): the ratio batch 2
+    / batch 4 does not depend on the machine's load as much as the absolute times do."""
+    from core.costs.bench import PROFILES, bench_method
 
     rows = {}
     for method in methods:

@@ -1,7 +1,7 @@
-"""Every comparison behind MISA's claims table, as rows of the claims engine (core.claims_file), from the
+"""Every comparison behind MISA's claims table, as rows of the claims engine (core.reporting.claims_file), from the
 committed results.
 
-    .venv/bin/python -m core.claims_file misa        # -> data/results/misa/claims/cpu.json + the README table
+    .venv/bin/python -m core.reporting.claims_file misa        # -> data/results/misa/claims/cpu.json + the README table
     .venv/bin/python -m papers.misa.claims [profile] # prints the rows (interval, MDE, role)
 
 Primary rows are the tests pre-registered in claims.yaml (`primary`; reasons in LOG.md 16); everything else is
@@ -17,14 +17,14 @@ import sys
 
 import numpy as np
 
-from core.block_variance import optimal_probs
-from core.claims import measured
-from core.claims_file import Row, report
-from core.paths import study_path
-from core.results import load_json
-from core.sampling import importance_probs
-from core.stats import Interval, bootstrap_ratio_ci, paired_interval
-from core.verdicts import not_testable_budget
+from core.analysis.block_variance import optimal_probs
+from core.analysis.stats import Interval, bootstrap_ratio_ci, paired_interval
+from core.analysis.verdicts import not_testable_budget
+from core.infra.paths import study_path
+from core.infra.results import load_json
+from core.reporting.claims import measured
+from core.reporting.claims_file import Row, report
+from core.training.sampling import importance_probs
 from papers.misa import compare as c
 from papers.misa.memory import analytic_gb
 from papers.misa.memory import measured as measured_memory
@@ -49,7 +49,7 @@ def _file(paper: str, study: str, profile: str) -> str:
 
 def gated(gate: dict | None, metric: str) -> str | None:
     """The verdict of a comparison whose metric fails the learnability gate (full FT must beat zero-shot and the
-    majority class by an interval excluding 0, core.learnability), else None: the one gate → verdict mapping."""
+    majority class by an interval excluding 0, core.running.learnability), else None: the one gate → verdict mapping."""
     if gate is None:
         return None
     key = c.METRICS[metric][1]
@@ -300,7 +300,7 @@ def memory_rows(profile: str) -> list[Row]:
                 primary=seq == 4096,
                 direction=-1,
                 unit="x",
-                design="analytic model (core.memory)",
+                design="analytic model (core.costs.memory)",
                 runs=path,
             )
         )
@@ -319,7 +319,7 @@ PARTS = (
 
 
 def rows(profile: str = "cpu") -> list[Row]:
-    """Every comparison of MISA's claims table (core.claims_file); a part whose result file the profile lacks
+    """Every comparison of MISA's claims table (core.reporting.claims_file); a part whose result file the profile lacks
     (e.g. `quick`, whose studies reuse the cpu results) gives no rows."""
     out = []
     for part in PARTS:

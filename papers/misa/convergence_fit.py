@@ -2,11 +2,11 @@
 interval that respects the dependence between the points of one run.
 
 The runs log ‖∇f(θ_K)‖² of all parameters on a fixed probe batch every `probe_every` steps (probes.jsonl,
-`core.metric_callbacks.FullGradNormCallback`). The points of one run are strongly dependent (a running mean or minimum
-shares all earlier points; neighbouring iterates are close), so an OLS standard error over the points of one run
+`core.training.metric_callbacks.FullGradNormCallback`). The points of one run are strongly dependent (a running mean or
+minimum shares all earlier points; neighbouring iterates are close), so an OLS standard error over the points of one run
 is far too small (the v002 table reported ±0.005). Here each seed gives one exponent: the OLS slope of
 log y against log K over its probes; the seeds are independent, so the t interval over the per-seed exponents
-(`core.stats.t_interval`) is valid whatever the dependence inside a run. Three summaries y of the probe series:
+(`core.analysis.stats.t_interval`) is valid whatever the dependence inside a run. Three summaries y of the probe series:
 ``raw`` (‖∇f(θ_K)‖² itself), ``mean`` (the running mean, the average-iterate form of the bound) and ``min`` (the
 running minimum, the best-iterate form, min_k of the theorem).
 
@@ -14,7 +14,7 @@ running minimum, the best-iterate form, min_k of the theorem).
 same spacing continued to K, the per-seed slope's standard error shrinks as 1/√S_xx(K) (S_xx the spread of
 log k over the probe grid; the between-seed spread is taken to shrink the same way, which is optimistic when
 seeds differ in their true rates); the horizon is the smallest K at which the minimum detectable effect of the
-seed-level t test (80 % power, α = 0.05, `core.stats.mde_se`) is at most |b̂ − (−1/2)|. A bound with an unknown
+seed-level t test (80 % power, α = 0.05, `core.analysis.stats.mde_se`) is at most |b̂ − (−1/2)|. A bound with an unknown
 constant is never contradicted by a finite run; the horizon is about the measured rate, not the bound.
 
     python -m papers.misa.convergence_fit --profile cpu    # -> data/results/misa/convergence_fit/<profile>.json
@@ -28,11 +28,11 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
-from core.io import RESULTS, read_jsonl
-from core.provenance import manifest
-from core.stats import Interval, mde_se, t_interval
-from core.study import Study
-from core.study import main as study_main
+from core.analysis.stats import Interval, mde_se, t_interval
+from core.infra.io import RESULTS, read_jsonl
+from core.infra.provenance import manifest
+from core.infra.study import Study
+from core.infra.study import main as study_main
 
 SUMMARIES = ("raw", "mean", "min")
 TARGET = -0.5  # the theorem's exponent

@@ -6,9 +6,9 @@ budgets δ, LISA across γ, BAdam (the `badam` package), LoRA, full FT and infer
 
 from __future__ import annotations
 
-from core.bench import memory_study
-from core.memory import PAPER_MODELS, predict_memory
-from core.study import main as study_main
+from core.costs.bench import memory_study
+from core.costs.memory import PAPER_MODELS, predict_memory
+from core.infra.study import main as study_main
 
 # (label, bench method, settings overriding the bench profile)
 VARIANTS = [
@@ -26,7 +26,7 @@ VARIANTS = [
 GB = 1024**3
 # the paper's setting (REFERENCE.md §2): bf16 weights and gradients, fp32 AdamW state and fp32 master weights
 MIXED = dict(weight_bytes=2, grad_bytes=2, state_bytes=4, act_bytes=2, master_weights=True)
-# (variant, core.memory method, settings) of the analytic model at the paper's scale, batch 2
+# (variant, core.costs.memory method, settings) of the analytic model at the paper's scale, batch 2
 PAPER_VARIANTS = {
     "full": ("full", {}),
     "lora_r8": ("lora", {"lora_r": 8}),

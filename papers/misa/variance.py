@@ -6,8 +6,8 @@ at equal trainable-parameter budget.
 
 Blocks are disjoint coordinates of the gradient, so for any sampler with inclusion probabilities π_b
 the unbiased (Horvitz-Thompson) estimator ĝ = Σ_{b∈S} g_b/π_b has E‖ĝ − g‖² = Σ_b (1/π_b − 1)‖g_b‖²
-(`core.block_variance.inclusion_variance`), whatever the joint law of S. Everything below therefore needs only the
-per-block squared norms, which `collect` stores; `analyse` (used by the notebook) does the rest.
+(`core.analysis.block_variance.inclusion_variance`), whatever the joint law of S. Everything below therefore needs only
+the per-block squared norms, which `collect` stores; `analyse` (used by the notebook) does the rest.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from core.block_variance import (
+from core.analysis.block_variance import (
     inclusion_variance,
     monte_carlo_variance,
     optimal_inclusion,
@@ -24,21 +24,21 @@ from core.block_variance import (
     sampling_variance,
     unreweighted_error,
 )
-from core.data import load_task
-from core.layers import find_blocks, module_blocks
-from core.models import load_model
-from core.norms import block_grad_sq_norms
-from core.prompts import tokenize_dataset
-from core.provenance import manifest
-from core.run import seed_everything
-from core.sampling import (
+from core.analysis.norms import block_grad_sq_norms
+from core.infra.provenance import manifest
+from core.infra.study import Study
+from core.infra.study import main as study_main
+from core.sources.data import load_task
+from core.sources.layers import find_blocks, module_blocks
+from core.sources.models import load_model
+from core.sources.prompts import tokenize_dataset
+from core.training.run import seed_everything
+from core.training.sampling import (
     ModuleImportanceSampler,
     UniformLayerSampler,
     importance_probs,
     inclusion_frequencies,
 )
-from core.study import Study
-from core.study import main as study_main
 
 PROFILES = {
     "cpu": dict(model="smollm2-135m", task="instruct", batches=16, batch_size=4, max_length=64, seed=0),

@@ -1,5 +1,6 @@
 """Every comparison behind the Sparse MeZO claims table, computed from the committed results (`rows(profile)`), for
-the claims engine (core.claims_file: Holm within the primary tests, one verdict per claim, the README table and
+the claims engine (core.reporting.claims_file: Holm within the primary tests, one verdict per claim, the README table
+and
 `data/results/sparse_mezo/claims/<profile>.json`). Nothing here decides a verdict except where a claim cannot be
 tested: the learnability gate and the degenerate steps-to-target map to `not testable at this budget` here, once.
 
@@ -22,14 +23,14 @@ import sys
 
 import numpy as np
 
-from core.claims import measured, paper_claim
-from core.claims_file import Row, report
-from core.data import load_task
-from core.io import REPO
-from core.paths import study_path
-from core.results import load_json, load_runs
-from core.stats import balanced_accuracy
-from core.verdicts import compare, compare_runs, not_testable_budget
+from core.analysis.stats import balanced_accuracy
+from core.analysis.verdicts import compare, compare_runs, not_testable_budget
+from core.infra.io import REPO
+from core.infra.paths import study_path
+from core.infra.results import load_json, load_runs
+from core.reporting.claims import measured, paper_claim
+from core.reporting.claims_file import Row, report
+from core.sources.data import load_task
 from papers.sparse_mezo.compare import (
     BETWEEN,
     PAIRS,
@@ -71,7 +72,8 @@ def rel(path) -> str:
 
 
 def gate_untestable(data: SentimentComparison, metric: str) -> str | None:
-    """The learnability gate's verdict for a metric (`core.learnability`): a metric on which full FT does not beat
+    """The learnability gate's verdict for a metric (`core.running.learnability`): a metric on which full FT does not
+    beat
     zero-shot and the majority class cannot carry a comparison at this budget; None when it passes."""
     if data.gate["passes"][GATE_KEY[metric]]:
         return None
@@ -348,7 +350,7 @@ def time_rows(profile: str) -> list[Row]:
 
 
 def rows(profile: str = "cpu") -> list[Row]:
-    """Every comparison of the claims table (core.claims_file)."""
+    """Every comparison of the claims table (core.reporting.claims_file)."""
     return [*compare_rows(profile), *noise_rows(profile), *memory_rows(profile), *time_rows(profile)]
 
 

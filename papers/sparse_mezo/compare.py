@@ -2,12 +2,12 @@
 notebook draws and `papers.sparse_mezo.claims` prints, computed once here.
 
 - Accuracy: S-MeZO − MeZO, S-MeZO − R-MeZO and each sweep sparsity − MeZO on test accuracy (the same 500 items in
-  every seed: crossed seeds × items interval, `core.stats.accuracy_diff`), balanced accuracy and validation loss
-  (paired t over seeds; the same seed = the same data order for every arm).
+  every seed: crossed seeds × items interval, `core.analysis.stats.accuracy_diff`), balanced accuracy and validation
+  loss (paired t over seeds; the same seed = the same data order for every arm).
 - Steps to MeZO's accuracy (the paper's convergence figure: S-MeZO reaches MeZO's RTE accuracy 3.5× sooner): per
   seed s, the target is MeZO seed s's validation accuracy at its last evaluation; each arm's count is its first
   evaluation at or above the target, MeZO's own count likewise. Speed-up = MeZO steps / arm steps, paired per seed
-  (t interval of the log ratios, `core.stats.paired_ratio_interval`).
+  (t interval of the log ratios, `core.analysis.stats.paired_ratio_interval`).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from core.data import load_task
-from core.io import REPO, RESULTS
-from core.paths import gate_path
-from core.results import first_step_reaching, load_json, load_runs
-from core.stats import balanced_accuracy, paired_ratio_interval
-from core.verdicts import compare_runs
+from core.analysis.stats import balanced_accuracy, paired_ratio_interval
+from core.analysis.verdicts import compare_runs
+from core.infra.io import REPO, RESULTS
+from core.infra.paths import gate_path
+from core.infra.results import first_step_reaching, load_json, load_runs
+from core.sources.data import load_task
 
 EXPERIMENT = "compare_sentiment"
 ZO = ["mezo", "s-mezo-0.8", "r-mezo-0.8", "r-mezo-0.8-lr1e-4"]  # the last: R-MeZO at its probe's runner-up lr
@@ -105,8 +105,8 @@ class SentimentComparison:
     def paired(
         self, ours: str, comparator: str, paper_effect: float | None = None, direction: int = +1
     ) -> dict:
-        """{metric: core.verdicts.Comparison} of ours − comparator on test accuracy (per item, crossed seeds × items;
-        against the paper's difference `paper_effect` where given), balanced accuracy and validation loss (per
+        """{metric: core.analysis.verdicts.Comparison} of ours − comparator on test accuracy (per item, crossed seeds ×
+        items; against the paper's difference `paper_effect` where given), balanced accuracy and validation loss (per
         seed). direction: +1 when the paper says ours is the better arm (higher accuracy, lower loss)."""
         keys = {
             "test_accuracy": ("test_correct", direction, paper_effect),

@@ -2,26 +2,26 @@
 R-MeZO (random mask, 0.8), full FT (AdamW) and LoRA, measured as `make bench` does, with the analytic model;
 then the ZO throughput benchmark: forward, MeZO, S-MeZO and R-MeZO steps timed back to back at the study's
 batch (4 × 64) and at MeZO's (16 × 128), with peaks, the ratio to the two-forward floor, the normal-sampling
-rate per thread and the load average (`core.zo_bench.zo_throughput`).
+rate per thread and the load average (`core.costs.zo_bench.zo_throughput`).
 
     python -m papers.sparse_mezo.memory --profile cpu   # -> data/results/sparse_mezo/memory/<profile>.json
                                                         #    data/results/sparse_mezo/throughput/<profile>.json
 
-A ZO step is two perturbed forwards and an in-place update (`core.zo.SPSA`); the perturbation is applied inside
+A ZO step is two perturbed forwards and an in-place update (`core.training.zo.SPSA`); the perturbation is applied inside
 each module's forward, one row group at a time (Sparse MeZO's efficient implementation, §3.3), so its memory
-should stay at inference level; z (stream `core.zo_stream.STREAM`) is generated 3 times per step.
+should stay at inference level; z (stream `core.training.zo_stream.STREAM`) is generated 3 times per step.
 """
 
 from __future__ import annotations
 
 import torch
 
-from core.bench import PROFILES, bench_device, run_variants
-from core.provenance import manifest
-from core.study import Study
-from core.study import main as study_main
-from core.zo_bench import zo_throughput
-from core.zo_stream import STREAM
+from core.costs.bench import PROFILES, bench_device, run_variants
+from core.costs.zo_bench import zo_throughput
+from core.infra.provenance import manifest
+from core.infra.study import Study
+from core.infra.study import main as study_main
+from core.training.zo_stream import STREAM
 
 VARIANTS = [
     ("inference", "inference", {}),
@@ -79,16 +79,16 @@ FP16 = dict(weight_bytes=2, grad_bytes=2, state_bytes=4, act_bytes=2)
 def trains_all(method: str) -> bool:
     """Mixed precision's fp32 master copy is counted for a method that trains every weight (full FT's row of the
     fp16 table; the registry's memory terms say which)."""
-    from core.methods import resolve
+    from core.training.methods import resolve
 
     return resolve(method)[0].memory.trainable == "all"
 
 
 def analytic_paper_models(batch: int = 16, seq: int = 256) -> dict:
-    """{model: {method: GB}} of the analytic model (`core.memory.predict_memory`) for LLaMA-7b and LLaMA-30b in
+    """{model: {method: GB}} of the analytic model (`core.costs.memory.predict_memory`) for LLaMA-7b and LLaMA-30b in
     fp16 at batch × seq tokens (16 × 256: an assumption, the paper's measurement setting was not reachable);
     "stored mask" is S-MeZO plus one fp16 copy of the weights (the vanilla mask of the paper's memory table)."""
-    from core.memory import PAPER_MODELS, param_counts, predict_memory
+    from core.costs.memory import PAPER_MODELS, param_counts, predict_memory
 
     out = {}
     for key in ("llama-7b", "llama-30b"):

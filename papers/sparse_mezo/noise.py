@@ -4,8 +4,8 @@ large weights instead of small weights" (abstract; §3 motivates the small-magni
     python -m papers.sparse_mezo.noise --profile cpu   # -> data/results/sparse_mezo/noise/<profile>.json
 
 For each model, one fixed training batch and the pre-trained weights θ: every tensor's entries are split into
-magnitude quintiles (per tensor, as the paper's per-layer thresholds; `core.zo.MagnitudeBand`). For each of
-`draws` SPSA directions z (`core.zo.SPSA`, dense, ε = `eps`), per quintile b with mask m_b:
+magnitude quintiles (per tensor, as the paper's per-layer thresholds; `core.training.zo.MagnitudeBand`). For each of
+`draws` SPSA directions z (`core.training.zo.SPSA`, dense, ε = `eps`), per quintile b with mask m_b:
 - noise: ΔL = L(θ + σ·m_b⊙z) − L(θ), the loss change of the same random perturbation put on one quintile;
 - noise_sym: the antithetic mean (L(θ + σ·m_b⊙z) + L(θ − σ·m_b⊙z))/2 − L(θ). Its expectation over z is the same
   as noise's (the first-order term σ·∇_bᵀz has mean 0 and cancels exactly in the pair), what is left is the
@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import torch
 
-from core.checks import run_config
-from core.finetune import causal_setup, encoder_setup, is_encoder
-from core.provenance import manifest
-from core.run import seed_everything
-from core.study import Study
-from core.study import main as study_main
-from core.zo import SPSA, MagnitudeBand
+from core.infra.provenance import manifest
+from core.infra.study import Study
+from core.infra.study import main as study_main
+from core.training.checks import run_config
+from core.training.finetune import causal_setup, encoder_setup, is_encoder
+from core.training.run import seed_everything
+from core.training.zo import SPSA, MagnitudeBand
 
 BANDS = [(0.0, 0.2), (0.2, 0.4), (0.4, 0.6), (0.6, 0.8), (0.8, 1.0)]
 CPU = dict(

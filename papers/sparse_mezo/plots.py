@@ -1,7 +1,7 @@
 """Drawing for the Sparse MeZO figures, once: the paired difference a verdict reads (per-seed dots, the interval of
 the verdict's design, the ±MDE band around 0 and the paper's effect where it has the row's unit) and the
 per-seed validation curves of the convergence figure. The numbers come from papers.sparse_mezo.compare; the
-verdict words from the claims file (core.claims.from_file): nothing is judged here.
+verdict words from the claims file (core.reporting.claims.from_file): nothing is judged here.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.lines import Line2D
 
-from core.claims import describe
-from core.plotting import color, name
+from core.reporting.claims import describe
+from core.reporting.plotting import color, name
 
 METRIC_LABELS = {
     "test_accuracy": "test accuracy difference",
@@ -97,7 +97,7 @@ def difference_panel(ax, data, pairs, metric: str, title: str, secondary=()) -> 
 
 
 def claim_word(verdicts, claim: str) -> str:
-    """The claim's verdict as the claims file gives it (core.claims.from_file), for a panel title."""
+    """The claim's verdict as the claims file gives it (core.reporting.claims.from_file), for a panel title."""
     return next(v.verdict for v in verdicts if v.claim["id"] == claim)
 
 

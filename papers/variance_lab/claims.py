@@ -1,6 +1,7 @@
-"""Every comparison behind the variance lab's claims table, as rows of the claims engine (core.claims_file).
+"""Every comparison behind the variance lab's claims table, as rows of the claims engine (core.reporting.claims_file).
 
-    .venv/bin/python -m core.claims_file variance_lab     # -> data/results/variance_lab/claims/cpu.json + README
+    .venv/bin/python -m core.reporting.claims_file variance_lab     # -> data/results/variance_lab/claims/cpu.json +
+    README
 
 The intervals are those of `papers.variance_lab.compare` on the committed lab file. Primary rows (pre-registered
 in claims.yaml, LOG.md 10) are read at the pre-trained point (IST: after 5 LoRA steps, where its scores can move);
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from core.claims_file import Row, report
+from core.reporting.claims_file import Row, report
 from papers.variance_lab import compare as c
 
 EQUAL = (1.0, c.MARGIN)
@@ -151,7 +152,7 @@ def zo_rows(lab: dict, runs: list[str]) -> list[Row]:
 
 
 def rows(profile: str = "cpu") -> list[Row]:
-    """Every comparison of the lab's claims table (core.claims_file)."""
+    """Every comparison of the lab's claims table (core.reporting.claims_file)."""
     lab = c.load(profile)
     runs = [c.lab_file(profile)]
     return [

@@ -2,10 +2,10 @@
 `papers.variance_lab.claims` (and `papers.misa.claims`) turn into claims rows and what the estimators notebook draws.
 
 Every Monte-Carlo mean of the lab carries a 95 % Student-t interval over its 20 batch means of consecutive draws
-(`core.estimators.mc_interval`: se, dof = 19). From those:
+(`core.analysis.estimators.mc_interval`: se, dof = 19). From those:
 
 - a closed-form check is MC ÷ closed form with the lab's half-width of MC − closed form (which includes the closed
-  form's own SE where π̂ is estimated), judged as an equality at ±10 % (`core.verdicts.decide_within`);
+  form's own SE where π̂ is estimated), judged as an equality at ±10 % (`core.analysis.verdicts.decide_within`);
 - a ratio of two independent arms (MISA ÷ LISA, S-MeZO ÷ MeZO) is exp(Δ log mean ± t·se) with
   se = √(se_a²/a² + se_b²/b²) (delta method on the log scale), its p that of "log ratio = 0";
 - a difference of two arms (IST − random) is Δ ± t·√(se_a² + se_b²);
@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 from scipy import stats as sps
 
-from core.io import REPO
-from core.paths import study_path
-from core.results import load_json
-from core.stats import Interval
+from core.analysis.stats import Interval
+from core.infra.io import REPO
+from core.infra.paths import study_path
+from core.infra.results import load_json
 
 POINTS = ("pretrained", "finetuned")
 PRIMARY_POINT = "pretrained"  # the lab's verdicts are read at the pre-trained point (LOG.md 10)

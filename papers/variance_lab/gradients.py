@@ -1,6 +1,6 @@
 """Real minibatch gradients for the variance lab: per-block squared norms and inner products with the full-batch
 gradient, the gradient on the zeroth-order subset, LoRA gradients, and a check that the block arithmetic of
-`core.estimators` equals ‖ĝ − g‖² of the update vector built from the drawn blocks.
+`core.analysis.estimators` equals ‖ĝ − g‖² of the update vector built from the drawn blocks.
 
 Blocks partition *every* parameter exactly once: ``embed_head`` (embeddings and head, one tensor when tied),
 ``final_norm`` (the rest outside the layers), the 2-D weights of each layer (MISA's blocks, `module_blocks`) and
@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.layers import find_blocks, module_blocks
+from core.sources.layers import find_blocks, module_blocks
 
 
 def partition(model) -> dict:
@@ -104,7 +104,7 @@ def minibatch_gradients(model, blocks, batches, subset=()) -> dict:
 @torch.no_grad()
 def vector_check(grads: dict, c, batch: int = 0) -> dict:
     """Build ĝ = Σ_b c_b g_b of one batch as one flat vector over every parameter from the blocks' gradients, and
-    return ‖ĝ − g‖², ‖ĝ − ∇f‖² computed on the vectors next to the block formula of `core.estimators`."""
+    return ‖ĝ − g‖², ‖ĝ − ∇f‖² computed on the vectors next to the block formula of `core.analysis.estimators`."""
     g, b = grads["flat"][batch], grads["bounds"]
     g_hat = torch.cat([float(c[i]) * g[s:e] for i, (s, e) in enumerate(zip(b[:-1], b[1:]))])
     c = np.asarray(c, dtype=float)

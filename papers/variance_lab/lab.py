@@ -10,10 +10,10 @@ Estimators (draws from the `core` objects the training uses):
   embeddings/head on (equal-memory arm) or off (the paper's default); layer norms never trained;
 - IST: `ISTCallback` on a peft LoRA model, scores from its real probe forwards, layers drawn by `ISTScores.select`;
   the random-selection control (`uniform=True`) beside it;
-- MeZO / Sparse MeZO: z from `core.zo.SPSA.z` (the seed trick; step seeds advanced by `SPSA.estimate`), the
+- MeZO / Sparse MeZO: z from `core.training.zo.SPSA.z` (the seed trick; step seeds advanced by `SPSA.estimate`), the
   mask from `MagnitudeMask` (sparsity 0.8, thresholds fixed at the pre-trained weights), on a documented subset
   of tensors (`zo_tensors`), in the ε → 0 form z (zᵀg), plus a check of the finite-ε estimator with real forwards.
-Closed forms and the Monte-Carlo machinery: `core.estimators`; gradients: `papers.variance_lab.gradients`.
+Closed forms and the Monte-Carlo machinery: `core.analysis.estimators`; gradients: `papers.variance_lab.gradients`.
 """
 
 from __future__ import annotations
@@ -23,17 +23,17 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 
-from core.callbacks import ISTCallback
-from core.config import LoraSettings
-from core.estimators import block_monte_carlo, coefficients, mc_interval, spsa_monte_carlo
-from core.finetune import apply_lora
-from core.models import eval_mode, load_model
-from core.provenance import manifest
-from core.run import seed_everything
-from core.sampling import ISTScores, ModuleImportanceSampler, UniformLayerSampler, importance_probs
-from core.study import Study
-from core.study import main as study_main
-from core.zo import SPSA, MagnitudeMask
+from core.analysis.estimators import block_monte_carlo, coefficients, mc_interval, spsa_monte_carlo
+from core.infra.provenance import manifest
+from core.infra.study import Study
+from core.infra.study import main as study_main
+from core.sources.models import eval_mode, load_model
+from core.training.callbacks import ISTCallback
+from core.training.config import LoraSettings
+from core.training.finetune import apply_lora
+from core.training.run import seed_everything
+from core.training.sampling import ISTScores, ModuleImportanceSampler, UniformLayerSampler, importance_probs
+from core.training.zo import SPSA, MagnitudeMask
 from papers.misa.variance import batches as lab_batches
 from papers.variance_lab import gradients as grads
 
@@ -311,7 +311,7 @@ def zo_subset(model, p: dict) -> list:
 
 
 def make_spsa(model, names: list, p: dict, mask=None) -> SPSA:
-    """`core.zo.SPSA` over exactly the subset tensors (requires_grad restored afterwards)."""
+    """`core.training.zo.SPSA` over exactly the subset tensors (requires_grad restored afterwards)."""
     flags = {n: q.requires_grad for n, q in model.named_parameters()}
     try:
         for n, q in model.named_parameters():
