@@ -89,7 +89,7 @@ def welch_interval(a, b, confidence: float = 0.95) -> Interval:
     seeds against 3 LoRA seeds): se = √(s_a²/n_a + s_b²/n_b), Welch-Satterthwaite df
     (scipy.stats.ttest_ind(equal_var=False)). n is the smaller arm's."""
     x, y = _sample(a), _sample(b)
-    se = float(np.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size))
+    se = welch_se_df(x.var(ddof=1), x.size, y.var(ddof=1), y.size)[0]
     diff, n = float(x.mean() - y.mean()), min(x.size, y.size)
     if se == 0:
         return Interval(diff, diff, diff, n, "welch-t", 0.0, x.size + y.size - 2.0, _t_p(diff, 0.0, 1.0))
@@ -98,10 +98,25 @@ def welch_interval(a, b, confidence: float = 0.95) -> Interval:
     return Interval(diff, float(ci.low), float(ci.high), n, "welch-t", se, float(test.df), float(test.pvalue))
 
 
+def welch_se_df(var_a: float, n_a: int, var_b: float, n_b: int) -> tuple[float, float]:
+    """Standard error of mean(a) − mean(b) from the arms' variances (ddof 1) and sizes, se² = v_a/n_a + v_b/n_b, and
+    its Welch-Satterthwaite df = se⁴ / ((v_a/n_a)²/(n_a − 1) + (v_b/n_b)²/(n_b − 1)) (n_a + n_b − 2 when both
+    variances are 0). One formula for intervals (`welch_interval`) and planned MDEs (`core.reporting.power`)."""
+    va, vb = float(var_a) / n_a, float(var_b) / n_b
+    spread = va**2 / (n_a - 1) + vb**2 / (n_b - 1)
+    df = (va + vb) ** 2 / spread if spread > 0 else n_a + n_b - 2.0
+    return float(np.sqrt(va + vb)), float(df)
+
+
+def same_seeds(a: dict, b: dict) -> bool:
+    """Both arms ran the same seeds ({seed: value} each), so they pair by seed (same seed = same data order)."""
+    return set(a) == set(b)
+
+
 def seed_interval(a: dict, b: dict, confidence: float = 0.95) -> Interval:
     """ours − comparator over seeds ({seed: value} each), the design read from the seeds: paired t when both arms
     ran the same seeds (same seed = same data order), else Welch over every seed of each arm."""
-    if set(a) == set(b):
+    if same_seeds(a, b):
         seeds = sorted(a)
         return paired_interval([a[s] for s in seeds], [b[s] for s in seeds], confidence)
     return welch_interval(list(a.values()), list(b.values()), confidence)
@@ -110,7 +125,7 @@ def seed_interval(a: dict, b: dict, confidence: float = 0.95) -> Interval:
 def seed_design(a: dict, b: dict) -> str:
     """The words for seed_interval's design: 'paired t over 3 seeds (same seed = same data order)' or
     'Welch t, 8 vs 3 seeds (unequal seeds)'."""
-    if set(a) == set(b):
+    if same_seeds(a, b):
         return f"paired t over {len(a)} seeds (same seed = same data order)"
     return f"Welch t, {len(a)} vs {len(b)} seeds (unequal seeds)"
 

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from core.analysis.stats import mde_se
+from core.analysis.stats import mde_se, welch_se_df
 from core.infra.io import REPO, RESULTS, atomic_write_text, replace_between
 from core.infra.paths import read_claims
 from core.infra.results import by_method, load_runs, paired
@@ -61,11 +61,8 @@ def predict_paired(differences, n: int, variance_scale: float = 1.0) -> Predicti
 
 def predict_welch(a, b, n_a: int, n_b: int, variance_scale: float = 1.0) -> Prediction:
     """MDE of a Welch comparison of n_a and n_b seeds whose per-arm spreads are the pilot's."""
-    va = float(np.var(np.asarray(a, dtype=float), ddof=1)) * variance_scale / n_a
-    vb = float(np.var(np.asarray(b, dtype=float), ddof=1)) * variance_scale / n_b
-    spread = va**2 / (n_a - 1) + vb**2 / (n_b - 1)
-    df = (va + vb) ** 2 / spread if spread > 0 else n_a + n_b - 2.0  # Welch-Satterthwaite
-    se = (va + vb) ** 0.5
+    var_a, var_b = (float(np.var(np.asarray(v, dtype=float), ddof=1)) * variance_scale for v in (a, b))
+    se, df = welch_se_df(var_a, n_a, var_b, n_b)
     return Prediction(se, df, mde_se(se, df))
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.analysis.stats import same_seeds
 from core.infra.io import RESULTS
 from core.infra.paths import read_claims
 from core.reporting.plotting import color
@@ -37,7 +38,7 @@ def seed_dots(ours: dict, theirs: dict) -> tuple[list[float], str, str]:
     """The per-unit values behind core.analysis.stats.seed_interval's design, with the unit and interval words: both
     arms on the same seeds -> the paired differences (one per seed, "paired t"); else each of our seeds minus the
     comparator's mean ("Welch t": unequal seeds have no pairs)."""
-    if set(ours) == set(theirs):
+    if same_seeds(ours, theirs):
         return [ours[s] - theirs[s] for s in sorted(ours)], "seed", "paired t"
     mean = float(np.mean(list(theirs.values())))
     return [ours[s] - mean for s in sorted(ours)], "seed − comparator mean", "Welch t"
