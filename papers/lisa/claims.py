@@ -168,27 +168,42 @@ def seed_spread_rows(runs, profile: str) -> list[Row]:
 # ---- claims 5-6 (ablations) ----------------------------------------------------------------------------------------
 
 
+def ablation_interval(a: dict, b: dict, reference: list[float]) -> dict:
+    """One ablation difference of validation loss ({seed: loss} each): paired t over the seeds both settings ran
+    (core.analysis.stats.seed_interval); with one seed each, the seed sd borrowed from the main LISA seeds
+    (core.analysis.stats.reference_sd_interval, the cpu32 design)."""
+    if len(a) > 1:
+        return {"interval": seed_interval(a, b), "design": seed_design(a, b)}
+    return {
+        "interval": reference_sd_interval(a[0], b[0], reference),
+        "mde": mde_reference(reference),
+        "design": f"one run each (seed 0), sd of the {len(reference)} main LISA seeds",
+    }
+
+
 def ablation_rows(profile: str) -> list[Row]:
-    """Claims 5-6 (Figs. 8-9): one run per setting (seed 0) against another, the seed sd borrowed from the 3 main
-    LISA seeds (core.analysis.stats.reference_sd_interval); pairs and primaries from design.ablation_pairs."""
+    """Claims 5-6 (Figs. 8-9): one setting against another, paired by seed (`ablation_interval`); pairs and
+    primaries from design.ablation_pairs."""
     reference, out = d.reference_seeds(profile), []
     for key, settings in d.ablation_settings(profile).items():
         experiment, claim = d.ABLATIONS[key]
         s = d.SYMBOL[key]
         for ours, comp, primary in d.ablation_pairs(settings, key):
             a, b = settings[ours], settings[comp]
+            loss = {
+                name: {seed: d.eval_loss(r) for seed, r in runs.items()}
+                for name, runs in (("a", a), ("b", b))
+            }
             out.append(
                 Row(
                     claim,
                     f"{s} {ours} − {s} {comp}",
                     "validation loss",
-                    reference_sd_interval(d.eval_loss(a), d.eval_loss(b), reference),
                     primary=primary,
                     direction=-1,
                     unit="loss",
-                    mde=mde_reference(reference),
-                    design=f"one run each (seed 0), sd of the {len(reference)} main LISA seeds",
-                    runs=[str(r.path.resolve().relative_to(d.REPO)) for r in (a, b)],
+                    runs=[str(r.path.resolve().relative_to(d.REPO)) for r in (*a.values(), *b.values())],
+                    **ablation_interval(loss["a"], loss["b"], reference),
                 )
             )
     return out

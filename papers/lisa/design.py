@@ -220,18 +220,25 @@ ABLATIONS = {"gamma": ("layers_ablation", "ablations"), "interval": ("K_ablation
 SYMBOL = {"gamma": "γ", "interval": "K"}
 
 
-def ablation_settings(profile: str = "cpu", root: Path | str = RESULTS) -> dict[str, dict[int, object]]:
-    """{"gamma" / "interval": {setting: its seed-0 run}}: each ablation's one-seed runs with the main LISA run's
-    seed 0 at the main setting (the other knob fixed at the main run's value)."""
-    base = [r for r in load_runs("lisa", "loss_curves", profile, root) if r.name == OURS]
-    s0 = next(r for r in base if r.seed == 0)
+def ablation_settings(
+    profile: str = "cpu", root: Path | str = RESULTS
+) -> dict[str, dict[int, dict[int, object]]]:
+    """{"gamma" / "interval": {setting: {seed: run}}}: each ablation's runs (the other knob fixed at the main run's
+    value) and, at the main setting, the main LISA runs of the same seeds (seeds 0-2 on cpu, seed 0 on cpu32)."""
+    base = {r.seed: r for r in load_runs("lisa", "loss_curves", profile, root) if r.name == OURS}
+    main = base[0].config["lisa"]
     out = {}
     for key, (experiment, _) in ABLATIONS.items():
         other = "interval" if key == "gamma" else "gamma"
-        runs = load_runs("lisa", experiment, profile, root)
-        same = [r for r in runs if r.seed == 0 and r.config["lisa"][other] == s0.config["lisa"][other]]
-        found = {r.config["lisa"][key]: r for r in same} | {s0.config["lisa"][key]: replace(s0)}
-        out[key] = dict(sorted(found.items()))
+        runs = [
+            r for r in load_runs("lisa", experiment, profile, root) if r.config["lisa"][other] == main[other]
+        ]
+        found: dict[int, dict[int, object]] = {}
+        for r in runs:
+            found.setdefault(r.config["lisa"][key], {})[r.seed] = r
+        seeds = sorted({r.seed for r in runs})
+        found[main[key]] = {s: replace(base[s]) for s in seeds}
+        out[key] = {v: dict(sorted(by_seed.items())) for v, by_seed in sorted(found.items())}
     return out
 
 
@@ -248,6 +255,11 @@ def ablation_pairs(settings: dict[int, object], key: str) -> list[tuple[int, int
     return [(middle, other, True) for other in values if other != middle]
 
 
+def main_seed_losses(profile: str = "cpu", root: Path | str = RESULTS) -> dict[int, float]:
+    """{seed: validation loss} of the main LISA runs (the main setting of both ablations)."""
+    return {r.seed: eval_loss(r) for r in load_runs("lisa", "loss_curves", profile, root) if r.name == OURS}
+
+
 def reference_seeds(profile: str = "cpu", root: Path | str = RESULTS) -> list[float]:
     """Validation losses of the main LISA seeds: the seed-to-seed sd every one-seed ablation borrows."""
-    return [eval_loss(r) for r in load_runs("lisa", "loss_curves", profile, root) if r.name == OURS]
+    return list(main_seed_losses(profile, root).values())
