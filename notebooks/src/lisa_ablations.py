@@ -50,9 +50,7 @@ for (ax_loss, ax_diff), (key, s) in zip(axes, settings.items()):
     main_value = next(v for v, runs in s.items() if next(iter(runs.values())).name == d.OURS)
     for k, v in enumerate(values):
         losses = [d.eval_loss(s[v][seed]) for seed in seeds]
-        x = k + (
-            0.0 if len(losses) == 1 else [-0.06 + 0.12 * j / (len(losses) - 1) for j in range(len(losses))]
-        )
+        x = [k - 0.06 + 0.12 * j / max(len(losses) - 1, 1) for j in range(len(losses))]
         ax_loss.scatter(
             x,
             losses,
@@ -79,9 +77,10 @@ for (ax_loss, ax_diff), (key, s) in zip(axes, settings.items()):
     ax_loss.set_ylim(centre - 0.6, centre + 0.6)
     ax_loss.set_title(f"{sym} ablation: loss per setting (descriptive)")
     ax_loss.legend(loc="best")
-    pairs = d.ablation_pairs(s, key)  # the claims file's rows, in its order
-    assert [r["comparison"] for r in rows[key]] == [f"{sym} {o} − {sym} {c}" for o, c, _ in pairs]
-    items = [(r["comparison"], r, paired_differences(s[o], s[c])) for r, (o, c, _) in zip(rows[key], pairs)]
+    pairs = {
+        f"{sym} {o} − {sym} {c}": (s[o], s[c]) for o, c, _ in d.ablation_pairs(s, key)
+    }  # claims rows' words
+    items = [(r["comparison"], r, paired_differences(*pairs[r["comparison"]])) for r in rows[key]]
     interval = "paired t" if len(seeds) > 1 else "t, sd of the main seeds"
     difference_panel(ax_diff, items, "difference of validation loss", interval=interval)
     ax_diff.set_title("lower for more layers?" if key == "gamma" else "is the middle K lowest?")
