@@ -91,7 +91,8 @@ class FakeRun:
 
 
 def test_difference_is_the_claims_engines_interval_and_mde():
-    from core.analysis.stats import accuracy_diff, mde_accuracy, mde_of, paired_interval
+    from core.analysis.item_stats import accuracy_diff, mde_accuracy
+    from core.analysis.stats import mde_of, paired_interval
 
     a = [
         FakeRun(s, {"eval_loss": v, "test_correct": c})

@@ -177,7 +177,7 @@ def test_noise_study_tiny_profile_and_its_notebook(tmp_path, monkeypatch):
     from core.reporting.figures import execute
 
     results = tmp_path / "results"
-    monkeypatch.setattr("core.infra.study.RESULTS", results)
+    monkeypatch.setattr("core.infra.paths.RESULTS", results)
     data = noise.collect("tiny")
     for res in data["models"].values():
         assert len(res["draws"]) == 3

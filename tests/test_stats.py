@@ -4,14 +4,12 @@ from scipy import stats as sps
 from scipy.special import expit
 
 from core.analysis.curves import curve_band, smooth
+from core.analysis.item_stats import accuracy_diff, mcnemar, mde_accuracy
 from core.analysis.stats import (
     Interval,
     _power_se,  # noqa: E402  (the power the MDE inverts)
-    accuracy_diff,
     bootstrap_ci,
-    mcnemar,
     mde,
-    mde_accuracy,
     mde_interval,
     mde_of,
     mde_se,
@@ -293,7 +291,7 @@ def test_accuracy_diff_stays_finite_when_the_residual_cancels_the_rest():
 
 
 def test_balanced_accuracy_of_a_one_class_predictor_is_chance():
-    from core.analysis.stats import balanced_accuracy
+    from core.analysis.item_stats import balanced_accuracy
 
     labels = [0] * 7 + [1] * 3
     always_zero = [1] * 7 + [0] * 3  # right on every 0, wrong on every 1: accuracy 0.7

@@ -9,7 +9,7 @@ from core.infra import study
 
 @pytest.fixture
 def results(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.infra.study.RESULTS", tmp_path)
+    monkeypatch.setattr("core.infra.paths.RESULTS", tmp_path)
     return tmp_path
 
 

@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.analysis.stats import Interval, accuracy_diff, mde_accuracy, mde_of, paired_interval
+from core.analysis.item_stats import accuracy_diff, mde_accuracy
+from core.analysis.stats import Interval, mde_of, paired_interval
 
 ALPHA = 0.05
 HOLDS = "holds"
@@ -135,7 +136,8 @@ def compare(
     ours, comparator, paper_effect: float | None = None, direction: int = +1, unit: str = "seeds"
 ) -> Comparison:
     """Verdict on paired per-seed values (same seed = same data order): a scalar per seed (paired t), or a
-    vector of per-example correctness per seed on the same items (core.analysis.stats.accuracy_diff, crossed design)."""
+    vector of per-example correctness per seed on the same items (core.analysis.item_stats.accuracy_diff, crossed
+    design)."""
     if np.ndim(ours[0]) == 1:
         iv, m = accuracy_diff(ours, comparator), mde_accuracy(ours, comparator)
     else:

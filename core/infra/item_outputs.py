@@ -1,5 +1,5 @@
 """Per-example outputs of a run's final evaluation, beside its result.json (`items.json`), so that a loss can get the
-seeds × items design that accuracies already have (core.analysis.stats.accuracy_diff works on any per-item score).
+seeds × items design that accuracies already have (core.analysis.item_stats.accuracy_diff works on any per-item score).
 
 - ``eval_loss``: each validation example's own loss: for a causal LM the mean negative log-likelihood of its
   response tokens (labels ≠ −100, next-token shifted as in transformers' causal-LM loss); for the verbalizer

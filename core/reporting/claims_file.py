@@ -199,6 +199,7 @@ def row_record(r: Row) -> dict:
 CODE = (
     "core/analysis/verdicts.py",
     "core/analysis/stats.py",
+    "core/analysis/item_stats.py",
     "core/reporting/claim_text.py",
     "core/reporting/claims_file.py",
 )

@@ -11,8 +11,8 @@ to beat both references by an interval that excludes 0:
   label, scored on the same evaluation examples.
 
 Intervals come from ``core.analysis.stats``: per-seed values give a paired t interval over the seeds; per-example
-correctness (when stored) gives the crossed seeds × items interval of ``core.analysis.stats.accuracy_diff``, paired over
-the same examples. The references are deterministic (one value, or one correctness vector, for every seed).
+correctness (when stored) gives the crossed seeds × items interval of ``core.analysis.item_stats.accuracy_diff``, paired
+over the same examples. The references are deterministic (one value, or one correctness vector, for every seed).
 The gate's numbers are written, with a manifest, to ``data/results/<paper>/learnability/<profile>/<experiment>.json``;
 a task that fails is given more steps or replaced, and its comparisons are reported as not testable at this
 budget, never as a method's loss.
@@ -31,7 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.analysis.stats import Interval, accuracy_diff, mde_accuracy, mde_of, paired_interval
+from core.analysis.item_stats import accuracy_diff, mde_accuracy
+from core.analysis.stats import Interval, mde_of, paired_interval
 from core.infra.io import RESULTS, RunExistsError, atomic_write_json, read_json
 from core.infra.paths import gate_path
 from core.infra.provenance import manifest

@@ -7,7 +7,7 @@
 # with score lr 100 is shown beside it.
 # Every point is one seed's difference IST − LoRA (same seed = same data order). Validation loss (64 examples,
 # paired t over seeds) is the pre-registered primary metric; test accuracy (64 multiple-choice questions, the same
-# in every seed: crossed seeds × items interval, `core.analysis.stats.accuracy_diff`) is shown. Plain LoRA passes the
+# in every seed: crossed seeds × items interval, `core.analysis.item_stats.accuracy_diff`) is shown. Plain LoRA passes the
 # learnability gate on both metrics (`papers.ist.claims.gate_verdict`). Intervals: `papers/ist/compare.py`, the
 # call `papers/ist/claims.py` makes; the verdict: the claims file (`python -m core.reporting.claims_file ist`).
 

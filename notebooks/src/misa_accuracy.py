@@ -5,7 +5,7 @@
 # MISA with η = 0 (module-uniform: the same blocks, budget, warm-up and lr, without the importance scores), each at
 # its own lr from a 30-step probe, 3 seeds (data order and sampler seeds). Every panel draws one question as the
 # paired difference MISA − arm that its verdict uses: one dot per seed (the seed's difference), the interval of
-# the claims engine's row (test accuracy: the crossed seeds × items interval of `core.analysis.stats.accuracy_diff`;
+# the claims engine's row (test accuracy: the crossed seeds × items interval of `core.analysis.item_stats.accuracy_diff`;
 # validation loss: paired t over seeds) and the engine's ±MDE band around 0. Pairs: `papers/misa/compare.py`;
 # rows, the learnability gate's verdict and the verdicts: `papers/misa/claims.py` → the claims file. The last
 # panel is the stand-in for the C4 pre-training claim: a tiny Llama trained from scratch by Adam, GaLore and MISA

@@ -7,7 +7,7 @@
 # test accuracy on the same 500 items in every seed. The RTE-like task fails the learnability gate with this
 # encoder, so claim `accuracy` is not tested (its reason is in the claims file).
 # Panels: S-MeZO 0.8 − MeZO on test accuracy (the pre-registered primary test: crossed seeds × items interval,
-# `core.analysis.stats.accuracy_diff`), balanced accuracy and validation loss (secondary: paired t over seeds). Dots: one
+# `core.analysis.item_stats.accuracy_diff`), balanced accuracy and validation loss (secondary: paired t over seeds). Dots: one
 # seed's difference; black: the interval the verdict uses; grey: ±MDE; red diamond: the paper's SST-2 difference.
 # Verdicts: the claims file (`python -m core.reporting.claims_file sparse_mezo`), read, never computed here.
 

@@ -2,7 +2,7 @@
 
 - The deciding comparison (`configs/compare_math.yaml`, issue #23): every arm against its comparator (`PAIRS`) on
   validation loss (paired t over seeds; the same seed = the same data order) and test accuracy (the same 64
-  items in every seed: crossed seeds × items interval, `core.analysis.stats.accuracy_diff`), both by
+  items in every seed: crossed seeds × items interval, `core.analysis.item_stats.accuracy_diff`), both by
   `core.analysis.verdicts.compare_runs`.
 - Layer selection against uniform (claim `scores`): IST draws k of the L layers every step ∝ σ(−s) without
   replacement (`ist.py` semantics, REFERENCE.md §2). With flat scores that is a uniform k-subset each step, and

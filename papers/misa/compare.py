@@ -3,7 +3,7 @@
 variance, memory and convergence claims. `papers.misa.claims` turns them into claims rows; the notebooks draw them.
 
 - Accuracy: MISA − arm on test accuracy (every seed scores the same 64 items: crossed seeds × items interval,
-  `core.analysis.stats.accuracy_diff`) and validation loss (paired t over seeds; same seed = same data order).
+  `core.analysis.item_stats.accuracy_diff`) and validation loss (paired t over seeds; same seed = same data order).
 - Pre-training stand-in: MISA − Adam / GaLore on validation loss (paired t over seeds).
 - Convergence: the per-seed exponent b of the running mean of ‖∇f‖² (`convergence_fit.py`) minus −1/2, t over seeds.
 """
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.analysis.stats import Interval, accuracy_diff, mde_accuracy, mde_of, paired_interval, t_interval
+from core.analysis.item_stats import accuracy_diff, mde_accuracy
+from core.analysis.stats import Interval, mde_of, paired_interval, t_interval
 from core.infra.io import REPO, RESULTS
 from core.infra.paths import gate_path, study_path
 from core.infra.results import Run, load_json, load_runs

@@ -23,7 +23,7 @@ import sys
 
 import numpy as np
 
-from core.analysis.stats import balanced_accuracy
+from core.analysis.item_stats import balanced_accuracy
 from core.analysis.verdicts import compare, compare_runs, not_testable_budget
 from core.infra.io import REPO
 from core.infra.paths import study_path

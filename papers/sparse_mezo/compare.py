@@ -2,8 +2,8 @@
 notebook draws and `papers.sparse_mezo.claims` prints, computed once here.
 
 - Accuracy: S-MeZO − MeZO, S-MeZO − R-MeZO and each sweep sparsity − MeZO on test accuracy (the same 500 items in
-  every seed: crossed seeds × items interval, `core.analysis.stats.accuracy_diff`), balanced accuracy and validation
-  loss (paired t over seeds; the same seed = the same data order for every arm).
+  every seed: crossed seeds × items interval, `core.analysis.item_stats.accuracy_diff`), balanced accuracy and
+  validation loss (paired t over seeds; the same seed = the same data order for every arm).
 - Steps to MeZO's accuracy (the paper's convergence figure: S-MeZO reaches MeZO's RTE accuracy 3.5× sooner): per
   seed s, the target is MeZO seed s's validation accuracy at its last evaluation; each arm's count is its first
   evaluation at or above the target, MeZO's own count likewise. Speed-up = MeZO steps / arm steps, paired per seed
@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from core.analysis.stats import balanced_accuracy, paired_ratio_interval
+from core.analysis.item_stats import balanced_accuracy
+from core.analysis.stats import paired_ratio_interval
 from core.analysis.verdicts import compare_runs
 from core.infra.io import REPO, RESULTS
 from core.infra.paths import gate_path
