@@ -190,3 +190,24 @@ def test_judge_takes_the_paper_number_from_claims_yaml():
         "not testable offline (MT-Bench"
     )
     assert "2.9×" in judge("lisa", "time_cost", measured(1.5), 0.0).line()
+
+
+def test_seed_points_jitter_is_the_same_every_time_and_leaves_the_global_rng_alone():
+    """An identical re-execution must draw an identical figure (so core.reporting.figures keeps the version)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    from core.reporting.plotting import seed_points
+
+    def offsets():
+        fig, ax = plt.subplots()
+        seed_points(ax, {"lora": [0.5, 0.6, 0.7], "lisa": [0.4, 0.5, 0.6]})
+        xs = np.concatenate([c.get_offsets()[:, 0] for c in ax.collections if len(c.get_offsets())])
+        plt.close(fig)
+        return xs
+
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    first, second = offsets(), offsets()
+    assert np.array_equal(first, second) and len(np.unique(first)) > 2  # jittered, and the same both times
+    assert np.array_equal(np.random.get_state()[1], before)

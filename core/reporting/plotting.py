@@ -13,6 +13,7 @@ Legibility is enforced when saving: text >= 9 pt, PNG <= 1800 px wide (check_leg
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import textwrap
 
@@ -70,6 +71,35 @@ def figure(ncols: int = 1, nrows: int = 1, width: float = 6.0, height: float = 4
 # ---- drawing ------------------------------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def fixed_jitter(seed: int = 0):
+    """seaborn's stripplot jitters with numpy's global RNG: draw it from `seed` and put the global state back, so
+    an identical re-execution draws an identical figure (core.reporting.figures keeps the version)."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def strip(xs: list, ys: list, palette: list, ax) -> None:
+    """Every point of a seed_points panel, jittered sideways (seaborn stripplot)."""
+    sns.stripplot(
+        x=xs,
+        y=ys,
+        hue=xs,
+        palette=palette,
+        size=6,
+        jitter=0.12,
+        alpha=0.8,
+        native_scale=True,
+        legend=False,
+        ax=ax,
+        zorder=2,
+    )
+
+
 def seed_points(
     ax,
     values: dict[str, list[float]],
@@ -85,19 +115,8 @@ def seed_points(
     ticks = [(labels or {}).get(k) or name(k) for k in keys]
     xs = [i for i, k in enumerate(keys) for _ in values[k]]
     ys = [v for k in keys for v in values[k]]
-    sns.stripplot(
-        x=xs,
-        y=ys,
-        hue=xs,
-        palette=[color(k) for k in keys],
-        size=6,
-        jitter=0.12,
-        alpha=0.8,
-        native_scale=True,
-        legend=False,
-        ax=ax,
-        zorder=2,
-    )
+    with fixed_jitter():
+        strip(xs, ys, [color(k) for k in keys], ax)
     handles = [
         Line2D(
             [], [], ls="", marker="o", color="0.5", label=f"one {over[:-1] if over.endswith('s') else over}"
