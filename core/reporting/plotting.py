@@ -83,23 +83,6 @@ def fixed_jitter(seed: int = 0):
         np.random.set_state(state)
 
 
-def strip(xs: list, ys: list, palette: list, ax) -> None:
-    """Every point of a seed_points panel, jittered sideways (seaborn stripplot)."""
-    sns.stripplot(
-        x=xs,
-        y=ys,
-        hue=xs,
-        palette=palette,
-        size=6,
-        jitter=0.12,
-        alpha=0.8,
-        native_scale=True,
-        legend=False,
-        ax=ax,
-        zorder=2,
-    )
-
-
 def seed_points(
     ax,
     values: dict[str, list[float]],
@@ -116,7 +99,19 @@ def seed_points(
     xs = [i for i, k in enumerate(keys) for _ in values[k]]
     ys = [v for k in keys for v in values[k]]
     with fixed_jitter():
-        strip(xs, ys, [color(k) for k in keys], ax)
+        sns.stripplot(
+            x=xs,
+            y=ys,
+            hue=xs,
+            palette=[color(k) for k in keys],
+            size=6,
+            jitter=0.12,
+            alpha=0.8,
+            native_scale=True,
+            legend=False,
+            ax=ax,
+            zorder=2,
+        )
     handles = [
         Line2D(
             [], [], ls="", marker="o", color="0.5", label=f"one {over[:-1] if over.endswith('s') else over}"

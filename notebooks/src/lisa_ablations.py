@@ -21,7 +21,8 @@ from papers.lisa import design as d
 from papers.lisa.panels import claim_rows, difference_panel
 
 settings = d.ablation_settings(profile, results_root)
-reference = d.reference_seeds(profile, results_root)
+main_losses = d.main_seed_losses(profile, results_root)  # {seed: loss} of the main setting
+reference = list(main_losses.values())
 rows = {key: claim_rows(claim, profile, results_root) for key, (_, claim) in d.ABLATIONS.items()}
 table = {
     key: {
@@ -61,7 +62,7 @@ for (ax_loss, ax_diff), (key, s) in zip(axes, settings.items()):
             if k == 0 and len(seeds) > 1
             else ("seed 0" if k == 0 else None),
         )
-    others = [v for seed, v in d.main_seed_losses(profile, results_root).items() if seed not in seeds]
+    others = [v for seed, v in main_losses.items() if seed not in seeds]
     i = values.index(main_value)
     ax_loss.scatter(
         [i + 0.15] * len(others),

@@ -48,8 +48,7 @@ def ratio_t(ratios) -> Interval:
     return shifted(t_interval([r - 1 for r in ratios]), 1.0)
 
 
-# ---- the learnability gate (core.running.learnability)
-# --------------------------------------------------------------------
+# ---- the learnability gate (core.running.learnability) ---------------------------------------------------------------
 
 
 def gate(profile: str) -> dict:
@@ -181,6 +180,11 @@ def ablation_interval(a: dict, b: dict, reference: list[float]) -> dict:
     }
 
 
+def seed_losses(runs: dict) -> dict[int, float]:
+    """{seed: validation loss} of one setting's {seed: run}."""
+    return {seed: d.eval_loss(r) for seed, r in runs.items()}
+
+
 def ablation_rows(profile: str) -> list[Row]:
     """Claims 5-6 (Figs. 8-9): one setting against another, paired by seed (`ablation_interval`); pairs and
     primaries from design.ablation_pairs."""
@@ -190,10 +194,6 @@ def ablation_rows(profile: str) -> list[Row]:
         s = d.SYMBOL[key]
         for ours, comp, primary in d.ablation_pairs(settings, key):
             a, b = settings[ours], settings[comp]
-            loss = {
-                name: {seed: d.eval_loss(r) for seed, r in runs.items()}
-                for name, runs in (("a", a), ("b", b))
-            }
             out.append(
                 Row(
                     claim,
@@ -203,7 +203,7 @@ def ablation_rows(profile: str) -> list[Row]:
                     direction=-1,
                     unit="loss",
                     runs=[str(r.path.resolve().relative_to(d.REPO)) for r in (*a.values(), *b.values())],
-                    **ablation_interval(loss["a"], loss["b"], reference),
+                    **ablation_interval(seed_losses(a), seed_losses(b), reference),
                 )
             )
     return out
