@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from core.analysis.stats import mde_se
-from core.reporting.power import main, predict_paired, predict_welch, predicted, readme_with_table
+from core.reporting.power import (
+    main,
+    predict_paired,
+    predict_welch,
+    predicted,
+    readme_with_table,
+    seeds_behind,
+)
 
 
 def test_the_prediction_at_the_pilots_own_size_is_the_pilots_measured_mde():
@@ -35,6 +42,11 @@ def test_paired_and_welch_standard_errors_in_closed_form():
     assert w.df == pytest.approx(1.25**2 / (1 / 3 + 0.0625 / 3))
     assert predict_welch(np.ones(3), [0.0, 1.0, 2.0], 3, 3).df == 2  # all spread in one arm: its n - 1
     assert predict_welch(np.ones(3), np.ones(4), 3, 4).mde == 0  # no spread at all
+
+
+def test_the_measured_mde_names_the_seeds_of_each_arm():
+    assert seeds_behind({"lisa": 8, "lora": 3}) == "8 vs 3"  # Welch: unequal arms
+    assert seeds_behind({"ist": 8, "ist_random": 8}) == "8"
 
 
 def test_readme_tables_are_generated_and_current():

@@ -91,12 +91,19 @@ def measured_row(claims: dict, c: dict) -> dict | None:
     return rows[0] if len(rows) == 1 else None
 
 
+def seeds_behind(counts: dict[str, int]) -> str:
+    """'8 vs 3' for arms measured on different seed counts (Welch), '5' when they share them."""
+    values = list(counts.values())
+    return str(values[0]) if len(set(values)) == 1 else " vs ".join(map(str, values))
+
+
 def _num(x) -> str:
     return "—" if x is None else f"{x:.3g}"
 
 
 def table(paper: str, profile: str = "cpu", results: Path = RESULTS) -> str:
-    """The README table: comparison, pilot, planned design, predicted MDE, measured MDE (n), target."""
+    """The README table: comparison, pilot, planned design, predicted MDE, measured MDE (seeds of each arm behind
+    it), target."""
     p = plan(paper)
     claims = read_claims(paper, profile, results)
     lines = [
@@ -109,11 +116,10 @@ def table(paper: str, profile: str = "cpu", results: Path = RESULTS) -> str:
         planned = ", ".join(f"{arm} {n}" for arm, n in c["seeds"].items())
         items = f"; items {c['items'][0]} → {c['items'][1]}" if c.get("items") else ""
         pilot = f"{c['pilot']['profile']}, seeds {', '.join(map(str, c['pilot']['seeds']))}"
-        done = row is not None and all(
-            sum(Path(r).name.rsplit("-s", 1)[0] == arm for r in row["runs"]) >= n
-            for arm, n in c["seeds"].items()
-        )  # every planned seed of every arm is behind the measured row
-        got = f"{_num(row['mde'])} ({row['n']})" if done else "not run yet"
+        runs = [Path(r).name.rsplit("-s", 1)[0] for r in (row["runs"] if row else [])]
+        behind = {arm: runs.count(arm) for arm in c["seeds"]}  # the seeds of each arm behind the measured row
+        done = row is not None and all(behind[arm] >= n for arm, n in c["seeds"].items())
+        got = f"{_num(row['mde'])} ({seeds_behind(behind)})" if done else "not run yet"
         cells = [
             f"{c['comparison']}, {c['metric']}",
             pilot,

@@ -33,11 +33,13 @@ partial = [
 ]
 
 
-def label_sides(xs: list[float]) -> list[int]:
-    """+1 (label right of the point) or -1 (left), alternating among points closer than 6 % of the x range."""
+def label_sides(points: list[tuple[float, float]]) -> list[int]:
+    """+1 (label right of the point) or -1 (left), alternating among points closer than 6 % of the x range, in
+    order of y: two points at one memory with close qualities (MeZO, R-MeZO) get labels on opposite sides."""
+    xs = [x for x, _ in points]
     span = (max(xs) - min(xs)) or 1.0
     sides, last_x, side = [0] * len(xs), None, 1
-    for i in sorted(range(len(xs)), key=lambda i: xs[i]):
+    for i in sorted(range(len(xs)), key=lambda i: points[i]):
         side = -side if last_x is not None and xs[i] - last_x < 0.06 * span else 1
         sides[i], last_x = side, xs[i]
     return sides
@@ -47,7 +49,7 @@ def quality_panel(ax, x_key: str, metric: str, higher: bool, xlabel: str, title:
     """Per-seed dots, mean ± seed interval, each point named, the Pareto front of the means; returns the front."""
     seeds_key = "per_seed_accuracy" if metric == "test_accuracy" else "per_seed_loss"
     points = [(r[x_key], r[metric]["mean"]) for r in done]
-    for r, (x, y), side in zip(done, points, label_sides([p[0] for p in points])):
+    for r, (x, y), side in zip(done, points, label_sides(points)):
         stat, dots = r[metric], list(r[seeds_key].values())
         ax.plot([x] * len(dots), dots, "o", ms=5, alpha=0.45, color=color(r["arm"]))
         err = None if stat["lo"] is None else [[y - stat["lo"]], [stat["hi"] - y]]

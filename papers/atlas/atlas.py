@@ -132,9 +132,16 @@ def status(runs: list[Run], expected: list[Path]) -> str:
     )
 
 
-def arm_row(arm: str, runs: list[Run], expected: list[Path], bench: dict[str, dict], planned: int) -> dict:
+def arm_row(
+    arm: str,
+    runs: list[Run],
+    expected: list[Path],
+    bench: dict[str, dict],
+    planned: int,
+    profile: str = "cpu",
+) -> dict:
     """One arm of the atlas: quality over seeds, measured memory/time, budget (`planned` steps), prediction at
-    scale."""
+    scale (from the arm's run config in `profile`)."""
     done = [r for r in runs if r.status == "done"]
     b = bench.get(ARMS[arm], {})
     row = {
@@ -148,23 +155,24 @@ def arm_row(arm: str, runs: list[Run], expected: list[Path], bench: dict[str, di
         "per_seed_accuracy": {r.seed: r.result["test_accuracy"] for r in done},
         "per_seed_loss": {r.seed: r.result["eval_loss"] for r in done},
         "steps": planned,
-        "lr": done[0].config["lr"] if done and trains(arm) else None,
+        "lr": done[0].config["lr"] if done and trains(arm, profile) else None,
         "threads": sorted({r.read("manifest.json")["machine"]["torch_threads"] for r in done}),
         "wall_s": statistics.median(r.result["wall_s"] for r in done) if done else None,
         "train_s": statistics.median(r.result["mean_step_s"] * r.result["steps"] for r in done)
-        if done and trains(arm)
+        if done and trains(arm, profile)
         else None,
         "peak_mb": b.get("peak_mb"),
         "step_s": b.get("step_s_median"),
     }
-    row.update({f"predicted_gib_{s}": predicted_gib(arm, s) for s in SCALES})
+    row.update({f"predicted_gib_{s}": predicted_gib(arm, s, profile) for s in SCALES})
     return row
 
 
 def rows(profile: str = "cpu", root: Path | str = RESULTS) -> list[dict]:
     bench, steps = bench_rows(root, profile), planned_steps(profile)
     return [
-        arm_row(arm, runs, dirs, bench, steps[arm]) for arm, (runs, dirs) in load_arms(profile, root).items()
+        arm_row(arm, runs, dirs, bench, steps[arm], profile)
+        for arm, (runs, dirs) in load_arms(profile, root).items()
     ]
 
 
