@@ -87,7 +87,7 @@ def test_pareto_front_on_known_points():
 
 class FakeRun:
     def __init__(self, seed, result, status="done"):
-        self.seed, self.result, self.status = seed, result, status
+        self.seed, self.result, self.status, self.path = seed, result, status, f"x-s{seed}"
 
 
 def test_difference_is_the_claims_engines_interval_and_mde():
@@ -102,17 +102,39 @@ def test_difference_is_the_claims_engines_interval_and_mde():
         FakeRun(s, {"eval_loss": v, "test_correct": c})
         for s, v, c in [(0, 1.3, [0, 1, 0, 1]), (1, 1.4, [1, 0, 0, 0]), (2, 1.6, [1, 1, 0, 1])]
     ]
-    loss = atlas.difference(a, b, "validation loss")
+    loss = atlas.difference(a, b, "validation loss", 4)
     iv = paired_interval([1.0, 1.2, 1.1], [1.3, 1.4, 1.6])
     assert (loss["estimate"], loss["lo"], loss["hi"]) == pytest.approx((iv.estimate, iv.lo, iv.hi))
     assert loss["estimate"] == pytest.approx(-1.0 / 3)
     assert loss["mde"] == pytest.approx(mde_of([1.0, 1.2, 1.1], [1.3, 1.4, 1.6]))
-    acc = atlas.difference(a, b, "test accuracy")
+    acc = atlas.difference(a, b, "test accuracy", 4)
     ca, cb = [r.result["test_correct"] for r in a], [r.result["test_correct"] for r in b]
     assert acc["estimate"] == pytest.approx(accuracy_diff(ca, cb).estimate) == pytest.approx(0.25)
     assert acc["mde"] == pytest.approx(mde_accuracy(ca, cb)) and acc["design"] == "crossed seeds x items"
-    one = atlas.difference(a[:1], b, "validation loss")  # one common seed: no interval
+    one = atlas.difference(a[:1], b, "validation loss", 4)  # one common seed: no interval
     assert one["estimate"] is None and one["seeds"] == [0]
+    first2 = atlas.difference(a, b, "test accuracy", 2)  # items 1-2 only: a 5/6 right, b 4/6
+    assert first2["estimate"] == pytest.approx(1 / 6)
+    with pytest.raises(ValueError, match="x-s0: scored 4 test items, the atlas compares 8"):
+        atlas.difference(a, b, "test accuracy", 8)
+
+
+def test_the_atlas_compares_every_arm_on_its_first_64_test_items():
+    """The arms reused from MISA's 256-item design are read on the first 64 items, as the atlas's own arms were
+    scored: their accuracy there is the 64-item runs' (cpu64, which seeds 0-2 retrain bit for bit)."""
+    assert atlas.shared_items("cpu") == 64
+    assert (
+        atlas.arm_configs("cpu")["lisa"].test_limit == 256
+        and atlas.arm_configs("cpu")["dora"].test_limit == 64
+    )
+    rows = {r["arm"]: r for r in atlas.rows("cpu")}
+    for arm in ("full", "lora", "lisa", "badam", "misa"):
+        old = {
+            s: read_json(RESULTS / "misa" / "accuracy_math" / "cpu64" / f"{arm}-s{s}" / "result.json")
+            for s in (0, 1, 2)
+        }
+        assert rows[arm]["per_seed_accuracy"] == {s: r["test_accuracy"] for s, r in old.items()}, arm
+        assert rows[arm]["test_items"] == 64
 
 
 def test_pending_and_partial_arms_are_named_never_filled():

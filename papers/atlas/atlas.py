@@ -77,6 +77,30 @@ def arm_configs(profile: str = "cpu") -> dict:
     return out
 
 
+@functools.cache
+def shared_items(profile: str = "cpu") -> int:
+    """The test items every arm was scored on: the split's first min(test_limit) items. The arms reused from MISA's
+    accuracy_math were scored on 256 items, the atlas's own on 64; all are compared on the first 64."""
+    return min(c.test_limit for c in arm_configs(profile).values())
+
+
+def correct_on(run: Run, items: int) -> list:
+    """The run's per-item correctness on the split's first `items` test items."""
+    correct = run.result["test_correct"]
+    if len(correct) < items:
+        raise ValueError(f"{run.path}: scored {len(correct)} test items, the atlas compares {items}")
+    return correct[:items]
+
+
+def accuracy_on(run: Run, items: int) -> float:
+    return float(np.mean(correct_on(run, items)))
+
+
+def metric_value(run: Run, metric: str, items: int):
+    """What the claims engine compares: per-item correctness for accuracy (crossed seeds × items), else the loss."""
+    return correct_on(run, items) if METRICS[metric] == "test_correct" else run.result[METRICS[metric]]
+
+
 def trains(arm: str, profile: str = "cpu") -> bool:
     """Whether the arm's method trains (the registry's ``trains``; zero-shot does not)."""
     from core.training import methods
@@ -138,10 +162,11 @@ def arm_row(
     expected: list[Path],
     bench: dict[str, dict],
     planned: int,
+    items: int,
     profile: str = "cpu",
 ) -> dict:
-    """One arm of the atlas: quality over seeds, measured memory/time, budget (`planned` steps), prediction at
-    scale (from the arm's run config in `profile`)."""
+    """One arm of the atlas: quality over seeds (accuracy on the first `items` test items), measured memory/time,
+    budget (`planned` steps), prediction at scale (from the arm's run config in `profile`)."""
     done = [r for r in runs if r.status == "done"]
     b = bench.get(ARMS[arm], {})
     row = {
@@ -150,9 +175,10 @@ def arm_row(
         "status": status(runs, expected),
         "seeds": [r.seed for r in done],
         "expected_runs": [str(Path(d).relative_to(d.parents[3])) for d in expected],
-        "test_accuracy": seed_stat([r.result["test_accuracy"] for r in done]),
+        "test_items": items,
+        "test_accuracy": seed_stat([accuracy_on(r, items) for r in done]),
         "validation_loss": seed_stat([r.result["eval_loss"] for r in done]),
-        "per_seed_accuracy": {r.seed: r.result["test_accuracy"] for r in done},
+        "per_seed_accuracy": {r.seed: accuracy_on(r, items) for r in done},
         "per_seed_loss": {r.seed: r.result["eval_loss"] for r in done},
         "steps": planned,
         "lr": done[0].config["lr"] if done and trains(arm, profile) else None,
@@ -169,22 +195,22 @@ def arm_row(
 
 
 def rows(profile: str = "cpu", root: Path | str = RESULTS) -> list[dict]:
-    bench, steps = bench_rows(root, profile), planned_steps(profile)
+    bench, steps, items = bench_rows(root, profile), planned_steps(profile), shared_items(profile)
     return [
-        arm_row(arm, runs, dirs, bench, steps[arm], profile)
+        arm_row(arm, runs, dirs, bench, steps[arm], items, profile)
         for arm, (runs, dirs) in load_arms(profile, root).items()
     ]
 
 
-def difference(runs: list[Run], reference: list[Run], metric: str) -> dict:
-    """arm − reference paired by seed on `metric`, with the claims engine's interval and MDE (no verdict)."""
+def difference(runs: list[Run], reference: list[Run], metric: str, items: int) -> dict:
+    """arm − reference paired by seed on `metric` (accuracy on the first `items` test items), with the claims
+    engine's interval and MDE (no verdict)."""
     from core.analysis.verdicts import (
         compare,  # the claims engine's interval and MDE; its verdict is not read
     )
 
-    key = METRICS[metric]
-    a = {r.seed: r.result[key] for r in runs if r.status == "done"}
-    b = {r.seed: r.result[key] for r in reference if r.status == "done"}
+    a = {r.seed: metric_value(r, metric, items) for r in runs if r.status == "done"}
+    b = {r.seed: metric_value(r, metric, items) for r in reference if r.status == "done"}
     seeds = sorted(set(a) & set(b))
     if len(seeds) < 2:
         return {"metric": metric, "seeds": seeds, "estimate": None, "lo": None, "hi": None, "mde": None}
@@ -204,10 +230,10 @@ def difference(runs: list[Run], reference: list[Run], metric: str) -> dict:
 
 def differences(profile: str = "cpu", root: Path | str = RESULTS) -> list[dict]:
     """Every arm − LoRA on both metrics (zero-shot has one seed: no interval)."""
-    arms = load_arms(profile, root)
+    arms, items = load_arms(profile, root), shared_items(profile)
     ref = arms[REFERENCE][0]
     return [
-        {"arm": arm, "label": name(arm), **difference(runs, ref, metric)}
+        {"arm": arm, "label": name(arm), **difference(runs, ref, metric, items)}
         for arm, (runs, _) in arms.items()
         if arm != REFERENCE
         for metric in METRICS

@@ -37,8 +37,6 @@ from papers.misa.variance import (
 )
 from papers.variance_lab import compare as lab
 
-SEEDS = "3 seeds"
-
 
 def _file(paper: str, study: str, profile: str) -> str:
     return c.repo_path(study_path(paper, study, profile))
@@ -75,6 +73,8 @@ def pair_rows(runs, pairs, gate: dict | None, names: dict) -> list[Row]:
                 continue
             iv, mde = c.difference(runs, comparator, metric)
             crossed = np.ndim(runs[0].result[c.METRICS[metric][0]]) == 1
+            seeds = c.paired_seeds(runs, "misa", comparator, c.METRICS[metric][0])[2]
+            n = f"{len(seeds)} seeds"
             out.append(
                 Row(
                     claim,
@@ -84,8 +84,8 @@ def pair_rows(runs, pairs, gate: dict | None, names: dict) -> list[Row]:
                     primary=metric == primary_metric,
                     direction=direction,
                     mde=mde,
-                    design=f"crossed seeds × items, {SEEDS}" if crossed else f"paired t over {SEEDS}",
-                    runs=c.run_folders(runs, ("misa", comparator)),
+                    design=f"crossed seeds × items, {n}" if crossed else f"paired t over {n}",
+                    runs=c.run_folders(runs, ("misa", comparator), seeds),
                     untestable=gated(gate, metric),
                 )
             )
@@ -131,7 +131,7 @@ def convergence_rows(profile: str) -> list[Row]:
             c.rate_gap(fit, arm),
             primary=arm == "misa",
             direction=-1,
-            design=f"t over the per-seed fits, {SEEDS}",
+            design=f"t over the per-seed fits, {len(fit['arms'][arm]['mean']['per_seed'])} seeds",
             runs=path,
         )
         for arm in ["misa", *[a for a in fit["arms"] if a != "misa"]]
@@ -300,7 +300,7 @@ def memory_rows(profile: str) -> list[Row]:
                 primary=seq == 4096,
                 direction=-1,
                 unit="x",
-                design="analytic model (core.costs.memory)",
+                design="analytic memory model",
                 runs=path,
             )
         )

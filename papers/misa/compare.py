@@ -2,7 +2,7 @@
 `configs/pretrain.yaml`, README "Scale"), their paired intervals, and the measured quantities behind the
 variance, memory and convergence claims. `papers.misa.claims` turns them into claims rows; the notebooks draw them.
 
-- Accuracy: MISA − arm on test accuracy (every seed scores the same 64 items: crossed seeds × items interval,
+- Accuracy: MISA − arm on test accuracy (every seed scores the same 256 items: crossed seeds × items interval,
   `core.analysis.item_stats.accuracy_diff`) and validation loss (paired t over seeds; same seed = same data order).
 - Pre-training stand-in: MISA − Adam / GaLore on validation loss (paired t over seeds).
 - Convergence: the per-seed exponent b of the running mean of ‖∇f‖² (`convergence_fit.py`) minus −1/2, t over seeds.
@@ -28,7 +28,7 @@ METRICS = {
     "validation loss": ("eval_loss", "eval_loss", -1),
 }
 # (comparator, claim id, primary metric or None): MISA − comparator. The accuracy claim's pre-registered test is
-# test accuracy (the paper's metric; the design's 64 items were added for it, LOG.md 14, 16); "close to full FT"
+# test accuracy (the paper's metric; the design's test items were added for it, LOG.md 14, 16, 17); "close to full FT"
 # has no margin in the paper, so MISA − full FT is shown, not tested. misa_uniform isolates the scores (claim
 # importance_scores).
 PAIRS = [
@@ -90,8 +90,9 @@ def seed_differences(runs: list[Run], comparator: str, metric: str, ours: str = 
     return [float(np.mean(x) - np.mean(y)) for x, y in zip(a, b)]
 
 
-def run_folders(runs: list[Run], arms) -> list[str]:
-    return [repo_path(r.path) for r in runs if r.name in arms]
+def run_folders(runs: list[Run], arms, seeds=None) -> list[str]:
+    """The folders of `arms`' runs (on `seeds` only, when given: the seeds a paired comparison used)."""
+    return [repo_path(r.path) for r in runs if r.name in arms and (seeds is None or r.seed in seeds)]
 
 
 # ---- convergence --------------------------------------------------------------------------------------------------
