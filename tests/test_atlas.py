@@ -121,7 +121,7 @@ def test_difference_is_the_claims_engines_interval_and_mde():
 
 def test_the_atlas_compares_every_arm_on_its_first_64_test_items():
     """The arms reused from MISA's 256-item design are read on the first 64 items, as the atlas's own arms were
-    scored: their accuracy there is the 64-item runs' (cpu64, which seeds 0-2 retrain bit for bit)."""
+    scored: their accuracy there is the 64-item runs' (cpu64, whose answers seeds 0-2 reproduce item for item)."""
     assert atlas.shared_items("cpu") == 64
     assert (
         atlas.arm_configs("cpu")["lisa"].test_limit == 256

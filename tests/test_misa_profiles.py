@@ -114,19 +114,27 @@ def test_budget_arithmetic_on_known_inputs():
     assert out["total_s"] == out["runs_s"] + out["lr_probes_s"] + 180.0
 
 
-def test_the_256_item_design_retrains_cpu64_bit_for_bit():
-    """Seeds 0-2 of the `cpu` design are the `cpu64` runs with 192 more test items scored: the same training
-    (validation and train loss, every sampler's history, steps) and the same answers on the first 64 items."""
+def test_the_256_item_design_retrains_cpu64():
+    """Seeds 0-2 of the `cpu` design are the `cpu64` runs with 192 more test items scored: the same steps, sampler
+    histories and answers on the first 64 items; the same losses bit for bit where both ran on the same torch CPU
+    kernels (manifest `torch_blas.cpu_capability`), else within 1 % (the 256-item runs ran on an AVX2 machine, the
+    64-item ones on AVX-512: 0.0002-0.2 % apart, LOG.md 17)."""
     from core.infra.io import RESULTS
     from core.infra.results import load_json
 
-    same = ("eval_loss", "final_train_loss", "steps", "switch_history", "lisa_history", "score_history")
     root = RESULTS / "misa" / "accuracy_math"
     pairs = [(c.name, c.seed) for c in runs("accuracy_math", "cpu64")]
     assert len(pairs) == 19
     for name, seed in pairs:
-        old = load_json(root / "cpu64" / f"{name}-s{seed}" / "result.json")
-        new = load_json(root / "cpu" / f"{name}-s{seed}" / "result.json")
-        assert {k: new.get(k) for k in same} == {k: old.get(k) for k in same}, (name, seed)
-        assert (old["test_n"], new["test_n"]) == (64, 256)
-        assert new["test_correct"][:64] == old["test_correct"], (name, seed)
+        old, new = (root / p / f"{name}-s{seed}" for p in ("cpu64", "cpu"))
+        a, b = load_json(old / "result.json"), load_json(new / "result.json")
+        for key in ("steps", "switch_history", "lisa_history", "score_history"):
+            assert a.get(key) == b.get(key), (name, seed, key)
+        assert (a["test_n"], b["test_n"]) == (64, 256)
+        assert b["test_correct"][:64] == a["test_correct"], (name, seed)
+        kernels = {
+            load_json(d / "manifest.json")["machine"]["torch_blas"]["cpu_capability"] for d in (old, new)
+        }
+        rtol = 0 if len(kernels) == 1 else 0.01
+        for key in ("eval_loss", "final_train_loss"):
+            assert b[key] == pytest.approx(a[key], rel=rtol, abs=0), (name, seed, key)
