@@ -48,5 +48,23 @@ def test_verdicts_and_primary_rows():
     assert out["family_size"] == 5
 
 
+def numbers_rounded(data, digits: int = 12):
+    """The claims file with every float rounded to `digits` significant digits: the same inputs give intervals
+    that differ in the last bits on CPUs with other SIMD kernels (an AVX2 machine re-made a bound of the AVX-512
+    file, 0.12675494687283287, as ...292)."""
+    if isinstance(data, dict):
+        return {k: numbers_rounded(v, digits) for k, v in data.items()}
+    if isinstance(data, list):
+        return [numbers_rounded(v, digits) for v in data]
+    return float(f"{data:.{digits}g}") if isinstance(data, float) else data
+
+
 def test_the_committed_claims_file_is_current():
-    assert same(json.loads(claims_path("ist", "cpu").read_text()), build("ist", "cpu"))
+    made = json.loads(json.dumps(build("ist", "cpu")))
+    committed = json.loads(claims_path("ist", "cpu").read_text())
+    assert same(numbers_rounded(committed), numbers_rounded(made))
+    assert (
+        numbers_rounded(0.12675494687283287)
+        == numbers_rounded(0.12675494687283292)
+        != numbers_rounded(0.1267549)
+    )
