@@ -127,10 +127,12 @@ def test_cpu256_is_cpu_with_256_test_items_and_5_seeds_per_primary_arm():
 
 
 def test_cpu256_retrains_the_cpu_runs():
-    """Every cpu256 run made so far at seeds 0-2 is the `cpu` run with 192 more test items scored: the same steps,
-    sampler histories and answers on the first 64 items; the same losses bit for bit where both ran on the same
-    torch CPU kernels (manifest `torch_blas.cpu_capability`), else within 1 % (the cpu256 runs ran on an AVX2
-    machine, the 64-item ones on AVX-512: 0.0002-0.2 % apart)."""
+    """Every cpu256 run made so far at seeds 0-2 is the `cpu` run with 192 more test items scored: the same steps and
+    sampler histories; bit for bit the same losses and answers on the first 64 items where both ran on the same torch
+    CPU kernels (manifest `torch_blas.cpu_capability`). Across kernels (the cpu256 runs ran on an AVX2 machine, the
+    64-item ones on AVX-512) the losses agree within 1 % (measured: up to 0.4 % validation, 0.7 % final train loss)
+    and at most 2 of the 64 answers differ (0.031 in accuracy, under half the 0.07 MDE the design is powered for;
+    measured: BAdam seed 1 one answer, every other run none), LOG.md 17."""
     from core.infra.io import RESULTS
     from core.infra.results import load_json
 
@@ -144,10 +146,10 @@ def test_cpu256_retrains_the_cpu_runs():
         for key in ("steps", "switch_history", "lisa_history", "score_history"):
             assert a.get(key) == b.get(key), (name, seed, key)
         assert (a["test_n"], b["test_n"]) == (64, 256)
-        assert b["test_correct"][:64] == a["test_correct"], (name, seed)
         kernels = {
             load_json(d / "manifest.json")["machine"]["torch_blas"]["cpu_capability"] for d in (old, new)
         }
-        rtol = 0 if len(kernels) == 1 else 0.01
+        rtol, flips = (0, 0) if len(kernels) == 1 else (0.01, 2)
+        assert sum(x != y for x, y in zip(a["test_correct"], b["test_correct"][:64])) <= flips, (name, seed)
         for key in ("eval_loss", "final_train_loss"):
             assert b[key] == pytest.approx(a[key], rel=rtol, abs=0), (name, seed, key)
