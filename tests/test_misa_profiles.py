@@ -127,12 +127,13 @@ def test_cpu256_is_cpu_with_256_test_items_and_5_seeds_per_primary_arm():
 
 
 def test_cpu256_retrains_the_cpu_runs():
-    """Every cpu256 run made so far at seeds 0-2 is the `cpu` run with 192 more test items scored: the same steps and
-    sampler histories; bit for bit the same losses and answers on the first 64 items where both ran on the same torch
-    CPU kernels (manifest `torch_blas.cpu_capability`). Across kernels (the cpu256 runs ran on an AVX2 machine, the
-    64-item ones on AVX-512) the losses agree within 1 % (measured: up to 0.4 % validation, 0.7 % final train loss)
-    and at most 2 of the 64 answers differ (0.031 in accuracy, under half the 0.07 MDE the design is powered for;
-    measured: BAdam seed 1 one answer, every other run none), LOG.md 17."""
+    """Every cpu256 run made so far at seeds 0-2 retrains the `cpu` run of its seed (same config, data order and
+    sampler seeds) and scores 192 more test items. Where both ran on the same torch CPU kernels (manifest
+    `torch_blas.cpu_capability`) the results are the same bit for bit, answers on the first 64 items included. Across
+    kernels (the cpu256 runs so far ran on an AVX2 machine, the 64-item ones on AVX-512) only what does not depend on
+    rounding is the same: the steps, LISA's and BAdam's layer draws (seeded generators) and MISA's warm-up sweep
+    (steps 0-26); MISA's later draws follow the gradient norms, and the losses and answers differ by the rounding
+    the training amplifies (measured in LOG.md 17: up to 6 % in validation loss, 6 of 64 answers, MISA seed 0)."""
     from core.infra.io import RESULTS
     from core.infra.results import load_json
 
@@ -143,13 +144,19 @@ def test_cpu256_retrains_the_cpu_runs():
     for name, seed in made:
         old, new = (root / p / f"{name}-s{seed}" for p in ("cpu", "cpu256"))
         a, b = load_json(old / "result.json"), load_json(new / "result.json")
-        for key in ("steps", "switch_history", "lisa_history", "score_history"):
-            assert a.get(key) == b.get(key), (name, seed, key)
-        assert (a["test_n"], b["test_n"]) == (64, 256)
+        assert (a["steps"], a["test_n"], b["test_n"]) == (b["steps"], 64, 256)
         kernels = {
             load_json(d / "manifest.json")["machine"]["torch_blas"]["cpu_capability"] for d in (old, new)
         }
-        rtol, flips = (0, 0) if len(kernels) == 1 else (0.01, 2)
-        assert sum(x != y for x, y in zip(a["test_correct"], b["test_correct"][:64])) <= flips, (name, seed)
-        for key in ("eval_loss", "final_train_loss"):
-            assert b[key] == pytest.approx(a[key], rel=rtol, abs=0), (name, seed, key)
+        if len(kernels) == 1:
+            keys = ("eval_loss", "final_train_loss", "switch_history", "lisa_history", "score_history")
+            assert {k: b.get(k) for k in keys} == {k: a.get(k) for k in keys}, (name, seed)
+            assert b["test_correct"][:64] == a["test_correct"], (name, seed)
+        elif name.startswith("misa"):
+            warm_up = [h for h in a["switch_history"] if h["step"] < 27]
+            assert len(warm_up) == 27 and b["switch_history"][:27] == warm_up, (name, seed)
+        else:
+            assert (b["switch_history"], b["lisa_history"]) == (a["switch_history"], a["lisa_history"]), (
+                name,
+                seed,
+            )
