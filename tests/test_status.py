@@ -6,7 +6,7 @@ import re
 import pytest
 
 from core.infra.io import REPO
-from core.reporting.status import BEGIN, END, readme_with_status, table, timing_cell, wall_minutes
+from core.reporting.status import BEGIN, END, readme_with_status, table, wall_minutes
 
 
 def test_wall_minutes_reads_every_timing_format():
@@ -17,20 +17,6 @@ def test_wall_minutes_reads_every_timing_format():
         {"start_utc": "2026-12-02T14:27:33+00:00", "end_utc": "2026-12-02T15:56:23+00:00"}
     ) == (pytest.approx(88 + 50 / 60))
     assert wall_minutes({}) is None
-
-
-def test_timing_cell_names_runs_added_after_and_what_they_replaced(tmp_path):
-    (tmp_path / "timings").mkdir()
-    record = {"wall_clock": "1:35:00", "budget_min": 90, "git_sha": "abcdef123", "after_wall_s": 7200}
-    (tmp_path / "timings" / "reproduce-misa-cpu.json").write_text(json.dumps(record))
-    assert timing_cell("reproduce-misa", tmp_path).startswith(
-        "95 min (budget 90) + 120 min of runs added after, at abcdef1"
-    )
-    record["replaced_wall_s"] = 60 * 68.2
-    (tmp_path / "timings" / "reproduce-misa-cpu.json").write_text(json.dumps(record))
-    assert "+ 120 min of runs added after, replacing 68 min of it, at" in timing_cell(
-        "reproduce-misa", tmp_path
-    )
 
 
 def test_status_counts_come_from_the_claims_files(tmp_path):

@@ -72,13 +72,8 @@ def timing_cell(target: str, root: Path) -> str:
     over = f" (budget {budget})" if budget else ""
     if record.get("after_wall_s"):  # runs added to the design after the timed run, timed on their own
         over += f" + {record['after_wall_s'] / 60:.0f} min of runs added after"
-        if record.get(
-            "replaced_wall_s"
-        ):  # ... which re-made runs of the timed run (those minutes count once)
-            over += f", replacing {record['replaced_wall_s'] / 60:.0f} min of it"
     sha = str(record.get("git_sha", ""))[:7]
-    shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
-    return f"{minutes:.0f} min{over}, at {sha}; load and parts in `{shown}`"
+    return f"{minutes:.0f} min{over}, at {sha}; load and parts in `{path.relative_to(REPO)}`"
 
 
 def counts(paper: str, root: Path) -> dict | None:

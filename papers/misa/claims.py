@@ -300,7 +300,7 @@ def memory_rows(profile: str) -> list[Row]:
                 primary=seq == 4096,
                 direction=-1,
                 unit="x",
-                design="analytic memory model",
+                design="analytic model (core.costs.memory)",
                 runs=path,
             )
         )

@@ -2,7 +2,7 @@
 `configs/pretrain.yaml`, README "Scale"), their paired intervals, and the measured quantities behind the
 variance, memory and convergence claims. `papers.misa.claims` turns them into claims rows; the notebooks draw them.
 
-- Accuracy: MISA − arm on test accuracy (every seed scores the same 256 items: crossed seeds × items interval,
+- Accuracy: MISA − arm on test accuracy (every seed scores the same items: crossed seeds × items interval,
   `core.analysis.item_stats.accuracy_diff`) and validation loss (paired t over seeds; same seed = same data order).
 - Pre-training stand-in: MISA − Adam / GaLore on validation loss (paired t over seeds).
 - Convergence: the per-seed exponent b of the running mean of ‖∇f‖² (`convergence_fit.py`) minus −1/2, t over seeds.
