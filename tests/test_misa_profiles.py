@@ -1,6 +1,7 @@
 """Every profile of every MISA config loads; the default profile (`cpu`, the deciding design) has the design of
-papers/misa/README.md "Scale": past the warm-up, the six arms, >= 3 seeds, per-method lr probes, convergence probes;
-the retired `cpu16` is v002's committed design; the budget arithmetic of papers.misa.budget on known inputs."""
+papers/misa/README.md "Scale": past the warm-up, the seven arms, 5 seeds (full FT 3), 256 test items, per-method lr
+probes, convergence probes; the retired `cpu16` (v002) and `cpu64` (64 items, 3 seeds) keep their committed runs; the
+budget arithmetic of papers.misa.budget on known inputs."""
 
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from core.training.sampling import ModuleImportanceSampler
 from papers.misa.budget import lr_probe_runs, n_probes, predict
 
 CONFIGS = sorted((Path(__file__).parent.parent / "papers" / "misa" / "configs").glob("*.yaml"))
-PROFILES = ("cpu16", "cpu", "cpu256", "quick", "gpu", "paper")
+PROFILES = ("cpu16", "cpu64", "cpu", "quick", "gpu", "paper")
 ARMS = {"zero_shot", "full", "lora", "lisa", "badam", "misa", "misa_uniform"}
 
 
@@ -24,9 +25,9 @@ def runs(experiment: str, profile: str):
 def test_every_profile_loads(path, profile, monkeypatch):
     if profile == "paper":
         monkeypatch.setenv("HF_HUB_OFFLINE", "0")  # paper models are hub ids (as tests/test_config.py)
-    if path.stem in ("accuracy_sentiment", "convergence") and profile in ("cpu", "cpu256", "quick", "gpu"):
+    if path.stem in ("accuracy_sentiment", "convergence") and profile in ("cpu", "cpu64", "quick", "gpu"):
         pytest.skip("v002 configs: cpu16 and paper profiles only")
-    if path.stem == "pretrain" and profile in ("cpu16", "cpu256", "paper"):
+    if path.stem == "pretrain" and profile in ("cpu16", "cpu64", "paper"):
         pytest.skip("the C4 stand-in is new (cpu, quick, gpu); no paper-scale model or corpus offline")
     for cfg in load_experiment(path, profile):
         assert cfg.paper == "misa" and cfg.max_steps > 0
@@ -39,12 +40,13 @@ def smollm2_block_sizes():
 
 
 def test_committed_runs_of_both_designs_count_as_finished():
-    """The retired cpu16 (v002) and the default cpu profile: every committed run matches its config."""
+    """The retired cpu16 (v002) and cpu64 and the default cpu profile: every committed run matches its config."""
     from core.infra.io import RESULTS
     from core.running.lr_probe import with_selected_lr
     from core.training.run import run_dir, run_status
 
     for exp, profile in [(e, "cpu16") for e in ("accuracy_math", "accuracy_sentiment", "convergence")] + [
+        ("accuracy_math", "cpu64"),
         ("accuracy_math", "cpu"),
         ("pretrain", "cpu"),
     ]:
@@ -58,7 +60,9 @@ def test_cpu_profile_runs_past_the_warm_up_with_every_arm():
     for c in cfgs:
         by.setdefault(c.name, []).append(c)
     assert set(by) == ARMS
-    assert all(len({c.seed for c in by[a]}) >= 3 for a in ARMS - {"zero_shot"})
+    assert all(len({c.seed for c in by[a]}) == 5 for a in ARMS - {"zero_shot", "full"})
+    assert {c.seed for c in by["full"]} == {0, 1, 2} and {c.seed for c in by["zero_shot"]} == {0}
+    assert all(c.test_limit == 256 for c in cfgs)
     sizes, total = smollm2_block_sizes()
     sampler = ModuleImportanceSampler(sizes, budget=0.03, total=total, period=10, sample_last=2)
     warm = 0
@@ -99,22 +103,22 @@ def test_budget_arithmetic_on_known_inputs():
     cfgs = runs("accuracy_math", "cpu")
     arms = {f"accuracy_math.{c.name}": {"step_s": 1.0, "overhead_s": 10.0, "probe_s": 2.0} for c in cfgs}
     assert n_probes(cfgs[1]) == 9 and n_probes(cfgs[0]) == 0  # zero_shot trains nothing
-    # 18 training runs x (200 steps + 10 s + 9 probes x 2 s) + zero_shot 10 s
+    # 28 training runs (5 arms x 5 seeds + full FT x 3) x (200 steps + 10 s + 9 probes x 2 s) + zero_shot 10 s
     # lr probes: 4 grids of 4 lrs + LoRA's 3, x (30 steps + 10 s); misa_uniform reuses misa's selection
     assert len(lr_probe_runs(cfgs)) == 19
     out = predict(cfgs, arms, {"install": 180.0})
-    assert out["runs_s"] == 18 * (200 + 10 + 18) + 10
+    assert out["runs_s"] == 28 * (200 + 10 + 18) + 10
     assert out["lr_probes_s"] == 19 * 40
     assert out["total_s"] == out["runs_s"] + out["lr_probes_s"] + 180.0
 
 
-def test_cpu256_is_cpu_with_256_test_items_and_5_seeds_per_primary_arm():
-    """Issue #32's design: `cpu`'s runs (same settings and lrs) scored on 256 test items, seeds 0-4 for every arm of
-    a primary comparison, full FT 0-2 (a secondary row), one zero-shot evaluation."""
+def test_cpu_is_cpu64_with_256_test_items_and_5_seeds_per_primary_arm():
+    """Issue #32's design: the 64-item design's runs (same settings and lrs) scored on 256 test items, seeds 0-4 for
+    every arm of a primary comparison, full FT 0-2 (a secondary row), one zero-shot evaluation."""
     from core.running.lr_probe import with_selected_lr
 
-    old = {(c.name, c.seed): c for c in with_selected_lr(runs("accuracy_math", "cpu"), "cpu")}
-    new = {(c.name, c.seed): c for c in with_selected_lr(runs("accuracy_math", "cpu256"), "cpu256")}
+    old = {(c.name, c.seed): c for c in with_selected_lr(runs("accuracy_math", "cpu64"), "cpu64")}
+    new = {(c.name, c.seed): c for c in with_selected_lr(runs("accuracy_math", "cpu"), "cpu")}
     primary = {"lora", "lisa", "badam", "misa", "misa_uniform"}  # the arms of MISA's primary comparisons
     assert set(new) == {(a, s) for a in primary for s in range(5)} | {("full", s) for s in range(3)} | {
         ("zero_shot", 0)
@@ -126,11 +130,11 @@ def test_cpu256_is_cpu_with_256_test_items_and_5_seeds_per_primary_arm():
         }, key
 
 
-def test_cpu256_retrains_the_cpu_runs():
-    """Every cpu256 run made so far at seeds 0-2 retrains the `cpu` run of its seed (same config, data order and
+def test_cpu_retrains_the_cpu64_runs():
+    """Every cpu run at seeds 0-2 retrains the cpu64 run of its seed (same config, data order and
     sampler seeds) and scores 192 more test items. Where both ran on the same torch CPU kernels (manifest
     `torch_blas.cpu_capability`) the results are the same bit for bit, answers on the first 64 items included. Across
-    kernels (the cpu256 runs so far ran on an AVX2 machine, the 64-item ones on AVX-512) only what does not depend on
+    kernels (the cpu runs ran on an AVX2 machine, the 64-item ones on AVX-512) only what does not depend on
     rounding is the same: the steps, LISA's and BAdam's layer draws (seeded generators) and MISA's warm-up sweep
     (steps 0-26); MISA's later draws follow the gradient norms, and the losses and answers differ by the rounding
     the training amplifies (measured in LOG.md 17: up to 6 % in validation loss, 6 of 64 answers, MISA seed 0)."""
@@ -138,11 +142,10 @@ def test_cpu256_retrains_the_cpu_runs():
     from core.infra.results import load_json
 
     root = RESULTS / "misa" / "accuracy_math"
-    made = [(c.name, c.seed) for c in runs("accuracy_math", "cpu")]
-    made = [(n, s) for n, s in made if (root / "cpu256" / f"{n}-s{s}" / "result.json").exists()]
-    assert len(made) >= 5
+    made = [(c.name, c.seed) for c in runs("accuracy_math", "cpu64")]
+    assert len(made) == 19
     for name, seed in made:
-        old, new = (root / p / f"{name}-s{seed}" for p in ("cpu", "cpu256"))
+        old, new = (root / p / f"{name}-s{seed}" for p in ("cpu64", "cpu"))
         a, b = load_json(old / "result.json"), load_json(new / "result.json")
         assert (a["steps"], a["test_n"], b["test_n"]) == (b["steps"], 64, 256)
         kernels = {

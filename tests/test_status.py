@@ -33,6 +33,21 @@ def test_status_counts_come_from_the_claims_files(tmp_path):
     assert "no claims file" in next(line for line in table(tmp_path).splitlines() if "[MISA]" in line)
 
 
+def test_timing_cell_names_runs_added_after_and_a_design_changed_since(tmp_path):
+    from core.reporting.status import timing_cell
+
+    (tmp_path / "timings").mkdir()
+    record = {"wall_clock": "1:34:39", "budget_min": 90, "git_sha": "1b6a3ecdef", "after_wall_s": 600}
+    path = tmp_path / "timings" / "reproduce-misa-cpu.json"
+    path.write_text(json.dumps(record))
+    assert timing_cell("reproduce-misa", tmp_path).startswith(
+        "95 min (budget 90) + 10 min of runs added after, at 1b6a3ec; load and parts in"
+    )
+    path.write_text(json.dumps(record | {"changed_since": "the 64-item design"}))
+    assert ", at 1b6a3ec (the 64-item design); load" in timing_cell("reproduce-misa", tmp_path)
+    assert timing_cell("reproduce-ist", tmp_path) == "not timed"
+
+
 def test_readme_status_is_generated_and_current():
     text = (REPO / "README.md").read_text()
     assert BEGIN in text and END in text

@@ -73,7 +73,9 @@ def timing_cell(target: str, root: Path) -> str:
     if record.get("after_wall_s"):  # runs added to the design after the timed run, timed on their own
         over += f" + {record['after_wall_s'] / 60:.0f} min of runs added after"
     sha = str(record.get("git_sha", ""))[:7]
-    return f"{minutes:.0f} min{over}, at {sha}; load and parts in `{path.relative_to(REPO)}`"
+    since = f" ({record['changed_since']})" if record.get("changed_since") else ""  # the design moved on since
+    shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    return f"{minutes:.0f} min{over}, at {sha}{since}; load and parts in `{shown}`"
 
 
 def counts(paper: str, root: Path) -> dict | None:

@@ -3,7 +3,8 @@
 # SmolLM2-135M fine-tuned on the bigbench arithmetic split (200 steps of batch 2 in the cpu profile) by full FT,
 # LoRA (r 8), LISA (γ = 1 middle layer + embeddings + head), BAdam (one layer), MISA (δ = 3 %, η = 1, T = 10) and
 # MISA with η = 0 (module-uniform: the same blocks, budget, warm-up and lr, without the importance scores), each at
-# its own lr from a 30-step probe, 3 seeds (data order and sampler seeds). Every panel draws one question as the
+# its own lr from a 30-step probe; in the cpu profile 5 seeds (full FT 3; data order and sampler seeds) and 256 test
+# questions (issue #32). Every panel draws one question as the
 # paired difference MISA − arm that its verdict uses: one dot per seed (the seed's difference), the interval of
 # the claims engine's row (test accuracy: the crossed seeds × items interval of `core.analysis.item_stats.accuracy_diff`;
 # validation loss: paired t over seeds) and the engine's ±MDE band around 0. Pairs: `papers/misa/compare.py`;
@@ -135,12 +136,13 @@ axes[0].legend(
 )
 verdicts = from_file("misa", ["accuracy", "importance_scores", "c4_pretraining"], profile)
 steps = max(r.config["max_steps"] for r in runs if r.name != "zero_shot")
+n_seeds = len({r.seed for r in runs if r.name == "misa"})
 finish(
     fig,
     figure_path,
     table,
     verdicts,
-    f"MISA − each arm, paired by seed (SmolLM2-135M, arithmetic, {steps} steps, 3 seeds)",
+    f"MISA − each arm, paired by seed (SmolLM2-135M, arithmetic, {steps} steps, {n_seeds} seeds of MISA)",
 )
 
 # %%

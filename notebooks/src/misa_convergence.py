@@ -2,8 +2,8 @@
 # # MISA convergence: gradient norm vs number of block updates K
 # MISA's theorem (abstract: "an O(1/√K) convergence rate under non-convex and stochastic conditions, where K is
 # the total number of block updates") bounds min_{k≤K} E‖∇f(θ_k)‖² (and the average over k) by C/√K with an
-# unknown constant C. The accuracy runs (`accuracy_math`, 3 seeds per arm) log ‖∇f(θ_K)‖² of all parameters on a
-# fixed batch of validation examples every `probe_every` steps (`FullGradNormCallback`). Per seed, the exponent b
+# unknown constant C. The accuracy runs (`accuracy_math`, 5 seeds per arm, full FT 3) log ‖∇f(θ_K)‖² of all
+# parameters on a fixed batch of validation examples every `probe_every` steps (`FullGradNormCallback`). Per seed, the exponent b
 # of the running mean (the average-iterate form of the bound) is the OLS slope of log y on log K; the seeds are the
 # independent units, so b gets a t interval over seeds, valid whatever the dependence between the points of one run
 # (`papers/misa/convergence_fit.py`). A bound with an unknown constant cannot be contradicted by a finite run: the
