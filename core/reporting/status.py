@@ -73,7 +73,8 @@ def timing_cell(target: str, root: Path) -> str:
     if record.get("after_wall_s"):  # runs added to the design after the timed run, timed on their own
         over += f" + {record['after_wall_s'] / 60:.0f} min of runs added after"
     sha = str(record.get("git_sha", ""))[:7]
-    since = f" ({record['changed_since']})" if record.get("changed_since") else ""  # the design moved on since
+    # the design the record timed has changed since (a short phrase naming how)
+    since = f" ({record['changed_since']})" if record.get("changed_since") else ""
     shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
     return f"{minutes:.0f} min{over}, at {sha}{since}; load and parts in `{shown}`"
 
