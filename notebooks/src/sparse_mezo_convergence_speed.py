@@ -31,7 +31,8 @@ verdicts = from_file("sparse_mezo", ["convergence_speed"], profile)
 
 # %%
 seeds = sorted(steps_to)
-fig, axes = figure(2, 2, width=7.4, height=3.9)
+ncols = 2 if len(seeds) + 1 <= 4 else 3  # one panel per seed and the post-hoc panel
+fig, axes = figure(ncols, -(-(len(seeds) + 1) // ncols), width=13.6 / ncols, height=3.9)
 axes = np.asarray(axes).ravel()
 table = {
     "steps_to_mezo_final": {
@@ -54,7 +55,7 @@ ax.set_title("post hoc (secondary): mean validation accuracy over the run", loc=
 ax.legend(
     handles=[
         Line2D([], [], ls="", marker="o", color="0.4", label="one seed"),
-        Line2D([], [], marker="D", color="black", label="95 % paired t-interval over 3 seeds"),
+        Line2D([], [], marker="D", color="black", label="95 % paired t-interval over the seeds both arms have"),
         Line2D([], [], lw=6, color="0.88", label="±MDE (80 % power)"),
     ],
     fontsize=9,
