@@ -42,7 +42,9 @@ def test_one_verdict_for_random_mask_from_both_arms(rows):
         row(rows, "random_mask", f"S-MeZO 0.8 − R-MeZO 0.8 lr {lr}", "test accuracy")
         for lr in ("3e-4", "1e-4")
     )
-    assert three.verdict == HOLDS and one.verdict == "does not hold"  # its interval ends below the paper's 0.004
+    assert (
+        three.verdict == HOLDS and one.verdict == "does not hold"
+    )  # its interval ends below the paper's 0.004
     assert out["claims"]["random_mask"] == one.verdict  # the rule of LOG.md 21: holds only if both hold
     assert out["claims"]["convergence_speed"].startswith(
         "not testable at this budget (steps-to-target is degenerate"
