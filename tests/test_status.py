@@ -6,7 +6,7 @@ import re
 import pytest
 
 from core.infra.io import REPO
-from core.reporting.status import BEGIN, END, readme_with_status, table, wall_minutes
+from core.reporting.status import BEGIN, END, readme_with_status, table, timing_cell, wall_minutes
 
 
 def test_wall_minutes_reads_every_timing_format():
@@ -34,8 +34,6 @@ def test_status_counts_come_from_the_claims_files(tmp_path):
 
 
 def test_timing_cell_names_runs_added_after_and_a_design_changed_since(tmp_path):
-    from core.reporting.status import timing_cell
-
     (tmp_path / "timings").mkdir()
     record = {"wall_clock": "1:34:39", "budget_min": 90, "git_sha": "1b6a3ecdef", "after_wall_s": 600}
     path = tmp_path / "timings" / "reproduce-misa-cpu.json"
