@@ -31,8 +31,8 @@ verdicts = from_file("sparse_mezo", ["convergence_speed"], profile)
 
 # %%
 seeds = sorted(steps_to)
-ncols = 2 if len(seeds) + 1 <= 4 else 3  # one panel per seed and the post-hoc panel
-fig, axes = figure(ncols, -(-(len(seeds) + 1) // ncols), width=13.6 / ncols, height=3.9)
+rows = -(-(len(seeds) + 1) // 2)  # two columns (wide enough for the per-seed titles): a panel per seed + post hoc
+fig, axes = figure(2, rows, width=7.4, height=3.9)
 axes = np.asarray(axes).ravel()
 table = {
     "steps_to_mezo_final": {
